@@ -1,0 +1,16 @@
+"""gunicorn settings, read by the Procfile's `gunicorn -c gunicorn.conf.py "app:create_app()"`."""
+
+import os
+
+# Heroku-style platforms give the port in $PORT; locally, serve on 127.0.0.1:8000.
+bind = f"0.0.0.0:{os.environ['PORT']}" if os.environ.get("PORT") else "127.0.0.1:8000"
+# Heroku sets WEB_CONCURRENCY from the dyno size; two workers fit a 512 MB dyno with LiteRT.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Under the Heroku router's 30 s limit: a stuck worker is replaced before the router gives up.
+timeout = 20
+graceful_timeout = 10
+accesslog = "-"
+errorlog = "-"
+# Load the model once in the master and fork: workers share its pages and a broken model file
+# stops the master at once with one line. Only with LiteRT: TensorFlow's threads do not survive fork.
+preload_app = os.environ.get("MODEL_BACKEND", "litert").lower() == "litert"

@@ -1,0 +1,393 @@
+"""The digit network: constants, MNIST data, the Keras CNN, training, evaluation and conversion.
+
+Input contract of every model this module builds or saves:
+    (N, 28, 28, 1) float32 in [0, 1], ink = 1 and background = 0 (MNIST polarity).
+Output: (N, 10) float32 probabilities (softmax), one column per digit 0..9.
+
+TensorFlow is imported only inside the functions that train, evaluate or convert, so the
+server (which runs the converted model with LiteRT) can import the constants from here
+without TensorFlow installed.
+
+Command line (see ``python model.py --help``):
+    python model.py train [--epochs 30] [--data-dir DIR] [--output-dir DIR]
+    python model.py evaluate [--backend litert|keras] [--usps]
+    python model.py convert
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+
+# The data contract, in one place.
+IMAGE_SIZE = 28  # MNIST images are 28x28 pixels
+DIGIT_BOX = 20  # MNIST digits were scaled to fit a 20x20 box (LeCun et al., MNIST page)
+NUM_CLASSES = 10
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+MODEL_NAME = "mnist_cnn"
+KERAS_MODEL_PATH = ROOT / f"{MODEL_NAME}.h5"  # source of truth
+TFLITE_MODEL_PATH = ROOT / f"{MODEL_NAME}.tflite"  # derived from the .h5 by convert_to_tflite()
+HISTORY_FILENAME = "training_history.json"
+
+# Where the data lives: the MNIST_DATA_DIR / USPS_DATA_DIR settings, else the shared folder beside
+# the project. Missing MNIST files fall back to keras.datasets.mnist (needs internet).
+DEFAULT_MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+DEFAULT_USPS_DIR = ROOT.parent / "shared" / "data" / "usps"
+MNIST_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+# Training defaults (the committed model was trained with these; see README "Results").
+SEED = 20261121
+EPOCHS = 30
+BATCH_SIZE = 128
+VALIDATION_SIZE = 5_000  # taken from the 60,000 training images, never from the test set
+LEARNING_RATE = 2e-3
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one gzip-compressed idx file (the MNIST format) into a uint8 array.
+
+    The format (LeCun, "THE MNIST DATABASE"): a big-endian magic number 0x000008NN, where 08 means
+    unsigned bytes and NN the number of dimensions, then NN big-endian uint32 sizes, then the data.
+    Returns shape (count,) for labels and (count, rows, cols) for images.
+    Raises ValueError when the header is not an idx header of unsigned bytes or the size is wrong.
+    """
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4:
+        raise ValueError(f"{path}: too short for an idx header")
+    (magic,) = struct.unpack(">I", data[:4])
+    if magic >> 8 != 0x08:
+        raise ValueError(f"{path}: magic number {magic:#010x} is not an idx file of unsigned bytes")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    if len(data) - header != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says {shape}, but there are {len(data) - header} bytes")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def mnist_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """Return the MNIST folder: the argument, else $MNIST_DATA_DIR, else ../shared/data/mnist."""
+    return Path(data_dir or os.environ.get("MNIST_DATA_DIR") or DEFAULT_MNIST_DIR)
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None):
+    """Load MNIST as ``((x_train, y_train), (x_test, y_test))``, like keras.datasets.mnist.
+
+    Images are uint8 (N, 28, 28) with 0 = background and 255 = ink; labels uint8 (N,).
+    Reads the four idx files from ``mnist_dir(data_dir)``; where any is missing, falls back to
+    ``keras.datasets.mnist.load_data()``, which downloads them (and so needs internet access).
+    """
+    folder = mnist_dir(data_dir)
+    paths = {key: folder / name for key, name in MNIST_FILES.items()}
+    if all(p.is_file() for p in paths.values()):
+        arrays = {key: read_idx(p) for key, p in paths.items()}
+        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    print(f"MNIST files not found in {folder}; downloading with keras.datasets.mnist", file=sys.stderr)
+    import keras
+
+    return keras.datasets.mnist.load_data()
+
+
+def load_usps(data_dir: str | os.PathLike | None = None, split: str = "test"):
+    """Load the USPS digits (LeCun et al., 1990) as ``(images, labels)``.
+
+    ``split`` is "test" (2,007 digits) or "train" (7,291). Images are uint8 (N, 16, 16) with
+    0 = background and 255 = ink, the digit filling the frame; labels uint8 (N,).
+    The folder is the argument, else $USPS_DATA_DIR, else ../shared/data/usps.
+    Used only to measure generalisation: never train the shipped model on it.
+    Raises FileNotFoundError when the file is absent (there is no download fallback).
+    """
+    folder = Path(data_dir or os.environ.get("USPS_DATA_DIR") or DEFAULT_USPS_DIR)
+    with gzip.open(folder / f"zip.{split}.gz", "rt") as f:
+        table = np.loadtxt(f, dtype=np.float32)
+    labels = table[:, 0].astype(np.uint8)
+    # Pixels are in [-1, 1] with -1 = background: map to MNIST's 0..255, ink = 255.
+    images = np.round((table[:, 1:] + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    return images.reshape(-1, 16, 16), labels
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """Turn uint8 (N, 28, 28) images, ink = 255, into the model's (N, 28, 28, 1) float32 in [0, 1]."""
+    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+# --------------------------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------------------------
+
+
+def build_model():
+    """Build the CNN (uncompiled): input (N, 28, 28, 1) float32 in [0, 1], output (N, 10) probabilities.
+
+    Two VGG-style blocks of 3x3 convolutions with batch normalisation, then a dense head with
+    dropout: the family that reaches 99.6-99.7% on MNIST with augmentation (e.g. Deotte, "How to
+    choose CNN architecture MNIST", Kaggle 2018), small enough to train on 2 CPU cores.
+    """
+    import keras
+    from keras import layers
+
+    def conv_bn(filters):
+        # Bias is redundant before batch normalisation.
+        return [layers.Conv2D(filters, 3, use_bias=False), layers.BatchNormalization(), layers.ReLU()]
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE),
+            *conv_bn(32),  # (B, 26, 26, 32)
+            *conv_bn(32),  # (B, 24, 24, 32)
+            layers.MaxPooling2D(),  # (B, 12, 12, 32)
+            layers.Dropout(0.2),
+            *conv_bn(64),  # (B, 10, 10, 64)
+            *conv_bn(64),  # (B, 8, 8, 64)
+            layers.MaxPooling2D(),  # (B, 4, 4, 64)
+            layers.Dropout(0.25),
+            layers.Flatten(),  # (B, 1024)
+            layers.Dense(256, use_bias=False),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.Dropout(0.4),
+            layers.Dense(NUM_CLASSES, activation="softmax"),  # (B, 10) probabilities
+        ],
+        name=MODEL_NAME,
+    )
+
+
+def augment(images):
+    """Randomly distort a batch the way real drawings differ from MNIST; a TensorFlow op.
+
+    ``images``: (B, 28, 28, 1) float32 in [0, 1], ink = 1. Returns the same shape and range.
+    - Stroke thickness: a quarter of the batch is dilated with a 3x3 cross (thicker pen), a tenth
+      eroded with a 2x2 square (thinner pen), as canvas strokes are rarely MNIST's width.
+    - One random affine map per image about the centre: rotation within +-12 degrees, shear
+      within +-0.15, scale 0.9-1.1 per axis, shift within +-2 px (the digit stays centred by mass
+      in serving, so shifts are small).
+    """
+    import tensorflow as tf
+
+    batch = tf.shape(images)[0]
+    uniform = tf.random.uniform  # seeded by keras.utils.set_random_seed in train()
+
+    # Stroke thickness (grey-scale morphology).
+    cross = tf.constant([[-1.0, 0.0, -1.0], [0.0, 0.0, 0.0], [-1.0, 0.0, -1.0]])[..., None] * 1e3
+    thicker = tf.nn.dilation2d(images, cross, strides=[1, 1, 1, 1], padding="SAME",
+                               data_format="NHWC", dilations=[1, 1, 1, 1])
+    thinner = tf.nn.erosion2d(images, tf.zeros([2, 2, 1]), strides=[1, 1, 1, 1], padding="SAME",
+                              data_format="NHWC", dilations=[1, 1, 1, 1])
+    pick = uniform([batch, 1, 1, 1])
+    images = tf.where(pick < 0.25, thicker, tf.where(pick < 0.35, thinner, images))
+
+    # Affine map from output to input coordinates, about the image centre.
+    angle = uniform([batch], -12.0, 12.0) * (np.pi / 180.0)
+    shear = uniform([batch], -0.15, 0.15)
+    scale_x = uniform([batch], 0.9, 1.1)
+    scale_y = uniform([batch], 0.9, 1.1)
+    shift = uniform([batch, 2], -2.0, 2.0)
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # Inverse of (rotate . shear . scale): map each output pixel back to where it samples from.
+    a0 = cos / scale_x
+    a1 = (sin + shear * cos) / scale_x
+    b0 = -sin / scale_y
+    b1 = (cos - shear * sin) / scale_y
+    centre = (IMAGE_SIZE - 1) / 2.0
+    a2 = centre - a0 * centre - a1 * centre - shift[:, 0]
+    b2 = centre - b0 * centre - b1 * centre - shift[:, 1]
+    zeros = tf.zeros([batch])
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    images = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=[IMAGE_SIZE, IMAGE_SIZE],
+        interpolation="BILINEAR", fill_mode="CONSTANT", fill_value=0.0,
+    )
+    return tf.clip_by_value(images, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Training, evaluation, conversion
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` produced: the model, its per-epoch history, test accuracy and file paths."""
+
+    model: object
+    history: dict
+    test_accuracy: float
+    seconds: float
+    keras_path: Path
+    tflite_path: Path
+
+
+def train(
+    data_dir=None,
+    output_dir: str | os.PathLike = ROOT,
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    validation_size: int = VALIDATION_SIZE,
+    seed: int = SEED,
+    verbose="auto",
+) -> TrainResult:
+    """Train the CNN on MNIST's training images and save ``mnist_cnn.h5`` and ``mnist_cnn.tflite``.
+
+    ``validation_size`` images are held out of the (optionally ``train_limit``-sized) training set;
+    the test set is only used for the final score, on ``test_limit`` images or all 10,000.
+    The learning rate follows a cosine decay from ``LEARNING_RATE`` over all steps (Adam).
+    ``verbose`` is passed to ``keras.Model.fit`` ("auto" shows a progress bar per epoch).
+    Writes the two model files and ``training_history.json`` into ``output_dir``; returns a TrainResult.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    (x_train, y_train), (x_test, y_test) = load_mnist(data_dir)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x_train))
+    if train_limit:
+        order = order[:train_limit]
+    validation_size = min(validation_size, len(order) // 5)
+    val_idx, fit_idx = order[:validation_size], order[validation_size:]
+    x_fit, y_fit = to_model_input(x_train[fit_idx]), y_train[fit_idx]
+    x_val, y_val = to_model_input(x_train[val_idx]), y_train[val_idx]
+    if test_limit:
+        x_test, y_test = x_test[:test_limit], y_test[:test_limit]
+
+    steps_per_epoch = int(np.ceil(len(x_fit) / batch_size))
+    fit_data = (
+        tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
+        .shuffle(len(x_fit), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+    model = build_model()
+    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, epochs * steps_per_epoch, alpha=0.01)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    start = time.perf_counter()
+    fit = model.fit(
+        fit_data,
+        epochs=epochs,
+        validation_data=(x_val, y_val) if validation_size else None,
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    _, test_accuracy = model.evaluate(to_model_input(x_test), y_test, verbose=0)
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    keras_path = output_dir / KERAS_MODEL_PATH.name
+    tflite_path = output_dir / TFLITE_MODEL_PATH.name
+    model.save(keras_path, include_optimizer=False)
+    convert_to_tflite(keras_path, tflite_path)
+    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    record = {
+        "history": history,
+        "test_accuracy": float(test_accuracy),
+        "test_images": int(len(x_test)),
+        "train_images": int(len(x_fit)),
+        "validation_images": int(len(x_val)),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "training_seconds": round(seconds, 1),
+    }
+    (output_dir / HISTORY_FILENAME).write_text(json.dumps(record, indent=1) + "\n")
+    return TrainResult(model, history, float(test_accuracy), seconds, keras_path, tflite_path)
+
+
+def convert_to_tflite(keras_path: str | os.PathLike = KERAS_MODEL_PATH,
+                      tflite_path: str | os.PathLike = TFLITE_MODEL_PATH) -> Path:
+    """Convert a saved Keras model to a float32 LiteRT (TensorFlow Lite) flatbuffer.
+
+    The .h5 stays the source of truth; the .tflite is what the server runs. No quantisation, so
+    both give the same probabilities to within float rounding (checked by tests/test_model.py).
+    """
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(keras_path, compile=False)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    tflite_path = Path(tflite_path)
+    tflite_path.write_bytes(converter.convert())
+    return tflite_path
+
+
+def evaluate_keras(model_path=KERAS_MODEL_PATH, data_dir=None, limit: int | None = None) -> float:
+    """Return the accuracy of a saved Keras model on the MNIST test set (first ``limit`` images)."""
+    import keras
+
+    _, (x_test, y_test) = load_mnist(data_dir)
+    if limit:
+        x_test, y_test = x_test[:limit], y_test[:limit]
+    model = keras.models.load_model(model_path, compile=False)
+    probabilities = model.predict(to_model_input(x_test), batch_size=500, verbose="auto")
+    return float(np.mean(probabilities.argmax(axis=1) == y_test))
+
+
+def _main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser("train", help="train on MNIST, save the .h5 and .tflite, print test accuracy")
+    p_train.add_argument("--epochs", type=int, default=EPOCHS)
+    p_train.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p_train.add_argument("--train-limit", type=int, default=None, help="use only this many training images")
+    p_train.add_argument("--output-dir", default=str(ROOT))
+    p_train.add_argument("--seed", type=int, default=SEED)
+    p_eval = sub.add_parser("evaluate", help="print MNIST test accuracy (and USPS through the request path)")
+    p_eval.add_argument("--model", default=str(KERAS_MODEL_PATH))
+    p_eval.add_argument("--limit", type=int, default=None)
+    p_eval.add_argument("--usps", action="store_true", help="also score USPS through the request path")
+    p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
+    p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
+    for p in (p_train, p_eval):
+        p.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
+    args = parser.parse_args(argv)
+
+    if args.command == "train":
+        result = train(args.data_dir, args.output_dir, args.epochs, args.batch_size, args.train_limit, seed=args.seed)
+        print(f"MNIST test accuracy: {result.test_accuracy:.4%} after {args.epochs} epochs "
+              f"in {result.seconds / 60:.1f} min; wrote {result.keras_path} and {result.tflite_path}")
+    elif args.command == "evaluate":
+        accuracy = evaluate_keras(args.model, args.data_dir, args.limit)
+        print(f"MNIST test accuracy (Keras, {args.model}): {accuracy:.4%}")
+        if args.usps:
+            from inference import evaluate_usps
+
+            report = evaluate_usps()
+            print(report.format())
+    elif args.command == "convert":
+        path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,59 @@
+"""Fixtures chained app -> client, with a fake model for route tests and the committed one for the rest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import inference
+import model
+from app import create_app
+
+
+class FakeModel:
+    """A stand-in backend: always answers 3 with probability 0.91, for tests of the routes alone."""
+
+    name = "fake"
+    path = "fake.tflite"
+
+    def __init__(self):
+        self.batches = []
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.batches.append(batch)
+        probabilities = np.full((len(batch), 10), 0.01, np.float32)
+        probabilities[:, 3] = 0.91
+        return probabilities
+
+
+@pytest.fixture
+def fake_model():
+    return FakeModel()
+
+
+@pytest.fixture
+def app(fake_model):
+    return create_app({"MODEL": fake_model, "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def litert_model():
+    """The committed mnist_cnn.tflite, as the server loads it."""
+    return inference.load_backend("litert")
+
+
+@pytest.fixture(scope="session")
+def real_client(litert_model):
+    return create_app({"MODEL": litert_model, "TESTING": True}).test_client()
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    """MNIST's test set: uint8 (10000, 28, 28) images (ink = 255) and uint8 labels."""
+    _, (images, labels) = model.load_mnist()
+    return images, labels

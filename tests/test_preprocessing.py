@@ -1,0 +1,160 @@
+"""Golden cases for the MNIST-style normalisation: every drawing ends up as MNIST would have it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+import preprocessing
+from drawings import canvas_from_mnist, encode, stroke_digit
+from model import DIGIT_BOX, IMAGE_SIZE
+
+
+def ink_box(image: np.ndarray, level: float = 0.05) -> tuple[int, int]:
+    """Return (height, width) of the bounding box of pixels above ``level``."""
+    rows, cols = np.nonzero(image > level)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def assert_mnist_like(image: np.ndarray) -> None:
+    assert image.shape == (IMAGE_SIZE, IMAGE_SIZE) and image.dtype == np.float32
+    assert image.min() >= 0.0 and image.max() == pytest.approx(1.0)
+    assert max(ink_box(image)) in (DIGIT_BOX - 1, DIGIT_BOX, DIGIT_BOX + 1)
+    # Centred by mass, unless that would push the digit out of the frame (then it touches the edge).
+    rows, cols = np.nonzero(image)
+    cy, cx = ndimage.center_of_mass(image)
+    assert abs(cy - 14.0) <= 0.6 or rows.min() == 0 or rows.max() == IMAGE_SIZE - 1
+    assert abs(cx - 14.0) <= 0.6 or cols.min() == 0 or cols.max() == IMAGE_SIZE - 1
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+@pytest.fixture(scope="module")
+def seven(mnist_test):
+    images, labels = mnist_test
+    return images[0]  # MNIST's first test digit is a 7
+
+
+def test_a_canvas_drawing_of_an_mnist_digit_comes_back_as_that_digit(seven):
+    image = preprocessing.preprocess(encode(canvas_from_mnist(seven)))
+    assert_mnist_like(image)
+    assert similarity(image, seven / 255.0) > 0.9
+
+
+@pytest.mark.parametrize(
+    "box",
+    [(0, 0, 90), (180, 190, 90), (200, 0, 80)],
+    ids=["top-left corner", "bottom-right corner", "top-right corner"],
+)
+def test_off_centre_drawings_are_centred_by_mass(seven, box):
+    image = preprocessing.preprocess(encode(canvas_from_mnist(seven, box=box)))
+    assert_mnist_like(image)
+    assert similarity(image, seven / 255.0) > 0.85
+
+
+def test_a_tiny_drawing_is_scaled_up(seven):
+    image = preprocessing.preprocess(encode(canvas_from_mnist(seven, size=300, box=(140, 40, 20))))
+    assert_mnist_like(image)
+    assert similarity(image, seven / 255.0) > 0.8
+
+
+def test_a_huge_image_is_scaled_down(seven):
+    image = preprocessing.preprocess(encode(canvas_from_mnist(seven, size=1500)))
+    assert_mnist_like(image)
+    assert similarity(image, seven / 255.0) > 0.9
+
+
+@pytest.mark.parametrize("width", [3, 12, 30, 55])
+def test_thin_and_thick_strokes_fill_the_20_pixel_box(width):
+    image = preprocessing.preprocess(encode(stroke_digit(7, width=width)))
+    assert_mnist_like(image)
+
+
+def test_a_transparent_canvas_is_read_as_white_paper_not_a_black_square(seven):
+    transparent = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="transparent")))
+    white = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="white")))
+    assert np.abs(transparent - white).max() < 0.02
+    assert transparent.mean() < 0.3  # a black square would be all ink
+
+
+def test_white_ink_on_black_reads_like_black_ink_on_white(seven):
+    light_on_dark = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="black")))
+    dark_on_light = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="white")))
+    assert np.abs(light_on_dark - dark_on_light).max() < 0.02
+
+
+def test_a_jpeg_reads_like_the_png(seven):
+    drawing = canvas_from_mnist(seven, background="white")
+    from_png = preprocessing.preprocess(encode(drawing))
+    from_jpeg = preprocessing.preprocess(encode(drawing, "JPEG", quality=70))
+    assert_mnist_like(from_jpeg)
+    assert similarity(from_jpeg, from_png) > 0.97
+
+
+def test_specks_of_noise_do_not_move_the_bounding_box(seven):
+    drawing = canvas_from_mnist(seven, background="white")
+    clean = preprocessing.preprocess(encode(drawing))
+    speckled = drawing.copy()
+    for x, y in [(5, 5), (270, 8), (8, 270), (271, 272)]:
+        speckled.paste((0, 0, 0), (x, y, x + 3, y + 3))
+    assert np.abs(preprocessing.preprocess(encode(speckled)) - clean).max() < 0.02
+
+
+def test_exif_orientation_is_applied(seven):
+    drawing = canvas_from_mnist(seven, background="white")
+    rotated = drawing.transpose(Image.Transpose.ROTATE_90)  # stored sideways, as a phone does
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    from_exif = preprocessing.preprocess(encode(rotated, "JPEG", quality=95, exif=exif))
+    upright = preprocessing.preprocess(encode(drawing, "JPEG", quality=95))
+    assert similarity(from_exif, upright) > 0.97
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "BMP", "GIF"])
+def test_other_formats_decode(seven, fmt):
+    drawing = canvas_from_mnist(seven, background="white")
+    image = preprocessing.preprocess(encode(drawing, fmt))
+    assert similarity(image, preprocessing.preprocess(encode(drawing))) > 0.97
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [Image.new("RGBA", (280, 280), (0, 0, 0, 0)), Image.new("RGB", (280, 280), "white"),
+     Image.new("L", (64, 64), 0), Image.new("L", (64, 64), 128)],
+    ids=["transparent", "white", "black", "grey"],
+)
+def test_an_image_with_no_ink_raises_empty_image_error(blank):
+    with pytest.raises(preprocessing.EmptyImageError):
+        preprocessing.preprocess(encode(blank))
+
+
+@pytest.mark.parametrize("data", [b"", b"hello, world", b"\x89PNG\r\n\x1a\n" + b"\0" * 40],
+                         ids=["empty", "text", "truncated png"])
+def test_bytes_that_are_not_an_image_raise_image_decode_error(data):
+    with pytest.raises(preprocessing.ImageDecodeError):
+        preprocessing.decode_image(data)
+
+
+def test_oversized_dimensions_are_refused_from_the_header():
+    data = encode(Image.new("1", (5000, 5000), 1))
+    with pytest.raises(preprocessing.ImageTooLargeError):
+        preprocessing.decode_image(data)
+
+
+def test_data_urls_and_bare_base64_decode_to_the_same_bytes(seven):
+    png = encode(canvas_from_mnist(seven))
+    url = preprocessing.to_png_data_url(seven / 255.0)
+    assert url.startswith("data:image/png;base64,")
+    import base64
+
+    bare = base64.b64encode(png).decode()
+    assert preprocessing.decode_base64_image(bare) == png
+    assert preprocessing.decode_base64_image("data:image/png;base64," + bare) == png
+    with pytest.raises(preprocessing.ImageDecodeError):
+        preprocessing.decode_base64_image("data:text/plain;base64," + bare)
+    with pytest.raises(preprocessing.ImageDecodeError):
+        preprocessing.decode_base64_image("not base64 at all!")
