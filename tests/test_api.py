@@ -1,0 +1,136 @@
+"""The HTTP API through Flask's test client: the three request forms and every client error."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from drawings import canvas_from_mnist, encode
+
+
+@pytest.fixture(scope="module")
+def png(mnist_test):
+    return encode(canvas_from_mnist(mnist_test[0][0]))
+
+
+def assert_answer(response, digit: int | None = None):
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert set(body) >= {"digit", "confidence", "probabilities", "preprocessed"}
+    assert len(body["probabilities"]) == 10
+    assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-4)
+    assert body["digit"] == int(np.argmax(body["probabilities"]))
+    assert body["confidence"] == pytest.approx(max(body["probabilities"]))
+    if digit is not None:
+        assert body["digit"] == digit
+    prefix = "data:image/png;base64,"
+    assert body["preprocessed"].startswith(prefix)
+    preview = Image.open(io.BytesIO(base64.b64decode(body["preprocessed"][len(prefix):])))
+    assert preview.size == (28, 28)
+    return body
+
+
+def assert_error(response, status: int):
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    message = response.get_json()["error"]
+    assert isinstance(message, str) and len(message) > 20
+    return message
+
+
+def test_json_with_a_data_url(client, png, fake_model):
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    body = assert_answer(client.post("/predict", json={"image": url}), digit=3)
+    assert fake_model.batches[-1].shape == (1, 28, 28, 1)
+    assert fake_model.batches[-1].dtype == np.float32
+    assert body["confidence"] == pytest.approx(0.91)
+
+
+def test_json_with_bare_base64(client, png):
+    assert_answer(client.post("/predict", json={"image": base64.b64encode(png).decode()}))
+
+
+def test_multipart_upload(client, png):
+    response = client.post("/predict", data={"image": (io.BytesIO(png), "digit.png")},
+                           content_type="multipart/form-data")
+    assert_answer(response)
+
+
+def test_raw_image_body(client, png):
+    assert_answer(client.post("/predict", data=png, content_type="image/png"))
+
+
+def test_the_network_sees_the_preprocessed_image(client, png, fake_model):
+    body = assert_answer(client.post("/predict", data=png, content_type="image/png"))
+    preview = Image.open(io.BytesIO(base64.b64decode(body["preprocessed"].split(",", 1)[1])))
+    seen = fake_model.batches[-1][0, :, :, 0]
+    assert np.abs(np.asarray(preview, np.float32) / 255.0 - seen).max() <= 1 / 255
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({}, 400),
+        ({"data": "", "content_type": "application/json"}, 400),
+        ({"data": "null", "content_type": "application/json"}, 400),
+        ({"data": "[1, 2]", "content_type": "application/json"}, 400),
+        ({"data": "{broken", "content_type": "application/json"}, 400),
+        ({"json": {"image": None}}, 400),
+        ({"json": {"image": 42}}, 400),
+        ({"json": {"image": ""}}, 400),
+        ({"json": {"picture": "abc"}}, 400),
+        ({"json": {"image": "%%% not base64 %%%"}}, 400),
+        ({"json": {"image": base64.b64encode(b"just some text").decode()}}, 400),
+        ({"json": {"image": "data:text/plain;base64," + base64.b64encode(b"hi").decode()}}, 400),
+        ({"data": b"\x00\x01random bytes", "content_type": "image/png"}, 400),
+        ({"data": b"<svg xmlns='http://www.w3.org/2000/svg'/>", "content_type": "image/svg+xml"}, 400),
+        ({"data": "hello", "content_type": "text/plain"}, 415),
+        ({"data": {"file": (io.BytesIO(b"x"), "x.png")}, "content_type": "multipart/form-data"}, 400),
+    ],
+    ids=["no body", "empty json", "json null", "json array", "broken json", "image null", "image number",
+         "image empty", "no image key", "bad base64", "base64 of text", "text data url", "random bytes",
+         "svg", "text/plain", "multipart without image"],
+)
+def test_client_errors_are_4xx_json_with_a_message(client, kwargs, status):
+    assert_error(client.post("/predict", **kwargs), status)
+
+
+@pytest.mark.parametrize("background", [(0, 0, 0, 0), (255, 255, 255, 255)], ids=["transparent", "white"])
+def test_a_blank_drawing_is_422_asking_for_a_digit(client, background):
+    blank = encode(Image.new("RGBA", (280, 280), background))
+    message = assert_error(client.post("/predict", json={"image": base64.b64encode(blank).decode()}), 422)
+    assert "draw a digit" in message
+
+
+def test_unknown_routes_are_404_json(client):
+    assert_error(client.get("/nothing-here"), 404)
+
+
+def test_wrong_method_is_405_json(client):
+    assert_error(client.get("/predict"), 405)
+
+
+def test_an_oversized_body_is_413_json(client, app):
+    too_big = b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    assert_error(client.post("/predict", data=too_big, content_type="image/png"), 413)
+
+
+def test_healthz_names_the_model_and_backend(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "model": "mnist_cnn", "backend": "fake", "file": "fake.tflite"}
+
+
+def test_the_page_has_the_canvas_and_controls(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for marker in ['id="canvas"', 'id="prediction"', 'id="probabilities"', 'id="clear"', 'aria-live']:
+        assert marker in html
+    assert html.count("data-digit=") == 10
+    assert "<script>" not in html and "onclick" not in html  # no inline script
