@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -25,6 +26,19 @@ ERROR_MESSAGES = {
     413: f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; send a smaller image.",
     415: "Send the image as JSON {\"image\": data URL}, as a multipart file field 'image', "
          "or as a raw body with an image/* Content-Type.",
+}
+
+# On every response. The page's scripts and styles are files under static/ (no inline code), so
+# the policy can forbid inline scripts; data: images are the 28x28 previews from /predict.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 log = logging.getLogger(__name__)
@@ -46,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
         MODEL=None,
     )
     app.config.update(config or {})
+    _check_temp_dir()
     model = app.config["MODEL"] or inference.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
     app.extensions["digit_model"] = model
 
@@ -73,6 +88,14 @@ def create_app(config: dict | None = None) -> Flask:
         """Answer 200 ``{"status": "ok", "model": ..., "backend": ..., "file": ...}``."""
         return jsonify(status="ok", **inference.model_info(model))
 
+    @app.after_request
+    def add_security_headers(response):
+        """Add the security headers; answers from /predict are never cached (they are per drawing)."""
+        response.headers.update(SECURITY_HEADERS)
+        if request.path == "/predict":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         """Answer every HTTP error (404, 405, 413, ...) as JSON, never as an HTML page."""
@@ -97,6 +120,24 @@ def create_app(config: dict | None = None) -> Flask:
         return jsonify(error="The server failed to read this image; please try again."), 500
 
     return app
+
+
+class StartupError(RuntimeError):
+    """The environment cannot serve requests; the message names the cause and the fix."""
+
+
+def _check_temp_dir() -> None:
+    """Fail at start-up, not on the first upload, when no temporary file can be written.
+
+    Werkzeug spools large multipart uploads to temporary files. Raises StartupError.
+    """
+    try:
+        with tempfile.TemporaryFile():
+            pass
+    except OSError as exc:  # FileNotFoundError when no candidate directory is usable
+        raise StartupError(
+            f"Cannot write a temporary file ({exc}); set TMPDIR to a writable folder, e.g. TMPDIR=/tmp."
+        ) from exc
 
 
 class ClientError(HTTPException):

@@ -21,6 +21,7 @@ import base64
 import binascii
 import io
 import re
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -34,6 +35,11 @@ MAX_PIXELS = 4096 * 4096  # refused from the header, before any pixel is decoded
 INK_THRESHOLD = 0.25  # ink level (0..1) above which a pixel counts as part of a stroke
 SPECK_FRACTION = 0.03  # components smaller than this share of the largest one are noise
 MNIST_CENTRE = 14.0  # centre of mass of MNIST digits, in pixel-index coordinates (measured: 13.99, 14.00)
+JPEG_DRAFT_SIDE = 1024  # large JPEGs are decoded at a reduced DCT scale, no smaller than this
+
+# Pillow only warns between 89 M and 179 M pixels; decode_image refuses anything over MAX_PIXELS from
+# the header anyway, so the warning is noise.
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
 class PreprocessingError(ValueError):
@@ -93,11 +99,17 @@ def decode_image(data: bytes) -> np.ndarray:
                     f"The image is {width}x{height} pixels; send one of at most {MAX_PIXELS:,} pixels "
                     f"(for example 4096x4096)."
                 )
-            image.seek(0)
+            image.seek(0)  # the first frame of an animation; the others are never decoded
+            if image.format == "JPEG" and image.mode in ("RGB", "L") and max(width, height) > 2 * JPEG_DRAFT_SIDE:
+                # A phone photo: let libjpeg decode at 1/2..1/8 scale, straight to grey.
+                scale = max(width, height) / JPEG_DRAFT_SIDE
+                image.draft("L", (round(width / scale), round(height / scale)))
             image = ImageOps.exif_transpose(image)
             return _to_grey(image)
     except PreprocessingError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"The image has too many pixels; send one of at most {MAX_PIXELS:,}.") from exc
     except Exception as exc:  # Pillow signals corrupt data with many exception types.
         raise ImageDecodeError(
             "The file could not be read as an image; send a PNG, JPEG, WebP, BMP or GIF."

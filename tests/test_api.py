@@ -134,3 +134,24 @@ def test_the_page_has_the_canvas_and_controls(client):
         assert marker in html
     assert html.count("data-digit=") == 10
     assert "<script>" not in html and "onclick" not in html  # no inline script
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [("get", "/", {}), ("post", "/predict", {"json": {"image": ""}}), ("get", "/nowhere", {}),
+     ("get", "/healthz", {}), ("get", "/static/js/app.js", {})],
+    ids=["page", "predict error", "404", "healthz", "static"],
+)
+def test_security_headers_are_on_every_response(client, method, path, kwargs):
+    response = getattr(client, method)(path, **kwargs)
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "Set-Cookie" not in response.headers
+
+
+def test_predict_answers_are_not_cached(client, png):
+    response = client.post("/predict", data=png, content_type="image/png")
+    assert response.headers["Cache-Control"] == "no-store"

@@ -101,3 +101,18 @@ def test_gunicorn_stops_at_once_when_the_model_file_is_missing(tmp_path):
     assert result.returncode != 0
     assert "missing.tflite" in result.stderr + result.stdout
     assert "python model.py train" in result.stderr + result.stdout
+
+
+def quick_start_commands() -> list[str]:
+    """The shell commands of README.md's Quick start section, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_the_readme_quick_start_has_two_commands_and_ci_runs_the_test_one():
+    serve, test = quick_start_commands()
+    assert "requirements.txt" in serve and "gunicorn" in serve
+    assert "requirements-dev.txt" in test and "pytest" in test
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test in ci_lines

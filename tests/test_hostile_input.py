@@ -1,0 +1,210 @@
+"""Awkward and hostile input: odd but valid images are read right, everything else is a clear 4xx.
+
+Decoding and preprocessing raise only the project's own PreprocessingError subclasses; the
+Hypothesis properties below feed random bytes and random images of random modes and sizes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import app as app_module
+import inference
+import preprocessing
+from drawings import canvas_from_mnist, encode
+
+
+@pytest.fixture(scope="module")
+def seven(mnist_test):
+    return mnist_test[0][0]
+
+
+@pytest.fixture(scope="module")
+def seven_on_white(seven):
+    return canvas_from_mnist(seven, background="white").convert("L")
+
+
+def read(real_client, data: bytes):
+    return real_client.post("/predict", data=data, content_type="image/png")
+
+
+def assert_reads(real_client, data: bytes, digit: int = 7):
+    response = read(real_client, data)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["digit"] == digit
+
+
+def test_a_16_bit_grey_png_is_scaled_by_its_own_range(real_client, seven_on_white):
+    sixteen = Image.fromarray(np.asarray(seven_on_white, np.uint16) * 257)
+    assert sixteen.mode.startswith("I;16")
+    assert_reads(real_client, encode(sixteen))
+
+
+def test_a_palette_png_with_a_transparent_entry(real_client, seven):
+    palette = canvas_from_mnist(seven, background="transparent").convert("P")
+    data = encode(palette)
+    assert Image.open(io.BytesIO(data)).info.get("transparency") is not None or Image.open(io.BytesIO(data)).mode == "P"
+    assert_reads(real_client, data)
+
+
+def test_an_la_png(real_client, seven):
+    assert_reads(real_client, encode(canvas_from_mnist(seven, background="transparent").convert("LA")))
+
+
+def test_a_cmyk_jpeg(real_client, seven_on_white):
+    assert_reads(real_client, encode(seven_on_white.convert("CMYK"), "JPEG", quality=90))
+
+
+def test_an_animated_gif_is_read_from_its_first_frame(real_client, seven_on_white, mnist_test):
+    images, labels = mnist_test
+    one = canvas_from_mnist(images[2], background="white").convert("L")  # MNIST's third test digit is a 1
+    assert labels[2] == 1
+    buffer = io.BytesIO()
+    seven_on_white.save(buffer, format="GIF", save_all=True, append_images=[one, one], duration=100, loop=0)
+    assert_reads(real_client, buffer.getvalue(), 7)
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "BMP", "PNG", "JPEG"])
+def test_white_ink_on_black_in_every_format(real_client, seven, fmt):
+    assert_reads(real_client, encode(canvas_from_mnist(seven, background="black"), fmt))
+
+
+@pytest.mark.parametrize("colour", [0, 255], ids=["black", "white"])
+def test_a_1x1_image_is_a_blank_drawing(real_client, colour):
+    assert read(real_client, encode(Image.new("L", (1, 1), colour))).status_code == 422
+
+
+def test_a_12000x12000_png_of_a_few_kb_is_refused_without_decoding(real_client):
+    bomb = encode(Image.new("1", (12000, 12000), 1), optimize=True)
+    assert len(bomb) < 200_000
+    response = read(real_client, bomb)
+    assert response.status_code == 413
+    assert "pixels" in response.get_json()["error"]
+
+
+def test_an_image_over_pillows_own_bomb_limit_is_413_not_400():
+    header_only = encode(Image.new("1", (20000, 20000), 1), optimize=True)
+    with pytest.raises(preprocessing.ImageTooLargeError):
+        preprocessing.decode_image(header_only)
+
+
+def test_a_truncated_png_is_400(real_client, seven_on_white):
+    data = encode(seven_on_white)
+    response = read(real_client, data[: len(data) // 2])
+    assert response.status_code == 400
+
+
+def test_a_large_phone_photo_jpeg_is_read(real_client, seven):
+    photo = canvas_from_mnist(seven, size=3000, box=(900, 700, 1200), background="white")
+    assert_reads(real_client, encode(photo, "JPEG", quality=85))
+
+
+# ---- properties ---------------------------------------------------------------------------
+
+SIGNATURES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"RIFF\0\0\0\0WEBP"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.sampled_from(SIGNATURES), body=st.binary(max_size=4096))
+def test_random_bytes_raise_only_preprocessing_errors(prefix, body):
+    try:
+        image = preprocessing.preprocess(prefix + body)
+    except preprocessing.PreprocessingError:
+        return
+    assert image.shape == (28, 28)
+
+
+MODES_BY_FORMAT = {
+    "PNG": ["1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I"],
+    "JPEG": ["L", "RGB", "CMYK"],
+    "WEBP": ["RGB", "RGBA"],
+    "BMP": ["1", "L", "P", "RGB"],
+    "GIF": ["1", "L", "P"],
+}
+
+
+@st.composite
+def random_images(draw):
+    fmt = draw(st.sampled_from(sorted(MODES_BY_FORMAT)))
+    mode = draw(st.sampled_from(MODES_BY_FORMAT[fmt]))
+    width, height = draw(st.integers(1, 80)), draw(st.integers(1, 80))
+    seed = draw(st.integers(0, 2**32 - 1))
+    kind = draw(st.sampled_from(["noise", "blank", "blob"]))
+    rng = np.random.default_rng(seed)
+    channels = len(Image.new(mode, (1, 1)).getbands())
+    top = 65535 if mode in ("I;16", "I") else 255
+    if kind == "noise":
+        pixels = rng.integers(0, top + 1, (height, width, channels))
+    elif kind == "blank":
+        pixels = np.full((height, width, channels), rng.integers(0, top + 1))
+    else:
+        pixels = np.full((height, width, channels), top)
+        y, x = rng.integers(0, height), rng.integers(0, width)
+        pixels[y: y + max(1, height // 4), x: x + max(1, width // 4)] = 0
+    if channels == 1:
+        dtype = {"I;16": np.uint16, "I": np.int32}.get(mode, np.uint8)
+        image = Image.fromarray(pixels[:, :, 0].astype(dtype)).convert(mode) if mode != "I;16" \
+            else Image.fromarray(pixels[:, :, 0].astype(np.uint16))
+    else:
+        image = Image.fromarray(pixels.astype(np.uint8), "RGBA" if channels == 4 and mode != "CMYK" else None) \
+            if mode in ("RGB", "RGBA") else Image.frombytes(mode, (width, height), pixels.astype(np.uint8).tobytes())
+    try:
+        return encode(image, fmt)
+    except (OSError, ValueError, KeyError):
+        assume(False)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(data=random_images())
+def test_random_images_of_any_mode_and_size_give_a_digit_or_a_preprocessing_error(data):
+    try:
+        image = preprocessing.preprocess(data)
+    except preprocessing.PreprocessingError:
+        return
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert np.isfinite(image).all() and image.min() >= 0.0 and image.max() <= 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=300))
+def test_any_json_image_string_gives_json_and_never_a_5xx(real_client, text):
+    response = real_client.post("/predict", json={"image": text})
+    assert response.status_code < 500 and "error" in response.get_json()
+
+
+# ---- start-up failures ----------------------------------------------------------------------
+
+def test_a_truncated_or_wrong_model_file_stops_the_start(tmp_path):
+    from model import KERAS_MODEL_PATH, TFLITE_MODEL_PATH
+
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(TFLITE_MODEL_PATH.read_bytes()[:5000])
+    wrong = tmp_path / "wrong.tflite"
+    wrong.write_bytes(KERAS_MODEL_PATH.read_bytes())  # an HDF5 file where a flatbuffer belongs
+    for path in (truncated, wrong):
+        with pytest.raises(inference.ModelLoadError, match="python model.py"):
+            app_module.create_app({"MODEL_PATH": str(path)})
+
+
+def test_a_missing_runtime_package_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(inference.ModelLoadError, match="pip install -r requirements.txt"):
+        app_module.create_app()
+
+
+def test_an_unwritable_temp_dir_stops_the_start(monkeypatch, fake_model):
+    def no_temp(*args, **kwargs):
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(app_module.tempfile, "TemporaryFile", no_temp)
+    with pytest.raises(app_module.StartupError, match="TMPDIR"):
+        app_module.create_app({"MODEL": fake_model})
