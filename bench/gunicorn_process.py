@@ -1,0 +1,95 @@
+"""Start gunicorn the way the Procfile does, wait for its first answer, and measure its memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def procfile_command() -> list[str]:
+    """Return the Procfile's `web:` command as argv, gunicorn taken from this interpreter's venv."""
+    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    argv = shlex.split(line.removeprefix("web:"))
+    return [str(Path(sys.executable).with_name(argv[0])), *argv[1:]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    startup_seconds: float  # process start to the first successful POST /predict
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+
+    def memory_mb(self) -> dict:
+        """Resident memory of the master plus its workers: RSS (shared pages counted per process) and PSS."""
+        import psutil
+
+        master = psutil.Process(self.process.pid)
+        processes = [master, *master.children(recursive=True)]
+        infos = [p.memory_full_info() for p in processes]
+        return {"processes": len(processes), "rss": sum(i.rss for i in infos) / 2**20,
+                "pss": sum(i.pss for i in infos) / 2**20}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def post(url: str, body: bytes, content_type: str = "image/png", timeout: float = 10) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def start(probe: bytes, command: list[str] | None = None, env: dict | None = None, workers: int = 2,
+          timeout: float = 60) -> Server:
+    """Start gunicorn (the Procfile's command unless ``command``) on a free port and wait until
+    POST /predict with ``probe`` (a PNG) answers 200. Raises RuntimeError with its output if it dies."""
+    port = free_port()
+    environment = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": str(workers), **(env or {})}
+    argv = command or procfile_command()
+    begin = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    server = Server(process, url, 0.0)
+    while True:
+        try:
+            if post(url + "/predict", probe, timeout=5)[0] == 200:
+                server.startup_seconds = time.perf_counter() - begin
+                return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}: {process.stderr.read().decode()[-2000:]}")
+        if time.perf_counter() - begin > timeout:
+            server.stop()
+            raise RuntimeError(f"gunicorn did not answer within {timeout} s")
+        time.sleep(0.01)

@@ -1,0 +1,194 @@
+"""Benchmark the request path in-process and over HTTP, and print one table.
+
+    .venv/bin/python bench/run.py            # about three minutes on two cores
+    .venv/bin/python bench/run.py --quick    # fewer iterations, a smoke run
+
+Every figure has a ratio to the naive reference measured in the same run (Keras ``model.predict``
+in-process; a gunicorn server calling ``model.predict`` per request over HTTP), because these
+machines are noisy: compare ratios within one run, not absolute times across runs.
+Needs requirements-dev.txt (TensorFlow for the reference) and `hey` (apt-get install hey).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import inference  # noqa: E402
+import model  # noqa: E402
+import preprocessing  # noqa: E402
+from bench import gunicorn_process  # noqa: E402
+from tests.drawings import canvas_from_mnist, encode  # noqa: E402
+
+
+# The reference server: gunicorn with 2 workers (it binds to the $PORT that start() sets), no preload.
+NAIVE_SERVER = [str(Path(sys.executable).with_name("gunicorn")), "-w", "2", "--timeout", "60",
+                "bench.naive_server:create_app()"]
+
+
+def canvas_png() -> bytes:
+    """A canvas-sized drawing as the page posts it: 280x280 RGBA, black ink on transparent."""
+    _, (x_test, _) = model.load_mnist()
+    return encode(canvas_from_mnist(x_test[0], size=280, box=(40, 40, 200)))
+
+
+def percentiles(samples_ns: list[int]) -> tuple[float, float]:
+    """Return (median, p99) in milliseconds."""
+    samples = np.asarray(samples_ns) / 1e6
+    return float(np.median(samples)), float(np.percentile(samples, 99))
+
+
+def time_calls(fn, iterations: int, runs: int) -> tuple[float, float]:
+    fn()  # warm-up
+    samples = []
+    for _ in range(runs):
+        for _ in range(iterations):
+            start = time.perf_counter_ns()
+            fn()
+            samples.append(time.perf_counter_ns() - start)
+    return percentiles(samples)
+
+
+def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float, float]]:
+    """Median and p99 per stage of one request, and the naive model.predict reference."""
+    import keras
+
+    from app import create_app
+
+    litert = inference.load_backend("litert")
+    keras_backend = inference.load_backend("keras")
+    net = keras.models.load_model(model.KERAS_MODEL_PATH, compile=False)
+    grey = preprocessing.decode_image(png)
+    image = preprocessing.normalize_digit(grey)
+    batch = image[None, :, :, None]
+    prediction = inference.predict_image(png, litert)
+    client = create_app({"MODEL": litert}).test_client()
+
+    rows = [
+        ("naive Keras model.predict (reference)", lambda: net.predict(batch, verbose=0)),
+        ("decode PNG (decode_image)", lambda: preprocessing.decode_image(png)),
+        ("preprocess (normalize_digit)", lambda: preprocessing.normalize_digit(grey)),
+        ("inference, LiteRT", lambda: litert.predict(batch)),
+        ("inference, Keras direct call", lambda: keras_backend.predict(batch)),
+        ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
+        ("whole request, Flask test client", lambda: client.post("/predict", data=png, content_type="image/png")),
+    ]
+    results = []
+    for name, fn in rows:
+        n = max(20, iterations // 10) if "Keras" in name else iterations
+        results.append((name, *time_calls(fn, n, runs)))
+    return results
+
+
+def hey(url: str, body: Path, requests: int, concurrency: int) -> dict:
+    """Run `hey` against POST /predict; return requests/s, p50 and p99 in ms, and status counts."""
+    out = subprocess.run(
+        ["hey", "-n", str(requests), "-c", str(concurrency), "-m", "POST", "-T", "image/png", "-D", str(body),
+         url + "/predict"], capture_output=True, text=True, check=True).stdout
+    statuses = {int(code): int(count) for code, count in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": float(re.search(r"50%+ in ([\d.]+) secs", out).group(1)) * 1000,
+        "p99": float(re.search(r"99%+ in ([\d.]+) secs", out).group(1)) * 1000,
+        "statuses": statuses,
+    }
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return float(np.median([r[key] for r in runs]))
+
+
+def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, env=None) -> dict:
+    """Start a server, then latency at concurrency 1 and throughput at 8 and 16 (medians of ``runs``)."""
+    cold = []
+    for _ in range(runs):
+        with gunicorn_process.start(png, command=command, env=env) as server:
+            cold.append(server.startup_seconds)
+    with gunicorn_process.start(png, command=command, env=env) as server:
+        hey(server.url, body, 100, 4)  # warm-up
+        c1 = [hey(server.url, body, requests // 2, 1) for _ in range(runs)]
+        c8 = [hey(server.url, body, requests, 8) for _ in range(runs)]
+        c16 = [hey(server.url, body, requests, 16) for _ in range(runs)]
+        memory = server.memory_mb()
+    errors = sum(n for r in c1 + c8 + c16 for code, n in r["statuses"].items() if code != 200)
+    return {"cold_start_s": float(np.median(cold)), "p50_c1": median_of(c1, "p50"), "p99_c1": median_of(c1, "p99"),
+            "rps_c1": median_of(c1, "rps"), "rps_c8": median_of(c8, "rps"), "rps_c16": median_of(c16, "rps"),
+            "memory": memory, "errors": errors}
+
+
+def installed_size_mb(requirements: Path) -> float:
+    """Size of what `pip install -r requirements` adds to a fresh virtual environment, in MB."""
+    def size(folder: Path) -> int:
+        return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+
+    with tempfile.TemporaryDirectory() as folder:
+        venv.create(folder, with_pip=True)
+        before = size(Path(folder))
+        subprocess.run([f"{folder}/bin/pip", "install", "-q", "--no-cache-dir", "-r", str(requirements)], check=True)
+        return (size(Path(folder)) - before) / 1e6
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations: a smoke run")
+    parser.add_argument("--skip-install", action="store_true", help="skip the fresh-venv install size")
+    args = parser.parse_args(argv)
+    if not shutil.which("hey"):
+        sys.exit("bench needs `hey`: apt-get install -y hey")
+    iterations, runs, requests = (100, 2, 400) if args.quick else (500, 5, 2000)
+
+    png = canvas_png()
+    body = Path(tempfile.mkdtemp()) / "digit.png"
+    body.write_bytes(png)
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; canvas PNG {len(png)} bytes; medians of {runs} runs\n")
+
+    stages = in_process(png, iterations, runs)
+    reference = stages[0][1]
+    print("| in-process stage | median ms | p99 ms | naive model.predict / this |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, median, p99 in stages:
+        print(f"| {name} | {median:.3f} | {p99:.3f} | {reference / median:.1f}x |")
+
+    ours = over_http(png, body, requests, runs)
+    naive = over_http(png, body, requests // 4, max(1, runs // 2), command=NAIVE_SERVER)
+    print("\n| over HTTP (gunicorn, 2 workers, `hey` from another process) | ours | naive Keras server | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| p50 latency at concurrency 1, ms | {ours['p50_c1']:.2f} | {naive['p50_c1']:.2f} | {naive['p50_c1'] / ours['p50_c1']:.1f}x |")
+    print(f"| p99 latency at concurrency 1, ms | {ours['p99_c1']:.2f} | {naive['p99_c1']:.2f} | {naive['p99_c1'] / ours['p99_c1']:.1f}x |")
+    for c in (1, 8, 16):
+        print(f"| throughput at concurrency {c}, requests/s | {ours[f'rps_c{c}']:.0f} | {naive[f'rps_c{c}']:.0f} | "
+              f"{ours[f'rps_c{c}'] / naive[f'rps_c{c}']:.1f}x |")
+    print(f"| cold start to first answer, s | {ours['cold_start_s']:.2f} | {naive['cold_start_s']:.2f} | "
+          f"{naive['cold_start_s'] / ours['cold_start_s']:.1f}x |")
+    print(f"| memory after load, master + workers, RSS MB | {ours['memory']['rss']:.0f} | {naive['memory']['rss']:.0f} | "
+          f"{naive['memory']['rss'] / ours['memory']['rss']:.1f}x |")
+    print(f"| memory after load, master + workers, PSS MB | {ours['memory']['pss']:.0f} | {naive['memory']['pss']:.0f} | "
+          f"{naive['memory']['pss'] / ours['memory']['pss']:.1f}x |")
+    print(f"| non-200 answers | {ours['errors']} | {naive['errors']} | |")
+    if not args.skip_install:
+        runtime = installed_size_mb(ROOT / "requirements.txt")
+        dev = installed_size_mb(ROOT / "requirements-dev.txt") if not args.quick else float("nan")
+        print(f"| installed size of requirements.txt, MB | {runtime:.0f} | {dev:.0f} (requirements-dev.txt) | "
+              f"{dev / runtime:.1f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
