@@ -6,12 +6,15 @@ the tests are skipped, except in CI, where a missing browser is a failure.
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from app import create_app
 
@@ -127,11 +130,16 @@ def test_drawing_with_a_finger_on_a_phone_is_read_and_the_page_does_not_scroll(b
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,
                                   is_mobile=True, has_touch=True)
     page = context.new_page()
+    sent = []
+    page.on("request", lambda request: request.url.endswith("/predict") and sent.append(request.post_data_json))
     page.goto(server)
     page.locator("#canvas").scroll_into_view_if_needed()
     scroll_before = page.evaluate("window.scrollY")
     draw_with_touch(page, FOUR)
     expect(page.locator("#prediction")).to_have_text("4")
+    # The page posts a PNG of at most 280 px a side, not the 3x backing store.
+    png = base64.b64decode(sent[-1]["image"].split(",", 1)[1])
+    assert max(Image.open(io.BytesIO(png)).size) <= 280
     assert_chart_shows(page, 4)
     assert page.evaluate("window.scrollY") == scroll_before
     screenshot(page, tmp_path, "screenshot-phone.png")

@@ -3,6 +3,7 @@
 // The canvas stays transparent (like signature_pad); the server composites it onto white.
 
 const STROKE_FRACTION = 0.075; // line width as a share of the canvas width: MNIST-like strokes
+const EXPORT_SIDE = 280; // the PNG sent to the server is at most this many pixels a side
 
 export class DrawingPad {
   /** @param {HTMLCanvasElement} canvas @param {{onStrokeEnd?: () => void}} options */
@@ -51,25 +52,39 @@ export class DrawingPad {
     this.redraw();
   }
 
-  /** @returns {string} a PNG data URL of the canvas, transparent where nothing was drawn */
+  /**
+   * The drawing as a PNG data URL, transparent where nothing was drawn, redrawn at most
+   * EXPORT_SIDE pixels a side whatever the screen's devicePixelRatio: the server scales the
+   * digit to 20 px anyway, and a phone's 1000x1000 backing store would cost 10x the decoding.
+   * @returns {string}
+   */
   toDataURL() {
-    return this.canvas.toDataURL("image/png");
+    const scale = Math.min(1, EXPORT_SIDE / Math.max(this.width, this.height));
+    const out = document.createElement("canvas");
+    out.width = Math.max(1, Math.round(this.width * scale));
+    out.height = Math.max(1, Math.round(this.height * scale));
+    const ctx = out.getContext("2d");
+    ctx.setTransform(scale, 0, 0, scale, 0, 0);
+    this._paint(ctx);
+    return out.toDataURL("image/png");
   }
 
   redraw() {
-    const ctx = this.ctx;
-    ctx.clearRect(0, 0, this.width, this.height);
+    this.ctx.clearRect(0, 0, this.width, this.height);
+    this._paint(this.ctx);
+  }
+
+  _paint(ctx) {
     if (this.image) {
       const scale = Math.min(this.width / this.image.width, this.height / this.image.height);
       const w = this.image.width * scale;
       const h = this.image.height * scale;
       ctx.drawImage(this.image, (this.width - w) / 2, (this.height - h) / 2, w, h);
     }
-    for (const stroke of this.strokes) this._drawStroke(stroke);
+    for (const stroke of this.strokes) this._drawStroke(ctx, stroke);
   }
 
-  _drawStroke(points) {
-    const ctx = this.ctx;
+  _drawStroke(ctx, points) {
     ctx.strokeStyle = "#000";
     ctx.fillStyle = "#000";
     ctx.lineWidth = this.width * STROKE_FRACTION;
