@@ -8,10 +8,8 @@ the server uses: no TensorFlow is installed in production. The Keras backend ser
 
 from __future__ import annotations
 
-import io
 import os
 import threading
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,76 +128,72 @@ def load_backend(name: str | None = None, model_path: str | os.PathLike | None =
 
 @dataclass
 class Prediction:
-    """The network's reading of one image."""
+    """The network's reading of one digit."""
 
     digit: int  # 0..9, the most probable class
     confidence: float  # its probability, in [0, 1]
     probabilities: np.ndarray  # (10,) float32, sums to 1
     preprocessed: np.ndarray  # (28, 28) float32 in [0, 1]: what the network saw
+    box: tuple[int, int, int, int]  # (x, y, width, height) of the digit in the image, pixels
 
     def to_json(self) -> dict:
-        """Return the API's JSON body: digit, confidence, probabilities and the preview data URL."""
-        return {
-            "digit": self.digit,
-            "confidence": self.confidence,
-            "probabilities": [float(p) for p in self.probabilities],
-            "preprocessed": preprocessing.to_png_data_url(self.preprocessed),
-        }
-
-
-def predict_image(data: bytes, backend) -> Prediction:
-    """Read the digit in image bytes: the whole request path, decode -> normalise -> network.
-
-    Raises preprocessing.PreprocessingError (a client error) for unreadable or blank images.
-    """
-    image = preprocessing.preprocess(data)
-    probabilities = backend.predict(image[np.newaxis, :, :, np.newaxis])[0]
-    digit = int(np.argmax(probabilities))
-    return Prediction(digit, float(probabilities[digit]), probabilities, image)
+        """Return the digit's JSON: digit, confidence, probabilities and box."""
+        return {"digit": self.digit, "confidence": self.confidence,
+                "probabilities": [float(p) for p in self.probabilities], "box": list(self.box)}
 
 
 @dataclass
-class USPSReport:
-    """Accuracy on USPS through the request path, overall and per digit."""
+class Reading:
+    """Every digit found in one image, left to right; the single-digit fields are the strongest one's."""
 
-    accuracy: float
-    per_class: dict  # digit -> accuracy
-    count: int
-    blank: int  # images the pipeline refused as blank
+    digits: list[Prediction]
 
-    def format(self) -> str:
-        """Return a short text table of the figures."""
-        per_class = "  ".join(f"{d}: {a:.1%}" for d, a in sorted(self.per_class.items()))
-        return f"USPS test accuracy through the request path: {self.accuracy:.2%} of {self.count}\n  {per_class}"
+    @property
+    def strongest(self) -> Prediction:
+        """The only digit, or the most confident of several."""
+        return max(self.digits, key=lambda d: d.confidence)
+
+    @property
+    def number(self) -> str:
+        """The digits read left to right, e.g. "2026"; one character for a single digit."""
+        return "".join(str(d.digit) for d in self.digits)
+
+    @property
+    def digit(self) -> int:
+        return self.strongest.digit
+
+    def to_json(self) -> dict:
+        """Return the API's JSON body.
+
+        ``digit``, ``confidence``, ``probabilities`` and ``preprocessed`` (a PNG data URL of the 28x28
+        input) describe the strongest digit, as for a single-digit drawing; ``digits`` lists every digit
+        left to right with its ``box`` and ``number`` joins them.
+        """
+        strongest = self.strongest
+        return {
+            "digit": strongest.digit,
+            "confidence": strongest.confidence,
+            "probabilities": [float(p) for p in strongest.probabilities],
+            "preprocessed": preprocessing.to_png_data_url(strongest.preprocessed),
+            "digits": [d.to_json() for d in self.digits],
+            "number": self.number,
+        }
 
 
-def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int | None = None) -> USPSReport:
-    """Score the model on USPS digits sent through ``predict_image`` like uploaded files.
+def predict_image(data: bytes, backend) -> Reading:
+    """Read the digits in image bytes: the whole request path, decode -> segment -> normalise -> network.
 
-    Each 16x16 USPS digit is encoded as a PNG of dark ink on white paper (as scanned), so it
-    goes through decoding, polarity detection, cropping, scaling and centring like any request.
+    All digits go through the network as one (N, 28, 28, 1) batch. Raises
+    preprocessing.PreprocessingError (a client error) for unreadable or blank images.
     """
-    from PIL import Image
-
-    from model import load_usps
-
-    backend = backend or load_backend()
-    images, labels = load_usps(data_dir, split)
-    if limit:
-        images, labels = images[:limit], labels[:limit]
-    correct, seen, blank = Counter(), Counter(), 0
-    for image, label in zip(images, labels):
-        buffer = io.BytesIO()
-        Image.fromarray(255 - image).save(buffer, format="PNG")
-        seen[int(label)] += 1
-        try:
-            prediction = predict_image(buffer.getvalue(), backend)
-        except preprocessing.EmptyImageError:
-            blank += 1
-            continue
-        correct[int(label)] += prediction.digit == label
-    per_class = {d: correct[d] / seen[d] for d in sorted(seen)}
-    return USPSReport(sum(correct.values()) / len(labels), per_class, len(labels), blank)
+    found = preprocessing.find_digits(preprocessing.decode_image(data))
+    batch = np.stack([d.image for d in found])[:, :, :, np.newaxis]
+    probabilities = backend.predict(batch)
+    digits = []
+    for digit, row in zip(found, probabilities):
+        best = int(np.argmax(row))
+        digits.append(Prediction(best, float(row[best]), row, digit.image, digit.box))
+    return Reading(digits)
 
 
 def model_info(backend) -> dict:

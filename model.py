@@ -365,6 +365,7 @@ def _main(argv=None) -> int:
     p_eval.add_argument("--model", default=str(KERAS_MODEL_PATH))
     p_eval.add_argument("--limit", type=int, default=None)
     p_eval.add_argument("--usps", action="store_true", help="also score USPS through the request path")
+    p_eval.add_argument("--numbers", action="store_true", help="also score composed multi-digit numbers")
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
     for p in (p_train, p_eval):
@@ -378,11 +379,12 @@ def _main(argv=None) -> int:
     elif args.command == "evaluate":
         accuracy = evaluate_keras(args.model, args.data_dir, args.limit)
         print(f"MNIST test accuracy (Keras, {args.model}): {accuracy:.4%}")
-        if args.usps:
-            from inference import evaluate_usps
+        import evaluation
 
-            report = evaluate_usps()
-            print(report.format())
+        if args.usps:
+            print(evaluation.evaluate_usps().format())
+        if args.numbers:
+            print(evaluation.evaluate_numbers().format())
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
         print(f"wrote {path}")

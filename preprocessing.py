@@ -22,6 +22,7 @@ import binascii
 import io
 import re
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -35,6 +36,19 @@ MAX_PIXELS = 4096 * 4096  # refused from the header, before any pixel is decoded
 INK_THRESHOLD = 0.25  # ink level (0..1) above which a pixel counts as part of a stroke
 SPECK_FRACTION = 0.03  # components smaller than this share of the largest one are noise
 MNIST_CENTRE = 14.0  # centre of mass of MNIST digits, in pixel-index coordinates (measured: 13.99, 14.00)
+# Segmenting a number (find_digits). Components whose horizontal extents overlap by this share of
+# the narrower one (at least 0.3 line heights wide, so a thin 1 is not swallowed by a neighbour)
+# are parts of one digit: the two strokes of a 4 or a 5, the pieces of a fast 7.
+MERGE_OVERLAP = 0.5
+# A group shorter than this share of the line's height is a fragment (the bar of a 5 drawn apart):
+# it joins the nearest group within half a line height.
+FRAGMENT_HEIGHT = 0.5
+# A group wider than this many times its height (at least 0.8 line heights) is several touching
+# digits: only 0.5% of MNIST digits are that wide (measured on 20,000 training digits). It is cut at
+# the columns of least ink into round(width / (DIGIT_ASPECT * height)) pieces.
+SPLIT_ASPECT = 1.5
+DIGIT_ASPECT = 0.75
+MAX_DIGITS = 12
 JPEG_DRAFT_SIDE = 1024  # large JPEGs are decoded at a reduced DCT scale, no smaller than this
 
 # Pillow only warns between 89 M and 179 M pixels; decode_image refuses anything over MAX_PIXELS from
@@ -135,18 +149,20 @@ def _to_grey(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float32) * (1.0 / 255.0)
 
 
-def normalize_digit(grey: np.ndarray) -> np.ndarray:
-    """Turn a grey image of one digit into an MNIST-like digit, as LeCun et al. made MNIST.
+@dataclass
+class Digit:
+    """One digit found in an image by ``find_digits``."""
+
+    image: np.ndarray  # (28, 28) float32 in [0, 1], ink = 1: MNIST-normalised, the network's input
+    box: tuple[int, int, int, int]  # (x, y, width, height) of its ink in the source image, pixels
+
+
+def ink_map(grey: np.ndarray) -> np.ndarray:
+    """Return the ink of a grey image: float32 (H, W) in [0, 1], 1 = ink, 0 = background.
 
     ``grey``: float (H, W) in [0, 1]. Either polarity is accepted: the background is taken as the
     median level (ink covers a minority of the pixels), so dark ink on light paper and light ink on
-    a dark canvas both give ink = 1. Steps: subtract the background; keep the connected
-    components of ink above ``INK_THRESHOLD`` (8-connected) whose area is at least
-    ``SPECK_FRACTION`` of the largest one; crop to their bounding box; scale the longer side to
-    20 px (``DIGIT_BOX``) keeping the aspect ratio, with area-averaging (anti-aliasing) when
-    shrinking; pad to 28x28 and translate by whole pixels so the centre of mass lands where MNIST's
-    does (``MNIST_CENTRE``).
-    Returns float32 (28, 28) in [0, 1], ink = 1. Raises EmptyImageError when there is no ink.
+    a dark canvas both give ink = 1; the background's own level is subtracted.
     """
     grey = np.asarray(grey, dtype=np.float32)
     # The median of a regular sample of about 4,000 pixels estimates the background as well as all of them.
@@ -154,8 +170,16 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     background = float(np.median(grey[::step, ::step]))
     ink = grey if background < 0.5 else 1.0 - grey
     paper = min(background, 1.0 - background)  # the background's own ink level, at most 0.5
-    ink = np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0)
+    return np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0)
 
+
+def _components(ink: np.ndarray):
+    """Label the strokes of an ink map and erase specks of noise from it, in place.
+
+    Strokes are the 8-connected components of pixels above ``INK_THRESHOLD``; a component whose
+    area is under ``SPECK_FRACTION`` of the largest one is a speck. Returns ``(labels, kept)``:
+    int32 (H, W) labels and the sorted label numbers kept. Raises EmptyImageError when there is no ink.
+    """
     strokes = ink > INK_THRESHOLD
     labels, count = ndimage.label(strokes, structure=np.ones((3, 3)))
     if count == 0:
@@ -163,18 +187,25 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     kept = areas >= SPECK_FRACTION * areas.max()  # (count,) bool, one per component
     if not kept.all():
-        is_kept = np.concatenate([[False], kept])  # lookup table: label -> kept
-        strokes = is_kept[labels]
-        ink[~strokes & (labels > 0)] = 0.0  # erase the specks
-    rows = np.flatnonzero(strokes.any(axis=1))
-    cols = np.flatnonzero(strokes.any(axis=0))
-    crop = ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]  # the bounding box of the kept components
+        is_speck = np.concatenate([[False], ~kept])  # lookup table: label -> speck
+        ink[is_speck[labels]] = 0.0
+        labels[is_speck[labels]] = 0
+    return labels, np.flatnonzero(kept) + 1
 
+
+def to_mnist_box(crop: np.ndarray) -> np.ndarray:
+    """Scale a digit's bounding-box crop into MNIST's frame: float32 (28, 28) in [0, 1], ink = 1.
+
+    The longer side becomes 20 px (``DIGIT_BOX``) keeping the aspect ratio, with area-averaging
+    (anti-aliasing) when shrinking; the result is padded to 28x28 and translated by whole pixels so
+    its centre of mass lands where MNIST's does (``MNIST_CENTRE``), never cutting the digit off.
+    """
     height, width = crop.shape
     scale = DIGIT_BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    digit = np.asarray(Image.fromarray(crop).resize(size, resample), dtype=np.float32)
+    digit = np.asarray(Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize(size, resample),
+                       dtype=np.float32)
     digit = np.clip(digit, 0.0, None)
     digit /= max(float(digit.max()), 1e-6)  # a thin stroke shrunk to faint grey becomes full ink again
 
@@ -184,6 +215,129 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     out[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
     return out
+
+
+def normalize_digit(grey: np.ndarray) -> np.ndarray:
+    """Turn a grey image of one digit into an MNIST-like digit, as LeCun et al. made MNIST.
+
+    ``grey``: float (H, W) in [0, 1], either polarity (see ``ink_map``). Keeps the strokes (see
+    ``_components``), crops to their bounding box and scales and centres it (``to_mnist_box``).
+    Returns float32 (28, 28) in [0, 1], ink = 1. Raises EmptyImageError when there is no ink.
+    """
+    ink = ink_map(grey)
+    labels, _ = _components(ink)
+    strokes = labels > 0
+    rows = np.flatnonzero(strokes.any(axis=1))
+    cols = np.flatnonzero(strokes.any(axis=0))
+    return to_mnist_box(ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1])
+
+
+def find_digits(grey: np.ndarray) -> list[Digit]:
+    """Find the digits of a number written left to right, each normalised as MNIST.
+
+    ``grey``: float (H, W) in [0, 1], either polarity. The strokes (``_components``) are grouped
+    into digits: components overlapping horizontally by ``MERGE_OVERLAP`` are one digit; a group
+    wider than ``SPLIT_ASPECT`` times its height is split at the columns of least ink. Each digit's
+    crop holds only its own strokes, then goes through ``to_mnist_box``. At most ``MAX_DIGITS``.
+    Returns the digits ordered left to right; one Digit for a single digit. Raises EmptyImageError.
+    """
+    ink = ink_map(grey)
+    labels, kept = _components(ink)
+    slices = ndimage.find_objects(labels)
+    boxes = {k: (slices[k - 1][1].start, slices[k - 1][1].stop, slices[k - 1][0].start, slices[k - 1][0].stop)
+             for k in kept}  # label -> (x0, x1, y0, y1)
+    line_height = max(y1 - y0 for _, _, y0, y1 in boxes.values())
+
+    # Union-find over components that overlap horizontally.
+    parent = {k: k for k in kept}
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    order = sorted(kept, key=lambda k: boxes[k][0])
+    for i, a in enumerate(order):
+        ax0, ax1 = boxes[a][:2]
+        for b in order[i + 1:]:
+            bx0, bx1 = boxes[b][:2]
+            if bx0 >= ax1:
+                break
+            overlap = min(ax1, bx1) - bx0
+            if overlap >= MERGE_OVERLAP * max(min(ax1 - ax0, bx1 - bx0), 0.3 * line_height):
+                parent[root(b)] = root(a)
+    groups = _merge_fragments(_groups(kept, root), boxes, line_height)
+
+    digits = []
+    for members in groups:
+        x0, x1, y0, y1 = _union(members, boxes)
+        window = labels[y0:y1, x0:x1]
+        others = (window > 0) & ~np.isin(window, members)
+        crop = np.where(others, 0.0, ink[y0:y1, x0:x1]).astype(np.float32)
+        for cx0, cx1 in _split_columns(crop, line_height):
+            piece = crop[:, cx0:cx1]
+            rows = np.flatnonzero((piece > INK_THRESHOLD).any(axis=1))
+            cols = np.flatnonzero((piece > INK_THRESHOLD).any(axis=0))
+            if rows.size == 0:
+                continue
+            piece = piece[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+            box = (x0 + cx0 + int(cols[0]), y0 + int(rows[0]), piece.shape[1], piece.shape[0])
+            digits.append(Digit(to_mnist_box(piece), box))
+    digits.sort(key=lambda d: d.box[0] + d.box[2] / 2)
+    return digits[:MAX_DIGITS]
+
+
+def _groups(labels, root) -> list[list[int]]:
+    """Collect labels into lists by their union-find root."""
+    groups: dict[int, list[int]] = {}
+    for k in labels:
+        groups.setdefault(root(k), []).append(k)
+    return list(groups.values())
+
+
+def _union(members, boxes) -> tuple[int, int, int, int]:
+    """Return the (x0, x1, y0, y1) bounding box of several components."""
+    return (min(boxes[k][0] for k in members), max(boxes[k][1] for k in members),
+            min(boxes[k][2] for k in members), max(boxes[k][3] for k in members))
+
+
+def _merge_fragments(groups: list[list[int]], boxes, line_height: int) -> list[list[int]]:
+    """Join each group shorter than FRAGMENT_HEIGHT line heights to the nearest group, if close."""
+    groups = sorted(groups, key=len, reverse=True)
+    merged = True
+    while merged and len(groups) > 1:
+        merged = False
+        extents = [_union(g, boxes) for g in groups]
+        for i, (x0, x1, y0, y1) in enumerate(extents):
+            if y1 - y0 >= FRAGMENT_HEIGHT * line_height:
+                continue
+            gaps = [max(ox0 - x1, x0 - ox1, 0) if j != i else np.inf for j, (ox0, ox1, _, _) in enumerate(extents)]
+            nearest = int(np.argmin(gaps))
+            if gaps[nearest] <= 0.5 * line_height:
+                joined = groups[nearest] + groups[i]
+                groups = [g for j, g in enumerate(groups) if j not in (i, nearest)] + [joined]
+                merged = True
+                break
+    return groups
+
+
+def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
+    """Return the column ranges of the digits in one group, cutting a too-wide group at its thinnest columns."""
+    height, width = crop.shape
+    height = max(height, 0.8 * line_height)
+    if width <= SPLIT_ASPECT * height:
+        return [(0, width)]
+    pieces = max(2, round(width / (DIGIT_ASPECT * height)))
+    profile = crop.sum(axis=0)
+    cuts = [0]
+    for i in range(1, pieces):
+        centre = i * width / pieces
+        lo = max(cuts[-1] + 1, int(centre - 0.3 * width / pieces))
+        hi = min(width - 1, int(centre + 0.3 * width / pieces))
+        cuts.append(lo + int(np.argmin(profile[lo:hi + 1])) if hi >= lo else int(centre))
+    cuts.append(width)
+    return list(zip(cuts[:-1], cuts[1:]))
 
 
 def preprocess(data: bytes) -> np.ndarray:

@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 
+import evaluation
 import inference
 import model
 from drawings import canvas_from_mnist, encode, stroke_digit
@@ -113,8 +114,8 @@ def test_small_and_large_drawings_anywhere_on_the_canvas_are_read(litert_model, 
 
 
 def test_usps_through_the_request_path_is_reported(litert_model):
-    report = inference.evaluate_usps(litert_model, limit=300)
-    assert report.count == 300 and report.blank == 0
+    report = evaluation.evaluate_usps(litert_model, limit=300)
+    assert report.count == 300 and report.refused == 0
     assert report.accuracy >= 0.9
     assert "USPS" in report.format()
 

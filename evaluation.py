@@ -1,0 +1,122 @@
+"""Measure how the request path generalises beyond MNIST's test set.
+
+Every measurement sends images through ``inference.predict_image``, the path a /predict request
+takes (decode, polarity, segmentation, normalisation, network):
+- ``evaluate_usps``: USPS postal digits (LeCun et al., 1990), never trained on;
+- ``evaluate_numbers``: numbers of 2 to 6 MNIST test digits composed with random gaps, sizes and
+  small overlaps.
+
+    python model.py evaluate --usps --numbers
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+import inference
+import preprocessing
+from model import load_mnist, load_usps
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode a uint8 (H, W) image as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Report:
+    """Accuracy through the request path, overall and per class."""
+
+    name: str
+    accuracy: float
+    per_class: dict  # class -> accuracy
+    count: int
+    refused: int  # images the pipeline refused (blank)
+
+    def format(self) -> str:
+        """Return the figures as two lines of text."""
+        per_class = "  ".join(f"{k}: {a:.1%}" for k, a in sorted(self.per_class.items()))
+        return f"{self.name}: {self.accuracy:.2%} of {self.count} ({self.refused} refused)\\n  {per_class}"
+
+
+def _score(name: str, samples, backend) -> Report:
+    """Score (png_bytes, label, class) samples, the label compared with the reading's number."""
+    correct, seen, refused = Counter(), Counter(), 0
+    for data, label, key in samples:
+        seen[key] += 1
+        try:
+            reading = inference.predict_image(data, backend)
+        except preprocessing.EmptyImageError:
+            refused += 1
+            continue
+        correct[key] += reading.number == label
+    count = sum(seen.values())
+    return Report(name, sum(correct.values()) / count, {k: correct[k] / seen[k] for k in sorted(seen)}, count, refused)
+
+
+def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int | None = None) -> Report:
+    """Score USPS digits sent through the request path, per digit.
+
+    Each 16x16 USPS digit is encoded as a PNG of dark ink on white paper (as scanned), so it
+    goes through decoding, polarity detection, cropping, scaling and centring like any request.
+    """
+    backend = backend or inference.load_backend()
+    images, labels = load_usps(data_dir, split)
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    samples = ((png_bytes(255 - image), str(label), int(label)) for image, label in zip(images, labels))
+    return _score("USPS test accuracy through the request path", samples, backend)
+
+
+def compose_number(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Write MNIST digits side by side as one number: uint8 (H, W), dark ink on white.
+
+    Each digit (uint8 (28, 28), ink = 255) is cropped to its ink, scaled by 0.8 to 1.3, shifted
+    up or down by up to 4 px and placed after the previous one with a gap of -2 (a small overlap)
+    to 10 px.
+    """
+    pieces = []
+    for digit in digits:
+        rows = np.flatnonzero(digit.max(axis=1) > 30)
+        cols = np.flatnonzero(digit.max(axis=0) > 30)
+        crop = Image.fromarray(digit[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1])
+        scale = rng.uniform(0.8, 1.3)
+        size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
+        pieces.append(np.asarray(crop.resize(size, Image.Resampling.BILINEAR)))
+    height = max(p.shape[0] for p in pieces) + 24
+    gaps = rng.integers(-2, 11, len(pieces))
+    width = sum(p.shape[1] for p in pieces) + int(gaps[1:].clip(0).sum()) + 24
+    canvas = np.zeros((height, width), np.uint8)
+    x = 12
+    for piece, gap in zip(pieces, gaps):
+        x = max(0, x + (int(gap) if x > 12 else 0))
+        y = (height - piece.shape[0]) // 2 + int(rng.integers(-4, 5))
+        y = int(np.clip(y, 0, height - piece.shape[0]))
+        region = canvas[y: y + piece.shape[0], x: x + piece.shape[1]]
+        np.maximum(region, piece[:, : region.shape[1]], out=region)
+        x += piece.shape[1]
+    return 255 - canvas
+
+
+def number_samples(count: int = 500, seed: int = 0, lengths=(2, 6)):
+    """Yield ``count`` (png_bytes, label, length) composed numbers of random lengths from MNIST test digits."""
+    _, (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        length = int(rng.integers(lengths[0], lengths[1] + 1))
+        picks = rng.integers(0, len(x_test), length)
+        image = compose_number([x_test[i] for i in picks], rng)
+        yield png_bytes(image), "".join(str(y_test[i]) for i in picks), length
+
+
+def evaluate_numbers(backend=None, count: int = 500, seed: int = 0) -> Report:
+    """Score whole numbers of 2 to 6 composed MNIST test digits: right only if every digit is."""
+    backend = backend or inference.load_backend()
+    return _score("Whole-number accuracy (2-6 MNIST test digits)", number_samples(count, seed), backend)
