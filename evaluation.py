@@ -4,9 +4,11 @@ Every measurement sends images through ``inference.predict_image``, the path a /
 takes (decode, polarity, segmentation, normalisation, network):
 - ``evaluate_usps``: USPS postal digits (LeCun et al., 1990), never trained on;
 - ``evaluate_numbers``: numbers of 2 to 6 MNIST test digits composed with random gaps, sizes and
-  small overlaps.
+  small overlaps;
+- ``evaluate_photos``: MNIST test digits "photographed" on paper: a lighting gradient, a shadow,
+  paper texture, sensor noise, a slight rotation and JPEG compression.
 
-    python model.py evaluate --usps --numbers
+    python model.py evaluate --usps --numbers --photos
 """
 
 from __future__ import annotations
@@ -120,3 +122,60 @@ def evaluate_numbers(backend=None, count: int = 500, seed: int = 0) -> Report:
     """Score whole numbers of 2 to 6 composed MNIST test digits: right only if every digit is."""
     backend = backend or inference.load_backend()
     return _score("Whole-number accuracy (2-6 MNIST test digits)", number_samples(count, seed), backend)
+
+
+def synthetic_photo(ink: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (480, 360)) -> bytes:
+    """Photograph a digit or a number written on paper: JPEG bytes of an RGB image ``size`` (w, h).
+
+    ``ink``: uint8 (H, W), 255 = ink (an MNIST digit or a composed number). The writing is scaled
+    to 30-55% of the photo's height, rotated by up to 8 degrees and placed off-centre in pen ink
+    (70-85% dark) on paper with texture; then a lighting gradient (down to 55%), a soft shadow
+    (down to 65%) over part of the sheet, sensor noise and JPEG compression (quality 55-85).
+    """
+    from scipy import ndimage
+
+    width, height = size
+    text = Image.fromarray(ink)
+    scale = rng.uniform(0.30, 0.55) * height / text.height
+    text = text.resize((max(1, round(text.width * scale)), max(1, round(text.height * scale))), Image.Resampling.BICUBIC)
+    text = text.rotate(rng.uniform(-8, 8), resample=Image.Resampling.BICUBIC, expand=True)
+    text = np.asarray(text, np.float32)[: height - 4, : width - 4] / 255.0
+    top = int(rng.integers(2, height - text.shape[0] - 1))
+    left = int(rng.integers(2, width - text.shape[1] - 1))
+    writing = np.zeros((height, width), np.float32)
+    writing[top: top + text.shape[0], left: left + text.shape[1]] = text
+
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, (height, width)), 1.5)
+    paper = 0.92 + 0.03 * texture / max(float(np.abs(texture).max()), 1e-6)
+    darkness = rng.uniform(0.70, 0.85)
+    image = paper * (1.0 - darkness * writing)
+
+    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * xx + np.sin(angle) * yy
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    image *= 1.0 - rng.uniform(0.25, 0.45) * ramp  # lighting gradient
+    edge = np.cos(angle + rng.uniform(1, 2)) * xx + np.sin(angle + rng.uniform(1, 2)) * yy
+    shadow = ndimage.gaussian_filter((edge > np.median(edge)).astype(np.float32), 12)
+    image *= 1.0 - rng.uniform(0.2, 0.35) * shadow  # a soft shadow over part of the sheet
+    image += rng.normal(0, 0.02, image.shape)  # sensor noise
+
+    tint = np.array([1.0, 0.97, 0.9])  # warm indoor light
+    rgb = np.clip(image[:, :, None] * tint * 255, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=int(rng.integers(55, 86)))
+    return buffer.getvalue()
+
+
+def photo_samples(count: int = 300, seed: int = 0):
+    """Yield ``count`` (jpeg_bytes, label, label) synthetic photos of MNIST test digits."""
+    _, (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(seed)
+    for i in rng.choice(len(x_test), count, replace=False):
+        yield synthetic_photo(x_test[i], rng), str(y_test[i]), int(y_test[i])
+
+
+def evaluate_photos(backend=None, count: int = 300, seed: int = 0) -> Report:
+    """Score synthetic photos of MNIST test digits on paper through the request path."""
+    backend = backend or inference.load_backend()
+    return _score("Synthetic photos of MNIST test digits", photo_samples(count, seed), backend)

@@ -366,6 +366,7 @@ def _main(argv=None) -> int:
     p_eval.add_argument("--limit", type=int, default=None)
     p_eval.add_argument("--usps", action="store_true", help="also score USPS through the request path")
     p_eval.add_argument("--numbers", action="store_true", help="also score composed multi-digit numbers")
+    p_eval.add_argument("--photos", action="store_true", help="also score synthetic photos of digits on paper")
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
     for p in (p_train, p_eval):
@@ -385,6 +386,8 @@ def _main(argv=None) -> int:
             print(evaluation.evaluate_usps().format())
         if args.numbers:
             print(evaluation.evaluate_numbers().format())
+        if args.photos:
+            print(evaluation.evaluate_photos().format())
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
         print(f"wrote {path}")

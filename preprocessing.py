@@ -35,6 +35,11 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 MAX_PIXELS = 4096 * 4096  # refused from the header, before any pixel is decoded
 INK_THRESHOLD = 0.25  # ink level (0..1) above which a pixel counts as part of a stroke
 SPECK_FRACTION = 0.03  # components smaller than this share of the largest one are noise
+# Photos of paper: a background this far from pure white or black (or uneven) is a photo, whose
+# lighting is divided out (see _photo_ink); its noise and texture leave larger specks behind.
+PHOTO_PAPER_LEVEL = 0.04
+PHOTO_SPECK_FRACTION = 0.12
+ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
 MNIST_CENTRE = 14.0  # centre of mass of MNIST digits, in pixel-index coordinates (measured: 13.99, 14.00)
 # Segmenting a number (find_digits). Components whose horizontal extents overlap by this share of
 # the narrower one (at least 0.3 line heights wide, so a thin 1 is not swallowed by a neighbour)
@@ -157,27 +162,66 @@ class Digit:
     box: tuple[int, int, int, int]  # (x, y, width, height) of its ink in the source image, pixels
 
 
-def ink_map(grey: np.ndarray) -> np.ndarray:
-    """Return the ink of a grey image: float32 (H, W) in [0, 1], 1 = ink, 0 = background.
+def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return the ink of a grey image, and whether it was read as a photo.
 
     ``grey``: float (H, W) in [0, 1]. Either polarity is accepted: the background is taken as the
     median level (ink covers a minority of the pixels), so dark ink on light paper and light ink on
-    a dark canvas both give ink = 1; the background's own level is subtracted.
+    a dark canvas both give ink = 1. A clean background (a canvas, a scan) is subtracted; a grey or
+    uneven one (a photo of paper) goes through ``_photo_ink``.
+    Returns float32 (H, W) in [0, 1], 1 = ink, 0 = background, and the photo flag.
     """
     grey = np.asarray(grey, dtype=np.float32)
     # The median of a regular sample of about 4,000 pixels estimates the background as well as all of them.
     step = max(1, int(np.sqrt(grey.size / 4096)))
-    background = float(np.median(grey[::step, ::step]))
-    ink = grey if background < 0.5 else 1.0 - grey
+    sample = grey[::step, ::step]
+    background = float(np.median(sample))
+    light_paper = background >= 0.5
     paper = min(background, 1.0 - background)  # the background's own ink level, at most 0.5
-    return np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0)
+    if paper > PHOTO_PAPER_LEVEL and min(grey.shape) >= 32:
+        return _photo_ink(grey if light_paper else 1.0 - grey), True
+    ink = 1.0 - grey if light_paper else grey
+    return np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0), False
 
 
-def _components(ink: np.ndarray):
+def _photo_ink(light: np.ndarray) -> np.ndarray:
+    """Ink of a photo of paper (light paper, dark ink): lighting divided out, then Otsu's threshold.
+
+    The paper's brightness (a lighting gradient, a shadow) is estimated by a grey-scale closing,
+    which removes strokes narrower than about 1/10 of the image, on a reduced copy, then smoothed
+    and scaled back; dividing by it flattens the paper to 1. Paper texture and sensor noise fall
+    below the threshold of Otsu (1979, "A threshold selection method from gray-level histograms").
+    """
+    height, width = light.shape
+    scale = ILLUMINATION_SIDE / max(height, width)
+    small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small = np.asarray(Image.fromarray(light).resize(small_size, Image.Resampling.BOX), dtype=np.float32)
+    size = max(3, round(max(small.shape) / 10))
+    paper = ndimage.uniform_filter(ndimage.grey_closing(small, size=(size, size)), size=size)
+    paper = np.asarray(Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    ink = np.clip(1.0 - light / np.maximum(paper, 1e-3), 0.0, 1.0)
+    threshold = otsu_threshold(ink)
+    ink = np.where(ink > threshold, ink, 0.0)
+    return (ink / max(float(ink.max()), 1e-6)).astype(np.float32)
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """Return the threshold that maximises the between-class variance of ``values`` in [0, 1] (Otsu, 1979)."""
+    histogram = np.bincount(np.clip((values.ravel() * (bins - 1)).astype(np.int64), 0, bins - 1), minlength=bins)
+    p = histogram / histogram.sum()
+    omega = np.cumsum(p)  # share of the class below each threshold
+    mu = np.cumsum(p * np.arange(bins))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu[-1] * omega - mu) ** 2 / (omega * (1.0 - omega))
+    between = np.nan_to_num(between, nan=0.0, posinf=0.0)
+    return float(np.argmax(between)) / (bins - 1)  # 0 for a single-valued image
+
+
+def _components(ink: np.ndarray, speck_fraction: float = SPECK_FRACTION):
     """Label the strokes of an ink map and erase specks of noise from it, in place.
 
     Strokes are the 8-connected components of pixels above ``INK_THRESHOLD``; a component whose
-    area is under ``SPECK_FRACTION`` of the largest one is a speck. Returns ``(labels, kept)``:
+    area is under ``speck_fraction`` of the largest one is a speck. Returns ``(labels, kept)``:
     int32 (H, W) labels and the sorted label numbers kept. Raises EmptyImageError when there is no ink.
     """
     strokes = ink > INK_THRESHOLD
@@ -185,7 +229,7 @@ def _components(ink: np.ndarray):
     if count == 0:
         raise EmptyImageError("The image has no ink: draw a digit, or send a picture of one.")
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    kept = areas >= SPECK_FRACTION * areas.max()  # (count,) bool, one per component
+    kept = areas >= speck_fraction * areas.max()  # (count,) bool, one per component
     if not kept.all():
         is_speck = np.concatenate([[False], ~kept])  # lookup table: label -> speck
         ink[is_speck[labels]] = 0.0
@@ -224,8 +268,8 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     ``_components``), crops to their bounding box and scales and centres it (``to_mnist_box``).
     Returns float32 (28, 28) in [0, 1], ink = 1. Raises EmptyImageError when there is no ink.
     """
-    ink = ink_map(grey)
-    labels, _ = _components(ink)
+    ink, photo = ink_map(grey)
+    labels, _ = _components(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
     strokes = labels > 0
     rows = np.flatnonzero(strokes.any(axis=1))
     cols = np.flatnonzero(strokes.any(axis=0))
@@ -241,8 +285,8 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
     crop holds only its own strokes, then goes through ``to_mnist_box``. At most ``MAX_DIGITS``.
     Returns the digits ordered left to right; one Digit for a single digit. Raises EmptyImageError.
     """
-    ink = ink_map(grey)
-    labels, kept = _components(ink)
+    ink, photo = ink_map(grey)
+    labels, kept = _components(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
     slices = ndimage.find_objects(labels)
     boxes = {k: (slices[k - 1][1].start, slices[k - 1][1].stop, slices[k - 1][0].start, slices[k - 1][0].stop)
              for k in kept}  # label -> (x0, x1, y0, y1)

@@ -180,3 +180,24 @@ def test_uploading_an_image_file_reads_it(browser, server, tmp_path):
     page.set_input_files("#upload", photo)
     expect(page.locator("#prediction")).to_have_text("7")
     page.close()
+
+
+def shifted(strokes, left, width):
+    """Place strokes drawn in a unit square into the horizontal band [left, left + width] of the canvas."""
+    return [[(left + x * width, y) for x, y in stroke] for stroke in strokes]
+
+
+def test_number_mode_reads_a_whole_number_and_boxes_each_digit(browser, server, tmp_path):
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.goto(server)
+    page.click("#mode")
+    expect(page.locator("#mode")).to_have_attribute("aria-pressed", "true")
+    box = page.locator("#canvas").bounding_box()
+    assert box["width"] > 2.5 * box["height"]  # the wide canvas
+    for i, digit in enumerate([ONE, SEVEN, FOUR]):
+        draw_with_mouse(page, shifted(digit, 0.08 + i * 0.3, 0.25))
+    expect(page.locator("#prediction")).to_have_text("174")
+    expect(page.locator("#boxes > span")).to_have_count(3)
+    assert [b.get_attribute("data-digit") for b in page.locator("#boxes > span").all()] == ["1", "7", "4"]
+    screenshot(page, tmp_path, "screenshot-number.png")
+    page.close()

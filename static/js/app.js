@@ -11,28 +11,58 @@ const status = $("status");
 const chart = $("probabilities");
 const preview = $("preprocessed");
 const dropzone = $("dropzone");
-const upload = $("upload");
+const boxes = $("boxes");
+const chartHeading = $("chart-heading");
+const modeButton = $("mode");
 
-const pad = new DrawingPad($("canvas"), { onStrokeEnd: predictDrawing });
+const pad = new DrawingPad($("canvas"), { onStrokeStart: clearBoxes, onStrokeEnd: predictDrawing });
 
 let latest = 0; // only the answer to the newest request is shown
 let inFlight = null;
+let source = "drawing"; // what the boxes of the answer refer to: the drawing or an uploaded image
 
 function setStatus(text, isError = false) {
   status.textContent = text;
   status.classList.toggle("error", isError);
 }
 
+function clearBoxes() {
+  boxes.replaceChildren();
+}
+
+function showBoxes(digits) {
+  clearBoxes();
+  for (const digit of digits) {
+    const [x, y, w, h] = pad.boxToCanvas(digit.box, source);
+    const box = document.createElement("span");
+    box.dataset.digit = String(digit.digit);
+    Object.assign(box.style, { left: `${x}px`, top: `${y}px`, width: `${w}px`, height: `${h}px` });
+    boxes.append(box);
+  }
+}
+
 function showResult(data) {
-  prediction.textContent = String(data.digit);
-  confidence.textContent = `${(data.confidence * 100).toFixed(1)}% confident`;
+  const digits = data.digits || [data];
+  if (digits.length > 1) {
+    prediction.textContent = data.number;
+    const lowest = Math.min(...digits.map((d) => d.confidence));
+    confidence.textContent = `${digits.length} digits, each at least ${(lowest * 100).toFixed(1)}% confident`;
+    chartHeading.textContent = `Probability of each digit, for the clearest one (${data.digit})`;
+  } else {
+    prediction.textContent = String(data.digit);
+    confidence.textContent = `${(data.confidence * 100).toFixed(1)}% confident`;
+    chartHeading.textContent = "Probability of each digit";
+  }
   renderProbabilities(chart, data.probabilities);
   preview.src = data.preprocessed;
   preview.hidden = false;
+  showBoxes(digits);
   setStatus("");
 }
 
 function resetResult(message) {
+  clearBoxes();
+  chartHeading.textContent = "Probability of each digit";
   prediction.textContent = "";
   confidence.textContent = message;
   resetProbabilities(chart);
@@ -73,6 +103,7 @@ function predictDrawing() {
     setStatus("Draw a digit first.", true);
     return;
   }
+  source = "drawing";
   send(JSON.stringify({ image: pad.toDataURL() }), { "Content-Type": "application/json" });
 }
 
@@ -87,24 +118,35 @@ async function predictFile(file) {
   } catch {
     pad.clear(); // the browser cannot show it; the server still gets to try
   }
+  source = "image";
   const form = new FormData();
   form.append("image", file);
   send(form);
 }
 
-$("predict").addEventListener("click", predictDrawing);
-$("clear").addEventListener("click", () => {
+function clearAll() {
   latest++;
   inFlight?.abort();
   answer.classList.remove("busy");
   pad.clear();
   resetResult("Draw a digit to start");
   setStatus("");
+}
+
+$("predict").addEventListener("click", predictDrawing);
+$("clear").addEventListener("click", clearAll);
+modeButton.addEventListener("click", () => {
+  const wide = modeButton.getAttribute("aria-pressed") !== "true";
+  modeButton.setAttribute("aria-pressed", String(wide));
+  document.querySelector("main").classList.toggle("wide", wide);
+  clearAll(); // strokes placed on the old shape would land in the wrong places
 });
-upload.addEventListener("change", () => {
-  predictFile(upload.files[0]);
-  upload.value = "";
-});
+for (const input of [$("upload"), $("camera")]) {
+  input.addEventListener("change", () => {
+    predictFile(input.files[0]);
+    input.value = "";
+  });
+}
 
 for (const type of ["dragenter", "dragover"]) {
   dropzone.addEventListener(type, (event) => {

@@ -3,13 +3,14 @@
 // The canvas stays transparent (like signature_pad); the server composites it onto white.
 
 const STROKE_FRACTION = 0.075; // line width as a share of the canvas width: MNIST-like strokes
-const EXPORT_SIDE = 280; // the PNG sent to the server is at most this many pixels a side
+const EXPORT_SIDE = 280; // the PNG sent to the server has its shorter side at most this many pixels
 
 export class DrawingPad {
-  /** @param {HTMLCanvasElement} canvas @param {{onStrokeEnd?: () => void}} options */
-  constructor(canvas, { onStrokeEnd = () => {} } = {}) {
+  /** @param {HTMLCanvasElement} canvas @param {{onStrokeStart?: () => void, onStrokeEnd?: () => void}} options */
+  constructor(canvas, { onStrokeStart = () => {}, onStrokeEnd = () => {} } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
+    this.onStrokeStart = onStrokeStart;
     this.onStrokeEnd = onStrokeEnd;
     this.strokes = []; // each stroke: [{x, y}] in CSS pixels
     this.image = null; // an uploaded image drawn beneath the strokes
@@ -53,20 +54,37 @@ export class DrawingPad {
   }
 
   /**
-   * The drawing as a PNG data URL, transparent where nothing was drawn, redrawn at most
-   * EXPORT_SIDE pixels a side whatever the screen's devicePixelRatio: the server scales the
-   * digit to 20 px anyway, and a phone's 1000x1000 backing store would cost 10x the decoding.
+   * The drawing as a PNG data URL, transparent where nothing was drawn, redrawn with its shorter
+   * side at most EXPORT_SIDE pixels whatever the screen's devicePixelRatio: the server scales each
+   * digit to 20 px anyway, and a phone's 3x backing store would cost 9x the decoding.
+   * The exported size is kept in this.exported ({width, height}) to place the boxes the server finds.
    * @returns {string}
    */
   toDataURL() {
-    const scale = Math.min(1, EXPORT_SIDE / Math.max(this.width, this.height));
+    const scale = Math.min(1, EXPORT_SIDE / Math.min(this.width, this.height));
     const out = document.createElement("canvas");
     out.width = Math.max(1, Math.round(this.width * scale));
     out.height = Math.max(1, Math.round(this.height * scale));
     const ctx = out.getContext("2d");
     ctx.setTransform(scale, 0, 0, scale, 0, 0);
     this._paint(ctx);
+    this.exported = { width: out.width, height: out.height };
     return out.toDataURL("image/png");
+  }
+
+  /**
+   * Map a box [x, y, w, h] in the pixels of what was last sent (the exported drawing, or the
+   * uploaded image shown fitted in the canvas) to CSS pixels on the canvas.
+   */
+  boxToCanvas([x, y, w, h], source) {
+    if (source === "image" && this.image) {
+      const scale = Math.min(this.width / this.image.width, this.height / this.image.height);
+      const left = (this.width - this.image.width * scale) / 2;
+      const top = (this.height - this.image.height * scale) / 2;
+      return [left + x * scale, top + y * scale, w * scale, h * scale];
+    }
+    const scale = this.width / this.exported.width;
+    return [x * scale, y * scale, w * scale, h * scale];
   }
 
   redraw() {
@@ -111,6 +129,7 @@ export class DrawingPad {
     if (this.pointerId !== null || (event.pointerType === "mouse" && event.button !== 0)) return;
     event.preventDefault();
     this.pointerId = event.pointerId;
+    this.onStrokeStart();
     this.strokes.push([this._point(event)]);
     this.redraw();
     window.addEventListener("pointermove", this._move);
