@@ -179,3 +179,98 @@ def evaluate_photos(backend=None, count: int = 300, seed: int = 0) -> Report:
     """Score synthetic photos of MNIST test digits on paper through the request path."""
     backend = backend or inference.load_backend()
     return _score("Synthetic photos of MNIST test digits", photo_samples(count, seed), backend)
+
+
+def non_digit_samples(count: int = 400, seed: int = 0):
+    """Yield ``count`` (png_bytes, kind) drawings that are not digits, in four kinds, in turn.
+
+    - "half digit": an MNIST test digit with its lower or right half erased;
+    - "scribble": one to three random pen strokes;
+    - "letter": a capital letter that resembles no digit (A E F H K M N R W X), from DejaVu Sans;
+    - "frame": an empty rectangle, as a drawn box or a photographed frame.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    _, (x_test, _) = load_mnist()
+    rng = np.random.default_rng(seed)
+    font = _letter_font()
+    for i in range(count):
+        kind = ("half digit", "scribble", "letter", "frame")[i % 4]
+        canvas = Image.new("L", (280, 280), 255)
+        pen = ImageDraw.Draw(canvas)
+        if kind == "half digit":
+            digit = x_test[int(rng.integers(len(x_test)))].copy()
+            if rng.random() < 0.5:
+                digit[14:] = 0
+            else:
+                digit[:, 14:] = 0
+            canvas = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BILINEAR)
+        elif kind == "scribble":
+            for _ in range(int(rng.integers(1, 4))):
+                points = np.cumsum(rng.normal(0, 45, (int(rng.integers(3, 9)), 2)), axis=0) + rng.uniform(60, 220, 2)
+                pen.line([tuple(p) for p in points.clip(10, 270)], fill=0, width=18, joint="curve")
+        elif kind == "letter":
+            letter = "AEFHKMNRWX"[int(rng.integers(10))]
+            pen.text((140, 140), letter, fill=0, font=font, anchor="mm")
+        else:
+            x0, y0 = rng.uniform(30, 90, 2)
+            x1, y1 = rng.uniform(190, 250, 2)
+            pen.rectangle([x0, y0, x1, y1], outline=0, width=int(rng.integers(8, 20)))
+        yield png_bytes(np.asarray(canvas)), kind
+
+
+def _letter_font():
+    """DejaVu Sans Bold at 200 px (shipped with Matplotlib, a development requirement)."""
+    from pathlib import Path
+
+    import matplotlib
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans-Bold.ttf"), 200)
+
+
+@dataclass
+class LowConfidenceReport:
+    """How often the low-confidence flag fires on non-digits and on real digits, per threshold."""
+
+    thresholds: list
+    on_non_digits: dict  # threshold -> {kind: share flagged}
+    on_digits: dict  # threshold -> share of real MNIST test digits (drawn on a canvas) flagged
+    counts: tuple  # (non-digits, digits)
+
+    def format(self) -> str:
+        """Return a text table."""
+        kinds = sorted(next(iter(self.on_non_digits.values())))
+        lines = ["threshold | " + " | ".join(kinds) + " | all non-digits | real digits (false alarms)"]
+        for t in self.thresholds:
+            flagged = self.on_non_digits[t]
+            overall = float(np.mean(list(flagged.values())))
+            lines.append(f"{t:.2f} | " + " | ".join(f"{flagged[k]:.1%}" for k in kinds)
+                         + f" | {overall:.1%} | {self.on_digits[t]:.2%}")
+        return "\n".join(lines)
+
+
+def evaluate_low_confidence(backend=None, count: int = 400, digits: int = 2000,
+                            thresholds=(0.5, 0.6, 0.7, 0.8, 0.9)) -> LowConfidenceReport:
+    """Measure the flag at several confidence thresholds on ``count`` non-digits and ``digits``
+    MNIST test digits drawn as canvases, all through the request path."""
+    backend = backend or inference.load_backend()
+    non_digits: dict[str, list[float]] = {}
+    for data, kind in non_digit_samples(count):
+        try:
+            confidence = min(d.confidence for d in inference.predict_image(data, backend).digits)
+        except preprocessing.EmptyImageError:
+            continue
+        non_digits.setdefault(kind, []).append(confidence)
+    _, (x_test, _) = load_mnist()
+    real = []
+    for image in x_test[-digits:]:
+        canvas = np.asarray(Image.fromarray(255 - image).resize((280, 280), Image.Resampling.BILINEAR))
+        real.append(inference.predict_image(png_bytes(canvas), backend).strongest.confidence)
+    real = np.array(real)
+    return LowConfidenceReport(
+        list(thresholds),
+        {t: {k: float(np.mean(np.array(v) < t)) for k, v in non_digits.items()} for t in thresholds},
+        {t: float(np.mean(real < t)) for t in thresholds},
+        (sum(len(v) for v in non_digits.values()), len(real)),
+    )

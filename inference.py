@@ -20,6 +20,10 @@ from model import IMAGE_SIZE, KERAS_MODEL_PATH, MODEL_NAME, NUM_CLASSES, TFLITE_
 
 BACKENDS = ("litert", "keras")
 DEFAULT_BACKEND = "litert"
+# A digit read with a probability under this is flagged "low_confidence": the input is probably
+# not a digit (a scribble, a letter, half a digit). Chosen from evaluation.evaluate_low_confidence
+# (README, "Not a digit"): the trade-off between catching non-digits and false alarms on real ones.
+LOW_CONFIDENCE_THRESHOLD = 0.8
 REBUILD_HINT = "rebuild it with `python model.py train` (or `python model.py convert` for the .tflite)"
 
 
@@ -136,10 +140,16 @@ class Prediction:
     preprocessed: np.ndarray  # (28, 28) float32 in [0, 1]: what the network saw
     box: tuple[int, int, int, int]  # (x, y, width, height) of the digit in the image, pixels
 
+    @property
+    def low_confidence(self) -> bool:
+        """Whether the network's confidence is under LOW_CONFIDENCE_THRESHOLD."""
+        return self.confidence < LOW_CONFIDENCE_THRESHOLD
+
     def to_json(self) -> dict:
-        """Return the digit's JSON: digit, confidence, probabilities and box."""
+        """Return the digit's JSON: digit, confidence, probabilities, box and low_confidence."""
         return {"digit": self.digit, "confidence": self.confidence,
-                "probabilities": [float(p) for p in self.probabilities], "box": list(self.box)}
+                "probabilities": [float(p) for p in self.probabilities], "box": list(self.box),
+                "low_confidence": self.low_confidence}
 
 
 @dataclass
@@ -167,13 +177,15 @@ class Reading:
 
         ``digit``, ``confidence``, ``probabilities`` and ``preprocessed`` (a PNG data URL of the 28x28
         input) describe the strongest digit, as for a single-digit drawing; ``digits`` lists every digit
-        left to right with its ``box`` and ``number`` joins them.
+        left to right with its ``box`` and ``number`` joins them. ``low_confidence`` is true when any
+        digit's confidence is under LOW_CONFIDENCE_THRESHOLD: the input may not be a digit at all.
         """
         strongest = self.strongest
         return {
             "digit": strongest.digit,
             "confidence": strongest.confidence,
             "probabilities": [float(p) for p in strongest.probabilities],
+            "low_confidence": any(d.low_confidence for d in self.digits),
             "preprocessed": preprocessing.to_png_data_url(strongest.preprocessed),
             "digits": [d.to_json() for d in self.digits],
             "number": self.number,

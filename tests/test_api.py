@@ -21,7 +21,9 @@ def png(mnist_test):
 def assert_answer(response, digit: int | None = None):
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert set(body) >= {"digit", "confidence", "probabilities", "preprocessed"}
+    assert set(body) >= {"digit", "confidence", "probabilities", "preprocessed", "digits", "number", "low_confidence"}
+    assert body["number"] == "".join(str(d["digit"]) for d in body["digits"])
+    assert all(len(d["box"]) == 4 and len(d["probabilities"]) == 10 for d in body["digits"])
     assert len(body["probabilities"]) == 10
     assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-4)
     assert body["digit"] == int(np.argmax(body["probabilities"]))
@@ -155,3 +157,25 @@ def test_security_headers_are_on_every_response(client, method, path, kwargs):
 def test_predict_answers_are_not_cached(client, png):
     response = client.post("/predict", data=png, content_type="image/png")
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_number_is_answered_digit_by_digit_left_to_right_in_one_batch(client, fake_model, mnist_test):
+    import evaluation
+
+    images, _ = mnist_test
+    number = evaluation.compose_number([images[0], images[1], images[2], images[3]], np.random.default_rng(1))
+    body = assert_answer(client.post("/predict", data=evaluation.png_bytes(number), content_type="image/png"))
+    assert body["number"] == "3333"  # the fake model reads every digit as 3
+    assert len(fake_model.batches) == 1 and fake_model.batches[0].shape == (4, 28, 28, 1)
+    lefts = [d["box"][0] for d in body["digits"]]
+    assert lefts == sorted(lefts)
+    for d in body["digits"]:
+        x, y, w, h = d["box"]
+        assert 0 <= x and x + w <= number.shape[1] and 0 <= y and y + h <= number.shape[0]
+
+
+def test_a_single_digit_keeps_the_single_digit_fields(client, png):
+    body = assert_answer(client.post("/predict", data=png, content_type="image/png"))
+    assert body["number"] == "3" and len(body["digits"]) == 1
+    assert body["digits"][0]["probabilities"] == body["probabilities"]
+    assert body["low_confidence"] is False  # the fake model is 91% sure

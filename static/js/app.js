@@ -57,11 +57,13 @@ function showResult(data) {
   preview.src = data.preprocessed;
   preview.hidden = false;
   showBoxes(digits);
-  setStatus("");
+  answer.classList.toggle("unsure", Boolean(data.low_confidence));
+  setStatus(data.low_confidence ? "Not sure this is a digit: try writing it larger and clearer." : "");
 }
 
 function resetResult(message) {
   clearBoxes();
+  answer.classList.remove("unsure");
   chartHeading.textContent = "Probability of each digit";
   prediction.textContent = "";
   confidence.textContent = message;
