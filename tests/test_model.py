@@ -136,17 +136,23 @@ def test_an_unknown_backend_is_refused():
 
 
 @pytest.mark.slow
-def test_training_on_a_small_sample_writes_both_models_and_the_history(tmp_path, mnist_test):
+def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history(tmp_path, mnist_test):
     before = model.KERAS_MODEL_PATH.stat().st_mtime_ns
-    result = model.train(output_dir=tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0)
+    result = model.train_ensemble(2, tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0)
     assert result.keras_path == tmp_path / "mnist_cnn.h5" and result.keras_path.is_file()
     assert result.tflite_path.is_file()
-    history = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())
-    assert history["train_images"] + history["validation_images"] == 3000
-    assert len(history["history"]["loss"]) == 2
-    assert history["history"]["loss"][1] < history["history"]["loss"][0]
-    # The converted file serves the same probabilities as the trained Keras model.
+    record = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())
+    assert len(record["members"]) == 2 and record["test_images"] == 500
+    for member in record["members"]:
+        assert member["train_images"] + member["validation_images"] == 3000
+        assert len(member["history"]["loss"]) == 2
+        assert member["history"]["loss"][1] < member["history"]["loss"][0]
+    assert record["members"][0]["seed"] != record["members"][1]["seed"]
+    # The saved ensemble loads with Keras alone, and its conversion serves the same probabilities.
+    import keras
+
+    saved = keras.models.load_model(result.keras_path, compile=False)
     batch = model.to_model_input(mnist_test[0][:50])
     converted = inference.load_backend("litert", result.tflite_path)
-    np.testing.assert_allclose(converted.predict(batch), np.asarray(result.model(batch, training=False)), atol=1e-4)
+    np.testing.assert_allclose(converted.predict(batch), saved.predict(batch, verbose=0), atol=1e-4)
     assert model.KERAS_MODEL_PATH.stat().st_mtime_ns == before  # the committed model is untouched
