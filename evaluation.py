@@ -45,7 +45,7 @@ class Report:
     def format(self) -> str:
         """Return the figures as two lines of text."""
         per_class = "  ".join(f"{k}: {a:.1%}" for k, a in sorted(self.per_class.items()))
-        return f"{self.name}: {self.accuracy:.2%} of {self.count} ({self.refused} refused)\\n  {per_class}"
+        return f"{self.name}: {self.accuracy:.2%} of {self.count} ({self.refused} refused)\n  {per_class}"
 
 
 def _score(name: str, samples, backend) -> Report:
