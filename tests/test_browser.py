@@ -113,6 +113,7 @@ def test_drawing_with_the_mouse_is_read_when_the_stroke_ends(browser, server, tm
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.goto(server)
+    expect(page.locator(".drop-hint")).to_be_hidden()  # shown only while a file is dragged over
     draw_with_mouse(page, SEVEN)
     expect(page.locator("#prediction")).to_have_text("7")
     assert_chart_shows(page, 7)

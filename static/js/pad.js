@@ -2,7 +2,7 @@
 // a backing store scaled to devicePixelRatio, and strokes kept as points so a resize redraws them.
 // The canvas stays transparent (like signature_pad); the server composites it onto white.
 
-const STROKE_FRACTION = 0.075; // line width as a share of the canvas width: MNIST-like strokes
+const STROKE_FRACTION = 0.075; // line width as a share of the canvas height: MNIST-like strokes
 const EXPORT_SIDE = 280; // the PNG sent to the server has its shorter side at most this many pixels
 
 export class DrawingPad {
@@ -105,7 +105,7 @@ export class DrawingPad {
   _drawStroke(ctx, points) {
     ctx.strokeStyle = "#000";
     ctx.fillStyle = "#000";
-    ctx.lineWidth = this.width * STROKE_FRACTION;
+    ctx.lineWidth = Math.min(this.width, this.height) * STROKE_FRACTION;
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     if (points.length === 1) {
