@@ -195,16 +195,34 @@ class Reading:
 def predict_image(data: bytes, backend) -> Reading:
     """Read the digits in image bytes: the whole request path, decode -> segment -> normalise -> network.
 
-    All digits go through the network as one (N, 28, 28, 1) batch. Raises
-    preprocessing.PreprocessingError (a client error) for unreadable or blank images.
+    Every span of units that could be one digit (``preprocessing.Segmentation.spans``) is
+    normalised and read in one (N, 28, 28, 1) batch; the reading kept is the cover of the units by
+    spans with the highest sum of log-probabilities of their digits (dynamic programming), so a
+    broken digit is read whole and touching digits apart. One unit: one span, one network row.
+    Raises preprocessing.PreprocessingError (a client error) for unreadable or blank images.
     """
-    found = preprocessing.find_digits(preprocessing.decode_image(data))
-    batch = np.stack([d.image for d in found])[:, :, :, np.newaxis]
-    probabilities = backend.predict(batch)
+    segmentation = preprocessing.segment(preprocessing.decode_image(data))
+    spans = segmentation.spans()
+    rendered = [segmentation.render(first, last) for first, last in spans]
+    probabilities = backend.predict(np.stack([d.image for d in rendered])[:, :, :, np.newaxis])
+    scores = np.log(np.maximum(probabilities.max(axis=1), 1e-12))
+
+    # best[k]: the highest score of a reading of units 0..k-1, and the span that ends it.
+    best = [(0.0, -1)] + [(-np.inf, -1)] * len(segmentation.units)
+    for index, ((first, last), score) in enumerate(zip(spans, scores)):
+        candidate = best[first][0] + score
+        if candidate > best[last + 1][0]:
+            best[last + 1] = (candidate, index)
+    chosen, end = [], len(segmentation.units)
+    while end > 0:
+        index = best[end][1]
+        chosen.append(index)
+        end = spans[index][0]
     digits = []
-    for digit, row in zip(found, probabilities):
-        best = int(np.argmax(row))
-        digits.append(Prediction(best, float(row[best]), row, digit.image, digit.box))
+    for index in reversed(chosen):
+        row, digit = probabilities[index], rendered[index]
+        top = int(np.argmax(row))
+        digits.append(Prediction(top, float(row[top]), row, digit.image, digit.box))
     return Reading(digits)
 
 

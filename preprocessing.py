@@ -41,19 +41,22 @@ PHOTO_PAPER_LEVEL = 0.04
 PHOTO_SPECK_FRACTION = 0.12
 ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
 MNIST_CENTRE = 14.0  # centre of mass of MNIST digits, in pixel-index coordinates (measured: 13.99, 14.00)
-# Segmenting a number (find_digits). Components whose horizontal extents overlap by this share of
+# Segmenting a number (segment). Components whose horizontal extents overlap by this share of
 # the narrower one (at least 0.3 line heights wide, so a thin 1 is not swallowed by a neighbour)
-# are parts of one digit: the two strokes of a 4 or a 5, the pieces of a fast 7.
+# are one unit: the two strokes of a 4, the bar and body of a 5.
 MERGE_OVERLAP = 0.5
-# A group shorter than this share of the line's height is a fragment (the bar of a 5 drawn apart):
-# it joins the nearest group within half a line height.
-FRAGMENT_HEIGHT = 0.5
-# A group wider than this many times its height (at least 0.8 line heights) is several touching
-# digits: only 0.5% of MNIST digits are that wide (measured on 20,000 training digits). It is cut at
-# the columns of least ink into round(width / (DIGIT_ASPECT * height)) pieces.
-SPLIT_ASPECT = 1.5
+# A unit wider than this many times its height (at least 0.8 line heights) may be touching digits:
+# it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height)) units.
+# 11% of MNIST digits are wider than tall (20,000 training digits), so the network decides.
+SPLIT_ASPECT = 1.1
 DIGIT_ASPECT = 0.75
-MAX_DIGITS = 12
+# A digit is read from at most MAX_SPAN consecutive units spanning at most MAX_DIGIT_WIDTH line
+# heights, with gaps between them of at most MAX_JOIN_GAP line heights: the pieces of a broken
+# digit nearly touch, while separate digits leave a visible gap.
+MAX_SPAN = 3
+MAX_DIGIT_WIDTH = 1.6
+MAX_JOIN_GAP = 0.25
+MAX_UNITS = 24
 JPEG_DRAFT_SIDE = 1024  # large JPEGs are decoded at a reduced DCT scale, no smaller than this
 
 # Pillow only warns between 89 M and 179 M pixels; decode_image refuses anything over MAX_PIXELS from
@@ -276,14 +279,69 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     return to_mnist_box(ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1])
 
 
-def find_digits(grey: np.ndarray) -> list[Digit]:
-    """Find the digits of a number written left to right, each normalised as MNIST.
+@dataclass
+class Unit:
+    """A piece of writing: a group of strokes that overlap horizontally, or a slice of a wide group."""
 
-    ``grey``: float (H, W) in [0, 1], either polarity. The strokes (``_components``) are grouped
-    into digits: components overlapping horizontally by ``MERGE_OVERLAP`` are one digit; a group
-    wider than ``SPLIT_ASPECT`` times its height is split at the columns of least ink. Each digit's
-    crop holds only its own strokes, then goes through ``to_mnist_box``. At most ``MAX_DIGITS``.
-    Returns the digits ordered left to right; one Digit for a single digit. Raises EmptyImageError.
+    x0: int  # bounding box in the image, pixels; x1 and y1 exclusive
+    x1: int
+    y0: int
+    y1: int
+    ink: np.ndarray  # (y1 - y0, x1 - x0) float32 in [0, 1]: this unit's own ink only
+
+
+@dataclass
+class Segmentation:
+    """The units of an image, left to right, and the spans of them that may be one digit.
+
+    Which spans are digits is for the network to say (``inference.predict_image`` keeps the
+    reading with the highest total log-probability): a broken 0 is two units read best as one
+    digit, two touching digits one wide group read best as two slices.
+    """
+
+    units: list[Unit]
+    line_height: int
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Return the (first, last) unit spans that could be one digit: every unit, and runs of up to
+        MAX_SPAN units no wider than MAX_DIGIT_WIDTH line heights with no gap over MAX_JOIN_GAP."""
+        spans = []
+        for first in range(len(self.units)):
+            right = self.units[first].x1
+            for last in range(first, min(first + MAX_SPAN, len(self.units))):
+                unit = self.units[last]
+                if last > first and (unit.x0 - right > MAX_JOIN_GAP * self.line_height
+                                     or max(right, unit.x1) - self.units[first].x0 > MAX_DIGIT_WIDTH * self.line_height):
+                    break
+                spans.append((first, last))
+                right = max(right, unit.x1)
+        return spans
+
+    def render(self, first: int, last: int) -> Digit:
+        """Normalise the units ``first..last`` together as one MNIST digit, with its bounding box."""
+        units = self.units[first: last + 1]
+        x0, x1 = min(u.x0 for u in units), max(u.x1 for u in units)
+        y0, y1 = min(u.y0 for u in units), max(u.y1 for u in units)
+        canvas = np.zeros((y1 - y0, x1 - x0), np.float32)
+        for u in units:
+            region = canvas[u.y0 - y0: u.y1 - y0, u.x0 - x0: u.x1 - x0]
+            np.maximum(region, u.ink, out=region)
+        strokes = canvas > INK_THRESHOLD
+        rows = np.flatnonzero(strokes.any(axis=1))
+        cols = np.flatnonzero(strokes.any(axis=0))
+        crop = canvas[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+        return Digit(to_mnist_box(crop), (x0 + int(cols[0]), y0 + int(rows[0]), crop.shape[1], crop.shape[0]))
+
+
+def segment(grey: np.ndarray) -> Segmentation:
+    """Cut an image of one digit or of a number written left to right into units.
+
+    ``grey``: float (H, W) in [0, 1], either polarity. The strokes (``_components``) that overlap
+    horizontally by ``MERGE_OVERLAP`` of the narrower one are one unit (the two strokes of a 4);
+    a unit wider than ``SPLIT_ASPECT`` times its height (at least 0.8 line heights) may be touching
+    digits, so it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height))
+    units, which the network may read back together. At most ``MAX_UNITS`` units, left to right.
+    Raises EmptyImageError when there is no ink.
     """
     ink, photo = ink_map(grey)
     labels, kept = _components(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
@@ -311,63 +369,27 @@ def find_digits(grey: np.ndarray) -> list[Digit]:
             overlap = min(ax1, bx1) - bx0
             if overlap >= MERGE_OVERLAP * max(min(ax1 - ax0, bx1 - bx0), 0.3 * line_height):
                 parent[root(b)] = root(a)
-    groups = _merge_fragments(_groups(kept, root), boxes, line_height)
+    groups: dict[int, list[int]] = {}
+    for k in kept:
+        groups.setdefault(root(k), []).append(k)
 
-    digits = []
-    for members in groups:
-        x0, x1, y0, y1 = _union(members, boxes)
+    units = []
+    for members in groups.values():
+        x0 = min(boxes[k][0] for k in members)
+        x1 = max(boxes[k][1] for k in members)
+        y0 = min(boxes[k][2] for k in members)
+        y1 = max(boxes[k][3] for k in members)
         window = labels[y0:y1, x0:x1]
         others = (window > 0) & ~np.isin(window, members)
         crop = np.where(others, 0.0, ink[y0:y1, x0:x1]).astype(np.float32)
-        for cx0, cx1 in _split_columns(crop, line_height):
-            piece = crop[:, cx0:cx1]
-            rows = np.flatnonzero((piece > INK_THRESHOLD).any(axis=1))
-            cols = np.flatnonzero((piece > INK_THRESHOLD).any(axis=0))
-            if rows.size == 0:
-                continue
-            piece = piece[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
-            box = (x0 + cx0 + int(cols[0]), y0 + int(rows[0]), piece.shape[1], piece.shape[0])
-            digits.append(Digit(to_mnist_box(piece), box))
-    digits.sort(key=lambda d: d.box[0] + d.box[2] / 2)
-    return digits[:MAX_DIGITS]
-
-
-def _groups(labels, root) -> list[list[int]]:
-    """Collect labels into lists by their union-find root."""
-    groups: dict[int, list[int]] = {}
-    for k in labels:
-        groups.setdefault(root(k), []).append(k)
-    return list(groups.values())
-
-
-def _union(members, boxes) -> tuple[int, int, int, int]:
-    """Return the (x0, x1, y0, y1) bounding box of several components."""
-    return (min(boxes[k][0] for k in members), max(boxes[k][1] for k in members),
-            min(boxes[k][2] for k in members), max(boxes[k][3] for k in members))
-
-
-def _merge_fragments(groups: list[list[int]], boxes, line_height: int) -> list[list[int]]:
-    """Join each group shorter than FRAGMENT_HEIGHT line heights to the nearest group, if close."""
-    groups = sorted(groups, key=len, reverse=True)
-    merged = True
-    while merged and len(groups) > 1:
-        merged = False
-        extents = [_union(g, boxes) for g in groups]
-        for i, (x0, x1, y0, y1) in enumerate(extents):
-            if y1 - y0 >= FRAGMENT_HEIGHT * line_height:
-                continue
-            gaps = [max(ox0 - x1, x0 - ox1, 0) if j != i else np.inf for j, (ox0, ox1, _, _) in enumerate(extents)]
-            nearest = int(np.argmin(gaps))
-            if gaps[nearest] <= 0.5 * line_height:
-                joined = groups[nearest] + groups[i]
-                groups = [g for j, g in enumerate(groups) if j not in (i, nearest)] + [joined]
-                merged = True
-                break
-    return groups
+        for c0, c1 in _split_columns(crop, line_height):
+            units.append(Unit(x0 + c0, x0 + c1, y0, y1, crop[:, c0:c1]))
+    units.sort(key=lambda u: u.x0 + u.x1)
+    return Segmentation(units[:MAX_UNITS], line_height)
 
 
 def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
-    """Return the column ranges of the digits in one group, cutting a too-wide group at its thinnest columns."""
+    """Return the column ranges of the slices of one group, cutting a wide group at its thinnest columns."""
     height, width = crop.shape
     height = max(height, 0.8 * line_height)
     if width <= SPLIT_ASPECT * height:
