@@ -78,3 +78,19 @@ def test_the_readme_quick_start_has_two_commands_and_ci_runs_the_test_one():
     assert "requirements-dev.txt" in test and "pytest" in test
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci_lines
+
+
+def test_the_server_needs_nothing_beyond_requirements_txt(tmp_path):
+    (tmp_path / "digit.png").write_bytes(encode(stroke_digit(7)))
+    code = f"""
+import sys
+for name in ("scipy", "tensorflow", "keras", "matplotlib", "h5py"):
+    sys.modules[name] = None  # importing any of them now fails
+import app
+client = app.create_app().test_client()
+response = client.post("/predict", data=open({str(tmp_path / "digit.png")!r}, "rb").read(), content_type="image/png")
+assert response.status_code == 200 and response.get_json()["digit"] == 7, response.get_json()
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr

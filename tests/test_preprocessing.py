@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
 
@@ -158,3 +160,20 @@ def test_data_urls_and_bare_base64_decode_to_the_same_bytes(seven):
         preprocessing.decode_base64_image("data:text/plain;base64," + bare)
     with pytest.raises(preprocessing.ImageDecodeError):
         preprocessing.decode_base64_image("not base64 at all!")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.floats(0.05, 0.95), st.integers(0, 2**32 - 1))
+def test_component_labelling_matches_scipy(height, width, density, seed):
+    mask = np.random.default_rng(seed).random((height, width)) < density
+    found = preprocessing.label_components(mask)
+    expected, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    assert found.count == count
+    # The same partition: each of our labels maps to exactly one of SciPy's, and back.
+    pairs = set(zip(found.labels[mask].tolist(), expected[mask].tolist()))
+    assert len(pairs) == count and len({a for a, _ in pairs}) == count and len({b for _, b in pairs}) == count
+    assert (found.labels[~mask] == 0).all()
+    for label in range(1, count + 1):
+        rows, cols = np.nonzero(found.labels == label)
+        assert found.areas[label] == rows.size
+        assert tuple(found.boxes[label]) == (cols.min(), cols.max() + 1, rows.min(), rows.max() + 1)
