@@ -1,10 +1,14 @@
-"""Turn an uploaded image into what the network expects: a 28x28 MNIST-like digit.
+"""Turn an uploaded image into what the network expects: 28x28 MNIST-like digits.
 
-The one pipeline used by the server, the evaluation (USPS) and the tests:
+The one pipeline used by the server, the evaluation (USPS, numbers, photos) and the tests:
 
-    bytes --decode_image--> (H, W) grey, 1 = white --normalize_digit--> (28, 28) ink, 1 = ink
+    bytes --decode_image--> (H, W) grey, 1 = white --ink_map--> (H, W) ink, 1 = ink
+          --segment--> units left to right --Segmentation.render--> (28, 28) per candidate digit
 
-``normalize_digit`` follows how MNIST itself was made (LeCun, Cortes & Burges, "The MNIST
+(``inference.predict_image`` lets the network choose which spans of units are digits.)
+``normalize_digit`` is the same for an image of exactly one digit.
+
+The normalisation (``to_mnist_box``) follows how MNIST itself was made (LeCun, Cortes & Burges, "The MNIST
 database of handwritten digits"): "The original black and white (bilevel) images from NIST were
 size normalized to fit in a 20x20 pixel box while preserving their aspect ratio. The resulting
 images contain grey levels as a result of the anti-aliasing technique used by the normalization

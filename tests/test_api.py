@@ -181,3 +181,20 @@ def test_a_single_digit_keeps_the_single_digit_fields(client, png):
     assert body["number"] == "3" and len(body["digits"]) == 1
     assert body["digits"][0]["probabilities"] == body["probabilities"]
     assert body["low_confidence"] is False  # the fake model is 91% sure
+
+
+def test_an_unexpected_failure_is_a_json_500_without_a_stack_trace(png):
+    from app import create_app
+
+    class BrokenModel:
+        name, path = "broken", "broken.tflite"
+
+        def predict(self, batch):
+            raise RuntimeError("secret internal detail")
+
+    client = create_app({"MODEL": BrokenModel()}).test_client()
+    response = client.post("/predict", data=png, content_type="image/png")
+    assert response.status_code == 500 and response.mimetype == "application/json"
+    body = response.get_data(as_text=True)
+    assert "secret internal detail" not in body and "Traceback" not in body
+    assert "try again" in response.get_json()["error"]
