@@ -23,7 +23,7 @@ DEFAULT_BACKEND = "litert"
 # A digit read with a probability under this is flagged "low_confidence": the input is probably
 # not a digit (a scribble, a letter, half a digit). Chosen from evaluation.evaluate_low_confidence
 # (README, "Not a digit"): the trade-off between catching non-digits and false alarms on real ones.
-LOW_CONFIDENCE_THRESHOLD = 0.8
+LOW_CONFIDENCE_THRESHOLD = 0.9
 REBUILD_HINT = "rebuild it with `python model.py train` (or `python model.py convert` for the .tflite)"
 
 

@@ -9,8 +9,9 @@ server (which runs the converted model with LiteRT) can import the constants fro
 without TensorFlow installed.
 
 Command line (see ``python model.py --help``):
-    python model.py train [--epochs 30] [--data-dir DIR] [--output-dir DIR]
-    python model.py evaluate [--backend litert|keras] [--usps]
+    python model.py train [--members 3] [--epochs 30] [--data-dir DIR] [--output-dir DIR]
+    python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
+    python model.py evaluate [--usps] [--numbers] [--photos]
     python model.py convert
 """
 
@@ -432,7 +433,7 @@ def _main(argv=None) -> int:
     p_combine.add_argument("members", nargs="+", help="member .h5 files (each beside its training_history.json)")
     p_combine.add_argument("--output-dir", default=str(ROOT))
     p_eval = sub.add_parser("evaluate", help="print MNIST test accuracy (and USPS through the request path)")
-    p_eval.add_argument("--model", default=str(KERAS_MODEL_PATH))
+    p_eval.add_argument("--model", default=str(KERAS_MODEL_PATH), help="the .h5; the .tflite beside it is used too")
     p_eval.add_argument("--limit", type=int, default=None)
     p_eval.add_argument("--usps", action="store_true", help="also score USPS through the request path")
     p_eval.add_argument("--numbers", action="store_true", help="also score composed multi-digit numbers")
@@ -456,13 +457,16 @@ def _main(argv=None) -> int:
         accuracy = evaluate_keras(args.model, args.data_dir, args.limit)
         print(f"MNIST test accuracy (Keras, {args.model}): {accuracy:.4%}")
         import evaluation
+        import inference
 
+        if args.usps or args.numbers or args.photos:  # through the request path, with the converted model
+            backend = inference.load_backend("litert", Path(args.model).with_suffix(".tflite"))
         if args.usps:
-            print(evaluation.evaluate_usps().format())
+            print(evaluation.evaluate_usps(backend).format())
         if args.numbers:
-            print(evaluation.evaluate_numbers().format())
+            print(evaluation.evaluate_numbers(backend).format())
         if args.photos:
-            print(evaluation.evaluate_photos().format())
+            print(evaluation.evaluate_photos(backend).format())
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
         print(f"wrote {path}")

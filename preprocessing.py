@@ -41,6 +41,7 @@ SPECK_FRACTION = 0.03  # components smaller than this share of the largest one a
 # Photos of paper: a background this far from pure white or black (or uneven) is a photo, whose
 # lighting is divided out (see _photo_ink); its noise and texture leave larger specks behind.
 PHOTO_PAPER_LEVEL = 0.04
+BORDER_UNIFORMITY = 0.6  # share of the border within 0.15 of its median for it to define the background
 PHOTO_SPECK_FRACTION = 0.12
 ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
 MNIST_CENTRE = 14.0  # centre of mass of MNIST digits, in pixel-index coordinates (measured: 13.99, 14.00)
@@ -171,23 +172,36 @@ class Digit:
 def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     """Return the ink of a grey image, and whether it was read as a photo.
 
-    ``grey``: float (H, W) in [0, 1]. Either polarity is accepted: the background is taken as the
-    median level (ink covers a minority of the pixels), so dark ink on light paper and light ink on
-    a dark canvas both give ink = 1. A clean background (a canvas, a scan) is subtracted; a grey or
-    uneven one (a photo of paper) goes through ``_photo_ink``.
+    ``grey``: float (H, W) in [0, 1]. Either polarity is accepted: the background level comes from
+    ``_background_level``, so dark ink on light paper and light ink on a dark canvas both give
+    ink = 1. A clean background (a canvas, a scan) is subtracted; a grey or uneven one (a photo of
+    paper) goes through ``_photo_ink``.
     Returns float32 (H, W) in [0, 1], 1 = ink, 0 = background, and the photo flag.
     """
     grey = np.asarray(grey, dtype=np.float32)
-    # The median of a regular sample of about 1,000 pixels estimates the background as well as all of them.
-    step = max(1, int(np.sqrt(grey.size / 1024)))
-    sample = grey[::step, ::step]
-    background = float(np.median(sample))
+    background = _background_level(grey)
     light_paper = background >= 0.5
     paper = min(background, 1.0 - background)  # the background's own ink level, at most 0.5
     if paper > PHOTO_PAPER_LEVEL and min(grey.shape) >= 32:
         return _photo_ink(grey if light_paper else 1.0 - grey), True
     ink = 1.0 - grey if light_paper else grey
     return np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0), False
+
+
+def _background_level(grey: np.ndarray) -> float:
+    """Return the background's grey level: the border's when the border is uniform, else the median.
+
+    A thick digit can cover more than half of a tight crop (USPS zeros do), so the median of all
+    pixels would be ink; the border of a drawing or a scan is background almost everywhere. A photo
+    whose border shows a desk around the paper has a mixed border, and falls back to the median of
+    a regular sample of about 1,000 pixels.
+    """
+    ring = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
+    level = float(np.median(ring))
+    if np.mean(np.abs(ring - level) < 0.15) >= BORDER_UNIFORMITY:
+        return level
+    step = max(1, int(np.sqrt(grey.size / 1024)))
+    return float(np.median(grey[::step, ::step]))
 
 
 def _photo_ink(light: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_notebook_trains_plots_and_saves_artefacts_on_a_small_sample(tmp_path, monkeypatch):
     committed = model.KERAS_MODEL_PATH.read_bytes()
     monkeypatch.setenv("TRAIN_EPOCHS", "1")
+    monkeypatch.setenv("TRAIN_MEMBERS", "1")
     monkeypatch.setenv("TRAIN_LIMIT", "2000")
     monkeypatch.setenv("USPS_LIMIT", "100")
     monkeypatch.setenv("OUTPUT_DIR", str(tmp_path / "artefacts"))
