@@ -130,7 +130,7 @@ def decode_image(data: bytes) -> np.ndarray:
                 # A phone photo: let libjpeg decode at 1/2..1/8 scale, straight to grey.
                 scale = max(width, height) / JPEG_DRAFT_SIDE
                 image.draft("L", (round(width / scale), round(height / scale)))
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
             return _to_grey(image)
     except PreprocessingError:
         raise

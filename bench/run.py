@@ -37,15 +37,17 @@ from bench import gunicorn_process  # noqa: E402
 from tests.drawings import canvas_from_mnist, encode  # noqa: E402
 
 
-# The reference server: gunicorn with 2 workers (it binds to the $PORT that start() sets), no preload.
-NAIVE_SERVER = [str(Path(sys.executable).with_name("gunicorn")), "-w", "2", "--timeout", "60",
-                "bench.naive_server:create_app()"]
+# The reference server: gunicorn with 2 workers. gunicorn reads ./gunicorn.conf.py (port, workers);
+# MODEL_BACKEND=keras turns its preload off, as TensorFlow deadlocks in workers forked after loading it.
+NAIVE_SERVER = [str(Path(sys.executable).with_name("gunicorn")), "--timeout", "60", "bench.naive_server:create_app()"]
+NAIVE_ENV = {"MODEL_BACKEND": "keras"}
 
 
-def canvas_png() -> bytes:
-    """A canvas-sized drawing as the page posts it: 280x280 RGBA, black ink on transparent."""
+def canvas_png(size: int = 140) -> bytes:
+    """A drawing as the page posts it: RGBA, black ink on transparent, 140 px a side (static/js/pad.js
+    EXPORT_SIDE) whatever the canvas's size on screen."""
     _, (x_test, _) = model.load_mnist()
-    return encode(canvas_from_mnist(x_test[0], size=280, box=(40, 40, 200)))
+    return encode(canvas_from_mnist(x_test[0], size=size, box=(size // 7, size // 7, size * 5 // 7)))
 
 
 def percentiles(samples_ns: list[int]) -> tuple[float, float]:
@@ -75,15 +77,20 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
     keras_backend = inference.load_backend("keras")
     net = keras.models.load_model(model.KERAS_MODEL_PATH, compile=False)
     grey = preprocessing.decode_image(png)
-    image = preprocessing.normalize_digit(grey)
-    batch = image[None, :, :, None]
+    large = canvas_png(280)
+    batch = preprocessing.normalize_digit(grey)[None, :, :, None]
+
+    def segment_and_normalise():
+        segmentation = preprocessing.segment(grey)
+        return [segmentation.render(first, last) for first, last in segmentation.spans()]
     prediction = inference.predict_image(png, litert)
     client = create_app({"MODEL": litert}).test_client()
 
     rows = [
         ("naive Keras model.predict (reference)", lambda: net.predict(batch, verbose=0)),
-        ("decode PNG (decode_image)", lambda: preprocessing.decode_image(png)),
-        ("preprocess (normalize_digit)", lambda: preprocessing.normalize_digit(grey)),
+        ("decode the page's 140 px PNG (decode_image)", lambda: preprocessing.decode_image(png)),
+        ("decode a 280 px PNG, for comparison", lambda: preprocessing.decode_image(large)),
+        ("segment and normalise (segment, render)", segment_and_normalise),
         ("inference, LiteRT", lambda: litert.predict(batch)),
         ("inference, Keras direct call", lambda: keras_backend.predict(batch)),
         ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
@@ -157,7 +164,7 @@ def main(argv=None) -> int:
     body = Path(tempfile.mkdtemp()) / "digit.png"
     body.write_bytes(png)
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; canvas PNG {len(png)} bytes; medians of {runs} runs\n")
+          f"Python {platform.python_version()}; the page's PNG: 140x140, {len(png)} bytes; medians of {runs} runs\n")
 
     stages = in_process(png, iterations, runs)
     reference = stages[0][1]
@@ -167,7 +174,7 @@ def main(argv=None) -> int:
         print(f"| {name} | {median:.3f} | {p99:.3f} | {reference / median:.1f}x |")
 
     ours = over_http(png, body, requests, runs)
-    naive = over_http(png, body, requests // 4, max(1, runs // 2), command=NAIVE_SERVER)
+    naive = over_http(png, body, requests // 4, max(1, runs // 2), command=NAIVE_SERVER, env=NAIVE_ENV)
     print("\n| over HTTP (gunicorn, 2 workers, `hey` from another process) | ours | naive Keras server | ratio |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| p50 latency at concurrency 1, ms | {ours['p50_c1']:.2f} | {naive['p50_c1']:.2f} | {naive['p50_c1'] / ours['p50_c1']:.1f}x |")

@@ -138,9 +138,9 @@ def test_drawing_with_a_finger_on_a_phone_is_read_and_the_page_does_not_scroll(b
     scroll_before = page.evaluate("window.scrollY")
     draw_with_touch(page, FOUR)
     expect(page.locator("#prediction")).to_have_text("4")
-    # The page posts a PNG of at most 280 px a side, not the 3x backing store.
+    # The page posts a PNG of at most 140 px a side, not the 3x backing store.
     png = base64.b64decode(sent[-1]["image"].split(",", 1)[1])
-    assert max(Image.open(io.BytesIO(png)).size) <= 280
+    assert max(Image.open(io.BytesIO(png)).size) <= 140
     assert_chart_shows(page, 4)
     assert page.evaluate("window.scrollY") == scroll_before
     screenshot(page, tmp_path, "screenshot-phone.png")
