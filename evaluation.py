@@ -189,7 +189,7 @@ def non_digit_samples(count: int = 400, seed: int = 0):
     - "letter": a capital letter that resembles no digit (A E F H K M N R W X), from DejaVu Sans;
     - "frame": an empty rectangle, as a drawn box or a photographed frame.
     """
-    from PIL import ImageDraw, ImageFont
+    from PIL import ImageDraw
 
     _, (x_test, _) = load_mnist()
     rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ server (which runs the converted model with LiteRT) can import the constants fro
 without TensorFlow installed.
 
 Command line (see ``python model.py --help``):
-    python model.py train [--members 3] [--epochs 30] [--data-dir DIR] [--output-dir DIR]
+    python model.py train [--members 1] [--epochs 30] [--data-dir DIR] [--output-dir DIR]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py evaluate [--usps] [--numbers] [--photos]
     python model.py convert
@@ -373,18 +373,14 @@ def combine(member_paths: list, output_dir: str | os.PathLike = ROOT, data_dir=N
     output_dir.mkdir(parents=True, exist_ok=True)
     member_models = [keras.models.load_model(p, compile=False) for p in member_paths]
     ensemble = build_ensemble(member_models)
-    _, (x_test, y_test) = load_mnist(data_dir)
-    if test_limit:
-        x_test, y_test = x_test[:test_limit], y_test[:test_limit]
-    probabilities = ensemble.predict(to_model_input(x_test), batch_size=1000, verbose=0)
-    test_accuracy = float(np.mean(probabilities.argmax(axis=1) == y_test))
+    test_accuracy, test_images = mnist_test_accuracy(ensemble, data_dir, test_limit)
     keras_path = output_dir / KERAS_MODEL_PATH.name
     tflite_path = output_dir / TFLITE_MODEL_PATH.name
     ensemble.save(keras_path, include_optimizer=False)
     convert_to_tflite(keras_path, tflite_path)
     records = [json.loads((Path(p).parent / HISTORY_FILENAME).read_text()) for p in member_paths]
     seconds = seconds if seconds is not None else sum(r["training_seconds"] for r in records)
-    record = {"members": records, "test_accuracy": test_accuracy, "test_images": int(len(x_test)),
+    record = {"members": records, "test_accuracy": test_accuracy, "test_images": test_images,
               "training_seconds": round(seconds, 1)}
     (output_dir / HISTORY_FILENAME).write_text(json.dumps(record, indent=1) + "\n")
     return TrainResult(ensemble, records[0]["history"], test_accuracy, seconds, keras_path, tflite_path)
@@ -407,16 +403,20 @@ def convert_to_tflite(keras_path: str | os.PathLike = KERAS_MODEL_PATH,
     return tflite_path
 
 
+def mnist_test_accuracy(net, data_dir=None, limit: int | None = None, verbose=0) -> tuple[float, int]:
+    """Return a Keras model's accuracy on the MNIST test set (first ``limit`` images) and the image count."""
+    _, (x_test, y_test) = load_mnist(data_dir)
+    if limit:
+        x_test, y_test = x_test[:limit], y_test[:limit]
+    probabilities = net.predict(to_model_input(x_test), batch_size=1000, verbose=verbose)
+    return float(np.mean(probabilities.argmax(axis=1) == y_test)), len(y_test)
+
+
 def evaluate_keras(model_path=KERAS_MODEL_PATH, data_dir=None, limit: int | None = None) -> float:
     """Return the accuracy of a saved Keras model on the MNIST test set (first ``limit`` images)."""
     import keras
 
-    _, (x_test, y_test) = load_mnist(data_dir)
-    if limit:
-        x_test, y_test = x_test[:limit], y_test[:limit]
-    model = keras.models.load_model(model_path, compile=False)
-    probabilities = model.predict(to_model_input(x_test), batch_size=500, verbose="auto")
-    return float(np.mean(probabilities.argmax(axis=1) == y_test))
+    return mnist_test_accuracy(keras.models.load_model(model_path, compile=False), data_dir, limit, "auto")[0]
 
 
 def _main(argv=None) -> int:

@@ -163,7 +163,7 @@ def _to_grey(image: Image.Image) -> np.ndarray:
 
 @dataclass
 class Digit:
-    """One digit found in an image by ``find_digits``."""
+    """One candidate digit of an image, rendered by ``Segmentation.render``."""
 
     image: np.ndarray  # (28, 28) float32 in [0, 1], ink = 1: MNIST-normalised, the network's input
     box: tuple[int, int, int, int]  # (x, y, width, height) of its ink in the source image, pixels
@@ -480,9 +480,10 @@ def segment(grey: np.ndarray) -> Segmentation:
         x1 = max(boxes[k][1] for k in members)
         y0 = min(boxes[k][2] for k in members)
         y1 = max(boxes[k][3] for k in members)
-        window = labels[y0:y1, x0:x1]
-        others = (window > 0) & ~np.isin(window, members)
-        crop = np.where(others, 0.0, ink[y0:y1, x0:x1]).astype(np.float32)
+        crop = ink[y0:y1, x0:x1]
+        if len(groups) > 1:  # another group's strokes may reach into this box: leave them out
+            window = labels[y0:y1, x0:x1]
+            crop = np.where((window > 0) & ~np.isin(window, members), 0.0, crop).astype(np.float32)
         for c0, c1 in _split_columns(crop, line_height):
             units.append(Unit(x0 + c0, x0 + c1, y0, y1, crop[:, c0:c1]))
     units.sort(key=lambda u: u.x0 + u.x1)
