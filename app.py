@@ -14,8 +14,7 @@ import tempfile
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-import inference
-import preprocessing
+from recognizer import backends, decode, read
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a canvas PNG is a few KB; a phone photo fits easily
 
@@ -49,19 +48,19 @@ def create_app(config: dict | None = None) -> Flask:
 
     ``config`` overrides settings; tests pass ``MODEL`` (any object with ``predict`` and ``name``)
     to skip loading. Settings from the environment: ``MODEL_BACKEND`` (litert | keras) and
-    ``MODEL_PATH``. Raises inference.ModelLoadError, naming the file and the command that rebuilds
+    ``MODEL_PATH``. Raises backends.ModelLoadError, naming the file and the command that rebuilds
     it, when the model cannot be loaded: the process stops rather than answering 500s.
     """
     app = Flask(__name__)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
-        MODEL_BACKEND=os.environ.get("MODEL_BACKEND", inference.DEFAULT_BACKEND),
+        MODEL_BACKEND=os.environ.get("MODEL_BACKEND", backends.DEFAULT_BACKEND),
         MODEL_PATH=os.environ.get("MODEL_PATH"),
         MODEL=None,
     )
     app.config.update(config or {})
     _check_temp_dir()
-    model = app.config["MODEL"] or inference.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
+    model = app.config["MODEL"] or backends.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
     app.extensions["digit_model"] = model
 
     @app.get("/")
@@ -80,13 +79,13 @@ def create_app(config: dict | None = None) -> Flask:
         or a 4xx ``{"error": "..."}`` for a missing, unreadable, oversized or blank image.
         """
         data = _image_bytes()
-        prediction = inference.predict_image(data, model)
+        prediction = read.predict_image(data, model)
         return jsonify(prediction.to_json())
 
     @app.get("/healthz")
     def healthz():
         """Answer 200 ``{"status": "ok", "model": ..., "backend": ..., "file": ...}``."""
-        return jsonify(status="ok", **inference.model_info(model))
+        return jsonify(status="ok", **read.model_info(model))
 
     @app.after_request
     def add_security_headers(response):
@@ -102,12 +101,12 @@ def create_app(config: dict | None = None) -> Flask:
         message = getattr(error, "api_message", None) or ERROR_MESSAGES.get(error.code) or error.description
         return jsonify(error=message), error.code
 
-    @app.errorhandler(preprocessing.PreprocessingError)
-    def image_error(error: preprocessing.PreprocessingError):
+    @app.errorhandler(decode.PreprocessingError)
+    def image_error(error: decode.PreprocessingError):
         """Answer 400 for images that cannot be read, 413 for oversized ones, 422 for blank ones."""
-        if isinstance(error, preprocessing.ImageTooLargeError):
+        if isinstance(error, decode.ImageTooLargeError):
             status = 413
-        elif isinstance(error, preprocessing.EmptyImageError):
+        elif isinstance(error, decode.EmptyImageError):
             status = 422
         else:
             status = 400
@@ -168,7 +167,7 @@ def _image_bytes() -> bytes:
         image = body.get("image")
         if not isinstance(image, str) or not image.strip():
             raise ClientError(400, "The JSON has no 'image' string; send {\"image\": \"data:image/png;base64,...\"}.")
-        return preprocessing.decode_base64_image(image)
+        return decode.decode_base64_image(image)
     if not request.content_length and not request.mimetype:
         raise ClientError(400, "The request has no image; send a PNG of the drawing (see the README for curl examples).")
     raise ClientError(415, ERROR_MESSAGES[415])

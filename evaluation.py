@@ -1,6 +1,6 @@
 """Measure how the request path generalises beyond MNIST's test set.
 
-Every measurement sends images through ``inference.predict_image``, the path a /predict request
+Every measurement sends images through ``read.predict_image``, the path a /predict request
 takes (decode, polarity, segmentation, normalisation, network):
 - ``evaluate_usps``: USPS postal digits (LeCun et al., 1990), never trained on;
 - ``evaluate_numbers``: numbers of 2 to 6 MNIST test digits composed with random gaps, sizes and
@@ -20,9 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-import inference
-import preprocessing
-from model import load_mnist, load_usps
+from recognizer import backends, decode, read
+from datasets import load_mnist, load_usps
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -54,8 +53,8 @@ def _score(name: str, samples, backend) -> Report:
     for data, label, key in samples:
         seen[key] += 1
         try:
-            reading = inference.predict_image(data, backend)
-        except preprocessing.EmptyImageError:
+            reading = read.predict_image(data, backend)
+        except decode.EmptyImageError:
             refused += 1
             continue
         correct[key] += reading.number == label
@@ -69,7 +68,7 @@ def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int |
     Each 16x16 USPS digit is encoded as a PNG of dark ink on white paper (as scanned), so it
     goes through decoding, polarity detection, cropping, scaling and centring like any request.
     """
-    backend = backend or inference.load_backend()
+    backend = backend or backends.load_backend()
     images, labels = load_usps(data_dir, split)
     if limit:
         images, labels = images[:limit], labels[:limit]
@@ -120,7 +119,7 @@ def number_samples(count: int = 500, seed: int = 0, lengths=(2, 6)):
 
 def evaluate_numbers(backend=None, count: int = 500, seed: int = 0) -> Report:
     """Score whole numbers of 2 to 6 composed MNIST test digits: right only if every digit is."""
-    backend = backend or inference.load_backend()
+    backend = backend or backends.load_backend()
     return _score("Whole-number accuracy (2-6 MNIST test digits)", number_samples(count, seed), backend)
 
 
@@ -177,7 +176,7 @@ def photo_samples(count: int = 300, seed: int = 0):
 
 def evaluate_photos(backend=None, count: int = 300, seed: int = 0) -> Report:
     """Score synthetic photos of MNIST test digits on paper through the request path."""
-    backend = backend or inference.load_backend()
+    backend = backend or backends.load_backend()
     return _score("Synthetic photos of MNIST test digits", photo_samples(count, seed), backend)
 
 
@@ -254,19 +253,19 @@ def evaluate_low_confidence(backend=None, count: int = 400, digits: int = 2000,
                             thresholds=(0.5, 0.6, 0.7, 0.8, 0.9)) -> LowConfidenceReport:
     """Measure the flag at several confidence thresholds on ``count`` non-digits and ``digits``
     MNIST test digits drawn as canvases, all through the request path."""
-    backend = backend or inference.load_backend()
+    backend = backend or backends.load_backend()
     non_digits: dict[str, list[float]] = {}
     for data, kind in non_digit_samples(count):
         try:
-            confidence = min(d.confidence for d in inference.predict_image(data, backend).digits)
-        except preprocessing.EmptyImageError:
+            confidence = min(d.confidence for d in read.predict_image(data, backend).digits)
+        except decode.EmptyImageError:
             continue
         non_digits.setdefault(kind, []).append(confidence)
     _, (x_test, _) = load_mnist()
     real = []
     for image in x_test[-digits:]:
         canvas = np.asarray(Image.fromarray(255 - image).resize((280, 280), Image.Resampling.BILINEAR))
-        real.append(inference.predict_image(png_bytes(canvas), backend).strongest.confidence)
+        real.append(read.predict_image(png_bytes(canvas), backend).strongest.confidence)
     real = np.array(real)
     return LowConfidenceReport(
         list(thresholds),

@@ -18,10 +18,8 @@ Command line (see ``python model.py --help``):
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
-import struct
 import sys
 import time
 from dataclasses import dataclass
@@ -29,29 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
+from datasets import load_mnist, to_model_input
+from recognizer.mnist import IMAGE_SIZE, INPUT_SHAPE, KERAS_MODEL_PATH, MODEL_NAME, NUM_CLASSES, ROOT, TFLITE_MODEL_PATH
 
-# The data contract, in one place.
-IMAGE_SIZE = 28  # MNIST images are 28x28 pixels
-DIGIT_BOX = 20  # MNIST digits were scaled to fit a 20x20 box (LeCun et al., MNIST page)
-NUM_CLASSES = 10
-INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
-
-MODEL_NAME = "mnist_cnn"
-KERAS_MODEL_PATH = ROOT / f"{MODEL_NAME}.h5"  # source of truth
-TFLITE_MODEL_PATH = ROOT / f"{MODEL_NAME}.tflite"  # derived from the .h5 by convert_to_tflite()
 HISTORY_FILENAME = "training_history.json"
-
-# Where the data lives: the MNIST_DATA_DIR / USPS_DATA_DIR settings, else the shared folder beside
-# the project. Missing MNIST files fall back to keras.datasets.mnist (needs internet).
-DEFAULT_MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
-DEFAULT_USPS_DIR = ROOT.parent / "shared" / "data" / "usps"
-MNIST_FILES = {
-    "x_train": "train-images-idx3-ubyte.gz",
-    "y_train": "train-labels-idx1-ubyte.gz",
-    "x_test": "t10k-images-idx3-ubyte.gz",
-    "y_test": "t10k-labels-idx1-ubyte.gz",
-}
 
 # Training defaults (the committed model was trained with these; see README "Results").
 SEED = 20261121
@@ -60,80 +39,6 @@ BATCH_SIZE = 128
 VALIDATION_SIZE = 5_000  # taken from the 60,000 training images, never from the test set
 LEARNING_RATE = 2e-3
 MEMBERS = 1  # networks averaged in the shipped model (see build_ensemble); seeds SEED, SEED + 1, ...
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one gzip-compressed idx file (the MNIST format) into a uint8 array.
-
-    The format (LeCun, "THE MNIST DATABASE"): a big-endian magic number 0x000008NN, where 08 means
-    unsigned bytes and NN the number of dimensions, then NN big-endian uint32 sizes, then the data.
-    Returns shape (count,) for labels and (count, rows, cols) for images.
-    Raises ValueError when the header is not an idx header of unsigned bytes or the size is wrong.
-    """
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4:
-        raise ValueError(f"{path}: too short for an idx header")
-    (magic,) = struct.unpack(">I", data[:4])
-    if magic >> 8 != 0x08:
-        raise ValueError(f"{path}: magic number {magic:#010x} is not an idx file of unsigned bytes")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    if len(data) - header != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape}, but there are {len(data) - header} bytes")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def mnist_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the MNIST folder: the argument, else $MNIST_DATA_DIR, else ../shared/data/mnist."""
-    return Path(data_dir or os.environ.get("MNIST_DATA_DIR") or DEFAULT_MNIST_DIR)
-
-
-def load_mnist(data_dir: str | os.PathLike | None = None):
-    """Load MNIST as ``((x_train, y_train), (x_test, y_test))``, like keras.datasets.mnist.
-
-    Images are uint8 (N, 28, 28) with 0 = background and 255 = ink; labels uint8 (N,).
-    Reads the four idx files from ``mnist_dir(data_dir)``; where any is missing, falls back to
-    ``keras.datasets.mnist.load_data()``, which downloads them (and so needs internet access).
-    """
-    folder = mnist_dir(data_dir)
-    paths = {key: folder / name for key, name in MNIST_FILES.items()}
-    if all(p.is_file() for p in paths.values()):
-        arrays = {key: read_idx(p) for key, p in paths.items()}
-        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
-    print(f"MNIST files not found in {folder}; downloading with keras.datasets.mnist", file=sys.stderr)
-    import keras
-
-    return keras.datasets.mnist.load_data()
-
-
-def load_usps(data_dir: str | os.PathLike | None = None, split: str = "test"):
-    """Load the USPS digits (LeCun et al., 1990) as ``(images, labels)``.
-
-    ``split`` is "test" (2,007 digits) or "train" (7,291). Images are uint8 (N, 16, 16) with
-    0 = background and 255 = ink, the digit filling the frame; labels uint8 (N,).
-    The folder is the argument, else $USPS_DATA_DIR, else ../shared/data/usps.
-    Used only to measure generalisation: never train the shipped model on it.
-    Raises FileNotFoundError when the file is absent (there is no download fallback).
-    """
-    folder = Path(data_dir or os.environ.get("USPS_DATA_DIR") or DEFAULT_USPS_DIR)
-    with gzip.open(folder / f"zip.{split}.gz", "rt") as f:
-        table = np.loadtxt(f, dtype=np.float32)
-    labels = table[:, 0].astype(np.uint8)
-    # Pixels are in [-1, 1] with -1 = background: map to MNIST's 0..255, ink = 255.
-    images = np.round((table[:, 1:] + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
-    return images.reshape(-1, 16, 16), labels
-
-
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """Turn uint8 (N, 28, 28) images, ink = 255, into the model's (N, 28, 28, 1) float32 in [0, 1]."""
-    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,15 +337,9 @@ def _main(argv=None) -> int:
     p_combine = sub.add_parser("combine", help="average trained member models into mnist_cnn.h5 and .tflite")
     p_combine.add_argument("members", nargs="+", help="member .h5 files (each beside its training_history.json)")
     p_combine.add_argument("--output-dir", default=str(ROOT))
-    p_eval = sub.add_parser("evaluate", help="print MNIST test accuracy (and USPS through the request path)")
-    p_eval.add_argument("--model", default=str(KERAS_MODEL_PATH), help="the .h5; the .tflite beside it is used too")
-    p_eval.add_argument("--limit", type=int, default=None)
-    p_eval.add_argument("--usps", action="store_true", help="also score USPS through the request path")
-    p_eval.add_argument("--numbers", action="store_true", help="also score composed multi-digit numbers")
-    p_eval.add_argument("--photos", action="store_true", help="also score synthetic photos of digits on paper")
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
-    for p in (p_train, p_eval):
+    for p in (p_train,):
         p.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
     args = parser.parse_args(argv)
 
@@ -453,20 +352,6 @@ def _main(argv=None) -> int:
         result = combine(args.members, args.output_dir)
         print(f"MNIST test accuracy of the average of {len(args.members)}: {result.test_accuracy:.4%}; "
               f"wrote {result.keras_path} and {result.tflite_path}")
-    elif args.command == "evaluate":
-        accuracy = evaluate_keras(args.model, args.data_dir, args.limit)
-        print(f"MNIST test accuracy (Keras, {args.model}): {accuracy:.4%}")
-        import evaluation
-        import inference
-
-        if args.usps or args.numbers or args.photos:  # through the request path, with the converted model
-            backend = inference.load_backend("litert", Path(args.model).with_suffix(".tflite"))
-        if args.usps:
-            print(evaluation.evaluate_usps(backend).format())
-        if args.numbers:
-            print(evaluation.evaluate_numbers(backend).format())
-        if args.photos:
-            print(evaluation.evaluate_photos(backend).format())
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
         print(f"wrote {path}")

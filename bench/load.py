@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import inference  # noqa: E402
+from recognizer import backends, read  # noqa: E402
+import datasets  # noqa: E402
 import model  # noqa: E402
 from bench import gunicorn_process  # noqa: E402
 from tests.drawings import canvas_from_mnist, encode  # noqa: E402
@@ -42,12 +43,12 @@ class Case:
 
 def cases() -> list[Case]:
     """Twenty MNIST test digits drawn as canvases (in three request forms) and five bad inputs."""
-    backend = inference.load_backend("litert")
-    _, (images, _) = model.load_mnist()
+    backend = backends.load_backend("litert")
+    _, (images, _) = datasets.load_mnist()
     out = []
     for i in range(20):
         png = encode(canvas_from_mnist(images[i], box=(30 + i, 30, 200)))
-        digit = inference.predict_image(png, backend).digit
+        digit = read.predict_image(png, backend).digit
         if i % 2:
             body = json.dumps({"image": "data:image/png;base64," + base64.b64encode(png).decode()}).encode()
             out.append(Case(f"json {i}", body, "application/json", 200, digit))

@@ -7,18 +7,18 @@
 from flask import Flask, jsonify, request
 
 import model
-import preprocessing
+from recognizer import decode, mnist, normalize
 
 
 def create_app():
     import keras
 
     app = Flask(__name__)
-    net = keras.models.load_model(model.KERAS_MODEL_PATH, compile=False)
+    net = keras.models.load_model(mnist.KERAS_MODEL_PATH, compile=False)
 
     @app.post("/predict")
     def predict():
-        image = preprocessing.preprocess(request.get_data())
+        image = normalize.normalize_digit(decode.decode_image(request.get_data()))
         probabilities = net.predict(image[None, :, :, None], verbose=0)[0]
         return jsonify(digit=int(probabilities.argmax()), confidence=float(probabilities.max()),
                        probabilities=probabilities.tolist())

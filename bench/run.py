@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import inference  # noqa: E402
+from recognizer import backends, decode, mnist, normalize, read, segment as segmentation  # noqa: E402
+import datasets  # noqa: E402
 import model  # noqa: E402
-import preprocessing  # noqa: E402
 from bench import gunicorn_process  # noqa: E402
 from tests.drawings import canvas_from_mnist, encode  # noqa: E402
 
@@ -46,7 +46,7 @@ NAIVE_ENV = {"MODEL_BACKEND": "keras"}
 def canvas_png(size: int = 140) -> bytes:
     """A drawing as the page posts it: RGBA, black ink on transparent, 140 px a side (static/js/pad.js
     EXPORT_SIDE) whatever the canvas's size on screen."""
-    _, (x_test, _) = model.load_mnist()
+    _, (x_test, _) = datasets.load_mnist()
     return encode(canvas_from_mnist(x_test[0], size=size, box=(size // 7, size // 7, size * 5 // 7)))
 
 
@@ -73,23 +73,23 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
 
     from app import create_app
 
-    litert = inference.load_backend("litert")
-    keras_backend = inference.load_backend("keras")
-    net = keras.models.load_model(model.KERAS_MODEL_PATH, compile=False)
-    grey = preprocessing.decode_image(png)
+    litert = backends.load_backend("litert")
+    keras_backend = backends.load_backend("keras")
+    net = keras.models.load_model(mnist.KERAS_MODEL_PATH, compile=False)
+    grey = decode.decode_image(png)
     large = canvas_png(280)
-    batch = preprocessing.normalize_digit(grey)[None, :, :, None]
+    batch = normalize.normalize_digit(grey)[None, :, :, None]
 
     def segment_and_normalise():
-        segmentation = preprocessing.segment(grey)
+        segmentation = segmentation.segment(grey)
         return [segmentation.render(first, last) for first, last in segmentation.spans()]
-    prediction = inference.predict_image(png, litert)
+    prediction = read.predict_image(png, litert)
     client = create_app({"MODEL": litert}).test_client()
 
     rows = [
         ("naive Keras model.predict (reference)", lambda: net.predict(batch, verbose=0)),
-        ("decode the page's 140 px PNG (decode_image)", lambda: preprocessing.decode_image(png)),
-        ("decode a 280 px PNG, for comparison", lambda: preprocessing.decode_image(large)),
+        ("decode the page's 140 px PNG (decode_image)", lambda: decode.decode_image(png)),
+        ("decode a 280 px PNG, for comparison", lambda: decode.decode_image(large)),
         ("segment and normalise (segment, render)", segment_and_normalise),
         ("inference, LiteRT", lambda: litert.predict(batch)),
         ("inference, Keras direct call", lambda: keras_backend.predict(batch)),

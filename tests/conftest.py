@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import inference
-import model
+from recognizer import backends
+import datasets
 from app import create_app
 
 
@@ -44,7 +44,7 @@ def client(app):
 @pytest.fixture(scope="session")
 def litert_model():
     """The committed mnist_cnn.tflite, as the server loads it."""
-    return inference.load_backend("litert")
+    return backends.load_backend("litert")
 
 
 @pytest.fixture(scope="session")
@@ -55,5 +55,5 @@ def real_client(litert_model):
 @pytest.fixture(scope="session")
 def mnist_test():
     """MNIST's test set: uint8 (10000, 28, 28) images (ink = 255) and uint8 labels."""
-    _, (images, labels) = model.load_mnist()
+    _, (images, labels) = datasets.load_mnist()
     return images, labels

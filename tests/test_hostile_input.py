@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import app as app_module
-import inference
-import preprocessing
+from recognizer import backends, decode, normalize
 from drawings import canvas_from_mnist, encode
 
 
@@ -92,8 +91,8 @@ def test_a_12000x12000_png_of_a_few_kb_is_refused_without_decoding(real_client):
 
 def test_an_image_over_pillows_own_bomb_limit_is_413_not_400():
     header_only = encode(Image.new("1", (20000, 20000), 1), optimize=True)
-    with pytest.raises(preprocessing.ImageTooLargeError):
-        preprocessing.decode_image(header_only)
+    with pytest.raises(decode.ImageTooLargeError):
+        decode.decode_image(header_only)
 
 
 def test_a_truncated_png_is_400(real_client, seven_on_white):
@@ -116,8 +115,8 @@ SIGNATURES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"RI
 @given(prefix=st.sampled_from(SIGNATURES), body=st.binary(max_size=4096))
 def test_random_bytes_raise_only_preprocessing_errors(prefix, body):
     try:
-        image = preprocessing.preprocess(prefix + body)
-    except preprocessing.PreprocessingError:
+        image = normalize.normalize_digit(decode.decode_image(prefix + body))
+    except decode.PreprocessingError:
         return
     assert image.shape == (28, 28)
 
@@ -166,8 +165,8 @@ def random_images(draw):
 @given(data=random_images())
 def test_random_images_of_any_mode_and_size_give_a_digit_or_a_preprocessing_error(data):
     try:
-        image = preprocessing.preprocess(data)
-    except preprocessing.PreprocessingError:
+        image = normalize.normalize_digit(decode.decode_image(data))
+    except decode.PreprocessingError:
         return
     assert image.shape == (28, 28) and image.dtype == np.float32
     assert np.isfinite(image).all() and image.min() >= 0.0 and image.max() <= 1.0
@@ -183,21 +182,21 @@ def test_any_json_image_string_gives_json_and_never_a_5xx(real_client, text):
 # ---- start-up failures ----------------------------------------------------------------------
 
 def test_a_truncated_or_wrong_model_file_stops_the_start(tmp_path):
-    from model import KERAS_MODEL_PATH, TFLITE_MODEL_PATH
+    from recognizer.mnist import KERAS_MODEL_PATH, TFLITE_MODEL_PATH
 
     truncated = tmp_path / "truncated.tflite"
     truncated.write_bytes(TFLITE_MODEL_PATH.read_bytes()[:5000])
     wrong = tmp_path / "wrong.tflite"
     wrong.write_bytes(KERAS_MODEL_PATH.read_bytes())  # an HDF5 file where a flatbuffer belongs
     for path in (truncated, wrong):
-        with pytest.raises(inference.ModelLoadError, match="python model.py"):
+        with pytest.raises(backends.ModelLoadError, match="python model.py"):
             app_module.create_app({"MODEL_PATH": str(path)})
 
 
 def test_a_missing_runtime_package_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    with pytest.raises(inference.ModelLoadError, match="pip install -r requirements.txt"):
+    with pytest.raises(backends.ModelLoadError, match="pip install -r requirements.txt"):
         app_module.create_app()
 
 

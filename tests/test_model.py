@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import evaluation
-import inference
+from recognizer import backends, mnist, read
+import datasets
 import model
 from drawings import canvas_from_mnist, encode, stroke_digit
 
@@ -25,15 +26,15 @@ def test_read_idx_round_trips_images_and_labels(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
     write_idx(tmp_path / "images.gz", images)
     write_idx(tmp_path / "labels.gz", np.arange(5, dtype=np.uint8))
-    np.testing.assert_array_equal(model.read_idx(tmp_path / "images.gz"), images)
-    np.testing.assert_array_equal(model.read_idx(tmp_path / "labels.gz"), np.arange(5))
+    np.testing.assert_array_equal(datasets.read_idx(tmp_path / "images.gz"), images)
+    np.testing.assert_array_equal(datasets.read_idx(tmp_path / "labels.gz"), np.arange(5))
 
 
 def test_read_idx_rejects_a_file_that_is_not_idx(tmp_path):
     with gzip.open(tmp_path / "bad.gz", "wb") as f:
         f.write(b"\x00\x00\x0d\x03" + b"\x00" * 20)
     with pytest.raises(ValueError, match="not an idx file"):
-        model.read_idx(tmp_path / "bad.gz")
+        datasets.read_idx(tmp_path / "bad.gz")
 
 
 def test_load_mnist_reads_the_shared_files(mnist_test):
@@ -47,18 +48,18 @@ def test_load_mnist_falls_back_to_the_keras_downloader_when_files_are_absent(tmp
 
     calls = []
     monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: calls.append(1) or "downloaded")
-    assert model.load_mnist(tmp_path) == "downloaded"
+    assert datasets.load_mnist(tmp_path) == "downloaded"
     assert calls == [1]
 
 
 def test_the_data_folder_is_a_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
-    assert model.mnist_dir() == tmp_path
-    assert model.mnist_dir("/elsewhere").as_posix() == "/elsewhere"
+    assert datasets.mnist_dir() == tmp_path
+    assert datasets.mnist_dir("/elsewhere").as_posix() == "/elsewhere"
 
 
 def test_usps_loads_with_ink_as_255():
-    images, labels = model.load_usps()
+    images, labels = datasets.load_usps()
     assert images.shape == (2007, 16, 16) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
     assert np.median(images) < 30  # mostly background, which is 0
@@ -67,24 +68,24 @@ def test_usps_loads_with_ink_as_255():
 def test_the_committed_keras_model_scores_at_least_99_5_percent_on_mnist_test():
     import keras
 
-    net = keras.models.load_model(model.KERAS_MODEL_PATH, compile=False)
+    net = keras.models.load_model(mnist.KERAS_MODEL_PATH, compile=False)
     assert tuple(net.input_shape) == (None, 28, 28, 1)
     assert tuple(net.output_shape) == (None, 10)
-    _, (x_test, y_test) = model.load_mnist()
-    probabilities = net.predict(model.to_model_input(x_test), batch_size=1000, verbose=0)
+    _, (x_test, y_test) = datasets.load_mnist()
+    probabilities = net.predict(datasets.to_model_input(x_test), batch_size=1000, verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert np.mean(probabilities.argmax(axis=1) == y_test) >= 0.995
 
 
 def test_litert_and_keras_backends_agree_within_1e_4(litert_model, mnist_test):
-    keras_model = inference.load_backend("keras")
-    batch = model.to_model_input(mnist_test[0][:200])
+    keras_model = backends.load_backend("keras")
+    batch = datasets.to_model_input(mnist_test[0][:200])
     np.testing.assert_allclose(litert_model.predict(batch), keras_model.predict(batch), atol=1e-4)
 
 
 def test_litert_reads_mnist_test_images_one_at_a_time_as_the_server_does(litert_model, mnist_test):
     images, labels = mnist_test
-    batch = model.to_model_input(images[:300])
+    batch = datasets.to_model_input(images[:300])
     answers = [int(litert_model.predict(batch[i:i + 1]).argmax()) for i in range(len(batch))]
     assert np.mean(np.array(answers) == labels[:300]) >= 0.99
 
@@ -93,7 +94,7 @@ def test_mnist_digits_drawn_on_a_canvas_are_read_through_the_request_path(litert
     images, labels = mnist_test
     picks = range(1000, 1200)
     correct = [
-        inference.predict_image(encode(canvas_from_mnist(images[i], box=(40, 30, 160))), litert_model).digit
+        read.predict_image(encode(canvas_from_mnist(images[i], box=(40, 30, 160))), litert_model).digit
         == labels[i]
         for i in picks
     ]
@@ -103,14 +104,14 @@ def test_mnist_digits_drawn_on_a_canvas_are_read_through_the_request_path(litert
 @pytest.mark.parametrize("digit", [0, 1, 4, 7])
 @pytest.mark.parametrize("width", [8, 18, 30])
 def test_stroke_drawn_digits_are_read(litert_model, digit, width):
-    assert inference.predict_image(encode(stroke_digit(digit, width=width)), litert_model).digit == digit
+    assert read.predict_image(encode(stroke_digit(digit, width=width)), litert_model).digit == digit
 
 
 @pytest.mark.parametrize("box", [(10, 10, 60), (200, 190, 70), (20, 20, 240)], ids=["tiny corner", "corner", "huge"])
 def test_small_and_large_drawings_anywhere_on_the_canvas_are_read(litert_model, box):
     for digit in (1, 4, 7):
         width = max(4, box[2] // 9)
-        assert inference.predict_image(encode(stroke_digit(digit, width=width, box=box)), litert_model).digit == digit
+        assert read.predict_image(encode(stroke_digit(digit, width=width, box=box)), litert_model).digit == digit
 
 
 def test_usps_through_the_request_path_is_reported(litert_model):
@@ -125,19 +126,19 @@ def test_a_missing_or_corrupt_model_stops_with_the_file_and_the_fix(tmp_path, co
     path = tmp_path / "mnist_cnn.tflite"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(inference.ModelLoadError) as error:
-        inference.load_backend("litert", path)
+    with pytest.raises(backends.ModelLoadError) as error:
+        backends.load_backend("litert", path)
     assert str(path) in str(error.value) and "python model.py" in str(error.value)
 
 
 def test_an_unknown_backend_is_refused():
-    with pytest.raises(inference.ModelLoadError, match="MODEL_BACKEND"):
-        inference.load_backend("pytorch")
+    with pytest.raises(backends.ModelLoadError, match="MODEL_BACKEND"):
+        backends.load_backend("pytorch")
 
 
 @pytest.mark.slow
 def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history(tmp_path, mnist_test):
-    before = model.KERAS_MODEL_PATH.stat().st_mtime_ns
+    before = mnist.KERAS_MODEL_PATH.stat().st_mtime_ns
     result = model.train_ensemble(2, tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0)
     assert result.keras_path == tmp_path / "mnist_cnn.h5" and result.keras_path.is_file()
     assert result.tflite_path.is_file()
@@ -152,7 +153,7 @@ def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history
     import keras
 
     saved = keras.models.load_model(result.keras_path, compile=False)
-    batch = model.to_model_input(mnist_test[0][:50])
-    converted = inference.load_backend("litert", result.tflite_path)
+    batch = datasets.to_model_input(mnist_test[0][:50])
+    converted = backends.load_backend("litert", result.tflite_path)
     np.testing.assert_allclose(converted.predict(batch), saved.predict(batch, verbose=0), atol=1e-4)
-    assert model.KERAS_MODEL_PATH.stat().st_mtime_ns == before  # the committed model is untouched
+    assert mnist.KERAS_MODEL_PATH.stat().st_mtime_ns == before  # the committed model is untouched

@@ -10,13 +10,14 @@ import pytest
 from nbclient import NotebookClient
 
 import model
+from recognizer import mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
 def test_the_notebook_trains_plots_and_saves_artefacts_on_a_small_sample(tmp_path, monkeypatch):
-    committed = model.KERAS_MODEL_PATH.read_bytes()
+    committed = mnist.KERAS_MODEL_PATH.read_bytes()
     monkeypatch.setenv("TRAIN_EPOCHS", "1")
     monkeypatch.setenv("TRAIN_MEMBERS", "1")
     monkeypatch.setenv("TRAIN_LIMIT", "2000")
@@ -36,4 +37,4 @@ def test_the_notebook_trains_plots_and_saves_artefacts_on_a_small_sample(tmp_pat
     assert "MNIST test accuracy" in text and "USPS test accuracy" in text
     for name in ("mnist_cnn.h5", "mnist_cnn.tflite", model.HISTORY_FILENAME):
         assert (tmp_path / "artefacts" / name).is_file()
-    assert model.KERAS_MODEL_PATH.read_bytes() == committed
+    assert mnist.KERAS_MODEL_PATH.read_bytes() == committed

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
 
-import preprocessing
+from recognizer import decode, normalize, png
 from drawings import canvas_from_mnist, encode, stroke_digit
-from model import DIGIT_BOX, IMAGE_SIZE
+from recognizer.mnist import DIGIT_BOX, IMAGE_SIZE
 
 
 def ink_box(image: np.ndarray, level: float = 0.05) -> tuple[int, int]:
@@ -42,7 +42,7 @@ def seven(mnist_test):
 
 
 def test_a_canvas_drawing_of_an_mnist_digit_comes_back_as_that_digit(seven):
-    image = preprocessing.preprocess(encode(canvas_from_mnist(seven)))
+    image = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven))))
     assert_mnist_like(image)
     assert similarity(image, seven / 255.0) > 0.9
 
@@ -53,57 +53,57 @@ def test_a_canvas_drawing_of_an_mnist_digit_comes_back_as_that_digit(seven):
     ids=["top-left corner", "bottom-right corner", "top-right corner"],
 )
 def test_off_centre_drawings_are_centred_by_mass(seven, box):
-    image = preprocessing.preprocess(encode(canvas_from_mnist(seven, box=box)))
+    image = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, box=box))))
     assert_mnist_like(image)
     assert similarity(image, seven / 255.0) > 0.85
 
 
 def test_a_tiny_drawing_is_scaled_up(seven):
-    image = preprocessing.preprocess(encode(canvas_from_mnist(seven, size=300, box=(140, 40, 20))))
+    image = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, size=300, box=(140, 40, 20)))))
     assert_mnist_like(image)
     assert similarity(image, seven / 255.0) > 0.8
 
 
 def test_a_huge_image_is_scaled_down(seven):
-    image = preprocessing.preprocess(encode(canvas_from_mnist(seven, size=1500)))
+    image = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, size=1500))))
     assert_mnist_like(image)
     assert similarity(image, seven / 255.0) > 0.9
 
 
 @pytest.mark.parametrize("width", [3, 12, 30, 55])
 def test_thin_and_thick_strokes_fill_the_20_pixel_box(width):
-    image = preprocessing.preprocess(encode(stroke_digit(7, width=width)))
+    image = normalize.normalize_digit(decode.decode_image(encode(stroke_digit(7, width=width))))
     assert_mnist_like(image)
 
 
 def test_a_transparent_canvas_is_read_as_white_paper_not_a_black_square(seven):
-    transparent = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="transparent")))
-    white = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="white")))
+    transparent = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, background="transparent"))))
+    white = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, background="white"))))
     assert np.abs(transparent - white).max() < 0.02
     assert transparent.mean() < 0.3  # a black square would be all ink
 
 
 def test_white_ink_on_black_reads_like_black_ink_on_white(seven):
-    light_on_dark = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="black")))
-    dark_on_light = preprocessing.preprocess(encode(canvas_from_mnist(seven, background="white")))
+    light_on_dark = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, background="black"))))
+    dark_on_light = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, background="white"))))
     assert np.abs(light_on_dark - dark_on_light).max() < 0.02
 
 
 def test_a_jpeg_reads_like_the_png(seven):
     drawing = canvas_from_mnist(seven, background="white")
-    from_png = preprocessing.preprocess(encode(drawing))
-    from_jpeg = preprocessing.preprocess(encode(drawing, "JPEG", quality=70))
+    from_png = normalize.normalize_digit(decode.decode_image(encode(drawing)))
+    from_jpeg = normalize.normalize_digit(decode.decode_image(encode(drawing, "JPEG", quality=70)))
     assert_mnist_like(from_jpeg)
     assert similarity(from_jpeg, from_png) > 0.97
 
 
 def test_specks_of_noise_do_not_move_the_bounding_box(seven):
     drawing = canvas_from_mnist(seven, background="white")
-    clean = preprocessing.preprocess(encode(drawing))
+    clean = normalize.normalize_digit(decode.decode_image(encode(drawing)))
     speckled = drawing.copy()
     for x, y in [(5, 5), (270, 8), (8, 270), (271, 272)]:
         speckled.paste((0, 0, 0), (x, y, x + 3, y + 3))
-    assert np.abs(preprocessing.preprocess(encode(speckled)) - clean).max() < 0.02
+    assert np.abs(normalize.normalize_digit(decode.decode_image(encode(speckled))) - clean).max() < 0.02
 
 
 def test_exif_orientation_is_applied(seven):
@@ -111,16 +111,16 @@ def test_exif_orientation_is_applied(seven):
     rotated = drawing.transpose(Image.Transpose.ROTATE_90)  # stored sideways, as a phone does
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display"
-    from_exif = preprocessing.preprocess(encode(rotated, "JPEG", quality=95, exif=exif))
-    upright = preprocessing.preprocess(encode(drawing, "JPEG", quality=95))
+    from_exif = normalize.normalize_digit(decode.decode_image(encode(rotated, "JPEG", quality=95, exif=exif)))
+    upright = normalize.normalize_digit(decode.decode_image(encode(drawing, "JPEG", quality=95)))
     assert similarity(from_exif, upright) > 0.97
 
 
 @pytest.mark.parametrize("fmt", ["WEBP", "BMP", "GIF"])
 def test_other_formats_decode(seven, fmt):
     drawing = canvas_from_mnist(seven, background="white")
-    image = preprocessing.preprocess(encode(drawing, fmt))
-    assert similarity(image, preprocessing.preprocess(encode(drawing))) > 0.97
+    image = normalize.normalize_digit(decode.decode_image(encode(drawing, fmt)))
+    assert similarity(image, normalize.normalize_digit(decode.decode_image(encode(drawing)))) > 0.97
 
 
 @pytest.mark.parametrize(
@@ -130,43 +130,43 @@ def test_other_formats_decode(seven, fmt):
     ids=["transparent", "white", "black", "grey"],
 )
 def test_an_image_with_no_ink_raises_empty_image_error(blank):
-    with pytest.raises(preprocessing.EmptyImageError):
-        preprocessing.preprocess(encode(blank))
+    with pytest.raises(decode.EmptyImageError):
+        normalize.normalize_digit(decode.decode_image(encode(blank)))
 
 
 @pytest.mark.parametrize("data", [b"", b"hello, world", b"\x89PNG\r\n\x1a\n" + b"\0" * 40],
                          ids=["empty", "text", "truncated png"])
 def test_bytes_that_are_not_an_image_raise_image_decode_error(data):
-    with pytest.raises(preprocessing.ImageDecodeError):
-        preprocessing.decode_image(data)
+    with pytest.raises(decode.ImageDecodeError):
+        decode.decode_image(data)
 
 
 def test_oversized_dimensions_are_refused_from_the_header():
     data = encode(Image.new("1", (5000, 5000), 1))
-    with pytest.raises(preprocessing.ImageTooLargeError):
-        preprocessing.decode_image(data)
+    with pytest.raises(decode.ImageTooLargeError):
+        decode.decode_image(data)
 
 
 def test_data_urls_and_bare_base64_decode_to_the_same_bytes(seven):
-    png = encode(canvas_from_mnist(seven))
-    url = preprocessing.to_png_data_url(seven / 255.0)
+    data = encode(canvas_from_mnist(seven))
+    url = png.to_png_data_url(seven / 255.0)
     assert url.startswith("data:image/png;base64,")
     import base64
 
-    bare = base64.b64encode(png).decode()
-    assert preprocessing.decode_base64_image(bare) == png
-    assert preprocessing.decode_base64_image("data:image/png;base64," + bare) == png
-    with pytest.raises(preprocessing.ImageDecodeError):
-        preprocessing.decode_base64_image("data:text/plain;base64," + bare)
-    with pytest.raises(preprocessing.ImageDecodeError):
-        preprocessing.decode_base64_image("not base64 at all!")
+    bare = base64.b64encode(data).decode()
+    assert decode.decode_base64_image(bare) == data
+    assert decode.decode_base64_image("data:image/png;base64," + bare) == data
+    with pytest.raises(decode.ImageDecodeError):
+        decode.decode_base64_image("data:text/plain;base64," + bare)
+    with pytest.raises(decode.ImageDecodeError):
+        decode.decode_base64_image("not base64 at all!")
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 40), st.integers(1, 40), st.floats(0.05, 0.95), st.integers(0, 2**32 - 1))
 def test_component_labelling_matches_scipy(height, width, density, seed):
     mask = np.random.default_rng(seed).random((height, width)) < density
-    found = preprocessing.label_components(mask)
+    found = normalize.label_components(mask)
     expected, count = ndimage.label(mask, structure=np.ones((3, 3)))
     assert found.count == count
     # The same partition: each of our labels maps to exactly one of SciPy's, and back.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import evaluation
-import inference
+from recognizer import read
 
 
 def test_composed_numbers_of_two_to_six_digits_are_read_back(litert_model):
@@ -22,7 +22,7 @@ def test_a_number_with_clear_gaps_is_read_digit_by_digit_with_boxes(litert_model
     number = np.full((40, 4 * 44), 255, np.uint8)
     for slot, i in enumerate(picks):
         number[6:34, 8 + 44 * slot: 36 + 44 * slot] = 255 - images[i]
-    reading = inference.predict_image(evaluation.png_bytes(number), litert_model)
+    reading = read.predict_image(evaluation.png_bytes(number), litert_model)
     assert reading.number == "".join(str(labels[i]) for i in picks)
     for slot, digit in enumerate(reading.digits):
         x, _, w, _ = digit.box
@@ -37,10 +37,10 @@ def test_synthetic_photos_of_digits_on_paper_are_read(litert_model):
 
 def test_the_low_confidence_flag_fires_on_non_digits_far_more_than_on_digits(litert_model):
     report = evaluation.evaluate_low_confidence(litert_model, count=120, digits=400,
-                                                thresholds=(inference.LOW_CONFIDENCE_THRESHOLD,))
-    flagged = report.on_non_digits[inference.LOW_CONFIDENCE_THRESHOLD]
+                                                thresholds=(read.LOW_CONFIDENCE_THRESHOLD,))
+    flagged = report.on_non_digits[read.LOW_CONFIDENCE_THRESHOLD]
     assert np.mean(list(flagged.values())) >= 0.2  # 31.8% of 400 non-digits (README)
-    assert report.on_digits[inference.LOW_CONFIDENCE_THRESHOLD] <= 0.02  # 0.5% of 2,000 digits
+    assert report.on_digits[read.LOW_CONFIDENCE_THRESHOLD] <= 0.02  # 0.5% of 2,000 digits
 
 
 @pytest.mark.parametrize("background", ["white", "black"])
@@ -50,4 +50,4 @@ def test_a_thick_digit_filling_its_frame_keeps_its_polarity(litert_model, backgr
     assert zeros, "USPS has zeros whose ink covers nearly half the frame"
     for i in zeros:
         image = 255 - usps[i] if background == "white" else usps[i]
-        assert inference.predict_image(evaluation.png_bytes(image), litert_model).number == "0"
+        assert read.predict_image(evaluation.png_bytes(image), litert_model).number == "0"

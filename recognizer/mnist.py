@@ -1,0 +1,23 @@
+"""MNIST's format and the model's contract: the constants every layer shares, in one place.
+
+Input of every model: (N, 28, 28, 1) float32 in [0, 1], ink = 1 and background = 0 (MNIST polarity).
+Output: (N, NUM_CLASSES) float32 probabilities (softmax): columns 0..9 are the digits and column
+``NOT_A_DIGIT`` is "not a digit" (a line, a dot, a letter, a smudge).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+IMAGE_SIZE = 28  # MNIST images are 28x28 pixels
+DIGIT_BOX = 20  # MNIST digits were scaled to fit a 20x20 box (LeCun et al., MNIST page)
+MNIST_CENTRE = 14.0  # centre of mass of MNIST digits, in pixel-index coordinates (measured: 13.99, 14.00)
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+NUM_DIGITS = 10
+NOT_A_DIGIT = 10  # the class index of "not a digit"
+NUM_CLASSES = 11  # the digits 0..9 and "not a digit"
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_NAME = "mnist_cnn"
+KERAS_MODEL_PATH = ROOT / f"{MODEL_NAME}.h5"  # source of truth
+TFLITE_MODEL_PATH = ROOT / f"{MODEL_NAME}.tflite"  # derived from the .h5 by model.convert_to_tflite()

@@ -1,0 +1,162 @@
+"""Read the digits in an image: the whole request path, bytes -> Reading.
+
+    decode (recognizer.decode) -> ink, lines out, segmentation (recognizer.normalize, .segment)
+        -> one batch through the network (recognizer.backends) -> the best reading -> JSON
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from recognizer.decode import decode_image
+from recognizer.mnist import MODEL_NAME, NOT_A_DIGIT, NUM_DIGITS
+from recognizer.png import to_png_data_url
+from recognizer.segment import segment
+
+# A digit read with a probability under this is flagged "low_confidence": it may not be a digit, or
+# be hard to read. Chosen from evaluation.py's measurements (README, "Results"): the trade-off between
+# catching non-digits and false alarms on real digits.
+LOW_CONFIDENCE_THRESHOLD = 0.9
+
+
+@dataclass
+class Prediction:
+    """The network's reading of one mark: a digit, or "not a digit"."""
+
+    probabilities: np.ndarray  # (10,) float32: P(digit k); sums to 1 - not_digit_probability
+    not_digit_probability: float  # P(the mark is not a digit), in [0, 1]; 0 for a digits-only model
+    preprocessed: np.ndarray  # (28, 28) float32 in [0, 1]: what the network saw
+    box: tuple[int, int, int, int]  # (x, y, width, height) of the mark in the image, pixels
+
+    @classmethod
+    def from_row(cls, row: np.ndarray, preprocessed: np.ndarray, box) -> Prediction:
+        """Build from one row of a backend's (N, 11) or (N, 10) output."""
+        row = np.asarray(row, dtype=np.float32)
+        not_digit = float(row[NOT_A_DIGIT]) if row.shape[0] > NUM_DIGITS else 0.0
+        return cls(row[:NUM_DIGITS], not_digit, preprocessed, tuple(int(v) for v in box))
+
+    @property
+    def digit(self) -> int:
+        """The most probable digit, 0..9 (whether or not the mark is a digit at all)."""
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def confidence(self) -> float:
+        """The most probable digit's probability, in [0, 1]."""
+        return float(self.probabilities.max())
+
+    @property
+    def is_digit(self) -> bool:
+        """Whether a digit is more probable than "not a digit"."""
+        return self.confidence >= self.not_digit_probability
+
+    @property
+    def low_confidence(self) -> bool:
+        """Whether this is a digit read with a probability under LOW_CONFIDENCE_THRESHOLD (or no digit)."""
+        return not self.is_digit or self.confidence < LOW_CONFIDENCE_THRESHOLD
+
+    def to_json(self) -> dict:
+        """Return the mark's JSON: digit, confidence, probabilities, not_digit_probability, box, low_confidence."""
+        return {"digit": self.digit, "confidence": self.confidence,
+                "probabilities": [float(p) for p in self.probabilities],
+                "not_digit_probability": self.not_digit_probability, "box": list(self.box),
+                "low_confidence": self.low_confidence}
+
+
+@dataclass
+class Reading:
+    """Every digit found in one image, left to right, and the marks skipped as not digits."""
+
+    digits: list[Prediction]
+    skipped: list[Prediction] = field(default_factory=list)
+
+    @property
+    def not_a_digit(self) -> bool:
+        """Whether nothing in the image was read as a digit."""
+        return not self.digits
+
+    @property
+    def strongest(self) -> Prediction:
+        """The only digit, the most confident of several, or (no digit) the mark most like one."""
+        if self.digits:
+            return max(self.digits, key=lambda d: d.confidence)
+        return min(self.skipped, key=lambda d: d.not_digit_probability)
+
+    @property
+    def number(self) -> str:
+        """The digits read left to right, e.g. "2026"; one character for a single digit; "" for none."""
+        return "".join(str(d.digit) for d in self.digits)
+
+    @property
+    def digit(self) -> int | None:
+        """The strongest digit, or None when nothing in the image is a digit."""
+        return self.strongest.digit if self.digits else None
+
+    @property
+    def low_confidence(self) -> bool:
+        """The one definition of the flag: no digit at all, or any digit under LOW_CONFIDENCE_THRESHOLD."""
+        return self.not_a_digit or any(d.low_confidence for d in self.digits)
+
+    def to_json(self) -> dict:
+        """Return the API's JSON body.
+
+        ``digit``, ``confidence``, ``probabilities``, ``not_digit_probability`` and ``preprocessed`` (a
+        PNG data URL of the 28x28 input) describe the strongest digit, as for a single-digit drawing;
+        ``digits`` lists every digit left to right with its ``box`` and ``number`` joins them;
+        ``skipped`` lists the marks judged not digits (separators, dots, lines), with their boxes.
+        When nothing is a digit: ``not_a_digit`` true, ``digit`` null, ``number`` "" and ``digits`` [],
+        the other fields describing the mark most like a digit. ``low_confidence`` is ``Reading.low_confidence``.
+        """
+        strongest = self.strongest
+        return {
+            "digit": self.digit,
+            "confidence": strongest.confidence,
+            "probabilities": [float(p) for p in strongest.probabilities],
+            "not_digit_probability": strongest.not_digit_probability,
+            "not_a_digit": self.not_a_digit,
+            "low_confidence": self.low_confidence,
+            "preprocessed": to_png_data_url(strongest.preprocessed),
+            "digits": [d.to_json() for d in self.digits],
+            "number": self.number,
+            "skipped": [{"box": list(d.box), "not_digit_probability": d.not_digit_probability} for d in self.skipped],
+        }
+
+
+def predict_image(data: bytes, backend) -> Reading:
+    """Read the digits in image bytes: the whole request path, decode -> segment -> normalise -> network.
+
+    Every span of units that could be one mark (``recognizer.segment.Segmentation.spans``) is
+    normalised and read in one (N, 28, 28, 1) batch. The reading kept is the cover of the units by
+    spans with the highest sum of log-probabilities (dynamic programming), each span scored by its
+    likelier label, a digit or "not a digit": a broken digit is read whole, touching digits apart,
+    and a separator ("19.950", "1,250-") is a span of its own that is skipped, not read as a digit.
+    ``backend``: any ``recognizer.backends.Backend``. Raises recognizer.decode.PreprocessingError (a
+    client error) for unreadable, oversized or blank images.
+    """
+    segmentation = segment(decode_image(data))
+    spans = segmentation.spans()
+    rendered = [segmentation.render(first, last) for first, last in spans]
+    probabilities = backend.predict(np.stack([d.image for d in rendered])[:, :, :, np.newaxis])
+    scores = np.log(np.maximum(probabilities.max(axis=1), 1e-12))
+
+    # best[k]: the highest score of a reading of units 0..k-1, and the span that ends it.
+    best = [(0.0, -1)] + [(-np.inf, -1)] * len(segmentation.units)
+    for index, ((first, last), score) in enumerate(zip(spans, scores)):
+        candidate = best[first][0] + score
+        if candidate > best[last + 1][0]:
+            best[last + 1] = (candidate, index)
+    chosen, end = [], len(segmentation.units)
+    while end > 0:
+        index = best[end][1]
+        chosen.append(index)
+        end = spans[index][0]
+    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box) for i in reversed(chosen)]
+    return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit])
+
+
+def model_info(backend) -> dict:
+    """Return the model's name, backend and file for /healthz."""
+    return {"model": MODEL_NAME, "backend": backend.name, "file": Path(backend.path).name}

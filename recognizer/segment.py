@@ -1,0 +1,166 @@
+"""Segmentation: the strokes of an image -> units left to right -> candidate digits (28x28 each).
+
+Which spans of units are digits is for the network to say (``recognizer.read.predict_image``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recognizer.normalize import (INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map,
+                                  to_mnist_box)
+
+# Segmenting a number (segment). Components whose horizontal extents overlap by this share of
+# the narrower one (at least 0.3 line heights wide, so a thin 1 is not swallowed by a neighbour)
+# are one unit: the two strokes of a 4, the bar and body of a 5.
+MERGE_OVERLAP = 0.5
+# A unit wider than this many times its height (at least 0.8 line heights) may be touching digits:
+# it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height)) units.
+# 11% of MNIST digits are wider than tall (20,000 training digits), so the network decides.
+SPLIT_ASPECT = 1.1
+DIGIT_ASPECT = 0.75
+# A digit is read from at most MAX_SPAN consecutive units spanning at most MAX_DIGIT_WIDTH line
+# heights, with gaps between them of at most MAX_JOIN_GAP line heights: the pieces of a broken
+# digit nearly touch, while separate digits leave a visible gap.
+MAX_SPAN = 3
+MAX_DIGIT_WIDTH = 1.6
+MAX_JOIN_GAP = 0.25
+MAX_UNITS = 24
+
+
+@dataclass
+class Digit:
+    """One candidate digit of an image, rendered by ``Segmentation.render``."""
+
+    image: np.ndarray  # (28, 28) float32 in [0, 1], ink = 1: MNIST-normalised, the network's input
+    box: tuple[int, int, int, int]  # (x, y, width, height) of its ink in the source image, pixels
+
+
+@dataclass
+class Unit:
+    """A piece of writing: a group of strokes that overlap horizontally, or a slice of a wide group."""
+
+    x0: int  # bounding box in the image, pixels; x1 and y1 exclusive
+    x1: int
+    y0: int
+    y1: int
+    ink: np.ndarray  # (y1 - y0, x1 - x0) float32 in [0, 1]: this unit's own ink only
+
+
+@dataclass
+class Segmentation:
+    """The units of an image, left to right, and the spans of them that may be one digit.
+
+    Which spans are digits is for the network to say (``inference.predict_image`` keeps the
+    reading with the highest total log-probability): a broken 0 is two units read best as one
+    digit, two touching digits one wide group read best as two slices.
+    """
+
+    units: list[Unit]
+    line_height: int
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Return the (first, last) unit spans that could be one digit: every unit, and runs of up to
+        MAX_SPAN units no wider than MAX_DIGIT_WIDTH line heights with no gap over MAX_JOIN_GAP."""
+        spans = []
+        for first in range(len(self.units)):
+            right = self.units[first].x1
+            for last in range(first, min(first + MAX_SPAN, len(self.units))):
+                unit = self.units[last]
+                if last > first and (unit.x0 - right > MAX_JOIN_GAP * self.line_height
+                                     or max(right, unit.x1) - self.units[first].x0 > MAX_DIGIT_WIDTH * self.line_height):
+                    break
+                spans.append((first, last))
+                right = max(right, unit.x1)
+        return spans
+
+    def render(self, first: int, last: int) -> Digit:
+        """Normalise the units ``first..last`` together as one MNIST digit, with its bounding box."""
+        units = self.units[first: last + 1]
+        x0, x1 = min(u.x0 for u in units), max(u.x1 for u in units)
+        y0, y1 = min(u.y0 for u in units), max(u.y1 for u in units)
+        canvas = np.zeros((y1 - y0, x1 - x0), np.float32)
+        for u in units:
+            region = canvas[u.y0 - y0: u.y1 - y0, u.x0 - x0: u.x1 - x0]
+            np.maximum(region, u.ink, out=region)
+        strokes = canvas > INK_THRESHOLD
+        rows = np.flatnonzero(strokes.any(axis=1))
+        cols = np.flatnonzero(strokes.any(axis=0))
+        crop = canvas[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+        return Digit(to_mnist_box(crop), (x0 + int(cols[0]), y0 + int(rows[0]), crop.shape[1], crop.shape[0]))
+
+
+def segment(grey: np.ndarray) -> Segmentation:
+    """Cut an image of one digit or of a number written left to right into units.
+
+    ``grey``: float (H, W) in [0, 1], either polarity. The strokes (``find_strokes``) that overlap
+    horizontally by ``MERGE_OVERLAP`` of the narrower one are one unit (the two strokes of a 4);
+    a unit wider than ``SPLIT_ASPECT`` times its height (at least 0.8 line heights) may be touching
+    digits, so it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height))
+    units, which the network may read back together. At most ``MAX_UNITS`` units, left to right.
+    Raises EmptyImageError when there is no ink.
+    """
+    ink, photo = ink_map(grey)
+    found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
+    labels = found.labels
+    boxes = {int(k): tuple(int(v) for v in found.boxes[k]) for k in kept}  # label -> (x0, x1, y0, y1)
+    kept = list(boxes)
+    line_height = max(y1 - y0 for _, _, y0, y1 in boxes.values())
+
+    # Union-find over components that overlap horizontally.
+    parent = {k: k for k in kept}
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    order = sorted(kept, key=lambda k: boxes[k][0])
+    for i, a in enumerate(order):
+        ax0, ax1 = boxes[a][:2]
+        for b in order[i + 1:]:
+            bx0, bx1 = boxes[b][:2]
+            if bx0 >= ax1:
+                break
+            overlap = min(ax1, bx1) - bx0
+            if overlap >= MERGE_OVERLAP * max(min(ax1 - ax0, bx1 - bx0), 0.3 * line_height):
+                parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for k in kept:
+        groups.setdefault(root(k), []).append(k)
+
+    units = []
+    for members in groups.values():
+        x0 = min(boxes[k][0] for k in members)
+        x1 = max(boxes[k][1] for k in members)
+        y0 = min(boxes[k][2] for k in members)
+        y1 = max(boxes[k][3] for k in members)
+        crop = ink[y0:y1, x0:x1]
+        if len(groups) > 1:  # another group's strokes may reach into this box: leave them out
+            window = labels[y0:y1, x0:x1]
+            crop = np.where((window > 0) & ~np.isin(window, members), 0.0, crop).astype(np.float32)
+        for c0, c1 in _split_columns(crop, line_height):
+            units.append(Unit(x0 + c0, x0 + c1, y0, y1, crop[:, c0:c1]))
+    units.sort(key=lambda u: u.x0 + u.x1)
+    return Segmentation(units[:MAX_UNITS], line_height)
+
+
+def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
+    """Return the column ranges of the slices of one group, cutting a wide group at its thinnest columns."""
+    height, width = crop.shape
+    height = max(height, 0.8 * line_height)
+    if width <= SPLIT_ASPECT * height:
+        return [(0, width)]
+    pieces = max(2, round(width / (DIGIT_ASPECT * height)))
+    profile = crop.sum(axis=0)
+    cuts = [0]
+    for i in range(1, pieces):
+        centre = i * width / pieces
+        lo = max(cuts[-1] + 1, int(centre - 0.3 * width / pieces))
+        hi = min(width - 1, int(centre + 0.3 * width / pieces))
+        cuts.append(lo + int(np.argmin(profile[lo:hi + 1])) if hi >= lo else int(centre))
+    cuts.append(width)
+    return list(zip(cuts[:-1], cuts[1:]))
