@@ -80,19 +80,21 @@ def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> 
     return lines & (across <= thickness + 2)
 
 
-def remove_lines(ink: np.ndarray, threshold: float) -> np.ndarray:
+def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
     """Return a copy of an ink map with ruled lines, grid lines, borders, underlines and margins erased.
 
-    ``ink``: float32 (H, W) in [0, 1], 1 = ink; ``threshold``: the ink level of a stroke pixel. Horizontal
-    lines are found on the image and vertical ones on its transpose (borders only: a vertical stroke in a wide
-    image is a 1, never an underline). Returns float32 (H, W); the input itself when nothing is a line or
-    removing the lines would leave under ``KEEP_FRACTION`` of the ink.
+    ``ink``: float32 (H, W) in [0, 1], 1 = ink; ``threshold``: the ink level of a stroke pixel; ``photo``:
+    whether the image is a photo or scan of paper (``recognizer.normalize.ink_map``). Borders are looked for
+    in photos only: on a clean canvas a digit may fill the frame, and its top bar is no border. Horizontal
+    lines are found on the image and vertical ones on its transpose (borders only: a vertical stroke in a
+    wide image is a 1, never an underline). Returns float32 (H, W); the input itself when nothing is a line
+    or removing the lines would leave under ``KEEP_FRACTION`` of the ink.
     """
     mask = ink > threshold
     height, width = mask.shape
     if min(height, width) < 16:
         return ink
-    square = max(height, width) <= BORDER_MAX_ASPECT * min(height, width)
+    square = photo and max(height, width) <= BORDER_MAX_ASPECT * min(height, width)
     lines = _horizontal_lines(mask, border_only=square, underlines=True)
     if square:
         lines |= _horizontal_lines(mask.T, border_only=True, underlines=False).T

@@ -20,6 +20,10 @@ from recognizer.segment import segment
 # be hard to read. Chosen from evaluation.py's measurements (README, "Results"): the trade-off between
 # catching non-digits and false alarms on real digits.
 LOW_CONFIDENCE_THRESHOLD = 0.9
+# Skipping a span as "not a digit" costs log(SKIP_COST) a unit on top of log P(not a digit), so a reading
+# never drops real digits by calling a whole merged group "not a digit": a mark is skipped when its
+# P(not a digit) is well above its best digit's (about 0.77 against 0.23 for one unit).
+SKIP_COST = 0.3
 
 
 @dataclass
@@ -50,8 +54,8 @@ class Prediction:
 
     @property
     def is_digit(self) -> bool:
-        """Whether a digit is more probable than "not a digit"."""
-        return self.confidence >= self.not_digit_probability
+        """Whether the mark reads as a digit: its best digit beats "not a digit" skipped at SKIP_COST."""
+        return np.log(max(self.confidence, 1e-12)) >= _skip_score(self.not_digit_probability, 1)
 
     @property
     def low_confidence(self) -> bool:
@@ -131,8 +135,8 @@ def predict_image(data: bytes, backend) -> Reading:
     Every span of units that could be one mark (``recognizer.segment.Segmentation.spans``) is
     normalised and read in one (N, 28, 28, 1) batch. The reading kept is the cover of the units by
     spans with the highest sum of log-probabilities (dynamic programming), each span scored by its
-    likelier label, a digit or "not a digit": a broken digit is read whole, touching digits apart,
-    and a separator ("19.950", "1,250-") is a span of its own that is skipped, not read as a digit.
+    likelier label, a digit or "not a digit" (at ``SKIP_COST`` a unit): a broken digit is read whole,
+    touching digits apart, and a separator ("19.950", "1,250-") is a span of its own that is skipped.
     ``backend``: any ``recognizer.backends.Backend``. Raises recognizer.decode.PreprocessingError (a
     client error) for unreadable, oversized or blank images.
     """
@@ -140,7 +144,10 @@ def predict_image(data: bytes, backend) -> Reading:
     spans = segmentation.spans()
     rendered = [segmentation.render(first, last) for first, last in spans]
     probabilities = backend.predict(np.stack([d.image for d in rendered])[:, :, :, np.newaxis])
-    scores = np.log(np.maximum(probabilities.max(axis=1), 1e-12))
+    digit_scores = np.log(np.maximum(probabilities[:, :NOT_A_DIGIT].max(axis=1), 1e-12))
+    not_digit = probabilities[:, NOT_A_DIGIT] if probabilities.shape[1] > NUM_DIGITS else np.zeros(len(spans))
+    skip_scores = np.array([_skip_score(p, last - first + 1) for p, (first, last) in zip(not_digit, spans)])
+    scores = np.maximum(digit_scores, skip_scores)
 
     # best[k]: the highest score of a reading of units 0..k-1, and the span that ends it.
     best = [(0.0, -1)] + [(-np.inf, -1)] * len(segmentation.units)
@@ -153,8 +160,16 @@ def predict_image(data: bytes, backend) -> Reading:
         index = best[end][1]
         chosen.append(index)
         end = spans[index][0]
-    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box) for i in reversed(chosen)]
-    return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit])
+    marks = [(Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box), digit_scores[i] >= skip_scores[i])
+             for i in reversed(chosen)]
+    return Reading([m for m, is_digit in marks if is_digit], [m for m, is_digit in marks if not is_digit])
+
+
+def _skip_score(not_digit_probability: float, units: int) -> float:
+    """The log-score of reading a span of ``units`` units as "not a digit" (see SKIP_COST)."""
+    if not_digit_probability <= 0:
+        return -np.inf
+    return float(np.log(not_digit_probability) + units * np.log(SKIP_COST))
 
 
 def model_info(backend) -> dict:

@@ -54,13 +54,14 @@ class Unit:
 class Segmentation:
     """The units of an image, left to right, and the spans of them that may be one digit.
 
-    Which spans are digits is for the network to say (``inference.predict_image`` keeps the
+    Which spans are digits is for the network to say (``recognizer.read.predict_image`` keeps the
     reading with the highest total log-probability): a broken 0 is two units read best as one
     digit, two touching digits one wide group read best as two slices.
     """
 
     units: list[Unit]
     line_height: int
+    shape: tuple[int, int] = (0, 0)  # (H, W) of the image, pixels
 
     def spans(self) -> list[tuple[int, int]]:
         """Return the (first, last) unit spans that could be one digit: every unit, and runs of up to
@@ -105,7 +106,7 @@ def segment(grey: np.ndarray) -> Segmentation:
     Raises EmptyImageError when there is no ink.
     """
     ink, photo = ink_map(grey)
-    ink = remove_lines(ink, INK_THRESHOLD)
+    ink = remove_lines(ink, INK_THRESHOLD, photo)
     found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
     labels = found.labels
     boxes = {int(k): tuple(int(v) for v in found.boxes[k]) for k in kept}  # label -> (x0, x1, y0, y1)
@@ -148,7 +149,7 @@ def segment(grey: np.ndarray) -> Segmentation:
         for c0, c1 in _split_columns(crop, line_height):
             units.append(Unit(x0 + c0, x0 + c1, y0, y1, crop[:, c0:c1]))
     units.sort(key=lambda u: u.x0 + u.x1)
-    return Segmentation(units[:MAX_UNITS], line_height)
+    return Segmentation(units[:MAX_UNITS], line_height, ink.shape)
 
 
 def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
