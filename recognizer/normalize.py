@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from recognizer.decode import EmptyImageError
+from recognizer.decode import EmptyImageError, TooMuchWorkError
 from recognizer.mnist import DIGIT_BOX, IMAGE_SIZE, MNIST_CENTRE
 
 INK_THRESHOLD = 0.25  # ink level (0..1) above which a pixel counts as part of a stroke
@@ -29,6 +29,10 @@ PHOTO_PAPER_LEVEL = 0.04
 BORDER_UNIFORMITY = 0.6  # share of the border within 0.15 of its median for it to define the background
 PHOTO_SPECK_FRACTION = 0.12
 ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
+# Component labelling joins runs of ink in a Python loop: at most this many runs (horizontal
+# stretches of ink) are considered. A number drawn on a 1536 px image has a few tens of thousands;
+# noise has hundreds of thousands. Past it: TooMuchWorkError (HTTP 422), before the loop.
+MAX_RUNS = 150_000
 
 
 def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -120,6 +124,7 @@ def label_components(mask: np.ndarray) -> Components:
     of adjacent rows whose column ranges touch (diagonals included), resolve the equivalences with
     union-find, then paint the runs. Gives the same partition as scipy.ndimage.label with a 3x3
     structure (tests/test_preprocessing.py checks it), without SciPy's 140 MB in production.
+    Raises TooMuchWorkError for more than ``MAX_RUNS`` runs.
     """
     height, width = mask.shape
     labels = np.zeros((height, width), np.int32)
@@ -135,6 +140,11 @@ def label_components(mask: np.ndarray) -> Components:
     rows, starts = np.nonzero(edges == 1)  # runs in row-major order: sorted by row, then column
     ends = np.nonzero(edges == -1)[1]  # exclusive
     runs = len(starts)
+    if runs > MAX_RUNS:
+        raise TooMuchWorkError(
+            f"The image is too noisy to read ({runs:,} separate stretches of ink, at most {MAX_RUNS:,}); "
+            "send a drawing or a photo of the digits alone."
+        )
     rows += top
     starts += left
     ends += left
