@@ -39,8 +39,10 @@ def alternating_line(width: int = 16_777_216) -> bytes:
 
 def sparse_noise(side: int = 4096, ink: float = 0.05, seed: int = 0) -> bytes:
     """A bilevel PNG of ``side`` x ``side`` with ``ink`` of its pixels black at random (750 KB at 4096)."""
-    pixels = np.random.default_rng(seed).random((side, side)) >= ink
-    return _png(Image.fromarray(pixels))
+    pixels = np.random.default_rng(seed).random((side, side), np.float32) >= ink
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -64,14 +66,36 @@ def rgba16_png(side: int = 4096) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
-def cmyk_jpeg(side: int = 4096) -> bytes:
-    """A CMYK JPEG of ``side`` x ``side``: a black 7 on white paper (libjpeg cannot decode CMYK to grey)."""
+def _seven(side: int) -> Image.Image:
+    """A black 7 drawn with two strokes on a white ``side`` x ``side`` sheet, mode L."""
     image = Image.new("L", (side, side), 255)
     pen = ImageDraw.Draw(image)
-    pen.line([(side * 0.3, side * 0.25), (side * 0.7, side * 0.25), (side * 0.45, side * 0.75)], fill=0,
-             width=side // 20)
+    pen.line([(side * 0.3, side * 0.2), (side * 0.7, side * 0.2), (side * 0.45, side * 0.8)], fill=0,
+             width=max(2, side // 14), joint="curve")
+    return image
+
+
+def seven_png(side: int = 140) -> bytes:
+    """A 7 as the page posts it (140 px): a probe that must always be read."""
+    return _png(_seven(side))
+
+
+def cmyk_jpeg(side: int = 4096) -> bytes:
+    """A CMYK JPEG of ``side`` x ``side``: a black 7 on white paper (libjpeg cannot decode CMYK to grey)."""
     buffer = io.BytesIO()
-    image.convert("CMYK").save(buffer, format="JPEG", quality=75)
+    _seven(side).convert("CMYK").save(buffer, format="JPEG", quality=75)
+    return buffer.getvalue()
+
+
+def photo_like(side: int = 4096, fmt: str = "PNG", mode: str = "RGBA") -> bytes:
+    """The costliest image that is accepted: ``side`` x ``side``, a 7 on paper with a lighting
+    gradient (so the photo path runs, at ``decode.WORK_SIDE``), smooth enough to fit in 2 MB."""
+    ramp = np.linspace(150, 235, side, dtype=np.float32)
+    paper = (ramp[None, :] * 0.5 + ramp[:, None] * 0.5).astype(np.uint8)
+    seven = np.asarray(_seven(side), np.float32) / 255.0
+    grey = Image.fromarray((paper * seven).astype(np.uint8))
+    buffer = io.BytesIO()
+    grey.convert(mode).save(buffer, format=fmt, **({"quality": 80} if fmt != "PNG" else {"compress_level": 9}))
     return buffer.getvalue()
 
 
@@ -134,6 +158,13 @@ CASES = [
     Case("PNG 4096x4096 sparse noise, 5% ink", sparse_noise, before="worker at 3 GB, killed"),
     Case("16-bit RGBA PNG 4096x4096", rgba16_png, before="server at 680-700 MB"),
     Case("CMYK JPEG 4096x4096", cmyk_jpeg, "image/jpeg", before="server at 680-700 MB"),
+    Case("RGBA PNG 4096x4096, a photo of a 7", photo_like),
+    Case("RGBA PNG 2896x2896, a photo of a 7 (the costliest PNG accepted)", lambda: photo_like(2896)),
+    Case("WebP 4096x4096, a photo of a 7", lambda: photo_like(fmt="WEBP", mode="RGB"), "image/webp",
+         before="server at 690 MB"),
+    Case("WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)",
+         lambda: photo_like(2048, fmt="WEBP", mode="RGB"), "image/webp"),
+    Case("grey PNG 4096x4096, a photo of a 7 (the costliest image accepted)", lambda: photo_like(mode="L")),
     Case("progressive JPEG, 25,000 scans", many_scan_jpeg, "image/jpeg", before="worker killed at 20 s"),
     Case("JSON nested 100,000 deep", nested_json, "application/json", before="500"),
     Case("a 1-px-high line", one_pixel_line, before="500"),

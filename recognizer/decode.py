@@ -25,6 +25,12 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 # scans of a progressive JPEG (each scan is a pass over the whole image; a few hundred bytes each).
 MAX_PIXELS = 4096 * 4096
 MAX_JPEG_SCANS = 64  # libjpeg's and mozjpeg's progressive modes write about 10
+# Formats other than JPEG are decoded at full size, then reduced: their decoding may hold at most
+# MAX_DECODE_BYTES, estimated from the header as pixels x bytes a pixel in Pillow's mode x the
+# decoder's copies (DECODE_COPIES, measured with ru_maxrss: about 2 for PNG, GIF and BMP, 4 for
+# WebP, whose decoder composites frames). 4096x4096 grey PNG: 32 MiB; 2896x2896 RGBA: 64 MiB.
+MAX_DECODE_BYTES = 64 * 2**20
+DECODE_COPIES = {"WEBP": 4}
 # What the rest of the request path works on: an image is reduced (box-averaged) to at most
 # WORK_SIDE pixels on its longer side as it is decoded: JPEGs by libjpeg's DCT scaling (draft),
 # other formats by Image.reduce straight after decoding. MNIST digits are 28 px; a number of 24
@@ -99,6 +105,14 @@ def decode_image(data: bytes) -> np.ndarray:
                     f"The image is {width}x{height} pixels; send one of at most {MAX_PIXELS:,} pixels "
                     f"(for example 4096x4096)."
                 )
+            if image.format != "JPEG":
+                cost = width * height * _bytes_per_pixel(image.mode) * DECODE_COPIES.get(image.format, 2)
+                if cost > MAX_DECODE_BYTES:
+                    raise ImageTooLargeError(
+                        f"The {image.format} image is {width}x{height} pixels of {image.mode}, more than can be "
+                        f"decoded here (about {MAX_DECODE_BYTES // 2**20} MB); send a JPEG, a smaller image "
+                        "or a greyscale one."
+                    )
             image.seek(0)  # the first frame of an animation; the others are never decoded
             if image.format == "JPEG":
                 # Each SOS marker (FF DA) starts a scan; entropy-coded data escapes FF as FF 00.
@@ -128,8 +142,15 @@ def decode_image(data: bytes) -> np.ndarray:
         ) from exc
 
 
+def _bytes_per_pixel(mode: str) -> int:
+    """Return the bytes Pillow holds per pixel of an image in ``mode`` (1 for 1, L, P; 2 for I;16; else 4)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
 def _reduce(image: Image.Image) -> Image.Image:
-    """Box-average a decoded image down to at most ``WORK_SIDE`` pixels on its longer side.
+    """Box-average a decoded image down to at most ``WORK_SIDE`` pixels on its longer side (transparency kept).
 
     Keeps the EXIF data (for ``exif_transpose``). Bilevel, palette and 16-bit images are converted to
     a mode ``Image.reduce`` takes first (at most 4 bytes a pixel: 64 MB at ``MAX_PIXELS``).
@@ -141,7 +162,7 @@ def _reduce(image: Image.Image) -> Image.Image:
     if image.mode == "1":
         image = image.convert("L")
     elif image.mode == "P":
-        image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+        image = image.convert("LA" if image.has_transparency_data else "L")  # grey is all that is kept
     elif image.mode.startswith("I;16"):
         image = image.convert("I")
     reduced = image.reduce(factor)
