@@ -1,0 +1,104 @@
+"""Lines and borders out before segmentation: ruled and grid lines, cell borders, underlines, dark margins.
+
+A photo of a form, a Sudoku grid or a cheque holds long straight structures that are not writing. Left in,
+they join digits into one stroke and become digits themselves ("000000" for an underline). A structure is a
+line when it is a run of ink along a row (column) that is long for the image: at least ``LINE_LENGTH`` of the
+image's width (height), and either lies in the outer ``BORDER_BAND`` of a near-square image (a cell's border,
+a scanner's margin) or is ``UNDERLINE_RATIO`` times longer than the image is high (an underline or a ruled line
+under a number). Rows are smeared by ``TILT_SLACK`` pixels first, so a line a few degrees off the horizontal
+still forms one run. Where a stroke crosses or touches the line, the pixels whose run across the line is
+longer than the line is thick are kept, so a 7 written through a ruled line keeps its stem. Nothing is
+removed when it would leave under ``KEEP_FRACTION`` of the ink: a lone stroke is for the network to read
+(a drawn 1 is a vertical line, and a dash alone is "not a digit").
+
+The cost is a few passes over the pixels: O(H * W), bounded by the decoder's pixel limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LINE_LENGTH = 0.6  # share of the image's side a line's run must span
+BORDER_BAND = 0.15  # share of the side, from each edge, where borders and margins lie
+BORDER_MAX_ASPECT = 1.6  # images up to this aspect ratio (a cell, a box) have their borders removed
+UNDERLINE_RATIO = 1.5  # a horizontal line this many image heights long is an underline or a ruled line
+TILT_SLACK = 2  # pixels: rows (columns) are smeared this far so a slightly tilted line stays one run
+KEEP_FRACTION = 0.1  # never remove lines that would leave less than this share of the ink
+
+
+def run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Return, for each pixel of a boolean (H, W) image, the length of the horizontal run of True it lies in.
+
+    Returns int32 (H, W), 0 where the mask is False. One pass: the runs are found from the row-wise
+    differences of the padded mask, as in ``recognizer.normalize.label_components``.
+    """
+    height, width = mask.shape
+    padded = np.zeros((height, width + 2), np.int8)
+    padded[:, 1:-1] = mask
+    edges = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]
+    lengths = ends - starts
+    out = np.zeros((height, width), np.int32)
+    if lengths.size:
+        pixel_runs = np.repeat(np.arange(lengths.size), lengths)
+        columns = np.repeat(starts, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+        out[rows[pixel_runs], columns] = lengths[pixel_runs]
+    return out
+
+
+def _smear(mask: np.ndarray, slack: int) -> np.ndarray:
+    """Return the mask OR-ed with itself shifted up and down by 1..slack rows."""
+    out = mask.copy()
+    for shift in range(1, slack + 1):
+        out[shift:] |= mask[:-shift]
+        out[:-shift] |= mask[shift:]
+    return out
+
+
+def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> np.ndarray:
+    """Return the pixels of ``mask`` that belong to long horizontal lines (see the module's docstring)."""
+    height, width = mask.shape
+    long_runs = run_lengths(_smear(mask, TILT_SLACK)) >= LINE_LENGTH * width
+    candidates = mask & long_runs
+    if not candidates.any():
+        return candidates
+    rows = np.arange(height)[:, None]
+    band = max(2, round(BORDER_BAND * height))
+    in_band = (rows < band) | (rows >= height - band)
+    keep_rows = np.zeros((height, 1), bool)
+    if underlines and width >= UNDERLINE_RATIO * height:
+        keep_rows[:] = True  # a wide image: any long line is an underline or a ruled line
+    if border_only:
+        keep_rows |= in_band
+    lines = candidates & keep_rows
+    if not lines.any():
+        return lines
+    # A stroke crossing the line runs across it for longer than the line is thick: keep those pixels.
+    across = run_lengths(mask.T).T
+    thickness = float(np.median(across[lines]))
+    return lines & (across <= thickness + 2)
+
+
+def remove_lines(ink: np.ndarray, threshold: float) -> np.ndarray:
+    """Return a copy of an ink map with ruled lines, grid lines, borders, underlines and margins erased.
+
+    ``ink``: float32 (H, W) in [0, 1], 1 = ink; ``threshold``: the ink level of a stroke pixel. Horizontal
+    lines are found on the image and vertical ones on its transpose (borders only: a vertical stroke in a wide
+    image is a 1, never an underline). Returns float32 (H, W); the input itself when nothing is a line or
+    removing the lines would leave under ``KEEP_FRACTION`` of the ink.
+    """
+    mask = ink > threshold
+    height, width = mask.shape
+    if min(height, width) < 16:
+        return ink
+    square = max(height, width) <= BORDER_MAX_ASPECT * min(height, width)
+    lines = _horizontal_lines(mask, border_only=square, underlines=True)
+    if square:
+        lines |= _horizontal_lines(mask.T, border_only=True, underlines=False).T
+    if not lines.any():
+        return ink
+    total = int(mask.sum())
+    if total - int((mask & lines).sum()) < KEEP_FRACTION * total:
+        return ink
+    return np.where(lines, 0.0, ink).astype(np.float32)
