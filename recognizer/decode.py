@@ -35,7 +35,7 @@ DECODE_COPIES = {"WEBP": 4}
 # WORK_SIDE pixels on its longer side as it is decoded: JPEGs by libjpeg's DCT scaling (draft),
 # other formats by Image.reduce straight after decoding. MNIST digits are 28 px; a number of 24
 # digits still gets 64 px a digit. This bounds the memory of every later stage (README, "Limits").
-WORK_SIDE = 1536
+WORK_SIDE = 1024
 
 
 class PreprocessingError(ValueError):

@@ -30,7 +30,7 @@ BORDER_UNIFORMITY = 0.6  # share of the border within 0.15 of its median for it 
 PHOTO_SPECK_FRACTION = 0.12
 ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
 # Component labelling joins runs of ink in a Python loop: at most this many runs (horizontal
-# stretches of ink) are considered. A number drawn on a 1536 px image has a few tens of thousands;
+# stretches of ink) are considered. A number drawn on a 1024 px image has at most a few tens of thousands;
 # noise has hundreds of thousands. Past it: TooMuchWorkError (HTTP 422), before the loop.
 MAX_RUNS = 150_000
 

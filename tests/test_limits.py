@@ -27,7 +27,7 @@ from recognizer.mnist import KERAS_MODEL_PATH, TFLITE_MODEL_PATH
 EXPECTED = {
     "PNG 512x512, a dot every 2 px": 422,  # more strokes than MAX_STROKES
     "PNG 1024x1024, a dot every 2 px": 422,  # more runs of ink than MAX_RUNS
-    "PNG 16,777,216 x 1, alternating pixels": 422,  # reduced to 1536 x 1 of even grey: no ink
+    "PNG 16,777,216 x 1, alternating pixels": 422,  # reduced to 1024 x 1 of even grey: no ink
     "PNG 4096x4096 sparse noise, 5% ink": 422,
     "16-bit RGBA PNG 4096x4096": 413,  # over MAX_DECODE_BYTES
     "CMYK JPEG 4096x4096": 200,  # decoded at 1/4 scale
@@ -35,7 +35,7 @@ EXPECTED = {
     "RGBA PNG 2896x2896, a photo of a 7 (the costliest PNG accepted)": 200,
     "WebP 4096x4096, a photo of a 7": 413,
     "WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)": 200,
-    "grey PNG 4096x4096, a photo of a 7 (the costliest image accepted)": 200,
+    "grey PNG 4096x4096, a photo of a 7 (the largest accepted)": 200,
     "progressive JPEG, 25,000 scans": 422,  # more scans than MAX_JPEG_SCANS, counted before decoding
     "JSON nested 100,000 deep": 400,
     "a 1-px-high line": 422,  # a line sliced into more units than MAX_UNITS
@@ -66,7 +66,7 @@ def test_each_hostile_input_is_answered_as_expected_with_a_json_body(real_client
         assert isinstance(body["error"], str) and len(body["error"]) > 20
 
 
-@pytest.mark.parametrize("name", ["CMYK JPEG 4096x4096", "grey PNG 4096x4096, a photo of a 7 (the costliest image accepted)",
+@pytest.mark.parametrize("name", ["CMYK JPEG 4096x4096", "grey PNG 4096x4096, a photo of a 7 (the largest accepted)",
                                   "RGBA PNG 2896x2896, a photo of a 7 (the costliest PNG accepted)",
                                   "WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)"])
 def test_large_accepted_images_are_decoded_reduced_and_still_read(litert_model, bodies, name):
