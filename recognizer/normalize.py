@@ -113,7 +113,7 @@ class Components:
     labels: np.ndarray  # int32 (H, W): 0 = background, 1..count = component
     count: int
     areas: np.ndarray  # (count + 1,) int64 pixels per label; areas[0] is unused
-    boxes: np.ndarray  # (count + 1, 4) int64 (x0, x1, y0, y1) per label, x1 and y1 exclusive
+    boxes: np.ndarray  # (count + 1, 4) int64 [x, y, width, height] per label, pixels (the API's convention)
 
 
 def label_components(mask: np.ndarray) -> Components:
@@ -183,12 +183,14 @@ def label_components(mask: np.ndarray) -> Components:
     labels[rows[pixel_runs], columns] = run_labels[pixel_runs]
 
     areas = np.bincount(run_labels, weights=lengths, minlength=count + 1).astype(np.int64)
-    boxes = np.zeros((count + 1, 4), np.int64)
-    boxes[:, 0], boxes[:, 2] = width, height
-    np.minimum.at(boxes[:, 0], run_labels, starts)
-    np.maximum.at(boxes[:, 1], run_labels, ends)
-    np.minimum.at(boxes[:, 2], run_labels, rows)
-    np.maximum.at(boxes[:, 3], run_labels, rows + 1)
+    edges = np.zeros((count + 1, 4), np.int64)  # x0, x1, y0, y1 (exclusive) while they are gathered
+    edges[:, 0], edges[:, 2] = width, height
+    np.minimum.at(edges[:, 0], run_labels, starts)
+    np.maximum.at(edges[:, 1], run_labels, ends)
+    np.minimum.at(edges[:, 2], run_labels, rows)
+    np.maximum.at(edges[:, 3], run_labels, rows + 1)
+    boxes = np.stack([edges[:, 0], edges[:, 2], edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]], axis=1)
+    boxes[0] = 0  # label 0 (the background) has no box
     return Components(labels, count, areas, boxes)
 
 
@@ -248,5 +250,5 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     """
     ink, photo = ink_map(grey)
     found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
-    boxes = found.boxes[kept]
-    return to_mnist_box(ink[boxes[:, 2].min(): boxes[:, 3].max(), boxes[:, 0].min(): boxes[:, 1].max()])
+    x, y, w, h = found.boxes[kept].T
+    return to_mnist_box(ink[y.min(): (y + h).max(), x.min(): (x + w).max()])

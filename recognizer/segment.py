@@ -120,7 +120,8 @@ def segment(grey: np.ndarray) -> Segmentation:
             "Send a drawing or a photo of the digits alone."
         )
     labels = found.labels
-    boxes = {int(k): tuple(int(v) for v in found.boxes[k]) for k in kept}  # label -> (x0, x1, y0, y1)
+    # label -> its edges (x0, x1, y0, y1), x1 and y1 exclusive: what the sweep below compares
+    boxes = {int(k): (int(x), int(x + w), int(y), int(y + h)) for k in kept for x, y, w, h in [found.boxes[k]]}
     kept = list(boxes)
     line_height = max(y1 - y0 for _, _, y0, y1 in boxes.values())
 
