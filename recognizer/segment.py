@@ -15,14 +15,18 @@ from recognizer.normalize import (INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRA
                                   to_mnist_box)
 
 # Segmenting a number (segment). Components whose horizontal extents overlap by this share of
-# the narrower one (at least 0.3 line heights wide, so a thin 1 is not swallowed by a neighbour)
-# are one unit: the two strokes of a 4, the bar and body of a 5.
+# the narrower one (at least MERGE_MIN_WIDTH line heights wide, so a thin 1 is not swallowed by a
+# neighbour) are one unit: the two strokes of a 4, the bar and body of a 5.
 MERGE_OVERLAP = 0.5
-# A unit wider than this many times its height (at least 0.8 line heights) may be touching digits:
-# it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height)) units.
+MERGE_MIN_WIDTH = 0.3
+# A unit wider than this many times its height (at least SPLIT_MIN_HEIGHT line heights) may be
+# touching digits: it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT *
+# height)) units, each cut within CUT_WINDOW of a slice's width of where even slices would end.
 # 11% of MNIST digits are wider than tall (20,000 training digits), so the network decides.
 SPLIT_ASPECT = 1.1
+SPLIT_MIN_HEIGHT = 0.8
 DIGIT_ASPECT = 0.75
+CUT_WINDOW = 0.3
 # A digit is read from at most MAX_SPAN consecutive units spanning at most MAX_DIGIT_WIDTH line
 # heights, with gaps between them of at most MAX_JOIN_GAP line heights: the pieces of a broken
 # digit nearly touch, while separate digits leave a visible gap.
@@ -105,7 +109,7 @@ def segment(grey: np.ndarray) -> Segmentation:
     ``grey``: float (H, W) in [0, 1], either polarity. Lines and borders are erased first
     (``recognizer.lines.remove_lines``). The strokes (``find_strokes``) that overlap
     horizontally by ``MERGE_OVERLAP`` of the narrower one are one unit (the two strokes of a 4);
-    a unit wider than ``SPLIT_ASPECT`` times its height (at least 0.8 line heights) may be touching
+    a unit wider than ``SPLIT_ASPECT`` times its height (at least ``SPLIT_MIN_HEIGHT`` line heights) may be touching
     digits, so it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height))
     units, which the network may read back together. Units with no stroke pixel are dropped.
     Raises EmptyImageError when there is no ink, and TooMuchWorkError for more than ``MAX_STROKES``
@@ -142,7 +146,7 @@ def segment(grey: np.ndarray) -> Segmentation:
             if bx0 >= ax1:
                 break
             overlap = min(ax1, bx1) - bx0
-            if overlap >= MERGE_OVERLAP * max(min(ax1 - ax0, bx1 - bx0), 0.3 * line_height):
+            if overlap >= MERGE_OVERLAP * max(min(ax1 - ax0, bx1 - bx0), MERGE_MIN_WIDTH * line_height):
                 parent[root(b)] = root(a)
     groups: dict[int, list[int]] = {}
     for k in kept:
@@ -176,7 +180,7 @@ def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
     The ranges are non-empty and cover 0..width; at most MAX_UNITS + 1 of them (more are refused anyway).
     """
     height, width = crop.shape
-    height = max(height, 0.8 * line_height)
+    height = max(height, SPLIT_MIN_HEIGHT * line_height)
     if width <= SPLIT_ASPECT * height or width < 2:
         return [(0, width)]
     pieces = min(max(2, round(width / (DIGIT_ASPECT * height))), width, MAX_UNITS + 1)
@@ -184,8 +188,8 @@ def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
     cuts = [0]
     for i in range(1, pieces):
         centre = i * width / pieces
-        lo = max(cuts[-1] + 1, int(centre - 0.3 * width / pieces))
-        hi = min(width - 1, int(centre + 0.3 * width / pieces))
+        lo = max(cuts[-1] + 1, int(centre - CUT_WINDOW * width / pieces))
+        hi = min(width - 1, int(centre + CUT_WINDOW * width / pieces))
         cut = lo + int(np.argmin(profile[lo:hi + 1])) if hi >= lo else int(centre)
         if cuts[-1] < cut < width:
             cuts.append(cut)
