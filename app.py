@@ -70,10 +70,12 @@ def create_app(config: dict | None = None) -> Flask:
 
         Werkzeug would stop silently at the limit (a cut image answered 200); gunicorn raises its
         own errors for a malformed chunk. Answers 413 past the limit and 400 for a malformed body;
-        otherwise the body is handed on as if it had come with a Content-Length.
+        otherwise the body is handed on as if it had come with a Content-Length. Only where the
+        server ends the stream itself (``wsgi.input_terminated``: gunicorn, Werkzeug for chunked
+        bodies), so a read never waits on an open socket.
         """
-        if request.content_length is not None or request.method not in ("POST", "PUT", "PATCH"):
-            return
+        if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+            return  # with neither, Werkzeug reads nothing (a server that does not end the stream)
         limit = app.config["MAX_CONTENT_LENGTH"]
         try:
             body = request.environ["wsgi.input"].read(limit + 1)
