@@ -26,11 +26,10 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 MAX_PIXELS = 4096 * 4096
 MAX_JPEG_SCANS = 64  # libjpeg's and mozjpeg's progressive modes write about 10
 # Formats other than JPEG are decoded at full size, then reduced: their decoding may hold at most
-# MAX_DECODE_BYTES, estimated from the header as pixels x bytes a pixel in Pillow's mode x the
-# decoder's copies (DECODE_COPIES, measured with ru_maxrss: about 2 for PNG, GIF and BMP, 4 for
+# MAX_DECODE_BYTES, estimated from the header as pixels x the peak bytes a pixel of decoding and
+# reducing holds (_decode_bytes_per_pixel, measured with ru_maxrss: 2 for grey, 8 for colour, 16 for
 # WebP, whose decoder composites frames). 4096x4096 grey PNG: 32 MiB; 2896x2896 RGBA: 64 MiB.
 MAX_DECODE_BYTES = 64 * 2**20
-DECODE_COPIES = {"WEBP": 4}
 # What the rest of the request path works on: an image is reduced (box-averaged) to at most
 # WORK_SIDE pixels on its longer side as it is decoded: JPEGs by libjpeg's DCT scaling (draft),
 # other formats by Image.reduce straight after decoding. MNIST digits are 28 px; a number of 24
@@ -106,12 +105,12 @@ def decode_image(data: bytes) -> np.ndarray:
                     f"(for example 4096x4096)."
                 )
             if image.format != "JPEG":
-                cost = width * height * _bytes_per_pixel(image.mode) * DECODE_COPIES.get(image.format, 2)
+                cost = width * height * _decode_bytes_per_pixel(image)
                 if cost > MAX_DECODE_BYTES:
                     raise ImageTooLargeError(
                         f"The {image.format} image is {width}x{height} pixels of {image.mode}, more than can be "
-                        f"decoded here (about {MAX_DECODE_BYTES // 2**20} MB); send a JPEG, a smaller image "
-                        "or a greyscale one."
+                        f"decoded here (at most {MAX_DECODE_BYTES // 2**20} MB: 4096x4096 in 8-bit grey, "
+                        "2896x2896 in colour); send a JPEG or a smaller image."
                     )
             image.seek(0)  # the first frame of an animation; the others are never decoded
             if image.format == "JPEG":
@@ -142,11 +141,21 @@ def decode_image(data: bytes) -> np.ndarray:
         ) from exc
 
 
-def _bytes_per_pixel(mode: str) -> int:
-    """Return the bytes Pillow holds per pixel of an image in ``mode`` (1 for 1, L, P; 2 for I;16; else 4)."""
-    if mode in ("1", "L", "P"):
-        return 1
-    return 2 if mode.startswith("I;16") else 4
+def _decode_bytes_per_pixel(image: Image.Image) -> int:
+    """Return the peak bytes a pixel of ``image`` holds while it is decoded and reduced (not JPEG).
+
+    Pillow holds 1 byte a pixel for 1, L and P, 2 for I;16 and 4 for the rest; the decoder's buffer
+    and the conversion before ``Image.reduce`` (I;16 to I, P with transparency to LA) come on top.
+    """
+    if image.format == "WEBP":
+        return 16
+    if image.mode in ("1", "L"):
+        return 2
+    if image.mode == "P":
+        return 5 if "transparency" in image.info else 2
+    if image.mode.startswith("I;16"):
+        return 6
+    return 8
 
 
 def _reduce(image: Image.Image) -> Image.Image:
