@@ -7,6 +7,7 @@ requests share it and the app keeps no other state, so it scales to many workers
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -46,22 +47,47 @@ log = logging.getLogger(__name__)
 def create_app(config: dict | None = None) -> Flask:
     """Create the app and load the model once.
 
-    ``config`` overrides settings; tests pass ``MODEL`` (any object with ``predict`` and ``name``)
-    to skip loading. Settings from the environment: ``MODEL_BACKEND`` (litert | keras) and
-    ``MODEL_PATH``. Raises backends.ModelLoadError, naming the file and the command that rebuilds
-    it, when the model cannot be loaded: the process stops rather than answering 500s.
+    ``config`` overrides settings; tests pass ``MODEL`` (any ``recognizer.backends.Backend``) to
+    skip loading. ``MODEL_BACKEND`` (litert | keras; default ``backends.backend_name()``, which reads
+    the environment) and ``MODEL_PATH`` (default $MODEL_PATH, else the committed file). Raises
+    backends.ModelLoadError, naming the file and the command that rebuilds it, when the model
+    cannot be loaded or gives no probabilities: the process stops rather than answering 500s.
     """
     app = Flask(__name__)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
-        MODEL_BACKEND=os.environ.get("MODEL_BACKEND", backends.DEFAULT_BACKEND),
+        MODEL_BACKEND=None,
         MODEL_PATH=os.environ.get("MODEL_PATH"),
         MODEL=None,
     )
     app.config.update(config or {})
     _check_temp_dir()
     model = app.config["MODEL"] or backends.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
-    app.extensions["digit_model"] = model
+
+    @app.before_request
+    def read_streamed_body():
+        """Read a body sent without Content-Length (chunked) here, within MAX_CONTENT_LENGTH.
+
+        Werkzeug would stop silently at the limit (a cut image answered 200); gunicorn raises its
+        own errors for a malformed chunk. Answers 413 past the limit and 400 for a malformed body;
+        otherwise the body is handed on as if it had come with a Content-Length. Only where the
+        server ends the stream itself (``wsgi.input_terminated``: gunicorn, Werkzeug for chunked
+        bodies), so a read never waits on an open socket.
+        """
+        if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+            return  # with neither, Werkzeug reads nothing (a server that does not end the stream)
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        try:
+            body = request.environ["wsgi.input"].read(limit + 1)
+        except Exception as exc:  # gunicorn: InvalidChunkSize, ChunkMissingTerminator, NoMoreData
+            raise ClientError(400, "The request body could not be read (malformed chunked encoding); "
+                                   "send the image with a Content-Length.") from exc
+        if len(body) > limit:
+            raise ClientError(413, ERROR_MESSAGES[413])
+        request.environ["wsgi.input"] = io.BytesIO(body)
+        request.environ["CONTENT_LENGTH"] = str(len(body))
+        for cached in ("content_length", "stream"):  # Werkzeug's cached properties, recomputed from environ
+            request.__dict__.pop(cached, None)
 
     @app.get("/")
     def index():
@@ -84,7 +110,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        """Answer 200 ``{"status": "ok", "model": ..., "backend": ..., "file": ...}``."""
+        """Run the model on a tiny batch; answer 200 ``{"status": "ok", "model", "backend", "file"}``.
+
+        Answers 503 ``{"status": "unhealthy", "error": ...}`` when the model fails or its output is
+        not probabilities (``backends.health_problem``), so a platform can take the instance out.
+        """
+        problem = backends.health_problem(model)
+        if problem:
+            log.error("health check failed: the model %s", problem)
+            return jsonify(status="unhealthy", error=f"The model {problem}.", **read.model_info(model)), 503
         return jsonify(status="ok", **read.model_info(model))
 
     @app.after_request
@@ -103,14 +137,21 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(decode.PreprocessingError)
     def image_error(error: decode.PreprocessingError):
-        """Answer 400 for images that cannot be read, 413 for oversized ones, 422 for blank ones."""
+        """Answer 400 for images that cannot be read, 413 for oversized ones, 422 for blank ones and
+        for ones that would cost more work than any drawing (too many scans, marks or runs of ink)."""
         if isinstance(error, decode.ImageTooLargeError):
             status = 413
-        elif isinstance(error, decode.EmptyImageError):
+        elif isinstance(error, (decode.EmptyImageError, decode.TooMuchWorkError)):
             status = 422
         else:
             status = 400
         return jsonify(error=str(error)), status
+
+    @app.errorhandler(backends.ModelOutputError)
+    def model_error(error: backends.ModelOutputError):
+        """Answer 503 when the model's output is not probabilities: the server, not the image, is at fault."""
+        log.error("model output check failed on %s: %s", request.path, error)
+        return jsonify(error="The model is not working; the service is unavailable. Please try again later."), 503
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):
@@ -161,7 +202,10 @@ def _image_bytes() -> bytes:
     if request.mimetype.startswith("image/"):
         return request.get_data()
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError as exc:  # json.loads recurses once per level of nesting
+            raise ClientError(400, "The JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}.") from exc
         if not isinstance(body, dict):
             raise ClientError(400, "The body is not a JSON object; send {\"image\": \"data:image/png;base64,...\"}.")
         image = body.get("image")

@@ -2,6 +2,8 @@
 
 import os
 
+from recognizer.backends import backend_name  # the one place MODEL_BACKEND is read
+
 # Heroku-style platforms give the port in $PORT; locally, serve on 127.0.0.1:8000.
 bind = f"0.0.0.0:{os.environ['PORT']}" if os.environ.get("PORT") else "127.0.0.1:8000"
 # Heroku sets WEB_CONCURRENCY from the dyno size; two workers fit a 512 MB dyno with LiteRT.
@@ -13,4 +15,4 @@ accesslog = "-"
 errorlog = "-"
 # Load the model once in the master and fork: workers share its pages and a broken model file
 # stops the master at once with one line. Only with LiteRT: TensorFlow's threads do not survive fork.
-preload_app = os.environ.get("MODEL_BACKEND", "litert").lower() == "litert"
+preload_app = backend_name() == "litert"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shlex
@@ -9,11 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +55,22 @@ class Server:
         return {"processes": len(processes), "rss": sum(i.rss for i in infos) / 2**20,
                 "pss": sum(i.pss for i in infos) / 2**20}
 
+    def rss_mb(self) -> float:
+        """Resident memory of the master plus its workers, MB (RSS: shared pages counted per process)."""
+        import psutil
+
+        total = 0
+        try:
+            master = psutil.Process(self.process.pid)
+            for process in [master, *master.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.NoSuchProcess:  # a worker replaced between listing and reading
+                    pass
+        except psutil.NoSuchProcess:
+            pass
+        return total / 2**20
+
     def __enter__(self):
         return self
 
@@ -66,6 +85,59 @@ def post(url: str, body: bytes, content_type: str = "image/png", timeout: float 
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
+
+
+class PeakMemory:
+    """Sample the server's ``rss_mb`` every ``interval`` seconds in a thread; ``peak`` is the highest seen."""
+
+    def __init__(self, server: Server, interval: float = 0.01):
+        self.server, self.interval, self.peak = server, interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.server.rss_mb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.peak = self.server.rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _answer(response: http.client.HTTPResponse) -> tuple[int, dict]:
+    body = response.read()
+    try:
+        return response.status, json.loads(body)
+    except ValueError:
+        return response.status, {"not_json": body[:200].decode("latin-1")}
+
+
+def post_chunked(url: str, chunks, content_type: str = "image/png", timeout: float = 10) -> tuple[int, dict]:
+    """POST ``chunks`` (an iterable of bytes) with Transfer-Encoding: chunked, no Content-Length."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("POST", parts.path, body=iter(chunks), encode_chunked=True,
+                           headers={"Content-Type": content_type, "Transfer-Encoding": "chunked"})
+        return _answer(connection.getresponse())
+    finally:
+        connection.close()
+
+
+def send_raw(url: str, request: bytes, timeout: float = 10) -> tuple[int, dict]:
+    """Send raw HTTP bytes (a hand-made request, e.g. a malformed chunk) and return status and JSON."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return _answer(response)
 
 
 def start(probe: bytes, command: list[str] | None = None, env: dict | None = None, workers: int = 2,

@@ -1,7 +1,7 @@
 """Load test: gunicorn started as the Procfile does, thousands of requests at concurrency 16 from
 this (separate) process. Checks every answer and the memory of master plus workers.
 
-    .venv/bin/python bench/load.py [--requests 5000] [--concurrency 16]
+    .venv/bin/python -m bench.load [--requests 5000] [--concurrency 16]
 
 Every answer must be right: a digit equal to the in-process reading of the same image, or the
 4xx of a bad input. Exits 1 on any wrong answer, any error, or memory growth over 20% from after
@@ -23,13 +23,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from recognizer import backends, read  # noqa: E402
-import datasets  # noqa: E402
-import model  # noqa: E402
-from bench import gunicorn_process  # noqa: E402
-from tests.drawings import canvas_from_mnist, encode  # noqa: E402
+from recognizer import backends, read
+import datasets
+from bench import gunicorn_process
+from synthetic import canvas_from_mnist, encode
 
 
 @dataclass

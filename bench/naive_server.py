@@ -6,7 +6,6 @@
 
 from flask import Flask, jsonify, request
 
-import model
 from recognizer import decode, mnist, normalize
 
 

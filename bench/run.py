@@ -1,7 +1,7 @@
 """Benchmark the request path in-process and over HTTP, and print one table.
 
-    .venv/bin/python bench/run.py            # about three minutes on two cores
-    .venv/bin/python bench/run.py --quick    # fewer iterations, a smoke run
+    .venv/bin/python -m bench.run            # minutes; it prints how long it took
+    .venv/bin/python -m bench.run --quick    # fewer iterations, a smoke run
 
 Every figure has a ratio to the naive reference measured in the same run (Keras ``model.predict``
 in-process; a gunicorn server calling ``model.predict`` per request over HTTP), because these
@@ -27,14 +27,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from recognizer import backends, decode, mnist, normalize, read, segment as segmentation  # noqa: E402
-import datasets  # noqa: E402
-import model  # noqa: E402
-from bench import gunicorn_process  # noqa: E402
-from tests.drawings import canvas_from_mnist, encode  # noqa: E402
+from recognizer import backends, decode, mnist, normalize, read, segment as segmentation
+import datasets
+from bench import gunicorn_process
+from synthetic import canvas_from_mnist, encode
 
 
 # The reference server: gunicorn with 2 workers. gunicorn reads ./gunicorn.conf.py (port, workers);
@@ -81,8 +79,8 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
     batch = normalize.normalize_digit(grey)[None, :, :, None]
 
     def segment_and_normalise():
-        segmentation = segmentation.segment(grey)
-        return [segmentation.render(first, last) for first, last in segmentation.spans()]
+        units = segmentation.segment(grey)
+        return [units.render(first, last) for first, last in units.spans()]
     prediction = read.predict_image(png, litert)
     client = create_app({"MODEL": litert}).test_client()
 
@@ -159,6 +157,7 @@ def main(argv=None) -> int:
     if not shutil.which("hey"):
         sys.exit("bench needs `hey`: apt-get install -y hey")
     iterations, runs, requests = (100, 2, 400) if args.quick else (500, 5, 2000)
+    began = time.perf_counter()
 
     png = canvas_png()
     body = Path(tempfile.mkdtemp()) / "digit.png"
@@ -194,6 +193,7 @@ def main(argv=None) -> int:
         dev = installed_size_mb(ROOT / "requirements-dev.txt") if not args.quick else float("nan")
         print(f"| installed size of requirements.txt, MB | {runtime:.0f} | {dev:.0f} (requirements-dev.txt) | "
               f"{dev / runtime:.1f}x |")
+    print(f"\nThe benchmark took {(time.perf_counter() - began) / 60:.1f} min.")
     return 0
 
 

@@ -37,8 +37,15 @@ class ModelLoadError(RuntimeError):
     """The model or its runtime cannot be loaded; the message names the cause and the fix."""
 
 
+class ModelOutputError(RuntimeError):
+    """A loaded model gave output that is not probabilities (NaN, wrong shape): the server is sick."""
+
+
 class LiteRTBackend:
     """Serve ``mnist_cnn.tflite`` with the LiteRT interpreter, allocated once and reused.
+
+    The file is read into memory once (``model_content``), not mapped: a model file overwritten or
+    deleted while the server runs cannot change or break the model it serves.
 
     ``num_threads`` is the interpreter's CPU thread count: one per gunicorn worker, so workers
     do not oversubscribe the cores. Calls are serialised by a lock (the interpreter is not
@@ -58,7 +65,8 @@ class LiteRTBackend:
         if not self.path.is_file():
             raise ModelLoadError(f"Model file {self.path} is missing: {REBUILD_HINT}.")
         try:
-            self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self._content = self.path.read_bytes()  # the interpreter keeps pointers into these bytes
+            self._interpreter = Interpreter(model_content=self._content, num_threads=num_threads)
             self._interpreter.allocate_tensors()
         except Exception as exc:  # the runtime reports a bad flatbuffer as ValueError or RuntimeError
             raise ModelLoadError(f"Model file {self.path} is not a valid LiteRT model ({exc}): {REBUILD_HINT}.") from exc
@@ -112,25 +120,44 @@ class KerasBackend:
             return np.asarray(self._model(np.asarray(batch, dtype=np.float32), training=False))
 
 
-def load_backend(name: str | None = None, model_path: str | os.PathLike | None = None):
-    """Load and check the backend ``name`` ("litert" or "keras"; default $MODEL_BACKEND or litert).
+def backend_name(name: str | None = None) -> str:
+    """Return the backend to serve: ``name``, else $MODEL_BACKEND, else "litert"; the one place it is read."""
+    return (name or os.environ.get("MODEL_BACKEND") or DEFAULT_BACKEND).lower()
 
-    ``model_path`` overrides the committed model file. The model is checked on a blank input:
-    its output must be (1, 11) or (1, 10) finite probabilities that sum to 1 (``check_output``).
+
+def probe_batch() -> np.ndarray:
+    """Return a (2, 28, 28, 1) float32 batch for health checks: a blank input and a small cross of ink."""
+    batch = np.zeros((2, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
+    batch[1, 6:22, 13:15, 0] = 1.0
+    batch[1, 13:15, 6:22, 0] = 1.0
+    return batch
+
+
+def health_problem(backend) -> str | None:
+    """Run ``backend`` on ``probe_batch()`` and return what is wrong with it, or None when it is sound."""
+    try:
+        probabilities = backend.predict(probe_batch())
+    except Exception as exc:  # any failure of the runtime is a sick model, reported, not raised
+        return f"fails on a (2, 28, 28, 1) input ({type(exc).__name__}: {exc})"
+    return check_output(probabilities, 2)
+
+
+def load_backend(name: str | None = None, model_path: str | os.PathLike | None = None):
+    """Load and check the backend ``name`` ("litert" or "keras"; default ``backend_name()``).
+
+    ``model_path`` overrides the committed model file. The model is checked on a blank input and
+    on a cross of ink (``health_problem``): its output must be (2, 11) or (2, 10) finite
+    probabilities that sum to 1 (``check_output``), so a model whose weights give NaN never starts.
     Raises ModelLoadError with the cause and the fix.
     """
-    name = (name or os.environ.get("MODEL_BACKEND") or DEFAULT_BACKEND).lower()
+    name = backend_name(name)
     if name == "litert":
         backend = LiteRTBackend(model_path or TFLITE_MODEL_PATH)
     elif name == "keras":
         backend = KerasBackend(model_path or KERAS_MODEL_PATH)
     else:
         raise ModelLoadError(f"MODEL_BACKEND={name!r} is not one of {', '.join(BACKENDS)}.")
-    try:
-        probabilities = backend.predict(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32))
-    except Exception as exc:
-        raise ModelLoadError(f"Model file {backend.path} does not take (1, 28, 28, 1) input ({exc}): {REBUILD_HINT}.") from exc
-    problem = check_output(probabilities, 1)
+    problem = health_problem(backend)
     if problem:
         raise ModelLoadError(f"Model file {backend.path} {problem}: {REBUILD_HINT}.")
     return backend

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import re
 import warnings
 
@@ -19,8 +20,21 @@ from PIL import Image, ImageOps
 
 # Formats a browser or a phone produces (Pillow's JPEG plugin also opens phones' MPO files).
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
-MAX_PIXELS = 4096 * 4096  # refused from the header, before any pixel is decoded
-JPEG_DRAFT_SIDE = 1024  # large JPEGs are decoded at a reduced DCT scale, no smaller than this
+# The work of decoding is bounded by the header, before any pixel is decoded: at most MAX_PIXELS
+# pixels (Pillow holds at most 4 bytes each: 64 MB for 4096x4096 RGBA) and at most MAX_JPEG_SCANS
+# scans of a progressive JPEG (each scan is a pass over the whole image; a few hundred bytes each).
+MAX_PIXELS = 4096 * 4096
+MAX_JPEG_SCANS = 64  # libjpeg's and mozjpeg's progressive modes write about 10
+# Formats other than JPEG are decoded at full size, then reduced: their decoding may hold at most
+# MAX_DECODE_BYTES, estimated from the header as pixels x the peak bytes a pixel of decoding and
+# reducing holds (_decode_bytes_per_pixel, measured with ru_maxrss: 2 for grey, 8 for colour, 16 for
+# WebP, whose decoder composites frames). 4096x4096 grey PNG: 32 MiB; 2896x2896 RGBA: 64 MiB.
+MAX_DECODE_BYTES = 64 * 2**20
+# What the rest of the request path works on: an image is reduced (box-averaged) to at most
+# WORK_SIDE pixels on its longer side as it is decoded: JPEGs by libjpeg's DCT scaling (draft),
+# other formats by Image.reduce straight after decoding. MNIST digits are 28 px; a number of 24
+# digits still gets 64 px a digit. This bounds the memory of every later stage (README, "Limits").
+WORK_SIDE = 1024
 
 
 class PreprocessingError(ValueError):
@@ -37,6 +51,10 @@ class ImageTooLargeError(PreprocessingError):
 
 class EmptyImageError(PreprocessingError):
     """The image decodes but holds no ink (a blank canvas)."""
+
+
+class TooMuchWorkError(PreprocessingError):
+    """The image would cost more work than any drawing needs: too many scans, strokes or marks."""
 
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?)(;base64)?,", re.I)
@@ -64,11 +82,13 @@ def decode_base64_image(text: str) -> bytes:
 def decode_image(data: bytes) -> np.ndarray:
     """Decode PNG, JPEG, WebP, BMP or GIF bytes to a grey image, 1.0 = white paper.
 
-    Returns float32 (H, W) in [0, 1]. Applies the EXIF orientation, takes the first frame of an
+    Returns float32 (H, W) in [0, 1] with max(H, W) <= ``WORK_SIDE``: larger images are reduced by
+    box-averaging as they are decoded. Applies the EXIF orientation, takes the first frame of an
     animation and composites any transparency onto white, so a transparent canvas reads as a
-    white sheet (not a black square). Checks the dimensions from the header before decoding.
-    Raises ImageDecodeError for empty, unknown or corrupt data and ImageTooLargeError above
-    ``MAX_PIXELS`` pixels.
+    white sheet (not a black square). Checks the dimensions from the header, and counts a JPEG's
+    scans, before decoding. Raises ImageDecodeError for empty, unknown or corrupt data,
+    ImageTooLargeError above ``MAX_PIXELS`` pixels and TooMuchWorkError for a JPEG of more than
+    ``MAX_JPEG_SCANS`` scans.
     """
     if not data:
         raise ImageDecodeError("The image is empty; draw a digit or choose an image file.")
@@ -84,13 +104,33 @@ def decode_image(data: bytes) -> np.ndarray:
                     f"The image is {width}x{height} pixels; send one of at most {MAX_PIXELS:,} pixels "
                     f"(for example 4096x4096)."
                 )
+            if image.format != "JPEG":
+                cost = width * height * _decode_bytes_per_pixel(image)
+                if cost > MAX_DECODE_BYTES:
+                    raise ImageTooLargeError(
+                        f"The {image.format} image is {width}x{height} pixels of {image.mode}, more than can be "
+                        f"decoded here (at most {MAX_DECODE_BYTES // 2**20} MB: 4096x4096 in 8-bit grey, "
+                        "2896x2896 in colour); send a JPEG or a smaller image."
+                    )
             image.seek(0)  # the first frame of an animation; the others are never decoded
-            if image.format == "JPEG" and image.mode in ("RGB", "L") and max(width, height) > 2 * JPEG_DRAFT_SIDE:
-                # A phone photo: let libjpeg decode at 1/2..1/8 scale, straight to grey.
-                scale = max(width, height) / JPEG_DRAFT_SIDE
-                image.draft("L", (round(width / scale), round(height / scale)))
+            if image.format == "JPEG":
+                # Each SOS marker (FF DA) starts a scan; entropy-coded data escapes FF as FF 00.
+                scans = data.count(b"\xff\xda")
+                if scans > MAX_JPEG_SCANS:
+                    raise TooMuchWorkError(
+                        f"The JPEG has {scans:,} scans; at most {MAX_JPEG_SCANS} are decoded. "
+                        "Save it as a baseline (non-progressive) JPEG or a PNG."
+                    )
+                if max(width, height) > WORK_SIDE:
+                    # A phone photo: libjpeg decodes at 1/2..1/8 scale (straight to grey where it can).
+                    scale = max(width, height) / (WORK_SIDE / 2)
+                    image.draft("L" if image.mode in ("RGB", "L") else None,
+                                (math.ceil(width / scale), math.ceil(height / scale)))
+            image.load()
+            sixteen_bit = image.mode.startswith("I;16")
+            image = _reduce(image)
             ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
-            return _to_grey(image)
+            return _to_grey(image, sixteen_bit)
     except PreprocessingError:
         raise
     except Image.DecompressionBombError as exc:
@@ -101,12 +141,53 @@ def decode_image(data: bytes) -> np.ndarray:
         ) from exc
 
 
-def _to_grey(image: Image.Image) -> np.ndarray:
-    """Return float32 (H, W) grey in [0, 1] of a loaded Pillow image, transparency onto white."""
+def _decode_bytes_per_pixel(image: Image.Image) -> int:
+    """Return the peak bytes a pixel of ``image`` holds while it is decoded and reduced (not JPEG).
+
+    Pillow holds 1 byte a pixel for 1, L and P, 2 for I;16 and 4 for the rest; the decoder's buffer
+    and the conversion before ``Image.reduce`` (I;16 to I, P with transparency to LA) come on top.
+    """
+    if image.format == "WEBP":
+        return 16
+    if image.mode in ("1", "L"):
+        return 2
+    if image.mode == "P":
+        return 5 if "transparency" in image.info else 2
+    if image.mode.startswith("I;16"):
+        return 6
+    return 8
+
+
+def _reduce(image: Image.Image) -> Image.Image:
+    """Box-average a decoded image down to at most ``WORK_SIDE`` pixels on its longer side (transparency kept).
+
+    Keeps the EXIF data (for ``exif_transpose``). Bilevel, palette and 16-bit images are converted to
+    a mode ``Image.reduce`` takes first (at most 4 bytes a pixel: 64 MB at ``MAX_PIXELS``).
+    """
+    factor = math.ceil(max(image.size) / WORK_SIDE)
+    if factor <= 1:
+        return image
+    info = image.info
+    if image.mode == "1":
+        image = image.convert("L")
+    elif image.mode == "P":
+        image = image.convert("LA" if image.has_transparency_data else "L")  # grey is all that is kept
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    reduced = image.reduce(factor)
+    reduced.info = info
+    return reduced
+
+
+def _to_grey(image: Image.Image, sixteen_bit: bool = False) -> np.ndarray:
+    """Return float32 (H, W) grey in [0, 1] of a loaded Pillow image, transparency onto white.
+
+    ``sixteen_bit``: the image was decoded as 16-bit (and may since have been reduced to mode "I").
+    """
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         # 16-bit and 32-bit images: scale by their own range, not by 255 (Pillow's "L" clips).
         pixels = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
+        top = 65535.0 if sixteen_bit or image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
         if image.mode == "F":
             top = max(1.0, float(pixels.max()))
         return np.clip(pixels / top, 0.0, 1.0).astype(np.float32)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from recognizer.decode import EmptyImageError
+from recognizer.decode import EmptyImageError, TooMuchWorkError
 from recognizer.mnist import DIGIT_BOX, IMAGE_SIZE, MNIST_CENTRE
 
 INK_THRESHOLD = 0.25  # ink level (0..1) above which a pixel counts as part of a stroke
@@ -29,6 +29,10 @@ PHOTO_PAPER_LEVEL = 0.04
 BORDER_UNIFORMITY = 0.6  # share of the border within 0.15 of its median for it to define the background
 PHOTO_SPECK_FRACTION = 0.12
 ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
+# Component labelling joins runs of ink in a Python loop: at most this many runs (horizontal
+# stretches of ink) are considered. A number drawn on a 1024 px image has at most a few tens of thousands;
+# noise has hundreds of thousands. Past it: TooMuchWorkError (HTTP 422), before the loop.
+MAX_RUNS = 150_000
 
 
 def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -109,7 +113,7 @@ class Components:
     labels: np.ndarray  # int32 (H, W): 0 = background, 1..count = component
     count: int
     areas: np.ndarray  # (count + 1,) int64 pixels per label; areas[0] is unused
-    boxes: np.ndarray  # (count + 1, 4) int64 (x0, x1, y0, y1) per label, x1 and y1 exclusive
+    boxes: np.ndarray  # (count + 1, 4) int64 [x, y, width, height] per label, pixels (the API's convention)
 
 
 def label_components(mask: np.ndarray) -> Components:
@@ -120,6 +124,7 @@ def label_components(mask: np.ndarray) -> Components:
     of adjacent rows whose column ranges touch (diagonals included), resolve the equivalences with
     union-find, then paint the runs. Gives the same partition as scipy.ndimage.label with a 3x3
     structure (tests/test_preprocessing.py checks it), without SciPy's 140 MB in production.
+    Raises TooMuchWorkError for more than ``MAX_RUNS`` runs.
     """
     height, width = mask.shape
     labels = np.zeros((height, width), np.int32)
@@ -135,6 +140,11 @@ def label_components(mask: np.ndarray) -> Components:
     rows, starts = np.nonzero(edges == 1)  # runs in row-major order: sorted by row, then column
     ends = np.nonzero(edges == -1)[1]  # exclusive
     runs = len(starts)
+    if runs > MAX_RUNS:
+        raise TooMuchWorkError(
+            f"The image is too noisy to read ({runs:,} separate stretches of ink, at most {MAX_RUNS:,}); "
+            "send a drawing or a photo of the digits alone."
+        )
     rows += top
     starts += left
     ends += left
@@ -173,12 +183,14 @@ def label_components(mask: np.ndarray) -> Components:
     labels[rows[pixel_runs], columns] = run_labels[pixel_runs]
 
     areas = np.bincount(run_labels, weights=lengths, minlength=count + 1).astype(np.int64)
-    boxes = np.zeros((count + 1, 4), np.int64)
-    boxes[:, 0], boxes[:, 2] = width, height
-    np.minimum.at(boxes[:, 0], run_labels, starts)
-    np.maximum.at(boxes[:, 1], run_labels, ends)
-    np.minimum.at(boxes[:, 2], run_labels, rows)
-    np.maximum.at(boxes[:, 3], run_labels, rows + 1)
+    edges = np.zeros((count + 1, 4), np.int64)  # x0, x1, y0, y1 (exclusive) while they are gathered
+    edges[:, 0], edges[:, 2] = width, height
+    np.minimum.at(edges[:, 0], run_labels, starts)
+    np.maximum.at(edges[:, 1], run_labels, ends)
+    np.minimum.at(edges[:, 2], run_labels, rows)
+    np.maximum.at(edges[:, 3], run_labels, rows + 1)
+    boxes = np.stack([edges[:, 0], edges[:, 2], edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]], axis=1)
+    boxes[0] = 0  # label 0 (the background) has no box
     return Components(labels, count, areas, boxes)
 
 
@@ -238,5 +250,5 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     """
     ink, photo = ink_map(grey)
     found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
-    boxes = found.boxes[kept]
-    return to_mnist_box(ink[boxes[:, 2].min(): boxes[:, 3].max(), boxes[:, 0].min(): boxes[:, 1].max()])
+    x, y, w, h = found.boxes[kept].T
+    return to_mnist_box(ink[y.min(): (y + h).max(), x.min(): (x + w).max()])

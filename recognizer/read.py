@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recognizer.backends import ModelOutputError, check_output
 from recognizer.decode import decode_image
 from recognizer.mnist import MODEL_NAME, NOT_A_DIGIT, NUM_DIGITS
 from recognizer.png import to_png_data_url
@@ -138,12 +139,17 @@ def predict_image(data: bytes, backend) -> Reading:
     likelier label, a digit or "not a digit" (at ``SKIP_COST`` a unit): a broken digit is read whole,
     touching digits apart, and a separator ("19.950", "1,250-") is a span of its own that is skipped.
     ``backend``: any ``recognizer.backends.Backend``. Raises recognizer.decode.PreprocessingError (a
-    client error) for unreadable, oversized or blank images.
+    client error) for unreadable, oversized, blank or too costly images, and
+    recognizer.backends.ModelOutputError (a server fault) when the backend's output is not
+    probabilities (``check_output``), rather than answering NaN.
     """
     segmentation = segment(decode_image(data))
     spans = segmentation.spans()
     rendered = [segmentation.render(first, last) for first, last in spans]
     probabilities = backend.predict(np.stack([d.image for d in rendered])[:, :, :, np.newaxis])
+    problem = check_output(probabilities, len(rendered))
+    if problem:
+        raise ModelOutputError(f"The model {problem}.")
     digit_scores = np.log(np.maximum(probabilities[:, :NOT_A_DIGIT].max(axis=1), 1e-12))
     not_digit = probabilities[:, NOT_A_DIGIT] if probabilities.shape[1] > NUM_DIGITS else np.zeros(len(spans))
     skip_scores = np.array([_skip_score(p, last - first + 1) for p, (first, last) in zip(not_digit, spans)])

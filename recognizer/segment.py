@@ -9,25 +9,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recognizer.decode import TooMuchWorkError
 from recognizer.lines import remove_lines
 from recognizer.normalize import (INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map,
                                   to_mnist_box)
 
 # Segmenting a number (segment). Components whose horizontal extents overlap by this share of
-# the narrower one (at least 0.3 line heights wide, so a thin 1 is not swallowed by a neighbour)
-# are one unit: the two strokes of a 4, the bar and body of a 5.
+# the narrower one (at least MERGE_MIN_WIDTH line heights wide, so a thin 1 is not swallowed by a
+# neighbour) are one unit: the two strokes of a 4, the bar and body of a 5.
 MERGE_OVERLAP = 0.5
-# A unit wider than this many times its height (at least 0.8 line heights) may be touching digits:
-# it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height)) units.
+MERGE_MIN_WIDTH = 0.3
+# A unit wider than this many times its height (at least SPLIT_MIN_HEIGHT line heights) may be
+# touching digits: it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT *
+# height)) units, each cut within CUT_WINDOW of a slice's width of where even slices would end.
 # 11% of MNIST digits are wider than tall (20,000 training digits), so the network decides.
 SPLIT_ASPECT = 1.1
+SPLIT_MIN_HEIGHT = 0.8
 DIGIT_ASPECT = 0.75
+CUT_WINDOW = 0.3
 # A digit is read from at most MAX_SPAN consecutive units spanning at most MAX_DIGIT_WIDTH line
 # heights, with gaps between them of at most MAX_JOIN_GAP line heights: the pieces of a broken
 # digit nearly touch, while separate digits leave a visible gap.
 MAX_SPAN = 3
 MAX_DIGIT_WIDTH = 1.6
 MAX_JOIN_GAP = 0.25
+# Bounds on the work of one image, checked before the work: at most MAX_STROKES strokes (after specks
+# are dropped) are grouped, by a loop quadratic in their number (a few ms at the bound), and at most
+# MAX_UNITS units are read (3 spans each at most: a batch of at most 72). Past either, the image is
+# refused with TooMuchWorkError (HTTP 422), never cut silently.
+MAX_STROKES = 200
 MAX_UNITS = 24
 
 
@@ -100,16 +110,23 @@ def segment(grey: np.ndarray) -> Segmentation:
     ``grey``: float (H, W) in [0, 1], either polarity. Lines and borders are erased first
     (``recognizer.lines.remove_lines``). The strokes (``find_strokes``) that overlap
     horizontally by ``MERGE_OVERLAP`` of the narrower one are one unit (the two strokes of a 4);
-    a unit wider than ``SPLIT_ASPECT`` times its height (at least 0.8 line heights) may be touching
+    a unit wider than ``SPLIT_ASPECT`` times its height (at least ``SPLIT_MIN_HEIGHT`` line heights) may be touching
     digits, so it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height))
-    units, which the network may read back together. At most ``MAX_UNITS`` units, left to right.
-    Raises EmptyImageError when there is no ink.
+    units, which the network may read back together. Units with no stroke pixel are dropped.
+    Raises EmptyImageError when there is no ink, and TooMuchWorkError for more than ``MAX_STROKES``
+    strokes or ``MAX_UNITS`` units (or more than ``normalize.MAX_RUNS`` runs of ink).
     """
     ink, photo = ink_map(grey)
     ink = remove_lines(ink, INK_THRESHOLD, photo)
     found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
+    if len(kept) > MAX_STROKES:
+        raise TooMuchWorkError(
+            f"The image has {len(kept):,} separate marks; a drawing of digits has at most {MAX_STROKES}. "
+            "Send a drawing or a photo of the digits alone."
+        )
     labels = found.labels
-    boxes = {int(k): tuple(int(v) for v in found.boxes[k]) for k in kept}  # label -> (x0, x1, y0, y1)
+    # label -> its edges (x0, x1, y0, y1), x1 and y1 exclusive: what the sweep below compares
+    boxes = {int(k): (int(x), int(x + w), int(y), int(y + h)) for k in kept for x, y, w, h in [found.boxes[k]]}
     kept = list(boxes)
     line_height = max(y1 - y0 for _, _, y0, y1 in boxes.values())
 
@@ -130,7 +147,7 @@ def segment(grey: np.ndarray) -> Segmentation:
             if bx0 >= ax1:
                 break
             overlap = min(ax1, bx1) - bx0
-            if overlap >= MERGE_OVERLAP * max(min(ax1 - ax0, bx1 - bx0), 0.3 * line_height):
+            if overlap >= MERGE_OVERLAP * max(min(ax1 - ax0, bx1 - bx0), MERGE_MIN_WIDTH * line_height):
                 parent[root(b)] = root(a)
     groups: dict[int, list[int]] = {}
     for k in kept:
@@ -147,24 +164,35 @@ def segment(grey: np.ndarray) -> Segmentation:
             window = labels[y0:y1, x0:x1]
             crop = np.where((window > 0) & ~np.isin(window, members), 0.0, crop).astype(np.float32)
         for c0, c1 in _split_columns(crop, line_height):
-            units.append(Unit(x0 + c0, x0 + c1, y0, y1, crop[:, c0:c1]))
+            if (crop[:, c0:c1] > INK_THRESHOLD).any():  # a slice of faint ink only has nothing to read
+                units.append(Unit(x0 + c0, x0 + c1, y0, y1, crop[:, c0:c1]))
+        if len(units) > MAX_UNITS:
+            raise TooMuchWorkError(
+                f"The image has more than {MAX_UNITS} marks (digits, separators or pieces of a long line); "
+                f"send a number of at most {MAX_UNITS} digits."
+            )
     units.sort(key=lambda u: u.x0 + u.x1)
-    return Segmentation(units[:MAX_UNITS], line_height, ink.shape)
+    return Segmentation(units, line_height, ink.shape)
 
 
 def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
-    """Return the column ranges of the slices of one group, cutting a wide group at its thinnest columns."""
+    """Return the column ranges of the slices of one group, cutting a wide group at its thinnest columns.
+
+    The ranges are non-empty and cover 0..width; at most MAX_UNITS + 1 of them (more are refused anyway).
+    """
     height, width = crop.shape
-    height = max(height, 0.8 * line_height)
-    if width <= SPLIT_ASPECT * height:
+    height = max(height, SPLIT_MIN_HEIGHT * line_height)
+    if width <= SPLIT_ASPECT * height or width < 2:
         return [(0, width)]
-    pieces = max(2, round(width / (DIGIT_ASPECT * height)))
+    pieces = min(max(2, round(width / (DIGIT_ASPECT * height))), width, MAX_UNITS + 1)
     profile = crop.sum(axis=0)
     cuts = [0]
     for i in range(1, pieces):
         centre = i * width / pieces
-        lo = max(cuts[-1] + 1, int(centre - 0.3 * width / pieces))
-        hi = min(width - 1, int(centre + 0.3 * width / pieces))
-        cuts.append(lo + int(np.argmin(profile[lo:hi + 1])) if hi >= lo else int(centre))
+        lo = max(cuts[-1] + 1, int(centre - CUT_WINDOW * width / pieces))
+        hi = min(width - 1, int(centre + CUT_WINDOW * width / pieces))
+        cut = lo + int(np.argmin(profile[lo:hi + 1])) if hi >= lo else int(centre)
+        if cuts[-1] < cut < width:
+            cuts.append(cut)
     cuts.append(width)
     return list(zip(cuts[:-1], cuts[1:]))

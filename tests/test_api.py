@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from drawings import canvas_from_mnist, encode
+from synthetic import canvas_from_mnist, encode
 
 
 @pytest.fixture(scope="module")

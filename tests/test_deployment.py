@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench import gunicorn_process
-from drawings import encode, stroke_digit
+from synthetic import encode, stroke_digit
 
 ROOT = Path(__file__).resolve().parent.parent
 

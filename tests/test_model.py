@@ -13,7 +13,7 @@ import evaluation
 from recognizer import backends, mnist, read
 import datasets
 import model
-from drawings import canvas_from_mnist, encode, stroke_digit
+from synthetic import canvas_from_mnist, encode, stroke_digit
 
 
 def write_idx(path, array: np.ndarray) -> None:

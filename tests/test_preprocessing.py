@@ -10,7 +10,7 @@ from PIL import Image
 from scipy import ndimage
 
 from recognizer import decode, normalize, png
-from drawings import canvas_from_mnist, encode, stroke_digit
+from synthetic import canvas_from_mnist, encode, stroke_digit
 from recognizer.mnist import DIGIT_BOX, IMAGE_SIZE
 
 
@@ -176,4 +176,4 @@ def test_component_labelling_matches_scipy(height, width, density, seed):
     for label in range(1, count + 1):
         rows, cols = np.nonzero(found.labels == label)
         assert found.areas[label] == rows.size
-        assert tuple(found.boxes[label]) == (cols.min(), cols.max() + 1, rows.min(), rows.max() + 1)
+        assert tuple(found.boxes[label]) == (cols.min(), rows.min(), cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min())
