@@ -1,34 +1,49 @@
-"""Measure how the request path generalises beyond MNIST's test set.
+"""Measure the recognizer through the request path, on input nobody here made, and print the results table.
 
-Every measurement sends images through ``read.predict_image``, the path a /predict request
-takes (decode, polarity, segmentation, normalisation, network):
-- ``evaluate_usps``: USPS postal digits (LeCun et al., 1990), never trained on;
-- ``evaluate_numbers``: numbers of 2 to 6 MNIST test digits composed with random gaps, sizes and
-  small overlaps;
-- ``evaluate_photos``: MNIST test digits "photographed" on paper: a lighting gradient, a shadow,
-  paper texture, sensor noise, a slight rotation and JPEG compression.
+Every measurement sends image bytes through ``recognizer.read.predict_image``, the path a /predict request
+takes (decode, polarity, lines out, segmentation, normalisation, network), with the committed LiteRT model:
+- MNIST test: the network alone, and the 10,000 digits drawn as canvases (false "not a digit" flags);
+- USPS postal digits (LeCun et al., 1990), never trained on;
+- Sudoku cells from phone photos (``sudoku_cells_val``): digit cells read exactly and alone, blank cells
+  answered "no digit", candidates cells; cheque amounts (``orand_car_a_dev``): exact and per digit;
+- non-digits by kind (``synthetic.non_digit`` with fonts and seeds apart from training's), caught when the
+  answer is not a digit or is flagged ``low_confidence`` (``Reading.low_confidence``, the API's flag);
+- numbers composed from MNIST test digits and synthetic photos of them; the model's size.
 
-    python model.py evaluate --usps --numbers --photos
+    python evaluation.py [--limit N]      # prints the README's Results table (a few minutes on 2 cores)
 """
 
 from __future__ import annotations
 
-import io
+import argparse
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from recognizer import backends, decode, read
-from datasets import load_mnist, load_usps
+import synthetic
+from datasets import load_mnist, load_realworld, load_usps, to_model_input
+from recognizer import backends, read
+from recognizer.decode import PreprocessingError
+from recognizer.mnist import NOT_A_DIGIT, TFLITE_MODEL_PATH
+from recognizer.png import encode_png
+
+EVAL_SEED = 777  # apart from training's seeds (model.SEED and its chunks)
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """Encode a uint8 (H, W) image as PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
+    """Encode a uint8 (H, W) image as PNG bytes (``recognizer.png.encode_png``)."""
+    return encode_png(image)
+
+
+def read_or_none(data: bytes, backend):
+    """Return the Reading of image bytes, or None when the request path refuses them (a 4xx)."""
+    try:
+        return read.predict_image(data, backend)
+    except PreprocessingError:
+        return None
 
 
 @dataclass
@@ -40,26 +55,29 @@ class Report:
     per_class: dict  # class -> accuracy
     count: int
     refused: int  # images the pipeline refused (blank)
+    flagged: float = 0.0  # share of readings flagged low_confidence
 
     def format(self) -> str:
         """Return the figures as two lines of text."""
         per_class = "  ".join(f"{k}: {a:.1%}" for k, a in sorted(self.per_class.items()))
-        return f"{self.name}: {self.accuracy:.2%} of {self.count} ({self.refused} refused)\n  {per_class}"
+        return (f"{self.name}: {self.accuracy:.2%} of {self.count} ({self.refused} refused, {self.flagged:.2%} flagged)"
+                f"\n  {per_class}")
 
 
 def _score(name: str, samples, backend) -> Report:
-    """Score (png_bytes, label, class) samples, the label compared with the reading's number."""
-    correct, seen, refused = Counter(), Counter(), 0
+    """Score (image_bytes, label, class) samples, the label compared with the reading's number."""
+    correct, seen, refused, flagged = Counter(), Counter(), 0, 0
     for data, label, key in samples:
         seen[key] += 1
-        try:
-            reading = read.predict_image(data, backend)
-        except decode.EmptyImageError:
+        reading = read_or_none(data, backend)
+        if reading is None:
             refused += 1
             continue
         correct[key] += reading.number == label
+        flagged += reading.low_confidence
     count = sum(seen.values())
-    return Report(name, sum(correct.values()) / count, {k: correct[k] / seen[k] for k in sorted(seen)}, count, refused)
+    return Report(name, sum(correct.values()) / count, {k: correct[k] / seen[k] for k in sorted(seen)}, count,
+                  refused, flagged / count)
 
 
 def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int | None = None) -> Report:
@@ -73,37 +91,157 @@ def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int |
     if limit:
         images, labels = images[:limit], labels[:limit]
     samples = ((png_bytes(255 - image), str(label), int(label)) for image, label in zip(images, labels))
-    return _score("USPS test accuracy through the request path", samples, backend)
+    return _score("USPS test through the request path", samples, backend)
 
 
-def compose_number(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """Write MNIST digits side by side as one number: uint8 (H, W), dark ink on white.
+def evaluate_mnist_canvases(backend=None, limit: int | None = None) -> Report:
+    """Score MNIST test digits drawn as transparent canvases (as the page sends them) through the request path."""
+    backend = backend or backends.load_backend()
+    _, (images, labels) = load_mnist()
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    samples = ((synthetic.encode(synthetic.canvas_from_mnist(image)), str(label), int(label))
+               for image, label in zip(images, labels))
+    return _score("MNIST test digits drawn as canvases", samples, backend)
 
-    Each digit (uint8 (28, 28), ink = 255) is cropped to its ink, scaled by 0.8 to 1.3, shifted
-    up or down by up to 4 px and placed after the previous one with a gap of -2 (a small overlap)
-    to 10 px.
+
+def mnist_network_accuracy(backend=None) -> float:
+    """Return the network's accuracy on the 28x28 MNIST test images themselves (digit columns, argmax)."""
+    backend = backend or backends.load_backend()
+    _, (images, labels) = load_mnist()
+    probabilities = np.concatenate([backend.predict(to_model_input(images[i: i + 500]))
+                                    for i in range(0, len(images), 500)])
+    return float(np.mean(probabilities[:, :NOT_A_DIGIT].argmax(axis=1) == labels))
+
+
+@dataclass
+class SudokuReport:
+    """Sudoku cells: digits read exactly and alone, flagged digits, blanks answered "no digit", candidates."""
+
+    digits_exact: float
+    digits_flagged: float
+    blank_no_digit: float
+    candidates_no_digit: float
+    counts: tuple  # (digit cells, blank cells, candidates cells)
+
+    def format(self) -> str:
+        """Return the figures as text."""
+        return (f"Sudoku val ({self.counts[0]} digit, {self.counts[1]} blank, {self.counts[2]} candidates cells): "
+                f"digits read exactly {self.digits_exact:.1%} (flagged {self.digits_flagged:.1%}); blank cells "
+                f"\"no digit\" {self.blank_no_digit:.1%}; candidates \"no digit\" {self.candidates_no_digit:.1%}")
+
+
+def evaluate_sudoku(backend=None, name: str = "sudoku_cells_val", limit: int | None = None) -> SudokuReport:
+    """Score the Sudoku cells of ``name`` (measure-only) through the request path.
+
+    A digit cell is right when ``number`` is exactly its digit; a blank or candidates cell when the answer is
+    "no digit" (``not_a_digit``, or a 422 for no ink at all).
     """
-    pieces = []
-    for digit in digits:
-        rows = np.flatnonzero(digit.max(axis=1) > 30)
-        cols = np.flatnonzero(digit.max(axis=0) > 30)
-        crop = Image.fromarray(digit[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1])
-        scale = rng.uniform(0.8, 1.3)
-        size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
-        pieces.append(np.asarray(crop.resize(size, Image.Resampling.BILINEAR)))
-    height = max(p.shape[0] for p in pieces) + 24
-    gaps = rng.integers(-2, 11, len(pieces))
-    width = sum(p.shape[1] for p in pieces) + int(gaps[1:].clip(0).sum()) + 24
-    canvas = np.zeros((height, width), np.uint8)
-    x = 12
-    for piece, gap in zip(pieces, gaps):
-        x = max(0, x + (int(gap) if x > 12 else 0))
-        y = (height - piece.shape[0]) // 2 + int(rng.integers(-4, 5))
-        y = int(np.clip(y, 0, height - piece.shape[0]))
-        region = canvas[y: y + piece.shape[0], x: x + piece.shape[1]]
-        np.maximum(region, piece[:, : region.shape[1]], out=region)
-        x += piece.shape[1]
-    return 255 - canvas
+    backend = backend or backends.load_backend()
+    images, labels, groups = load_realworld(name)
+    if limit:
+        pick = np.random.default_rng(EVAL_SEED).choice(len(images), min(limit, len(images)), replace=False)
+        images, labels, groups = [images[i] for i in pick], labels[pick], groups[pick]
+    exact, flagged, blank, candidates, counts = 0, 0, 0, 0, Counter()
+    for data, label in zip(images, labels):
+        reading = read_or_none(data, backend)
+        no_digit = reading is None or reading.not_a_digit
+        if label.isdigit():
+            counts["digit"] += 1
+            exact += reading is not None and reading.number == label
+            flagged += reading is None or reading.low_confidence
+        elif label == "blank":
+            counts["blank"] += 1
+            blank += no_digit
+        else:
+            counts["candidates"] += 1
+            candidates += no_digit
+    return SudokuReport(exact / max(counts["digit"], 1), flagged / max(counts["digit"], 1),
+                        blank / max(counts["blank"], 1), candidates / max(counts["candidates"], 1),
+                        (counts["digit"], counts["blank"], counts["candidates"]))
+
+
+@dataclass
+class AmountReport:
+    """Cheque amounts: whole amounts read exactly, and digits in the right place."""
+
+    exact: float
+    per_digit: float
+    count: int
+
+    def format(self) -> str:
+        """Return the figures as text."""
+        return f"ORAND-CAR-A dev ({self.count} amounts): exact {self.exact:.1%}, per digit {self.per_digit:.1%}"
+
+
+def evaluate_orand(backend=None, limit: int | None = None) -> AmountReport:
+    """Score the cheque amounts of ``orand_car_a_dev`` (measure-only) through the request path.
+
+    Per digit: the share of the label's digits matched in order by the reading (longest common subsequence
+    over the longer of the two), so one missed or extra digit does not zero the whole amount.
+    """
+    backend = backend or backends.load_backend()
+    images, labels, _ = load_realworld("orand_car_a_dev")
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    exact, matched, total = 0, 0, 0
+    for data, label in zip(images, labels):
+        reading = read_or_none(data, backend)
+        number = reading.number if reading else ""
+        exact += number == label
+        matched += _common_subsequence(number, label)
+        total += max(len(number), len(label))
+    return AmountReport(exact / len(labels), matched / max(total, 1), len(labels))
+
+
+def _common_subsequence(a: str, b: str) -> int:
+    """Return the length of the longest common subsequence of two short strings."""
+    row = [0] * (len(b) + 1)
+    for ca in a:
+        previous = 0
+        for j, cb in enumerate(b):
+            previous, row[j + 1] = row[j + 1], previous + 1 if ca == cb else max(row[j + 1], row[j])
+    return row[-1]
+
+
+def non_digit_samples(count_per_kind: int = 200, seed: int = EVAL_SEED):
+    """Yield (png_bytes, kind) non-digits made apart from training's: other seeds, the "eval" fonts, and
+    MNIST test digits (not training ones) for partial digits; each on a canvas as the page sends it."""
+    _, (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(seed)
+    for kind in synthetic.NON_DIGIT_KINDS:
+        for _ in range(count_per_kind):
+            ink = synthetic.non_digit(kind, rng, (x_test, y_test), part="eval")
+            yield synthetic.mark_on_canvas(ink, rng), kind
+
+
+@dataclass
+class NonDigitReport:
+    """Share of non-digits caught (no digit, or flagged low_confidence), by kind."""
+
+    caught: dict  # kind -> share caught
+    count: int
+
+    @property
+    def overall(self) -> float:
+        """The mean share caught over the kinds."""
+        return float(np.mean(list(self.caught.values())))
+
+    def format(self) -> str:
+        """Return the figures as text."""
+        kinds = "  ".join(f"{k}: {v:.0%}" for k, v in self.caught.items())
+        return f"Non-digits caught ({self.count}): {self.overall:.1%}\n  {kinds}"
+
+
+def evaluate_non_digits(backend=None, count_per_kind: int = 200) -> NonDigitReport:
+    """Measure how often non-digits are caught: "no digit" (or a 422 for no ink) or ``low_confidence``."""
+    backend = backend or backends.load_backend()
+    caught, seen = Counter(), Counter()
+    for data, kind in non_digit_samples(count_per_kind):
+        reading = read_or_none(data, backend)
+        seen[kind] += 1
+        caught[kind] += reading is None or reading.low_confidence
+    return NonDigitReport({k: caught[k] / seen[k] for k in seen}, sum(seen.values()))
 
 
 def number_samples(count: int = 500, seed: int = 0, lengths=(2, 6)):
@@ -113,57 +251,14 @@ def number_samples(count: int = 500, seed: int = 0, lengths=(2, 6)):
     for _ in range(count):
         length = int(rng.integers(lengths[0], lengths[1] + 1))
         picks = rng.integers(0, len(x_test), length)
-        image = compose_number([x_test[i] for i in picks], rng)
+        image = synthetic.compose_number([x_test[i] for i in picks], rng)
         yield png_bytes(image), "".join(str(y_test[i]) for i in picks), length
 
 
 def evaluate_numbers(backend=None, count: int = 500, seed: int = 0) -> Report:
     """Score whole numbers of 2 to 6 composed MNIST test digits: right only if every digit is."""
     backend = backend or backends.load_backend()
-    return _score("Whole-number accuracy (2-6 MNIST test digits)", number_samples(count, seed), backend)
-
-
-def synthetic_photo(ink: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (480, 360)) -> bytes:
-    """Photograph a digit or a number written on paper: JPEG bytes of an RGB image ``size`` (w, h).
-
-    ``ink``: uint8 (H, W), 255 = ink (an MNIST digit or a composed number). The writing is scaled
-    to 30-55% of the photo's height, rotated by up to 8 degrees and placed off-centre in pen ink
-    (70-85% dark) on paper with texture; then a lighting gradient (down to 55%), a soft shadow
-    (down to 65%) over part of the sheet, sensor noise and JPEG compression (quality 55-85).
-    """
-    from scipy import ndimage
-
-    width, height = size
-    text = Image.fromarray(ink)
-    scale = rng.uniform(0.30, 0.55) * height / text.height
-    text = text.resize((max(1, round(text.width * scale)), max(1, round(text.height * scale))), Image.Resampling.BICUBIC)
-    text = text.rotate(rng.uniform(-8, 8), resample=Image.Resampling.BICUBIC, expand=True)
-    text = np.asarray(text, np.float32)[: height - 4, : width - 4] / 255.0
-    top = int(rng.integers(2, height - text.shape[0] - 1))
-    left = int(rng.integers(2, width - text.shape[1] - 1))
-    writing = np.zeros((height, width), np.float32)
-    writing[top: top + text.shape[0], left: left + text.shape[1]] = text
-
-    texture = ndimage.gaussian_filter(rng.normal(0, 1, (height, width)), 1.5)
-    paper = 0.92 + 0.03 * texture / max(float(np.abs(texture).max()), 1e-6)
-    darkness = rng.uniform(0.70, 0.85)
-    image = paper * (1.0 - darkness * writing)
-
-    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
-    angle = rng.uniform(0, 2 * np.pi)
-    ramp = np.cos(angle) * xx + np.sin(angle) * yy
-    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-    image *= 1.0 - rng.uniform(0.25, 0.45) * ramp  # lighting gradient
-    edge = np.cos(angle + rng.uniform(1, 2)) * xx + np.sin(angle + rng.uniform(1, 2)) * yy
-    shadow = ndimage.gaussian_filter((edge > np.median(edge)).astype(np.float32), 12)
-    image *= 1.0 - rng.uniform(0.2, 0.35) * shadow  # a soft shadow over part of the sheet
-    image += rng.normal(0, 0.02, image.shape)  # sensor noise
-
-    tint = np.array([1.0, 0.97, 0.9])  # warm indoor light
-    rgb = np.clip(image[:, :, None] * tint * 255, 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=int(rng.integers(55, 86)))
-    return buffer.getvalue()
+    return _score("Whole numbers (2-6 MNIST test digits)", number_samples(count, seed), backend)
 
 
 def photo_samples(count: int = 300, seed: int = 0):
@@ -171,7 +266,7 @@ def photo_samples(count: int = 300, seed: int = 0):
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)
     for i in rng.choice(len(x_test), count, replace=False):
-        yield synthetic_photo(x_test[i], rng), str(y_test[i]), int(y_test[i])
+        yield synthetic.photo(x_test[i], rng), str(y_test[i]), int(y_test[i])
 
 
 def evaluate_photos(backend=None, count: int = 300, seed: int = 0) -> Report:
@@ -180,96 +275,49 @@ def evaluate_photos(backend=None, count: int = 300, seed: int = 0) -> Report:
     return _score("Synthetic photos of MNIST test digits", photo_samples(count, seed), backend)
 
 
-def non_digit_samples(count: int = 400, seed: int = 0):
-    """Yield ``count`` (png_bytes, kind) drawings that are not digits, in four kinds, in turn.
-
-    - "half digit": an MNIST test digit with its lower or right half erased;
-    - "scribble": one to three random pen strokes;
-    - "letter": a capital letter that resembles no digit (A E F H K M N R W X), from DejaVu Sans;
-    - "frame": an empty rectangle, as a drawn box or a photographed frame.
-    """
-    from PIL import ImageDraw
-
-    _, (x_test, _) = load_mnist()
-    rng = np.random.default_rng(seed)
-    font = _letter_font()
-    for i in range(count):
-        kind = ("half digit", "scribble", "letter", "frame")[i % 4]
-        canvas = Image.new("L", (280, 280), 255)
-        pen = ImageDraw.Draw(canvas)
-        if kind == "half digit":
-            digit = x_test[int(rng.integers(len(x_test)))].copy()
-            if rng.random() < 0.5:
-                digit[14:] = 0
-            else:
-                digit[:, 14:] = 0
-            canvas = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BILINEAR)
-        elif kind == "scribble":
-            for _ in range(int(rng.integers(1, 4))):
-                points = np.cumsum(rng.normal(0, 45, (int(rng.integers(3, 9)), 2)), axis=0) + rng.uniform(60, 220, 2)
-                pen.line([tuple(p) for p in points.clip(10, 270)], fill=0, width=18, joint="curve")
-        elif kind == "letter":
-            letter = "AEFHKMNRWX"[int(rng.integers(10))]
-            pen.text((140, 140), letter, fill=0, font=font, anchor="mm")
-        else:
-            x0, y0 = rng.uniform(30, 90, 2)
-            x1, y1 = rng.uniform(190, 250, 2)
-            pen.rectangle([x0, y0, x1, y1], outline=0, width=int(rng.integers(8, 20)))
-        yield png_bytes(np.asarray(canvas)), kind
-
-
-def _letter_font():
-    """DejaVu Sans Bold at 200 px (shipped with Matplotlib, a development requirement)."""
-    from pathlib import Path
-
-    import matplotlib
-    from PIL import ImageFont
-
-    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans-Bold.ttf"), 200)
-
-
-@dataclass
-class LowConfidenceReport:
-    """How often the low-confidence flag fires on non-digits and on real digits, per threshold."""
-
-    thresholds: list
-    on_non_digits: dict  # threshold -> {kind: share flagged}
-    on_digits: dict  # threshold -> share of real MNIST test digits (drawn on a canvas) flagged
-    counts: tuple  # (non-digits, digits)
-
-    def format(self) -> str:
-        """Return a text table."""
-        kinds = sorted(next(iter(self.on_non_digits.values())))
-        lines = ["threshold | " + " | ".join(kinds) + " | all non-digits | real digits (false alarms)"]
-        for t in self.thresholds:
-            flagged = self.on_non_digits[t]
-            overall = float(np.mean(list(flagged.values())))
-            lines.append(f"{t:.2f} | " + " | ".join(f"{flagged[k]:.1%}" for k in kinds)
-                         + f" | {overall:.1%} | {self.on_digits[t]:.2%}")
-        return "\n".join(lines)
-
-
-def evaluate_low_confidence(backend=None, count: int = 400, digits: int = 2000,
-                            thresholds=(0.5, 0.6, 0.7, 0.8, 0.9)) -> LowConfidenceReport:
-    """Measure the flag at several confidence thresholds on ``count`` non-digits and ``digits``
-    MNIST test digits drawn as canvases, all through the request path."""
+def results_table(backend=None, limit: int | None = None) -> str:
+    """Measure everything and return the README's Results table (Markdown); ``limit`` caps each set."""
     backend = backend or backends.load_backend()
-    non_digits: dict[str, list[float]] = {}
-    for data, kind in non_digit_samples(count):
-        try:
-            confidence = min(d.confidence for d in read.predict_image(data, backend).digits)
-        except decode.EmptyImageError:
-            continue
-        non_digits.setdefault(kind, []).append(confidence)
-    _, (x_test, _) = load_mnist()
-    real = []
-    for image in x_test[-digits:]:
-        canvas = np.asarray(Image.fromarray(255 - image).resize((280, 280), Image.Resampling.BILINEAR))
-        real.append(read.predict_image(png_bytes(canvas), backend).strongest.confidence)
-    real = np.array(real)
-    return LowConfidenceReport(
-        list(thresholds),
-        {t: {k: float(np.mean(np.array(v) < t)) for k, v in non_digits.items()} for t in thresholds},
-        {t: float(np.mean(real < t)) for t in thresholds},
-        (sum(len(v) for v in non_digits.values()), len(real)),
-    )
+    rows = []
+
+    def row(what, figure, how):
+        rows.append(f"| {what} | {figure} | {how} |")
+        print(rows[-1], file=sys.stderr, flush=True)
+
+    row("MNIST test, the network alone", f"{mnist_network_accuracy(backend):.2%}", "10,000 digits, 28x28")
+    canvases = evaluate_mnist_canvases(backend, limit)
+    row("MNIST test drawn as canvases, read right", f"{canvases.accuracy:.2%}", f"{canvases.count:,} canvases")
+    row("MNIST test canvases falsely flagged", f"{canvases.flagged:.2%}", "no digit or low_confidence")
+    usps = evaluate_usps(backend, limit=limit)
+    row("USPS test, read right", f"{usps.accuracy:.2%}", f"{usps.count:,} scans")
+    row("USPS falsely flagged", f"{usps.flagged:.2%}", "no digit or low_confidence")
+    sudoku = evaluate_sudoku(backend, limit=limit)
+    row("Sudoku val digit cells read exactly and alone", f"{sudoku.digits_exact:.1%}", f"{sudoku.counts[0]:,} cells")
+    row("Sudoku val digit cells flagged", f"{sudoku.digits_flagged:.1%}", "no digit or low_confidence")
+    row("Sudoku val blank cells answered \"no digit\"", f"{sudoku.blank_no_digit:.1%}", f"{sudoku.counts[1]:,} cells")
+    row("Sudoku val candidates cells answered \"no digit\"", f"{sudoku.candidates_no_digit:.1%}",
+        f"{sudoku.counts[2]:,} cells")
+    orand = evaluate_orand(backend, limit)
+    row("ORAND-CAR-A dev amounts read exactly", f"{orand.exact:.1%}", f"{orand.count:,} cheques")
+    row("ORAND-CAR-A dev digits in place", f"{orand.per_digit:.1%}", "longest common subsequence")
+    non_digits = evaluate_non_digits(backend, min(200, limit or 200))
+    row("Non-digits caught, all kinds", f"{non_digits.overall:.1%}", f"{non_digits.count:,} marks, fonts and seeds apart")
+    for kind, share in non_digits.caught.items():
+        row(f"  {kind}", f"{share:.0%}", "caught")
+    numbers = evaluate_numbers(backend, min(500, limit or 500))
+    row("Numbers of 2-6 MNIST test digits, exact", f"{numbers.accuracy:.1%}", f"{numbers.count} numbers")
+    size = TFLITE_MODEL_PATH.stat().st_size / 1e6
+    row("Model size (.tflite)", f"{size:.1f} MB", "float32, LiteRT")
+    return "| measure | result | on |\n| --- | ---: | --- |\n" + "\n".join(rows)
+
+
+def _main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="at most this many images of each set")
+    args = parser.parse_args(argv)
+    print(results_table(limit=args.limit))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
