@@ -8,7 +8,7 @@
 export function percent(p) {
   if (p >= 1) return "100%";
   if (p > 0 && p < 0.001) return "<0.1%";
-  return `${(Math.floor(p * 1000) / 10).toFixed(1)}%`;
+  return `${(Math.floor(p * 1000 + 1e-6) / 10).toFixed(1)}%`; // 1e-6: 0.995 * 1000 is 994.99...
 }
 
 /** Show ten probabilities (0..1) as bars; `top` (a digit or null) is highlighted. */
