@@ -60,9 +60,10 @@ export class ResultPanel {
     const many = digits.length > 1;
     const shown = many && selected !== null ? digits[selected] : answer;
     const unsure = digits.some((d) => d.low_confidence) || Boolean(answer.low_confidence);
+    const lowest = percent(Math.min(...digits.map((d) => d.confidence))).replace(">", "over ");
     const headline = many
-      ? `${digits.length} digits, each at least ${percent(Math.min(...digits.map((d) => d.confidence)))} confident`
-      : `${percent(answer.confidence)} confident`;
+      ? `${digits.length} digits, each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`
+      : `${percent(answer.confidence).replace(">", "over ")} confident`;
     const message = unsure ? (many ? "Not sure of every digit: write them larger and apart." : "Not sure: try writing it larger and clearer.") : "";
     let chartHeading = "Probability of each digit";
     if (many) {
