@@ -1,152 +1,253 @@
-// Page wiring: predict when a stroke ends, the Predict / Clear / Upload controls, drag and drop,
-// and rendering the server's answer. A failed request never touches the drawing.
+// Page wiring: guesses while a stroke is drawn, a reading when the pen lifts, the controls and keys,
+// uploads, number mode and the boxes around each digit. Requests: one in flight at most; only the
+// answer to the newest is shown. A failed request never touches the drawing.
+//
+// Events on document (the contract with other page modules):
+//   "digit:reading" {detail: {image: data URL sent, answer: the JSON}} after each final reading;
+//   "digit:cleared" when the drawing is cleared, undone to empty, or a new stroke starts.
 import { DrawingPad } from "./pad.js";
-import { renderProbabilities, resetProbabilities } from "./chart.js";
+import { ResultPanel } from "./state.js";
+import { showBoxes, clearBoxes } from "./boxes.js";
+
+const INTERIM_MS = 250; // at most four guesses a second while a stroke is drawn
+const ASPECT = { digit: 1, number: 2 }; // width / height of the canvas in each mode (style.css agrees)
 
 const $ = (id) => document.getElementById(id);
-const answer = $("answer");
-const prediction = $("prediction");
-const confidence = $("confidence");
-const status = $("status");
-const chart = $("probabilities");
-const preview = $("preprocessed");
 const dropzone = $("dropzone");
-const boxes = $("boxes");
-const chartHeading = $("chart-heading");
 const modeButton = $("mode");
+const panel = new ResultPanel();
 
-const pad = new DrawingPad($("canvas"), { onStrokeStart: clearBoxes, onStrokeEnd: predictDrawing });
+const pad = new DrawingPad($("canvas"), {
+  onStrokeStart() {
+    cancelRequest();
+    clearBoxes();
+    document.dispatchEvent(new CustomEvent("digit:cleared"));
+  },
+  onStrokeMove: scheduleGuess,
+  onStrokeEnd: readDrawing,
+  onStrokeCancel() {
+    if (pad.isEmpty()) clearAll();
+    else readDrawing();
+  },
+  onChange() {
+    dropzone.classList.toggle("empty", pad.isEmpty());
+    $("undo").disabled = $("clear").disabled = pad.isEmpty();
+  },
+});
 
-let latest = 0; // only the answer to the newest request is shown
-let inFlight = null;
-let source = "drawing"; // what the boxes of the answer refer to: the drawing or an uploaded image
+let seq = 0; // only the answer to request number `seq` is shown
+let controller = null;
+let pending = null; // the request in flight (a promise), or null
+let lastGuess = 0;
+let guessTimer = null;
+let lastFile = null; // the uploaded file shown on the canvas, sent again by Predict
+let current = null; // {answer, sent} of the reading shown, for choosing a digit's chart
 
-function setStatus(text, isError = false) {
-  status.textContent = text;
-  status.classList.toggle("error", isError);
+function cancelRequest() {
+  seq++;
+  controller?.abort();
 }
 
-function clearBoxes() {
-  boxes.replaceChildren();
-}
-
-function showBoxes(digits) {
-  clearBoxes();
-  for (const digit of digits) {
-    const [x, y, w, h] = pad.boxToCanvas(digit.box, source);
-    const box = document.createElement("span");
-    box.dataset.digit = String(digit.digit);
-    Object.assign(box.style, { left: `${x}px`, top: `${y}px`, width: `${w}px`, height: `${h}px` });
-    boxes.append(box);
-  }
-}
-
-function showResult(data) {
-  const digits = data.digits || [data];
-  if (digits.length > 1) {
-    prediction.textContent = data.number;
-    const lowest = Math.min(...digits.map((d) => d.confidence));
-    confidence.textContent = `${digits.length} digits, each at least ${(lowest * 100).toFixed(1)}% confident`;
-    chartHeading.textContent = `Probability of each digit, for the clearest one (${data.digit})`;
-  } else {
-    prediction.textContent = String(data.digit);
-    confidence.textContent = `${(data.confidence * 100).toFixed(1)}% confident`;
-    chartHeading.textContent = "Probability of each digit";
-  }
-  renderProbabilities(chart, data.probabilities);
-  preview.src = data.preprocessed;
-  preview.hidden = false;
-  showBoxes(digits);
-  answer.classList.toggle("unsure", Boolean(data.low_confidence));
-  setStatus(data.low_confidence ? "Not sure this is a digit: try writing it larger and clearer." : "");
-}
-
-function resetResult(message) {
-  clearBoxes();
-  answer.classList.remove("unsure");
-  chartHeading.textContent = "Probability of each digit";
-  prediction.textContent = "";
-  confidence.textContent = message;
-  resetProbabilities(chart);
-  preview.hidden = true;
-  preview.removeAttribute("src");
-}
-
-async function send(body, headers = {}) {
-  const id = ++latest;
-  inFlight?.abort();
-  inFlight = new AbortController();
-  answer.classList.add("busy");
-  try {
-    const response = await fetch("/predict", { method: "POST", body, headers, signal: inFlight.signal });
-    let data;
+/**
+ * POST a body to /predict once the request in flight (if any) has been aborted and settled.
+ * Resolves to {ok, data} or {offline: true}, or null when a newer request superseded this one.
+ */
+async function post(body, headers = {}) {
+  const id = ++seq;
+  controller?.abort();
+  while (pending) await pending;
+  if (id !== seq) return null;
+  controller = new AbortController();
+  const { signal } = controller;
+  const run = (async () => {
     try {
-      data = await response.json();
-    } catch {
-      data = { error: `The server answered ${response.status} without a result; please try again.` };
+      const response = await fetch("/predict", { method: "POST", body, headers, signal });
+      let data;
+      try {
+        data = await response.json();
+      } catch {
+        data = { error: `The server answered ${response.status} without a result; please try again.` };
+      }
+      return { ok: response.ok, data };
+    } catch (error) {
+      return error.name === "AbortError" ? null : { offline: true };
     }
-    if (id !== latest) return;
-    if (response.ok) {
-      showResult(data);
-    } else {
-      resetResult("No answer");
-      setStatus(data.error || `The server answered ${response.status}.`, true);
-    }
-  } catch (error) {
-    if (error.name === "AbortError" || id !== latest) return;
-    setStatus("The server could not be reached. Your drawing is kept: press Predict to try again.", true);
-  } finally {
-    if (id === latest) answer.classList.remove("busy");
+  })();
+  pending = run.then(() => { pending = null; });
+  const result = await run;
+  return id === seq ? result : null;
+}
+
+function postDrawing(sent) {
+  return post(JSON.stringify({ image: sent.url }), { "Content-Type": "application/json" });
+}
+
+/** While a stroke is drawn, guess at most every INTERIM_MS, never with a request already in flight. */
+function scheduleGuess() {
+  if (guessTimer !== null || pending) return;
+  guessTimer = setTimeout(guess, Math.max(0, lastGuess + INTERIM_MS - performance.now()));
+}
+
+async function guess() {
+  guessTimer = null;
+  if (!pad.isDrawing() || pending) return;
+  lastGuess = performance.now();
+  const version = pad.version;
+  const result = await postDrawing(pad.export());
+  if (!pad.isDrawing()) return;
+  if (result?.ok) panel.result(result.data, { interim: true });
+  if (pad.version !== version) scheduleGuess();
+}
+
+function finish(result, image, sent) {
+  if (!result) return;
+  if (result.offline) {
+    panel.offline();
+  } else if (!result.ok) {
+    panel.error(`${result.data.error || `The server answered with an error.`} Your drawing is kept.`);
+  } else {
+    current = { answer: result.data, sent };
+    panel.result(result.data);
+    showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit);
+    document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image, answer: result.data } }));
   }
 }
 
-function predictDrawing() {
+function selectDigit(index) {
+  panel.result(current.answer, { selected: index, announce: false });
+}
+
+async function readDrawing() {
+  clearTimeout(guessTimer);
+  guessTimer = null;
   if (pad.isEmpty()) {
-    setStatus("Draw a digit first.", true);
+    cancelRequest();
+    panel.idle(modeButton.getAttribute("aria-pressed") === "true" ? "Draw a number first." : "Draw a digit first.");
     return;
   }
-  source = "drawing";
-  send(JSON.stringify({ image: pad.toDataURL() }), { "Content-Type": "application/json" });
+  if (lastFile && !pad.strokes.length) return readFile(lastFile);
+  clearBoxes();
+  const sent = pad.export();
+  panel.reading();
+  finish(await postDrawing(sent), sent.url, sent);
 }
 
-async function predictFile(file) {
+function dataURL(file) {
+  return new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => resolve("");
+    reader.readAsDataURL(file);
+  });
+}
+
+async function readFile(file) {
   if (!file) return;
   if (file.type && !file.type.startsWith("image/")) {
-    setStatus(`“${file.name}” is not an image; choose a PNG, JPEG, WebP, BMP or GIF.`, true);
+    panel.error(`“${file.name}” is not an image; choose a PNG, JPEG, WebP, BMP or GIF.`);
     return;
   }
-  try {
-    pad.setImage(await createImageBitmap(file));
-  } catch {
-    pad.clear(); // the browser cannot show it; the server still gets to try
+  cancelRequest();
+  clearBoxes();
+  if (file !== lastFile) {
+    document.dispatchEvent(new CustomEvent("digit:cleared"));
+    try {
+      pad.setImage(await createImageBitmap(file));
+    } catch {
+      pad.clear(); // the browser cannot show it; the server still gets to try
+    }
+    lastFile = file;
   }
-  source = "image";
   const form = new FormData();
   form.append("image", file);
-  send(form);
+  panel.reading();
+  const result = await post(form);
+  finish(result, result ? await dataURL(file) : "", null);
 }
 
 function clearAll() {
-  latest++;
-  inFlight?.abort();
-  answer.classList.remove("busy");
+  cancelRequest();
+  lastFile = null;
+  current = null;
   pad.clear();
-  resetResult("Draw a digit to start");
-  setStatus("");
+  clearBoxes();
+  panel.idle();
+  document.dispatchEvent(new CustomEvent("digit:cleared"));
 }
 
-$("predict").addEventListener("click", predictDrawing);
+function undo() {
+  if (pad.isEmpty()) return;
+  cancelRequest();
+  pad.undo();
+  if (pad.isEmpty()) clearAll();
+  else readDrawing();
+}
+
+/** Switch between the square canvas and the wide one, keeping the drawing, or asking first. */
+async function setMode(number) {
+  const before = number ? ASPECT.digit : ASPECT.number;
+  const after = number ? ASPECT.number : ASPECT.digit;
+  const extent = pad.extent();
+  if (extent && (extent.right - extent.left) * before > after) {
+    if ((await ask()) !== "discard") return;
+    clearAll();
+  } else if (extent) {
+    // Keep the strokes' size: measured in canvas heights, slide them into the new canvas.
+    const centre = ((extent.left + extent.right) / 2) * before;
+    const shift = before > after ? Math.min(Math.max(centre - after / 2, 0), before - after) : 0;
+    pad.transform(({ u, v }) => ({ u: (u * before - shift) / after, v }));
+  }
+  modeButton.setAttribute("aria-pressed", String(number));
+  $("mode-state").textContent = number ? "on" : "off";
+  $("main").classList.toggle("wide", number);
+  dropzone.querySelector(".empty-cue").textContent = number ? "Write a number here" : "Draw a digit here";
+  panel.number = number;
+  pad.resize();
+  if (lastFile) clearAll();
+  else if (pad.isEmpty()) panel.idle();
+  else readDrawing();
+}
+
+function ask() {
+  const dialog = $("mode-dialog");
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true });
+    dialog.returnValue = "keep";
+    dialog.showModal();
+  });
+}
+
+$("mode-discard").addEventListener("click", () => $("mode-dialog").close("discard"));
+$("mode-keep").addEventListener("click", () => $("mode-dialog").close("keep"));
+$("predict").addEventListener("click", readDrawing);
 $("clear").addEventListener("click", clearAll);
-modeButton.addEventListener("click", () => {
-  const wide = modeButton.getAttribute("aria-pressed") !== "true";
-  modeButton.setAttribute("aria-pressed", String(wide));
-  document.querySelector("main").classList.toggle("wide", wide);
-  clearAll(); // strokes placed on the old shape would land in the wrong places
+$("undo").addEventListener("click", undo);
+modeButton.addEventListener("click", () => setMode(modeButton.getAttribute("aria-pressed") !== "true"));
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || document.querySelector("dialog[open]")) return;
+  if (event.target.closest?.("input, textarea, select")) return;
+  const undoKey = (event.ctrlKey || event.metaKey) && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "z";
+  if (undoKey) {
+    event.preventDefault();
+    undo();
+  } else if ((event.key === "Escape" || event.key === "Delete") && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    if (pad.isEmpty()) return;
+    event.preventDefault();
+    clearAll();
+  }
 });
+
+// "Take a photo" only where the camera is offered for a file input: phones and tablets.
+if (matchMedia("(pointer: coarse)").matches) {
+  for (const element of document.querySelectorAll("#camera, label[for=camera]")) element.hidden = false;
+}
 for (const input of [$("upload"), $("camera")]) {
   input.addEventListener("change", () => {
-    predictFile(input.files[0]);
+    const file = input.files[0];
     input.value = "";
+    lastFile = null;
+    readFile(file);
   });
 }
 
@@ -161,5 +262,6 @@ for (const type of ["dragleave", "drop"]) {
 }
 dropzone.addEventListener("drop", (event) => {
   event.preventDefault();
-  predictFile(event.dataTransfer.files[0]);
+  lastFile = null;
+  readFile(event.dataTransfer.files[0]);
 });

@@ -1,26 +1,33 @@
-// A drawing pad on a <canvas>: Pointer Events for mouse, pen and touch, one pointer at a time,
-// a backing store scaled to devicePixelRatio, and strokes kept as points so a resize redraws them.
-// The canvas stays transparent (like signature_pad); the server composites it onto white.
+// A drawing pad on a <canvas>. Strokes are kept as vectors in canvas-independent units (fractions
+// of the canvas' width and height; each mode keeps one aspect ratio), so a resize or a rotation
+// redraws them in place. The backing store follows devicePixelRatio. The canvas stays transparent
+// (like signature_pad); the server composites it onto white.
+import { PointerTracker } from "./pointers.js";
 
-const STROKE_FRACTION = 0.075; // line width as a share of the canvas height: MNIST-like strokes
+const STROKE_FRACTION = 0.075; // line width as a share of the canvas' shorter side: MNIST-like strokes
 const EXPORT_SIDE = 140; // the PNG sent to the server has its shorter side at most this many pixels
 
 export class DrawingPad {
-  /** @param {HTMLCanvasElement} canvas @param {{onStrokeStart?: () => void, onStrokeEnd?: () => void}} options */
-  constructor(canvas, { onStrokeStart = () => {}, onStrokeEnd = () => {} } = {}) {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{onStrokeStart?, onStrokeMove?, onStrokeEnd?, onStrokeCancel?, onChange?}} callbacks
+   */
+  constructor(canvas, callbacks = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.onStrokeStart = onStrokeStart;
-    this.onStrokeEnd = onStrokeEnd;
-    this.strokes = []; // each stroke: [{x, y}] in CSS pixels
+    this.callbacks = callbacks;
+    this.strokes = []; // finished strokes: [{u, v}], u and v in 0..1 of the canvas' width and height
+    this.current = null; // the stroke being drawn, or null
     this.image = null; // an uploaded image drawn beneath the strokes
-    this.pointerId = null;
-
-    this._down = this._down.bind(this);
-    this._move = this._move.bind(this);
-    this._up = this._up.bind(this);
-    canvas.addEventListener("pointerdown", this._down);
+    this.version = 0; // grows with every change, so callers can tell a drawing from its successor
+    this.tracker = new PointerTracker(canvas, {
+      start: (p) => this._start(p),
+      move: (points) => this._move(points),
+      end: () => this._end(),
+      cancel: () => this._cancel(),
+    });
     new ResizeObserver(() => this.resize()).observe(canvas);
+    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.redraw());
     this.resize();
   }
 
@@ -37,122 +44,159 @@ export class DrawingPad {
   }
 
   clear() {
+    this.tracker.reset();
     this.strokes = [];
+    this.current = null;
     this.image = null;
-    this.redraw();
+    this._changed();
+  }
+
+  /** Remove the last stroke (or, with no strokes left, the uploaded image). */
+  undo() {
+    this.tracker.reset();
+    this.current = null;
+    if (this.strokes.length) this.strokes.pop();
+    else this.image = null;
+    this._changed();
   }
 
   isEmpty() {
-    return this.strokes.length === 0 && this.image === null;
+    return this.strokes.length === 0 && this.current === null && this.image === null;
+  }
+
+  isDrawing() {
+    return this.current !== null;
   }
 
   /** Show an image (an uploaded file) beneath the strokes, fitted inside the canvas. */
   setImage(image) {
+    this.tracker.reset();
     this.strokes = [];
+    this.current = null;
     this.image = image;
-    this.redraw();
+    this._changed();
   }
 
   /**
-   * The drawing as a PNG data URL, transparent where nothing was drawn, redrawn with its shorter
-   * side at most EXPORT_SIDE pixels whatever the screen's devicePixelRatio: the server scales each
-   * digit to 20 px anyway (140 px is 7x that), and decoding grows with the pixels sent: a 280 px
-   * PNG costs the server 5x the decoding of a 140 px one, a phone's 3x backing store 45x.
-   * The exported size is kept in this.exported ({width, height}) to place the boxes the server finds.
-   * @returns {string}
+   * Map every stroke through f({u, v}) -> {u, v} (used when the canvas changes shape with the mode).
+   * @param {(point: {u: number, v: number}) => {u: number, v: number}} f
    */
-  toDataURL() {
+  transform(f) {
+    this.strokes = this.strokes.map((stroke) => stroke.map(f));
+    this._changed();
+  }
+
+  /** The strokes' extent as {left, top, right, bottom} in 0..1 units, or null when there are none. */
+  extent() {
+    const points = this.strokes.flat();
+    if (!points.length) return null;
+    const us = points.map((p) => p.u);
+    const vs = points.map((p) => p.v);
+    return { left: Math.min(...us), top: Math.min(...vs), right: Math.max(...us), bottom: Math.max(...vs) };
+  }
+
+  /**
+   * The drawing (with the stroke under way) as a PNG data URL, black on transparent, its shorter
+   * side at most EXPORT_SIDE pixels whatever the screen's devicePixelRatio: the server scales each
+   * digit to 20 px anyway (140 px is 7x that), and decoding grows with the pixels sent: a 280 px PNG
+   * costs the server 5x the decoding of a 140 px one, a phone's 3x backing store 45x.
+   * @returns {{url: string, width: number, height: number}} the data URL and its size in pixels
+   */
+  export() {
     const scale = Math.min(1, EXPORT_SIDE / Math.min(this.width, this.height));
     const out = document.createElement("canvas");
     out.width = Math.max(1, Math.round(this.width * scale));
     out.height = Math.max(1, Math.round(this.height * scale));
     const ctx = out.getContext("2d");
     ctx.setTransform(scale, 0, 0, scale, 0, 0);
-    this._paint(ctx);
-    this.exported = { width: out.width, height: out.height };
-    return out.toDataURL("image/png");
+    this._paint(ctx, "#000");
+    return { url: out.toDataURL("image/png"), width: out.width, height: out.height };
   }
 
   /**
-   * Map a box [x, y, w, h] in the pixels of what was last sent (the exported drawing, or the
-   * uploaded image shown fitted in the canvas) to CSS pixels on the canvas.
+   * Map a box [x, y, w, h] in the pixels of what was sent to fractions of the canvas (0..1):
+   * `sent` is {width, height} of the exported drawing, or null for the uploaded image shown fitted.
    */
-  boxToCanvas([x, y, w, h], source) {
-    if (source === "image" && this.image) {
+  boxToFractions([x, y, w, h], sent) {
+    if (!sent && this.image) {
       const scale = Math.min(this.width / this.image.width, this.height / this.image.height);
       const left = (this.width - this.image.width * scale) / 2;
       const top = (this.height - this.image.height * scale) / 2;
-      return [left + x * scale, top + y * scale, w * scale, h * scale];
+      return [(left + x * scale) / this.width, (top + y * scale) / this.height,
+        (w * scale) / this.width, (h * scale) / this.height];
     }
-    const scale = this.width / this.exported.width;
-    return [x * scale, y * scale, w * scale, h * scale];
+    return [x / sent.width, y / sent.height, w / sent.width, h / sent.height];
   }
 
   redraw() {
     this.ctx.clearRect(0, 0, this.width, this.height);
-    this._paint(this.ctx);
+    this._paint(this.ctx, getComputedStyle(this.canvas).color);
   }
 
-  _paint(ctx) {
+  _changed() {
+    this.version++;
+    this.redraw();
+    this.callbacks.onChange?.();
+  }
+
+  _paint(ctx, ink) {
     if (this.image) {
       const scale = Math.min(this.width / this.image.width, this.height / this.image.height);
       const w = this.image.width * scale;
       const h = this.image.height * scale;
       ctx.drawImage(this.image, (this.width - w) / 2, (this.height - h) / 2, w, h);
     }
-    for (const stroke of this.strokes) this._drawStroke(ctx, stroke);
+    for (const stroke of this.strokes) this._drawStroke(ctx, stroke, ink);
+    if (this.current) this._drawStroke(ctx, this.current, ink);
   }
 
-  _drawStroke(ctx, points) {
-    ctx.strokeStyle = "#000";
-    ctx.fillStyle = "#000";
+  _drawStroke(ctx, stroke, ink) {
+    const points = stroke.map(({ u, v }) => [u * this.width, v * this.height]);
+    ctx.strokeStyle = ink;
+    ctx.fillStyle = ink;
     ctx.lineWidth = Math.min(this.width, this.height) * STROKE_FRACTION;
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
+    ctx.beginPath();
     if (points.length === 1) {
-      ctx.beginPath();
-      ctx.arc(points[0].x, points[0].y, ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.arc(points[0][0], points[0][1], ctx.lineWidth / 2, 0, 2 * Math.PI);
       ctx.fill();
       return;
     }
-    ctx.beginPath();
-    ctx.moveTo(points[0].x, points[0].y);
-    for (const p of points.slice(1)) ctx.lineTo(p.x, p.y);
+    ctx.moveTo(...points[0]);
+    for (const p of points.slice(1)) ctx.lineTo(...p);
     ctx.stroke();
   }
 
-  _point(event) {
-    const rect = this.canvas.getBoundingClientRect();
-    return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+  _unit({ x, y }) {
+    return { u: x / this.width, v: y / this.height };
   }
 
-  _down(event) {
-    if (this.pointerId !== null || (event.pointerType === "mouse" && event.button !== 0)) return;
-    event.preventDefault();
-    this.pointerId = event.pointerId;
-    this.onStrokeStart();
-    this.strokes.push([this._point(event)]);
-    this.redraw();
-    window.addEventListener("pointermove", this._move);
-    window.addEventListener("pointerup", this._up);
-    window.addEventListener("pointercancel", this._up);
+  _start(point) {
+    this.callbacks.onStrokeStart?.();
+    this.current = [this._unit(point)];
+    this._changed();
   }
 
-  _move(event) {
-    if (event.pointerId !== this.pointerId) return;
-    event.preventDefault();
-    const stroke = this.strokes[this.strokes.length - 1];
-    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
-    for (const e of events.length ? events : [event]) stroke.push(this._point(e));
-    this.redraw();
+  _move(points) {
+    if (!this.current) return;
+    for (const p of points) this.current.push(this._unit(p));
+    this._changed();
+    this.callbacks.onStrokeMove?.();
   }
 
-  _up(event) {
-    if (event.pointerId !== this.pointerId) return;
-    this.pointerId = null;
-    window.removeEventListener("pointermove", this._move);
-    window.removeEventListener("pointerup", this._up);
-    window.removeEventListener("pointercancel", this._up);
-    this.onStrokeEnd();
+  _end() {
+    if (!this.current) return;
+    this.strokes.push(this.current);
+    this.current = null;
+    this._changed();
+    this.callbacks.onStrokeEnd?.();
+  }
+
+  _cancel() {
+    if (!this.current) return;
+    this.current = null;
+    this._changed();
+    this.callbacks.onStrokeCancel?.();
   }
 }

@@ -1,0 +1,44 @@
+// Boxes around each digit of a number, placed in fractions of the canvas so that a resize or a
+// rotation keeps them on their digits. Each box's label sits outside the box (below, else above),
+// never over the start of a stroke, and is a button that shows that digit's chart.
+
+const LABEL_PX = 28; // room a label needs beside its box
+
+const boxes = document.getElementById("boxes");
+
+export function clearBoxes() {
+  boxes.replaceChildren();
+}
+
+/**
+ * Draw a box per digit of a number (answers with two or more digits).
+ * @param {object} answer the JSON from /predict, with digits[i].box = [x, y, w, h]
+ * @param {(box: number[]) => number[]} toFractions maps a box to [x, y, w, h] in 0..1 of the canvas
+ * @param {(index: number) => void} onSelect called with the index of the digit whose label is pressed
+ */
+export function showBoxes(answer, toFractions, onSelect) {
+  clearBoxes();
+  const digits = answer.digits || [];
+  if (digits.length < 2) return;
+  const room = LABEL_PX / Math.max(1, boxes.getBoundingClientRect().height);
+  digits.forEach((digit, index) => {
+    const [x, y, w, h] = toFractions(digit.box);
+    const frame = document.createElement("span");
+    frame.className = "box";
+    Object.assign(frame.style, { left: pct(x), top: pct(y), width: pct(w), height: pct(h) });
+    const label = document.createElement("button");
+    label.type = "button";
+    label.textContent = String(digit.digit);
+    label.className = y + h + room <= 1 ? "below" : y >= room ? "above" : "inside";
+    label.setAttribute("aria-label", `Show the chart of digit ${index + 1} of ${digits.length}, read as ${digit.digit}`);
+    label.setAttribute("aria-pressed", "false");
+    label.addEventListener("click", () => {
+      for (const other of boxes.querySelectorAll("button")) other.setAttribute("aria-pressed", String(other === label));
+      onSelect(index);
+    });
+    frame.append(label);
+    boxes.append(frame);
+  });
+}
+
+const pct = (fraction) => `${(fraction * 100).toFixed(3)}%`;
