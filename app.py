@@ -14,6 +14,7 @@ import tempfile
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+import corrections
 import inference
 import preprocessing
 
@@ -63,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     _check_temp_dir()
     model = app.config["MODEL"] or inference.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
     app.extensions["digit_model"] = model
+    corrections.init_app(app)  # POST /corrections and its database; /predict never waits on it
 
     @app.get("/")
     def index():
