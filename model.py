@@ -9,7 +9,7 @@ server (which runs the converted model with LiteRT) can import the constants fro
 without TensorFlow installed.
 
 Command line (see ``python model.py --help``):
-    python model.py train [--members 1] [--epochs 30] [--data-dir DIR] [--output-dir DIR]
+    python model.py train [--members 1] [--epochs 30] [--data-dir DIR] [--output-dir DIR] [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py evaluate [--usps] [--numbers] [--photos]
     python model.py convert
@@ -129,6 +129,21 @@ def load_usps(data_dir: str | os.PathLike | None = None, split: str = "test"):
     # Pixels are in [-1, 1] with -1 = background: map to MNIST's 0..255, ink = 255.
     images = np.round((table[:, 1:] + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
     return images.reshape(-1, 16, 16), labels
+
+
+def load_extra_data(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Load training images from an .npz written by ``flask --app app corrections export``.
+
+    Returns its ``images`` uint8 (N, 28, 28), ink = 255 (MNIST polarity), and ``labels`` uint8 (N,):
+    0..9, or 10 for "not a digit". Raises ValueError when the file lacks them or they disagree.
+    """
+    with np.load(path) as data:
+        if "images" not in data or "labels" not in data:
+            raise ValueError(f"{path} has no 'images' and 'labels' arrays: write it with `flask --app app corrections export`.")
+        images, labels = data["images"].astype(np.uint8), data["labels"].astype(np.uint8)
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels) or (labels > 10).any():
+        raise ValueError(f"{path}: images {images.shape} and labels {labels.shape} are not (N, 28, 28) and (N,) 0..10.")
+    return images, labels
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -270,6 +285,7 @@ def train(
     validation_size: int = VALIDATION_SIZE,
     seed: int = SEED,
     verbose="auto",
+    extra_data: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train the CNN on MNIST's training images and save ``mnist_cnn.h5`` and ``mnist_cnn.tflite``.
 
@@ -277,6 +293,8 @@ def train(
     the test set is only used for the final score, on ``test_limit`` images or all 10,000.
     The learning rate follows a cosine decay from ``LEARNING_RATE`` over all steps (Adam).
     ``verbose`` is passed to ``keras.Model.fit`` ("auto" shows a progress bar per epoch).
+    ``extra_data``: an .npz of corrections (``load_extra_data``) added to the training images only,
+    never to the validation or test sets.
     Writes the two model files and ``training_history.json`` into ``output_dir``; returns a TrainResult.
     """
     import keras
@@ -294,6 +312,15 @@ def train(
     x_val, y_val = to_model_input(x_train[val_idx]), y_train[val_idx]
     if test_limit:
         x_test, y_test = x_test[:test_limit], y_test[:test_limit]
+    extra_images = 0
+    if extra_data is not None:
+        x_extra, y_extra = load_extra_data(extra_data)
+        keep = y_extra < NUM_CLASSES  # 10 = not a digit: this 10-class network has no class for it
+        if not keep.all():
+            print(f"--extra-data: skipped {int((~keep).sum())} 'not a digit' images (the model has 10 classes)")
+        x_fit = np.concatenate([x_fit, to_model_input(x_extra[keep])])
+        y_fit = np.concatenate([y_fit, y_extra[keep]])
+        extra_images = int(keep.sum())
 
     steps_per_epoch = int(np.ceil(len(x_fit) / batch_size))
     fit_data = (
@@ -333,6 +360,7 @@ def train(
         "test_accuracy": float(test_accuracy),
         "test_images": int(len(x_test)),
         "train_images": int(len(x_fit)),
+        "extra_images": extra_images,
         "validation_images": int(len(x_val)),
         "epochs": epochs,
         "batch_size": batch_size,
@@ -429,6 +457,7 @@ def _main(argv=None) -> int:
     p_train.add_argument("--output-dir", default=str(ROOT))
     p_train.add_argument("--seed", type=int, default=SEED)
     p_train.add_argument("--members", type=int, default=MEMBERS, help="networks to train and average")
+    p_train.add_argument("--extra-data", default=None, help="an .npz from `flask corrections export` to train on too")
     p_combine = sub.add_parser("combine", help="average trained member models into mnist_cnn.h5 and .tflite")
     p_combine.add_argument("members", nargs="+", help="member .h5 files (each beside its training_history.json)")
     p_combine.add_argument("--output-dir", default=str(ROOT))
@@ -446,7 +475,7 @@ def _main(argv=None) -> int:
 
     if args.command == "train":
         result = train_ensemble(args.members, args.output_dir, args.seed, args.data_dir, epochs=args.epochs,
-                                batch_size=args.batch_size, train_limit=args.train_limit)
+                                batch_size=args.batch_size, train_limit=args.train_limit, extra_data=args.extra_data)
         print(f"MNIST test accuracy: {result.test_accuracy:.4%} ({args.members} member(s), {args.epochs} epochs "
               f"each, {result.seconds / 60:.1f} min); wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "combine":
