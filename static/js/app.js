@@ -15,7 +15,7 @@ const boxes = $("boxes");
 const chartHeading = $("chart-heading");
 const modeButton = $("mode");
 
-const pad = new DrawingPad($("canvas"), { onStrokeStart: clearBoxes, onStrokeEnd: predictDrawing });
+const pad = new DrawingPad($("canvas"), { onStrokeStart: startStroke, onStrokeEnd: predictDrawing });
 
 let latest = 0; // only the answer to the newest request is shown
 let inFlight = null;
@@ -28,6 +28,11 @@ function setStatus(text, isError = false) {
 
 function clearBoxes() {
   boxes.replaceChildren();
+}
+
+function startStroke() {
+  clearBoxes();
+  document.dispatchEvent(new CustomEvent("digit:cleared"));
 }
 
 function showBoxes(digits) {
@@ -72,7 +77,7 @@ function resetResult(message) {
   preview.removeAttribute("src");
 }
 
-async function send(body, headers = {}) {
+async function send(body, headers = {}, image = null) {
   const id = ++latest;
   inFlight?.abort();
   inFlight = new AbortController();
@@ -88,6 +93,8 @@ async function send(body, headers = {}) {
     if (id !== latest) return;
     if (response.ok) {
       showResult(data);
+      const sent = await image; // a data URL (an upload's is read from the file)
+      if (id === latest) document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image: sent, answer: data } }));
     } else {
       resetResult("No answer");
       setStatus(data.error || `The server answered ${response.status}.`, true);
@@ -106,7 +113,8 @@ function predictDrawing() {
     return;
   }
   source = "drawing";
-  send(JSON.stringify({ image: pad.toDataURL() }), { "Content-Type": "application/json" });
+  const image = pad.toDataURL();
+  send(JSON.stringify({ image }), { "Content-Type": "application/json" }, image);
 }
 
 async function predictFile(file) {
@@ -123,7 +131,16 @@ async function predictFile(file) {
   source = "image";
   const form = new FormData();
   form.append("image", file);
-  send(form);
+  send(form, {}, readAsDataURL(file));
+}
+
+function readAsDataURL(file) {
+  return new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => resolve(null);
+    reader.readAsDataURL(file);
+  });
 }
 
 function clearAll() {
@@ -133,6 +150,7 @@ function clearAll() {
   pad.clear();
   resetResult("Draw a digit to start");
   setStatus("");
+  document.dispatchEvent(new CustomEvent("digit:cleared"));
 }
 
 $("predict").addEventListener("click", predictDrawing);
