@@ -15,6 +15,7 @@ import tempfile
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+import corrections
 from recognizer import backends, decode, read
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a canvas PNG is a few KB; a phone photo fits easily
@@ -63,6 +64,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     _check_temp_dir()
     model = app.config["MODEL"] or backends.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
+    app.extensions["digit_model"] = model  # the corrections blueprint reads the model's reading
+    corrections.init_app(app)  # POST /corrections and its database; /predict never waits on it
 
     @app.before_request
     def read_streamed_body():

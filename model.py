@@ -9,7 +9,7 @@ written in ``keras.ops``. TensorFlow is imported only to convert the model to Li
 imports this module.
 
 Command line (see ``python model.py --help``):
-    python model.py train [--members 1] [--epochs 30] [--extra-scale 1] [--data-dir DIR] [--output-dir DIR]
+    python model.py train [--members 1] [--epochs 30] [--extra-scale 1] [--data-dir DIR] [--output-dir DIR] [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py convert
 Measurements: ``python evaluation.py``.
@@ -329,6 +329,7 @@ def train(
     extra_scale: float = EXTRA_SCALE,
     extra_cache: str | os.PathLike | None = None,
     verbose="auto",
+    extra_data: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train the CNN on MNIST's training images and the extra set; save ``mnist_cnn.h5`` (and ``.tflite``).
 
@@ -339,6 +340,8 @@ def train(
     ``LEARNING_RATE`` over all steps (Adam). ``verbose`` is passed to ``keras.Model.fit`` ("auto" shows a
     progress bar per epoch). Runs on any Keras backend; the LiteRT conversion needs TensorFlow and is skipped
     (with a note) without it. Writes the model files and ``training_history.json`` into ``output_dir``.
+    ``extra_data``: an .npz of corrections (``load_extra_data``, labels 10 = not a digit) added to the
+    training images only, never to the validation or test sets.
     """
     import keras
 
@@ -372,6 +375,11 @@ def train(
         extra_count = len(x_extra)
     if test_limit:
         x_test, y_test = x_test[:test_limit], y_test[:test_limit]
+    corrections_count = 0
+    if extra_data is not None:  # labels 10 (not a digit) are the 11th class's
+        x_more, y_more = load_extra_data(extra_data)
+        x_fit, y_fit = np.concatenate([x_fit, x_more]), np.concatenate([y_fit, y_more])
+        corrections_count = int(len(x_more))
 
     steps_per_epoch = int(np.ceil(len(x_fit) / batch_size))
     model = build_model()
@@ -407,6 +415,7 @@ def train(
         "test_images": int(len(x_test)),
         "train_images": int(len(x_fit)),
         "extra_images": int(extra_count),
+        "correction_images": corrections_count,
         "validation_images": int(len(x_val)),
         "epochs": epochs,
         "batch_size": batch_size,
@@ -417,6 +426,21 @@ def train(
     }
     (output_dir / HISTORY_FILENAME).write_text(json.dumps(record, indent=1) + "\n")
     return TrainResult(model, history, test_accuracy, seconds, keras_path, tflite_path)
+
+
+def load_extra_data(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Load training images from an .npz written by ``flask --app app corrections export``.
+
+    Returns its ``images`` uint8 (N, 28, 28), ink = 255 (MNIST polarity), and ``labels`` uint8 (N,):
+    0..9, or 10 for "not a digit". Raises ValueError when the file lacks them or they disagree.
+    """
+    with np.load(path) as data:
+        if "images" not in data or "labels" not in data:
+            raise ValueError(f"{path} has no 'images' and 'labels' arrays: write it with `flask --app app corrections export`.")
+        images, labels = data["images"].astype(np.uint8), data["labels"].astype(np.uint8)
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels) or (labels > 10).any():
+        raise ValueError(f"{path}: images {images.shape} and labels {labels.shape} are not (N, 28, 28) and (N,) 0..10.")
+    return images, labels
 
 
 def predict_digits(net, images: np.ndarray) -> np.ndarray:
@@ -523,6 +547,7 @@ def _main(argv=None) -> int:
                          help="size of the extra (non-MNIST) training set, a multiple of EXTRA_COUNTS; 0 = none")
     p_train.add_argument("--extra-cache", default=None, help=".npz to keep the extra set in between runs")
     p_train.add_argument("--verbose", type=int, default=None, help="Keras fit verbosity: 0 silent, 1 progress bar, 2 a line an epoch")
+    p_train.add_argument("--extra-data", default=None, help="an .npz from `flask corrections export` to train on too")
     p_combine = sub.add_parser("combine", help="average trained member models into mnist_cnn.h5 and .tflite")
     p_combine.add_argument("members", nargs="+", help="member .h5 files (each beside its training_history.json)")
     p_combine.add_argument("--output-dir", default=str(ROOT))
@@ -536,7 +561,8 @@ def _main(argv=None) -> int:
         result = train_ensemble(args.members, args.output_dir, args.seed, args.data_dir, epochs=args.epochs,
                                 batch_size=args.batch_size, train_limit=args.train_limit,
                                 extra_scale=args.extra_scale, extra_cache=args.extra_cache,
-                                verbose="auto" if args.verbose is None else args.verbose)
+                                verbose="auto" if args.verbose is None else args.verbose,
+                                extra_data=args.extra_data)
         print(f"MNIST test accuracy: {result.test_accuracy:.4%} ({args.members} member(s), {args.epochs} epochs "
               f"each, {result.seconds / 60:.1f} min); wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "combine":

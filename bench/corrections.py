@@ -1,0 +1,56 @@
+"""Measure POST /corrections against gunicorn as the Procfile starts it: throughput, latency, memory.
+
+    python bench/corrections.py [--requests 300] [--concurrency 8]     # SQLite in a temporary folder
+    DATABASE_URL=postgresql://... python bench/corrections.py            # an existing PostgreSQL (schema upgraded)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from bench import gunicorn_process
+from synthetic import encode, stroke_digit  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    png = encode(stroke_digit(7))
+    body = json.dumps({"image": "data:image/png;base64," + base64.b64encode(png).decode(), "label": 7}).encode()
+    folder = tempfile.mkdtemp()
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder}/corrections.sqlite3"
+    env = {"DATABASE_URL": url, "CORRECTIONS_RATE_LIMIT": "100000 per minute", "CORRECTIONS_MAX_ROWS": "1000000"}
+    with gunicorn_process.start(png, env=env) as server:
+        def timed(path, data, kind):
+            begin = time.perf_counter()
+            status, _ = gunicorn_process.post(server.url + path, data, kind)
+            return status, time.perf_counter() - begin
+
+        for path, data, kind in [("/predict", png, "image/png"), ("/corrections", body, "application/json")]:
+            begin = time.perf_counter()
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                results = list(pool.map(lambda _: timed(path, data, kind), range(args.requests)))
+            seconds = time.perf_counter() - begin
+            statuses = sorted({s for s, _ in results})
+            latency = np.array([t for _, t in results]) * 1000
+            print(f"{path}: {args.requests / seconds:.0f} requests/s at concurrency {args.concurrency}, "
+                  f"p50 {np.percentile(latency, 50):.1f} ms, p95 {np.percentile(latency, 95):.1f} ms, statuses {statuses}")
+        memory = server.memory_mb()
+        print(f"gunicorn: {memory['processes']} processes, PSS {memory['pss']:.0f} MB, "
+              f"database {url.split('://')[0]}, a canvas PNG of {len(png)} bytes")
+
+
+if __name__ == "__main__":
+    main()

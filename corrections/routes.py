@@ -1,0 +1,174 @@
+"""POST /corrections, and GET /corrections/export behind a bearer token when CORRECTIONS_TOKEN is set."""
+
+from __future__ import annotations
+
+import hmac
+import io
+import logging
+
+import numpy as np
+from flask import Blueprint, current_app, jsonify, request, send_file
+from flask_limiter import Limiter
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from recognizer import decode, read
+from corrections.export import export_arrays, write_npz
+from corrections.models import LABELS, Correction, db
+
+log = logging.getLogger(__name__)
+
+# The first bytes of each format /predict accepts, for the stored media type.
+SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
+              (b"BM", "image/bmp"), (b"RIFF", "image/webp"))
+UNAVAILABLE = "Corrections cannot be saved right now (the database is unavailable); please try again later."
+LABEL_HELP = "Send 'label' as a digit 0-9 or \"not_a_digit\", e.g. {\"image\": \"data:image/png;base64,...\", \"label\": 7}."
+LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
+
+
+class Rejected(Exception):
+    """A request that is answered ``status`` with ``{"error": message}`` and stores nothing."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def client_key() -> str:
+    """Return the client's address for the rate limit (never stored with a correction).
+
+    Behind ``CORRECTIONS_TRUSTED_PROXIES`` proxies (1 on Heroku) it is the address the last trusted
+    proxy appended to X-Forwarded-For; with 0, the socket's peer.
+    """
+    hops = current_app.config["CORRECTIONS_TRUSTED_PROXIES"]
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.remote_addr or "unknown"
+
+
+def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
+    """Return the corrections blueprint, rate-limited by ``limiter`` (one per app).
+
+    The download GET /corrections/export exists only when ``token`` (CORRECTIONS_TOKEN) is set.
+    """
+    bp = Blueprint("corrections", __name__)
+
+    @bp.post("/corrections")
+    @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
+                   error_message="Too many corrections from this address; please wait a minute and try again.")
+    def create():
+        """Store a correction: the image, the label a person chose and the server's own reading.
+
+        Accepts JSON ``{"image": "<data URL or bare base64>", "label": 0..9 | "not_a_digit"}`` or
+        multipart/form-data with a file field ``image`` and a field ``label``; the image in any format
+        /predict takes, within the same size limit. Answers 201 ``{"id": int}``; 400 for a bad label
+        or image, 413 oversized, 415 another body, 422 blank, 429 over the rate limit, 503 when the
+        store is full or the database is down. Nothing is stored unless the answer is 201.
+        """
+        data, label = _parse_request()
+        reading = read.predict_image(data, current_app.extensions["digit_model"])
+        row = Correction(created_at=Correction.now(), label=label, image=data, image_type=_media_type(data),
+                         image_size=len(data), model_sha256=current_app.extensions["corrections_model_sha256"],
+                         **_reading_fields(reading))
+        return jsonify(id=_insert(row)), 201
+
+    if token:
+        @bp.get("/corrections/export")
+        def download():
+            """Send every correction as an .npz (see corrections.export) to ``Authorization: Bearer <token>``.
+
+            Answers 401 without the right token. Read-only; the file is built in memory, bounded by the
+            storage cap (CORRECTIONS_MAX_BYTES).
+            """
+            sent = request.headers.get("Authorization", "")
+            if not (sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].encode(), token.encode())):
+                response = jsonify(error="Send the download token as 'Authorization: Bearer <CORRECTIONS_TOKEN>'.")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response, 401
+            buffer = io.BytesIO()
+            write_npz(buffer, export_arrays(db.session))
+            buffer.seek(0)
+            response = send_file(buffer, mimetype="application/octet-stream", as_attachment=True,
+                                 download_name="corrections.npz")
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+    @bp.errorhandler(Rejected)
+    def rejected(error: Rejected):
+        return jsonify(error=str(error)), error.status
+
+    @bp.errorhandler(SQLAlchemyError)
+    def database_error(error: SQLAlchemyError):
+        """Answer 503 when the database is down, unreachable or has no schema; log the cause."""
+        db.session.rollback()
+        log.warning("corrections database error: %s", str(error).splitlines()[0])
+        return jsonify(error=UNAVAILABLE), 503
+
+    return bp
+
+
+def _parse_request() -> tuple[bytes, int]:
+    """Return (image bytes, label 0..10) from a JSON or multipart request. Raises Rejected (400/415)."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("image")
+        if upload is None:
+            raise Rejected(400, "The form has no file field named 'image'; send it with -F image=@digit.png.")
+        return upload.read(), _label(request.form.get("label"))
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise Rejected(400, "The body is not a JSON object; " + LABEL_HELP)
+        label = _label(body.get("label"))
+        image = body.get("image")
+        if not isinstance(image, str) or not image.strip():
+            raise Rejected(400, "The JSON has no 'image' string; send {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
+        return decode.decode_base64_image(image), label
+    raise Rejected(415, "Send JSON {\"image\": data URL, \"label\": 0-9 or \"not_a_digit\"}, or a multipart form "
+                        "with a file field 'image' and a field 'label'.")
+
+
+def _label(value) -> int:
+    """Return the stored label for an API label: 0..9 as int or string, or "not_a_digit" (10)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+        return value
+    if isinstance(value, str) and value.strip() in LABELS:
+        return LABELS[value.strip()]
+    raise Rejected(400, f"The label {str(value)[:20]!r} is not a digit 0-9 or \"not_a_digit\". " + LABEL_HELP)
+
+
+def _media_type(data: bytes) -> str:
+    return next((kind for signature, kind in SIGNATURES if data.startswith(signature)), "application/octet-stream")
+
+
+def _reading_fields(reading) -> dict:
+    """Return the row's reading, confidence and 28x28 inputs (uint8, ink = 255) from a recognizer.read.Reading.
+
+    Every mark the network read is kept: the digits, or (nothing read as a digit) the marks skipped as not
+    digits, so a "not a digit" correction keeps what the network saw.
+    """
+    marks = reading.digits or reading.skipped
+    inputs = np.stack([d.preprocessed for d in marks]) if marks else np.zeros((0, 28, 28), np.float32)
+    return {"reading": reading.number, "confidence": reading.strongest.confidence if marks else 0.0,
+            "inputs": np.round(np.clip(inputs, 0, 1) * 255).astype(np.uint8).tobytes(),
+            "input_count": len(inputs)}
+
+
+def _insert(row: Correction) -> int:
+    """Insert ``row`` unless a cap is reached (Rejected 503); return its id.
+
+    The count and the insert are one transaction that writers take in turn (SQLite: BEGIN IMMEDIATE;
+    PostgreSQL: an advisory lock), so concurrent workers cannot overshoot the caps.
+    """
+    config = current_app.config
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    count, stored = session.execute(
+        select(func.count(Correction.id), func.coalesce(func.sum(Correction.image_size), 0))).one()
+    if count >= config["CORRECTIONS_MAX_ROWS"] or stored + row.image_size > config["CORRECTIONS_MAX_BYTES"]:
+        session.rollback()
+        raise Rejected(503, "The corrections store is full, so no more can be saved for now; thank you all the same.")
+    session.add(row)
+    session.commit()
+    return row.id

@@ -1,0 +1,350 @@
+"""POST /corrections against SQLite and a real PostgreSQL: what is stored, what is refused, the limits,
+the database down, migrations, the export, the download, two gunicorn workers, and retraining."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import create_engine, inspect, select
+
+import model
+from app import create_app
+from corrections import Correction, database_uri, db
+from synthetic import canvas_from_mnist, encode, stroke_digit
+from postgres_server import PostgresServer, find_bin_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = {"id", "created_at", "label", "image", "image_type", "image_size", "inputs", "input_count", "reading",
+           "confidence", "model_sha256"}
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server from Debian's package for the whole session (CI installs it; skipped elsewhere without it)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI needs PostgreSQL's pg_ctl: apt-get install -y postgresql")
+        pytest.skip("no pg_ctl (apt-get install -y postgresql)")
+    server = PostgresServer(bin_dir).init()
+    server.start()
+    yield server
+    try:
+        server.stop()
+    finally:
+        server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'corrections.sqlite3'}"
+    else:
+        with request.getfixturevalue("postgres").database() as url:
+            yield url
+
+
+def make_app(fake_model, url, **config):
+    return create_app({"MODEL": fake_model, "TESTING": True, "CORRECTIONS_AUTO_UPGRADE": True,
+                       "SQLALCHEMY_DATABASE_URI": database_uri(url, "/unused"), **config})
+
+
+@pytest.fixture
+def app(fake_model, database_url):
+    return make_app(fake_model, database_url)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def png():
+    return encode(stroke_digit(7))
+
+
+def data_url(png_bytes: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode()
+
+
+def rows(app) -> list[Correction]:
+    with app.app_context():
+        found = db.session.scalars(select(Correction).order_by(Correction.id)).all()
+        db.session.expunge_all()
+        return found
+
+
+def assert_error(response, status: int) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    message = response.get_json()["error"]
+    assert isinstance(message, str) and len(message) > 20
+    return message
+
+
+def test_a_correction_stores_the_image_the_label_and_the_servers_own_reading(app, client, png, fake_model):
+    before = datetime.now(timezone.utc)
+    response = client.post("/corrections", json={"image": data_url(png), "label": 7})
+    assert response.status_code == 201 and response.get_json() == {"id": 1}
+    assert "Set-Cookie" not in response.headers
+    [row] = rows(app)
+    assert row.label == 7 and row.image == png and row.image_type == "image/png" and row.image_size == len(png)
+    # The reading is the server's (the fake model says 3 at 0.91), and the inputs are what it saw.
+    assert row.reading == "3" and row.confidence == pytest.approx(0.91)
+    seen = fake_model.batches[-1][:, :, :, 0]
+    assert row.input_count == 1
+    np.testing.assert_allclose(row.input_images() / 255.0, seen, atol=1 / 255)
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+    assert before - timedelta(seconds=1) <= created <= datetime.now(timezone.utc)
+    # Nothing about the person: no column beyond these, and no address in any of them.
+    with app.app_context():
+        assert {c["name"] for c in inspect(db.engine).get_columns("corrections")} == COLUMNS
+    assert not any("127.0.0.1" in str(getattr(row, c)) for c in COLUMNS)
+
+
+def test_multipart_and_not_a_digit_stored_as_10(app, client, png):
+    response = client.post("/corrections", data={"image": (io.BytesIO(png), "d.png"), "label": "not_a_digit"},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201
+    assert [r.label for r in rows(app)] == [10]
+
+
+def test_the_stored_model_hash_is_the_served_files(tmp_path, litert_model, png):
+    app = create_app({"MODEL": litert_model, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'c.sqlite3'}"})
+    assert app.test_client().post("/corrections", json={"image": data_url(png), "label": "7"}).status_code == 201
+    [row] = rows(app)
+    assert row.model_sha256 == hashlib.sha256(Path(litert_model.path).read_bytes()).hexdigest()
+    assert row.reading == "7" and 0 < row.confidence <= 1
+
+
+@pytest.mark.parametrize("label", [10, -1, 7.0, True, None, "", "seven", "10", "not a digit", [7]])
+def test_a_bad_label_is_a_400_and_stores_nothing(app, client, png, label):
+    message = assert_error(client.post("/corrections", json={"image": data_url(png), "label": label}), 400)
+    assert "label" in message
+    assert rows(app) == []
+
+
+def test_a_missing_label_is_a_400(app, client, png):
+    assert_error(client.post("/corrections", json={"image": data_url(png)}), 400)
+    assert_error(client.post("/corrections", data={"image": (io.BytesIO(png), "d.png")},
+                             content_type="multipart/form-data"), 400)
+    assert rows(app) == []
+
+
+def blank_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (140, 140), (0, 0, 0, 0)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("kwargs", "status"), [
+    ({"json": {"image": "not base64 at all!", "label": 1}}, 400),
+    ({"json": {"image": "data:text/plain;base64,aGVsbG8=", "label": 1}}, 400),
+    ({"json": {"image": base64.b64encode(b"GIF89a" + b"\0" * 40).decode(), "label": 1}}, 400),
+    ({"json": {"label": 1}}, 400),
+    ({"json": ["image", 1]}, 400),
+    ({"data": {"label": "1"}, "content_type": "multipart/form-data"}, 400),
+    ({"data": b"\x89PNG...", "content_type": "image/png"}, 415),
+    ({"json": {"image": base64.b64encode(blank_png()).decode(), "label": 1}}, 422),
+])
+def test_a_bad_image_is_a_4xx_and_stores_nothing(app, client, kwargs, status):
+    assert_error(client.post("/corrections", **kwargs), status)
+    assert rows(app) == []
+
+
+def test_an_oversized_image_is_a_413_and_stores_nothing(app, client):
+    big = b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024)
+    assert_error(client.post("/corrections", data={"image": (io.BytesIO(big), "big.png"), "label": "1"},
+                             content_type="multipart/form-data"), 413)
+    assert_error(client.post("/corrections", json={"image": base64.b64encode(big).decode(), "label": 1}), 413)
+    assert rows(app) == []
+
+
+def test_the_rate_limit_is_per_client_and_leaves_predict_alone(fake_model, database_url, png):
+    app = make_app(fake_model, database_url, CORRECTIONS_RATE_LIMIT="3 per minute", CORRECTIONS_TRUSTED_PROXIES=1)
+    client = app.test_client()
+    alice, bob = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
+    statuses = [client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=alice).status_code
+                for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    assert "wait" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=alice), 429)
+    assert client.post("/predict", data=png, content_type="image/png", headers=alice).status_code == 200
+    assert client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=bob).status_code == 201
+    assert len(rows(app)) == 4
+
+
+def test_the_row_cap_and_the_storage_cap_answer_503(fake_model, database_url, png):
+    app = make_app(fake_model, database_url, CORRECTIONS_MAX_ROWS=2)
+    client = app.test_client()
+    assert [client.post("/corrections", json={"image": data_url(png), "label": 1}).status_code
+            for _ in range(2)] == [201, 201]
+    assert "full" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 1}), 503)
+    assert len(rows(app)) == 2
+
+    app = make_app(fake_model, database_url, CORRECTIONS_MAX_BYTES=3 * len(png) + 1)  # 2 already stored
+    client = app.test_client()
+    assert client.post("/corrections", json={"image": data_url(png), "label": 1}).status_code == 201
+    assert_error(client.post("/corrections", json={"image": data_url(png), "label": 1}), 503)
+    assert len(rows(app)) == 3
+
+
+def test_with_no_sqlite_file_possible_predict_answers_and_corrections_is_503(fake_model, png, tmp_path):
+    app = make_app(fake_model, f"sqlite:///{tmp_path / 'missing' / 'folder' / 'c.sqlite3'}")  # starts anyway
+    client = app.test_client()
+    assert client.post("/predict", data=png, content_type="image/png").status_code == 200
+    assert "database" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
+    assert client.get("/healthz").status_code == 200
+
+
+def test_postgresql_going_down_and_coming_back(fake_model, postgres, png):
+    with postgres.database() as url:
+        app = make_app(fake_model, url)
+        client = app.test_client()
+        assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
+        postgres.stop()
+        try:
+            assert client.post("/predict", data=png, content_type="image/png").status_code == 200
+            assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
+            # A fresh app cannot reach it either, and still starts and serves /predict.
+            other = make_app(fake_model, url).test_client()
+            assert other.post("/predict", data=png, content_type="image/png").status_code == 200
+            assert_error(other.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
+        finally:
+            postgres.start()
+        assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
+        assert len(rows(app)) == 2
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(database_uri(url, "/unused"))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_migrations_go_up_and_down(fake_model, database_url):
+    app = create_app({"MODEL": fake_model, "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
+                      "CORRECTIONS_AUTO_UPGRADE": False})
+    runner = app.test_cli_runner()
+    assert "corrections" not in tables(database_url)
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert {"corrections", "alembic_version"} <= tables(database_url)
+    assert app.test_client().post("/corrections", json={"image": data_url(encode(stroke_digit(1))), "label": 1}).status_code == 201
+    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
+    assert "corrections" not in tables(database_url)
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert "corrections" in tables(database_url) and rows(app) == []
+
+
+@pytest.mark.slow
+def test_the_procfile_release_phase_creates_the_schema_from_a_paas_style_url(postgres):
+    release = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("release:"))
+    argv = release.removeprefix("release:").split()
+    assert argv == ["flask", "--app", "app", "db", "upgrade"]
+    with postgres.database() as url:
+        paas_url = url.replace("postgresql://", "postgres://")  # what Heroku's add-on sets
+        env = {**os.environ, "DATABASE_URL": paas_url}
+        result = subprocess.run([str(Path(sys.executable).with_name("flask")), *argv[1:]], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "corrections" in tables(url)
+
+
+def post_three(client) -> list[bytes]:
+    seven, four = encode(stroke_digit(7)), encode(stroke_digit(4))
+    scribble = encode(canvas_from_mnist(np.eye(28, dtype=np.uint8) * 255))  # a diagonal line
+    for image, label in [(seven, 7), (four, "4"), (scribble, "not_a_digit")]:
+        assert client.post("/corrections", json={"image": data_url(image), "label": label}).status_code == 201
+    return [seven, four, scribble]
+
+
+def test_export_round_trip(app, client, tmp_path, fake_model):
+    images = post_three(client)
+    seen = [b[:, :, :, 0] for b in fake_model.batches]
+    path = tmp_path / "corrections.npz"
+    result = app.test_cli_runner().invoke(args=["corrections", "export", str(path)])
+    assert result.exit_code == 0 and "3 corrections" in result.output
+    data = np.load(path)
+    assert data["id"].tolist() == [1, 2, 3] and data["label"].tolist() == [7, 4, 10]
+    assert data["reading"].tolist() == ["3", "3", "3"]
+    for i, image in enumerate(images):
+        begin, end = data["original_offsets"][i:i + 2]
+        assert data["originals"][begin:end].tobytes() == image
+        begin, end = data["input_offsets"][i:i + 2]
+        np.testing.assert_allclose(data["inputs"][begin:end] / 255.0, seen[i], atol=1 / 255)
+    # What training reads: one 28x28 per single-mark drawing, ink = 255, labels with 10 = not a digit.
+    extra_images, extra_labels = model.load_extra_data(path)
+    assert extra_images.shape == (3, 28, 28) and extra_images.dtype == np.uint8
+    assert extra_labels.tolist() == [7, 4, 10]
+    np.testing.assert_array_equal(extra_images, data["inputs"])
+
+
+def test_the_download_needs_the_token_and_exists_only_with_one(fake_model, tmp_path, png):
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    assert make_app(fake_model, url).test_client().get("/corrections/export").status_code == 404
+    client = make_app(fake_model, url, CORRECTIONS_TOKEN="s3cret-token").test_client()
+    assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
+    assert_error(client.get("/corrections/export"), 401)
+    assert_error(client.get("/corrections/export", headers={"Authorization": "Bearer wrong"}), 401)
+    response = client.get("/corrections/export", headers={"Authorization": "Bearer s3cret-token"})
+    assert response.status_code == 200
+    data = np.load(io.BytesIO(response.data))
+    assert data["label"].tolist() == [7] and data["originals"].tobytes() == png
+    assert client.post("/corrections/export").status_code == 405  # read-only
+
+
+@pytest.mark.slow
+def test_two_gunicorn_workers_writing_at_once_lose_nothing(tmp_path, png):
+    from bench import gunicorn_process
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    env = {"DATABASE_URL": url, "CORRECTIONS_RATE_LIMIT": "1000 per minute", "MODEL_BACKEND": "litert"}
+    body = json.dumps({"image": data_url(png), "label": 7}).encode()
+    with gunicorn_process.start(png, env=env, workers=2) as server:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: gunicorn_process.post(server.url + "/corrections", body,
+                                                                    "application/json"), range(60)))
+        assert server.memory_mb()["processes"] == 3
+    assert [status for status, _ in answers] == [201] * 60
+    ids = sorted(body["id"] for _, body in answers)
+    assert ids == list(range(1, 61))
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*), min(label), max(label) FROM corrections").one() == (60, 7, 7)
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_retraining_with_extra_data_trains_on_them_and_never_scores_them(fake_model, tmp_path, capsys):
+    app = make_app(fake_model, f"sqlite:///{tmp_path / 'c.sqlite3'}", CORRECTIONS_RATE_LIMIT="100 per minute")
+    client = app.test_client()
+    for digit in (0, 1, 4, 7):
+        for width in (12, 18, 24):
+            image = encode(stroke_digit(digit, width=width))
+            assert client.post("/corrections", json={"image": data_url(image), "label": digit}).status_code == 201
+    post_three(client)  # two more digits and one "not a digit"
+    path = tmp_path / "corrections.npz"
+    assert app.test_cli_runner().invoke(args=["corrections", "export", str(path)]).exit_code == 0
+    assert model._main(["train", "--epochs", "1", "--train-limit", "300", "--extra-data", str(path),
+                        "--output-dir", str(tmp_path / "run")]) == 0
+    assert "skipped 1 'not a digit'" in capsys.readouterr().out
+    record = json.loads((tmp_path / "run" / model.HISTORY_FILENAME).read_text())
+    assert record["extra_images"] == 14
+    assert record["train_images"] == 240 + 14 and record["validation_images"] == 60
+    assert record["test_images"] == 10_000  # MNIST's test set, untouched by the corrections
+    assert (tmp_path / "run" / "mnist_cnn.tflite").is_file()
