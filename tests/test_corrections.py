@@ -340,11 +340,10 @@ def test_retraining_with_extra_data_trains_on_them_and_never_scores_them(fake_mo
     post_three(client)  # two more digits and one "not a digit"
     path = tmp_path / "corrections.npz"
     assert app.test_cli_runner().invoke(args=["corrections", "export", str(path)]).exit_code == 0
-    assert model._main(["train", "--epochs", "1", "--train-limit", "300", "--extra-data", str(path),
+    assert model._main(["train", "--epochs", "1", "--train-limit", "300", "--extra-scale", "0", "--extra-data", str(path),
                         "--output-dir", str(tmp_path / "run")]) == 0
-    assert "skipped 1 'not a digit'" in capsys.readouterr().out
     record = json.loads((tmp_path / "run" / model.HISTORY_FILENAME).read_text())
-    assert record["extra_images"] == 14
-    assert record["train_images"] == 240 + 14 and record["validation_images"] == 60
+    assert record["correction_images"] == 15  # the "not a digit" one trains the 11th class
+    assert record["train_images"] == 240 + 15 and record["validation_images"] == 60
     assert record["test_images"] == 10_000  # MNIST's test set, untouched by the corrections
     assert (tmp_path / "run" / "mnist_cnn.tflite").is_file()

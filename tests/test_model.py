@@ -144,7 +144,8 @@ def test_an_unknown_backend_is_refused():
 @pytest.mark.slow
 def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history(tmp_path, mnist_test):
     before = mnist.KERAS_MODEL_PATH.stat().st_mtime_ns
-    result = model.train_ensemble(2, tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0)
+    result = model.train_ensemble(2, tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0,
+                                  extra_scale=0.002, extra_cache=tmp_path / "extra.npz")
     assert result.keras_path == tmp_path / "mnist_cnn.h5" and result.keras_path.is_file()
     assert result.tflite_path.is_file()
     record = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())

@@ -21,6 +21,7 @@ def test_the_notebook_trains_plots_and_saves_artefacts_on_a_small_sample(tmp_pat
     monkeypatch.setenv("TRAIN_EPOCHS", "1")
     monkeypatch.setenv("TRAIN_MEMBERS", "1")
     monkeypatch.setenv("TRAIN_LIMIT", "2000")
+    monkeypatch.setenv("TRAIN_EXTRA_SCALE", "0.001")
     monkeypatch.setenv("USPS_LIMIT", "100")
     monkeypatch.setenv("OUTPUT_DIR", str(tmp_path / "artefacts"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
