@@ -151,7 +151,8 @@ def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history
     record = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())
     assert len(record["members"]) == 2 and record["test_images"] == 500
     for member in record["members"]:
-        assert member["train_images"] + member["validation_images"] == 3000
+        # 3,000 MNIST images plus the extra set, a tenth of which is held out for validation too
+        assert member["train_images"] + member["validation_images"] == 3000 + member["extra_images"]
         assert len(member["history"]["loss"]) == 2
         assert member["history"]["loss"][1] < member["history"]["loss"][0]
     assert record["members"][0]["seed"] != record["members"][1]["seed"]
