@@ -36,13 +36,14 @@ class Prediction:
     not_digit_probability: float  # P(the mark is not a digit), in [0, 1]; 0 for a digits-only model
     preprocessed: np.ndarray  # (28, 28) float32 in [0, 1]: what the network saw
     box: tuple[int, int, int, int]  # (x, y, width, height) of the mark in the image, pixels
+    is_digit: bool = True  # whether the reading took the mark as a digit rather than skipping it (SKIP_COST)
 
     @classmethod
-    def from_row(cls, row: np.ndarray, preprocessed: np.ndarray, box) -> Prediction:
-        """Build from one row of a backend's (N, 11) or (N, 10) output."""
+    def from_row(cls, row: np.ndarray, preprocessed: np.ndarray, box, is_digit: bool) -> Prediction:
+        """Build from one row of a backend's (N, 11) or (N, 10) output and the reading's verdict on it."""
         row = np.asarray(row, dtype=np.float32)
         not_digit = float(row[NOT_A_DIGIT]) if row.shape[0] > NUM_DIGITS else 0.0
-        return cls(row[:NUM_DIGITS], not_digit, preprocessed, tuple(int(v) for v in box))
+        return cls(row[:NUM_DIGITS], not_digit, preprocessed, tuple(int(v) for v in box), bool(is_digit))
 
     @property
     def digit(self) -> int:
@@ -53,11 +54,6 @@ class Prediction:
     def confidence(self) -> float:
         """The most probable digit's probability, in [0, 1]."""
         return float(self.probabilities.max())
-
-    @property
-    def is_digit(self) -> bool:
-        """Whether the mark reads as a digit: its best digit beats "not a digit" skipped at SKIP_COST."""
-        return np.log(max(self.confidence, 1e-12)) >= _skip_score(self.not_digit_probability, 1)
 
     @property
     def low_confidence(self) -> bool:
@@ -167,9 +163,9 @@ def predict_image(data: bytes, backend) -> Reading:
         index = best[end][1]
         chosen.append(index)
         end = spans[index][0]
-    marks = [(Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box), digit_scores[i] >= skip_scores[i])
+    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box, digit_scores[i] >= skip_scores[i])
              for i in reversed(chosen)]
-    return Reading([m for m, is_digit in marks if is_digit], [m for m, is_digit in marks if not is_digit])
+    return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit])
 
 
 def _skip_score(not_digit_probability: float, units: int) -> float:
