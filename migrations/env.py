@@ -10,8 +10,10 @@ from alembic import context
 config = context.config
 
 # Logging from alembic.ini for the `flask db` commands; not when the app migrates itself at start-up
-# (corrections.init_app), where the server's logging must stay as it is.
-if config.attributes.get("configure_logger", True):
+# (corrections.init_app), where the server's logging must stay as it is, nor where the process has set up
+# logging already (a test runner): alembic.ini's handler binds the sys.stderr of the moment, which a
+# test's CLI runner closes, and every later log record (TensorFlow's, say) would then fail on it.
+if config.attributes.get("configure_logger", True) and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
