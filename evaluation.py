@@ -21,7 +21,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 import synthetic
 from datasets import load_mnist, load_realworld, load_usps, to_model_input
@@ -31,11 +30,6 @@ from recognizer.mnist import NOT_A_DIGIT, TFLITE_MODEL_PATH
 from recognizer.png import encode_png
 
 EVAL_SEED = 777  # apart from training's seeds (model.SEED and its chunks)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """Encode a uint8 (H, W) image as PNG bytes (``recognizer.png.encode_png``)."""
-    return encode_png(image)
 
 
 def read_or_none(data: bytes, backend):
@@ -90,7 +84,7 @@ def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int |
     images, labels = load_usps(data_dir, split)
     if limit:
         images, labels = images[:limit], labels[:limit]
-    samples = ((png_bytes(255 - image), str(label), int(label)) for image, label in zip(images, labels))
+    samples = ((encode_png(255 - image), str(label), int(label)) for image, label in zip(images, labels))
     return _score("USPS test through the request path", samples, backend)
 
 
@@ -205,7 +199,7 @@ def _common_subsequence(a: str, b: str) -> int:
 
 
 def non_digit_samples(count_per_kind: int = 200, seed: int = EVAL_SEED):
-    """Yield (png_bytes, kind) non-digits made apart from training's: other seeds, the "eval" fonts, and
+    """Yield (PNG bytes, kind) non-digits made apart from training's: other seeds, the "eval" fonts, and
     MNIST test digits (not training ones) for partial digits; each on a canvas as the page sends it."""
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)
@@ -245,14 +239,14 @@ def evaluate_non_digits(backend=None, count_per_kind: int = 200) -> NonDigitRepo
 
 
 def number_samples(count: int = 500, seed: int = 0, lengths=(2, 6)):
-    """Yield ``count`` (png_bytes, label, length) composed numbers of random lengths from MNIST test digits."""
+    """Yield ``count`` (PNG bytes, label, length) composed numbers of random lengths from MNIST test digits."""
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)
     for _ in range(count):
         length = int(rng.integers(lengths[0], lengths[1] + 1))
         picks = rng.integers(0, len(x_test), length)
         image = synthetic.compose_number([x_test[i] for i in picks], rng)
-        yield png_bytes(image), "".join(str(y_test[i]) for i in picks), length
+        yield encode_png(image), "".join(str(y_test[i]) for i in picks), length
 
 
 def evaluate_numbers(backend=None, count: int = 500, seed: int = 0) -> Report:

@@ -528,13 +528,6 @@ def mnist_test_accuracy(net, data_dir=None, limit: int | None = None) -> tuple[f
     return float(np.mean(predict_digits(net, x_test) == y_test)), len(y_test)
 
 
-def evaluate_keras(model_path=KERAS_MODEL_PATH, data_dir=None, limit: int | None = None) -> float:
-    """Return the accuracy of a saved Keras model on the MNIST test set (first ``limit`` images)."""
-    import keras
-
-    return mnist_test_accuracy(keras.models.load_model(model_path, compile=False), data_dir, limit)[0]
-
-
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

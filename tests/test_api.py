@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from recognizer.png import encode_png
 from synthetic import canvas_from_mnist, encode
 
 
@@ -160,13 +160,11 @@ def test_predict_answers_are_not_cached(client, png):
 
 
 def test_a_number_is_answered_digit_by_digit_left_to_right_in_one_batch(client, fake_model, mnist_test):
-    import evaluation
-
     images, _ = mnist_test
     number = np.full((40, 4 * 60), 255, np.uint8)  # four digits far apart: no span can join two
     for i in range(4):
         number[6:34, 16 + 60 * i: 44 + 60 * i] = 255 - images[i]
-    body = assert_answer(client.post("/predict", data=evaluation.png_bytes(number), content_type="image/png"))
+    body = assert_answer(client.post("/predict", data=encode_png(number), content_type="image/png"))
     assert body["number"] == "3333"  # the fake model reads every digit as 3
     assert len(fake_model.batches) == 1 and fake_model.batches[0].shape == (4, 28, 28, 1)
     lefts = [d["box"][0] for d in body["digits"]]

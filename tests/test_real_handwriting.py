@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 import evaluation
 import synthetic
 from recognizer import read
+from recognizer.png import encode_png
 
 
 def test_composed_numbers_of_two_to_six_digits_are_read_back(litert_model):
@@ -24,7 +25,7 @@ def test_a_number_with_clear_gaps_is_read_digit_by_digit_with_boxes(litert_model
     number = np.full((40, 4 * 44), 255, np.uint8)
     for slot, i in enumerate(picks):
         number[6:34, 8 + 44 * slot: 36 + 44 * slot] = 255 - images[i]
-    reading = read.predict_image(evaluation.png_bytes(number), litert_model)
+    reading = read.predict_image(encode_png(number), litert_model)
     assert reading.number == "".join(str(labels[i]) for i in picks)
     for slot, digit in enumerate(reading.digits):
         x, _, w, _ = digit.box
@@ -86,7 +87,7 @@ def test_separators_are_dropped_from_the_number(litert_model, mnist_test):
     gap = np.zeros((56, 14), np.float32)
     row = np.concatenate([gap, ink[0], gap, ink[1], gap, dot, gap, ink[2], gap, ink[3], gap, ink[4], gap], axis=1)
     page = np.pad(row, 20)
-    reading = read.predict_image(evaluation.png_bytes(np.round(255 - page * 255).astype(np.uint8)), litert_model)
+    reading = read.predict_image(encode_png(np.round(255 - page * 255).astype(np.uint8)), litert_model)
     assert reading.number == "19950", (reading.number, [s.box for s in reading.skipped])
     assert len(reading.skipped) == 1  # the dot
 
@@ -98,4 +99,4 @@ def test_a_thick_digit_filling_its_frame_keeps_its_polarity(litert_model, backgr
     assert zeros, "USPS has zeros whose ink covers nearly half the frame"
     for i in zeros:
         image = 255 - usps[i] if background == "white" else usps[i]
-        assert read.predict_image(evaluation.png_bytes(image), litert_model).number == "0"
+        assert read.predict_image(encode_png(image), litert_model).number == "0"
