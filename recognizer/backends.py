@@ -41,6 +41,14 @@ class ModelOutputError(RuntimeError):
     """A loaded model gave output that is not probabilities (NaN, wrong shape): the server is sick."""
 
 
+def _model_file(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path; raise ModelLoadError, naming the rebuild command, when it is no file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"Model file {path} is missing: {REBUILD_HINT}.")
+    return path
+
+
 class LiteRTBackend:
     """Serve ``mnist_cnn.tflite`` with the LiteRT interpreter, allocated once and reused.
 
@@ -61,9 +69,7 @@ class LiteRTBackend:
             raise ModelLoadError(
                 "The LiteRT runtime is not installed: run `pip install -r requirements.txt`."
             ) from exc
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelLoadError(f"Model file {self.path} is missing: {REBUILD_HINT}.")
+        self.path = _model_file(path)
         try:
             self._content = self.path.read_bytes()  # the interpreter keeps pointers into these bytes
             self._interpreter = Interpreter(model_content=self._content, num_threads=num_threads)
@@ -105,9 +111,7 @@ class KerasBackend:
                 "MODEL_BACKEND=keras needs TensorFlow: run `pip install -r requirements-dev.txt`, "
                 "or unset MODEL_BACKEND to use LiteRT."
             ) from exc
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ModelLoadError(f"Model file {self.path} is missing: {REBUILD_HINT}.")
+        self.path = _model_file(path)
         try:
             self._model = keras.models.load_model(self.path, compile=False)
         except Exception as exc:  # h5py and Keras raise many types for a corrupt file
