@@ -1,7 +1,7 @@
 """Measure POST /corrections against gunicorn as the Procfile starts it: throughput, latency, memory.
 
-    python bench/corrections.py [--requests 300] [--concurrency 8]     # SQLite in a temporary folder
-    DATABASE_URL=postgresql://... python bench/corrections.py            # an existing PostgreSQL (schema upgraded)
+    python -m bench.corrections [--requests 300] [--concurrency 8]     # SQLite in a temporary folder
+    DATABASE_URL=postgresql://... python -m bench.corrections            # an existing PostgreSQL (schema upgraded)
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ import argparse
 import base64
 import json
 import os
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 

@@ -7,7 +7,6 @@ properties below feed random bytes and random images of random modes and sizes t
 
 from __future__ import annotations
 
-import base64
 import io
 import sys
 
