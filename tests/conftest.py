@@ -57,3 +57,15 @@ def mnist_test():
     """MNIST's test set: uint8 (10000, 28, 28) images (ink = 255) and uint8 labels."""
     _, (images, labels) = datasets.load_mnist()
     return images, labels
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the whole session: Playwright's sync API allows one driver at a time."""
+    from page_driver import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from page_driver import (CHROMIUM, CHROMIUM_ARGS, FOUR, ONE, PHONE, SEVEN, Touch, draw_with_mouse, draw_with_pen,
+from page_driver import (CHROMIUM, FOUR, ONE, PHONE, SEVEN, Touch, draw_with_mouse, draw_with_pen,
                          draw_with_touch, points, serve, shifted)
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError(f"CI needs Chromium at {CHROMIUM}: apt-get install -y chromium")
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 DESKTOP = {"viewport": {"width": 1100, "height": 800}}
 SMALL_PHONE = {**PHONE, "viewport": {"width": 320, "height": 568}, "device_scale_factor": 2}
@@ -62,14 +62,6 @@ window.fetch = async (...args) => {
 def server(litert_model):
     with serve(create_app({"MODEL": litert_model})) as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

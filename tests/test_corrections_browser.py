@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from app import create_app
 from corrections import Correction, db
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+from page_driver import CHROMIUM, draw_with_mouse, serve
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +18,7 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError(f"CI needs Chromium at {CHROMIUM}: apt-get install -y chromium")
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 SEVEN = [(0.22, 0.2), (0.78, 0.2), (0.42, 0.85)]  # a 7 in canvas fractions
 
@@ -31,35 +26,22 @@ SEVEN = [(0.22, 0.2), (0.78, 0.2), (0.42, 0.85)]  # a 7 in canvas fractions
 @pytest.fixture(scope="module")
 def served(litert_model, tmp_path_factory):
     """The app with the real model and a fresh SQLite database, over HTTP."""
-    from werkzeug.serving import make_server
-
     database = tmp_path_factory.mktemp("corrections") / "corrections.sqlite3"
     app = create_app({"MODEL": litert_model, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serve(app) as url:
+        yield app, url
 
 
 @pytest.fixture(scope="module")
-def page(served):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 900})
-        yield page
-        browser.close()
+def page(browser, served):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    yield page
+    page.close()
 
 
-def draw(page, stroke, steps=12):
-    box = page.locator("#canvas").bounding_box()
-    at = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
-    page.mouse.move(*at[0])
-    page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(at, at[1:]):
-        for i in range(1, steps + 1):
-            page.mouse.move(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
-    page.mouse.up()
+def draw(page, stroke):
+    """Draw one stroke (canvas fractions) with the mouse."""
+    draw_with_mouse(page, [stroke])
 
 
 def stored(app) -> list[tuple[int, str]]:
