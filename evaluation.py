@@ -85,7 +85,7 @@ def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int |
     if limit:
         images, labels = images[:limit], labels[:limit]
     samples = ((encode_png(255 - image), str(label), int(label)) for image, label in zip(images, labels))
-    return _score("USPS test through the request path", samples, backend)
+    return _score("USPS test accuracy through the request path", samples, backend)
 
 
 def evaluate_mnist_canvases(backend=None, limit: int | None = None) -> Report:
