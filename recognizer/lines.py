@@ -11,6 +11,10 @@ longer than the line is thick are kept, so a 7 written through a ruled line keep
 removed when it would leave under ``KEEP_FRACTION`` of the ink: a lone stroke is for the network to read
 (a drawn 1 is a vertical line, and a dash alone is "not a digit").
 
+What the long-line search leaves of a cell's border in a photo (a grid line cut short where the cell was
+cropped, or bent by the lens) is a short thin piece lying wholly in the border band, along its edge: such a
+piece is never part of a centred digit, and left in it reads as a "1" (``remove_edge_remains``).
+
 The cost is a few passes over the pixels: O(H * W), bounded by the decoder's pixel limit.
 """
 
@@ -18,11 +22,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from recognizer.normalize import label_components
+
 LINE_LENGTH = 0.6  # share of the image's side a line's run must span
 BORDER_BAND = 0.15  # share of the side, from each edge, where borders and margins lie
 BORDER_MAX_ASPECT = 1.6  # images up to this aspect ratio (a cell, a box) have their borders removed
 UNDERLINE_RATIO = 1.5  # a horizontal line this many image heights long is an underline or a ruled line
 TILT_SLACK = 2  # pixels: rows (columns) are smeared this far so a slightly tilted line stays one run
+EDGE_BAND = 0.2  # share of the side from each edge where border remains lie
+EDGE_REMAIN_ASPECT = 2.0  # a border remain is this many times longer along its edge than it is wide
+EDGE_REMAIN_WIDTH = 0.1  # and at most this share of the side wide across it
 KEEP_FRACTION = 0.1  # never remove lines that would leave less than this share of the ink
 
 
@@ -104,3 +113,29 @@ def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
     if total - int((mask & lines).sum()) < KEEP_FRACTION * total:
         return ink
     return np.where(lines, 0.0, ink).astype(np.float32)
+
+
+def remove_edge_remains(ink: np.ndarray, threshold: float) -> np.ndarray:
+    """Return a copy of a cell's ink map without the border remains: strokes wholly within the border band.
+
+    ``ink``: float32 (H, W) in [0, 1], 1 = ink, of a near-square photo (a cell, a box). A stroke (an
+    8-connected component above ``threshold``) is a remain when its bounding box lies within the outer
+    ``EDGE_BAND`` of one edge and is ``EDGE_REMAIN_ASPECT`` times longer along that edge than across it.
+    Returns float32 (H, W); the input itself when there is none, or when only remains are there (then
+    the network says what they are). Raises TooMuchWorkError past ``normalize.MAX_RUNS`` runs of ink.
+    """
+    mask = ink > threshold
+    height, width = mask.shape
+    found = label_components(mask)
+    if found.count == 0:
+        return ink
+    x, y, w, h = (found.boxes[1:, k] for k in range(4))
+    band_x, band_y = EDGE_BAND * width, EDGE_BAND * height
+    upright = (h >= EDGE_REMAIN_ASPECT * w) & (w <= EDGE_REMAIN_WIDTH * width)
+    flat = (w >= EDGE_REMAIN_ASPECT * h) & (h <= EDGE_REMAIN_WIDTH * height)
+    remains = ((upright & ((x + w <= band_x) | (x >= width - band_x)))
+               | (flat & ((y + h <= band_y) | (y >= height - band_y))))
+    if not remains.any() or remains.all():
+        return ink
+    erase = np.concatenate([[False], remains])[found.labels]
+    return np.where(erase, 0.0, ink).astype(np.float32)

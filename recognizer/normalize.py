@@ -29,6 +29,7 @@ PHOTO_PAPER_LEVEL = 0.04
 BORDER_UNIFORMITY = 0.6  # share of the border within 0.15 of its median for it to define the background
 PHOTO_SPECK_FRACTION = 0.12
 ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
+PAPER_CLOSING = 0.1  # share of the longer side: the closing that estimates the paper removes narrower strokes
 # Component labelling joins runs of ink in a Python loop: at most this many runs (horizontal
 # stretches of ink) are considered. A number drawn on a 1024 px image has at most a few tens of thousands;
 # noise has hundreds of thousands. Past it: TooMuchWorkError (HTTP 422), before the loop.
@@ -82,7 +83,7 @@ def _photo_ink(light: np.ndarray) -> np.ndarray:
     scale = ILLUMINATION_SIDE / max(height, width)
     small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
     small = np.asarray(Image.fromarray(light).resize(small_size, Image.Resampling.BOX), dtype=np.float32)
-    size = max(3, round(max(small.shape) / 10)) | 1  # odd, as rank filters need
+    size = max(3, round(max(small.shape) * PAPER_CLOSING)) | 1  # odd, as rank filters need
     closed = Image.fromarray(small).filter(ImageFilter.MaxFilter(size)).filter(ImageFilter.MinFilter(size))
     # Smooth the estimate (8 bits are plenty for lighting), then scale it back to full size.
     smooth = Image.fromarray(np.round(np.clip(np.asarray(closed), 0.0, 1.0) * 255).astype(np.uint8))
