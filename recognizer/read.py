@@ -133,8 +133,9 @@ def predict_image(data: bytes, backend) -> Reading:
 
     Every span of units that could be one mark (``recognizer.segment.Segmentation.spans``) is
     normalised and read in one (N, 28, 28, 1) batch. The reading kept is the cover of the units by
-    spans with the highest sum of log-probabilities (dynamic programming), each span scored by its
-    likelier label, a digit or "not a digit" (at ``SKIP_COST`` a unit): a broken digit is read whole,
+    spans with the highest sum over units of log-probabilities (dynamic programming): each span is scored
+    by its likelier label, a digit or "not a digit" (at ``SKIP_COST`` a unit), once per unit it covers, so
+    fewer, longer spans are not favoured for their fewer terms: a broken digit is read whole,
     touching digits apart, and a separator ("19.950", "1,250-") is a span of its own that is skipped.
     ``backend``: any ``recognizer.backends.Backend``. Raises recognizer.decode.PreprocessingError (a
     client error) for unreadable, oversized, blank or too costly images, and
@@ -151,7 +152,10 @@ def predict_image(data: bytes, backend) -> Reading:
     digit_scores = np.log(np.maximum(probabilities[:, :NOT_A_DIGIT].max(axis=1), 1e-12))
     not_digit = probabilities[:, NOT_A_DIGIT] if probabilities.shape[1] > NUM_DIGITS else np.zeros(len(spans))
     skip_scores = np.array([_skip_score(p, last - first + 1) for p, (first, last) in zip(not_digit, spans)])
-    scores = np.maximum(digit_scores, skip_scores)
+    # Every unit is scored, so a span's log-probability counts once per unit it covers: two digits squeezed
+    # into one span and read as one digit at 0.3 no longer beat reading them apart at 0.99 and 0.5.
+    widths = np.array([last - first + 1 for first, last in spans])
+    scores = np.maximum(digit_scores * widths, skip_scores)
 
     # best[k]: the highest score of a reading of units 0..k-1, and the span that ends it.
     best = [(0.0, -1)] + [(-np.inf, -1)] * len(segmentation.units)
@@ -164,7 +168,8 @@ def predict_image(data: bytes, backend) -> Reading:
         index = best[end][1]
         chosen.append(index)
         end = spans[index][0]
-    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box, digit_scores[i] >= skip_scores[i])
+    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box,
+                                 digit_scores[i] * widths[i] >= skip_scores[i])
              for i in reversed(chosen)]
     return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit])
 

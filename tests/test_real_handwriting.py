@@ -115,3 +115,31 @@ def test_grid_line_remains_in_real_sudoku_cells_are_not_read_as_digits(litert_mo
     blank = [r is None or r.not_a_digit for label, r in readings if label == "blank"]
     digits = [r is not None and r.number == label for label, r in readings if label.isdigit()]
     assert np.mean(blank) >= 0.95 and np.mean(digits) >= 0.95, (np.mean(blank), np.mean(digits))
+
+
+class _ChequeOutputs:
+    """A backend answering what the committed network answered for "21" on a real cheque (ORAND dev "2167"):
+    the 2 alone is a 2 (0.996); its slanted 1 alone is a 1 at only 0.095 (not a digit 0.888); the two
+    squeezed into one span are a "2" at 0.289 (not a digit 0.711)."""
+
+    name, path = "cheque", "cheque.tflite"
+
+    @staticmethod
+    def row(digit, probability, not_digit):
+        out = np.full(11, (1.0 - probability - not_digit) / 9, np.float32)
+        out[digit], out[10] = probability, not_digit
+        return out
+
+    def predict(self, batch):
+        assert len(batch) == 3  # spans (0, 0), (0, 1), (1, 1)
+        return np.stack([self.row(2, 0.996, 0.002), self.row(2, 0.289, 0.711), self.row(1, 0.095, 0.888)])
+
+
+def test_a_weakly_read_digit_is_not_swallowed_by_its_neighbours_span():
+    # Two marks with a small gap, so the reading may take them as one digit or as two.
+    image = np.full((40, 60), 255, np.uint8)
+    image[8:32, 8:24] = 0
+    image[8:32, 30:34] = 0
+    reading = read.predict_image(encode_png(image), _ChequeOutputs())
+    assert reading.number == "21"
+    assert reading.low_confidence  # the 1 is read at 0.095: flagged, not dropped
