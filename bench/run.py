@@ -102,11 +102,18 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
 
 
 def hey(url: str, body: Path, requests: int, concurrency: int) -> dict:
-    """Run `hey` against POST /predict; return requests/s, p50 and p99 in ms, and status counts."""
+    """Run `hey` against POST /predict; return requests/s, p50 and p99 in ms, and status counts.
+
+    hey sends ``requests`` rounded down to a multiple of ``concurrency`` and prints its 99th percentile only
+    from 100 answers on, so at least the next multiple of ``concurrency`` from 100 are sent.
+    """
+    requests = -(-max(requests, 100) // concurrency) * concurrency
     out = subprocess.run(
         ["hey", "-n", str(requests), "-c", str(concurrency), "-m", "POST", "-T", "image/png", "-D", str(body),
          url + "/predict"], capture_output=True, text=True, check=True).stdout
     statuses = {int(code): int(count) for code, count in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
+    if not re.search(r"99%+ in ([\d.]+) secs", out):
+        raise RuntimeError(f"hey printed no 99th percentile (it needs 100 requests or more):\n{out}")
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": float(re.search(r"50%+ in ([\d.]+) secs", out).group(1)) * 1000,
