@@ -149,13 +149,13 @@ def predict_image(data: bytes, backend) -> Reading:
     problem = check_output(probabilities, len(rendered))
     if problem:
         raise ModelOutputError(f"The model {problem}.")
-    digit_scores = np.log(np.maximum(probabilities[:, :NOT_A_DIGIT].max(axis=1), 1e-12))
-    not_digit = probabilities[:, NOT_A_DIGIT] if probabilities.shape[1] > NUM_DIGITS else np.zeros(len(spans))
-    skip_scores = np.array([_skip_score(p, last - first + 1) for p, (first, last) in zip(not_digit, spans)])
+    widths = np.array([last - first + 1 for first, last in spans])  # units a span covers
     # Every unit is scored, so a span's log-probability counts once per unit it covers: two digits squeezed
     # into one span and read as one digit at 0.3 no longer beat reading them apart at 0.99 and 0.5.
-    widths = np.array([last - first + 1 for first, last in spans])
-    scores = np.maximum(digit_scores * widths, skip_scores)
+    digit_scores = np.log(np.maximum(probabilities[:, :NOT_A_DIGIT].max(axis=1), 1e-12)) * widths
+    not_digit = probabilities[:, NOT_A_DIGIT] if probabilities.shape[1] > NUM_DIGITS else np.zeros(len(spans))
+    skip_scores = np.array([_skip_score(p, units) for p, units in zip(not_digit, widths)])
+    scores = np.maximum(digit_scores, skip_scores)
 
     # best[k]: the highest score of a reading of units 0..k-1, and the span that ends it.
     best = [(0.0, -1)] + [(-np.inf, -1)] * len(segmentation.units)
@@ -168,8 +168,7 @@ def predict_image(data: bytes, backend) -> Reading:
         index = best[end][1]
         chosen.append(index)
         end = spans[index][0]
-    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box,
-                                 digit_scores[i] * widths[i] >= skip_scores[i])
+    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box, digit_scores[i] >= skip_scores[i])
              for i in reversed(chosen)]
     return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit])
 
