@@ -93,11 +93,12 @@ def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
     """Return a copy of an ink map with ruled lines, grid lines, borders, underlines and margins erased.
 
     ``ink``: float32 (H, W) in [0, 1], 1 = ink; ``threshold``: the ink level of a stroke pixel; ``photo``:
-    whether the image is a photo or scan of paper (``recognizer.normalize.ink_map``). Borders are looked for
-    in photos only: on a clean canvas a digit may fill the frame, and its top bar is no border. Horizontal
-    lines are found on the image and vertical ones on its transpose (borders only: a vertical stroke in a
-    wide image is a 1, never an underline). Returns float32 (H, W); the input itself when nothing is a line
-    or removing the lines would leave under ``KEEP_FRACTION`` of the ink.
+    whether the image is a photo or scan of paper (``recognizer.normalize.ink_map``). Borders, and what is
+    left of them (``remove_edge_remains``), are looked for in near-square photos only: on a clean canvas a
+    digit may fill the frame, and its top bar is no border. Horizontal lines are found on the image and
+    vertical ones on its transpose (borders only: a vertical stroke in a wide image is a 1, never an
+    underline). Returns float32 (H, W); the lines are kept when removing them
+    would leave under ``KEEP_FRACTION`` of the ink, and the input itself is returned when nothing is erased.
     """
     mask = ink > threshold
     height, width = mask.shape
@@ -107,12 +108,11 @@ def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
     lines = _horizontal_lines(mask, border_only=square, underlines=True)
     if square:
         lines |= _horizontal_lines(mask.T, border_only=True, underlines=False).T
-    if not lines.any():
-        return ink
+    cleaned = ink
     total = int(mask.sum())
-    if total - int((mask & lines).sum()) < KEEP_FRACTION * total:
-        return ink
-    return np.where(lines, 0.0, ink).astype(np.float32)
+    if lines.any() and total - int((mask & lines).sum()) >= KEEP_FRACTION * total:
+        cleaned = np.where(lines, 0.0, ink).astype(np.float32)
+    return remove_edge_remains(cleaned, threshold) if square else cleaned
 
 
 def remove_edge_remains(ink: np.ndarray, threshold: float) -> np.ndarray:
@@ -129,7 +129,7 @@ def remove_edge_remains(ink: np.ndarray, threshold: float) -> np.ndarray:
     found = label_components(mask)
     if found.count == 0:
         return ink
-    x, y, w, h = (found.boxes[1:, k] for k in range(4))
+    x, y, w, h = found.boxes[1:].T
     band_x, band_y = EDGE_BAND * width, EDGE_BAND * height
     upright = (h >= EDGE_REMAIN_ASPECT * w) & (w <= EDGE_REMAIN_WIDTH * width)
     flat = (w >= EDGE_REMAIN_ASPECT * h) & (h <= EDGE_REMAIN_WIDTH * height)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recognizer.decode import TooMuchWorkError
-from recognizer.lines import BORDER_MAX_ASPECT, remove_edge_remains, remove_lines
+from recognizer.lines import remove_lines
 from recognizer.normalize import (INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map,
                                   to_mnist_box)
 
@@ -108,8 +108,8 @@ def segment(grey: np.ndarray) -> Segmentation:
     """Cut an image of one digit or of a number written left to right into units.
 
     ``grey``: float (H, W) in [0, 1], either polarity. Lines and borders are erased first
-    (``recognizer.lines.remove_lines``), and in a near-square photo (a cell) what is left of its border
-    (``remove_edge_remains``). The strokes (``find_strokes``) that overlap
+    (``recognizer.lines.remove_lines``, which in a near-square photo, a cell, also takes what is left of
+    its border). The strokes (``find_strokes``) that overlap
     horizontally by ``MERGE_OVERLAP`` of the narrower one are one unit (the two strokes of a 4);
     a unit wider than ``SPLIT_ASPECT`` times its height (at least ``SPLIT_MIN_HEIGHT`` line heights) may be touching
     digits, so it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height))
@@ -119,8 +119,6 @@ def segment(grey: np.ndarray) -> Segmentation:
     """
     ink, photo = ink_map(grey)
     ink = remove_lines(ink, INK_THRESHOLD, photo)
-    if photo and max(ink.shape) <= BORDER_MAX_ASPECT * min(ink.shape):
-        ink = remove_edge_remains(ink, INK_THRESHOLD)
     found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
     if len(kept) > MAX_STROKES:
         raise TooMuchWorkError(

@@ -103,7 +103,6 @@ def test_a_thick_digit_filling_its_frame_keeps_its_polarity(litert_model, backgr
         assert read.predict_image(encode_png(image), litert_model).number == "0"
 
 
-
 def test_grid_line_remains_in_real_sudoku_cells_are_not_read_as_digits(litert_model):
     # Real phone photos (sudoku_cells_train, the trainable set): the crop of a cell keeps short, bent pieces of
     # the grid's lines at its edges, too short to be ruled lines; read, they were extra "1"s and blank cells
