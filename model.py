@@ -180,7 +180,7 @@ def _extra_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     part, count, seed, mnist_digits = args
     rng = np.random.default_rng(seed)
     if part == "sudoku_cells_train":  # count = the chunk's first cell; mnist_digits = the chunk's cells
-        return realworld_cell_samples(rng, cells=mnist_digits)
+        return _without_one_like_negatives(*realworld_cell_samples(rng, cells=mnist_digits))
     xs, ys = [], []
     for i in range(count):
         if part == "non-digits":
@@ -206,7 +206,20 @@ def _extra_chunk(args) -> tuple[np.ndarray, np.ndarray]:
             ys.append([label])
     if not xs:
         return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros(0, np.uint8)
-    return np.concatenate(xs), np.concatenate(ys).astype(np.uint8)
+    return _without_one_like_negatives(np.concatenate(xs), np.concatenate(ys).astype(np.uint8))
+
+
+def _without_one_like_negatives(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop "not a digit" samples that are bars near vertical (``synthetic.one_like``): to the network they are 1s.
+
+    Scenes make them (a grid line's remains in a cell, a slash between digits); taught as negatives they
+    made real 1s "not a digit" (49 of USPS's 264 1s with the first 11-class model).
+    """
+    import synthetic
+
+    keep = np.array([label != NOT_A_DIGIT or not synthetic.one_like(image / 255.0) for image, label in zip(x, y)],
+                    bool)
+    return x[keep], y[keep]
 
 
 def extra_training_set(mnist_digits, scale: float = 1.0, seed: int = SEED, workers: int | None = None,

@@ -37,10 +37,18 @@ FONT_EXCLUDE = ("cmex", "cmsy", "cmmi", "STIXSiz", "STIXNonUni", "LastResort", "
                 "Z003", "DejaVuSansDisplay", "DejaVuSerifDisplay", "LinLibertine_M", "LinBiolinum_K")
 # Letters that look like no digit (O, I, l, Z, S, B, G, b, q, g look like 0, 1, 2, 5, 8, 6, 9).
 LETTERS = "ACEFHKLMNPRUVWXYcefhkmnprtuvwxy"
-PUNCTUATION = ".,-=/+×÷:;_*#%"
+# No "/" or "|": cropped to its bounding box as every mark is, a slash is a slanted 1 (see non_digit).
+PUNCTUATION = ".,-=+×÷:;_*#%"
 NON_DIGIT_KINDS = ("line", "grid crossing", "box corner", "border", "edge band", "dot", "blob", "punctuation",
                    "scribble", "partial digit", "letter", "paper")
 PARTIAL_EXCLUDE = (1, 7)  # half of a 1 or a 7 is still a 1 or a 7
+# Halves that are whole digits of their own: either half of an 8, and a 9's head or a 6's belly, is a 0.
+PARTIAL_LOOPS = {(8, 0), (8, 1), (9, 0), (6, 1)}  # (label, cut): cut 0 keeps the top half, 1 the bottom
+# Every mark is cropped to its bounding box before the network sees it, so a near-vertical bar of any
+# length is a 1: a line negative is at least this far from vertical (radians; real 1s slant up to ~25 degrees).
+LINE_MIN_TILT = np.radians(40)
+ONE_ELONGATION = 3.0  # a mark whose ink is this many times longer than wide ...
+ONE_TILT = np.radians(35)  # ... along an axis this close to vertical is a 1, never a negative (one_like)
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -269,21 +277,51 @@ def _draw(size: tuple[int, int], paint) -> np.ndarray:
     return np.asarray(canvas, np.float32) / 255.0
 
 
+def one_like(ink: np.ndarray) -> bool:
+    """Whether a mark is a bar near vertical, which the network must read as a 1: never a negative.
+
+    ``ink``: float (H, W) in [0, 1], any scale (the test is scale-free). From the ink's second moments
+    (its covariance): elongation = sqrt(major / minor eigenvalue) at least ``ONE_ELONGATION`` and the
+    major axis within ``ONE_TILT`` of vertical. A 1 drawn 20 px tall and 3 px wide has elongation ~6.7.
+    """
+    ys, xs = np.nonzero(ink > INK_THRESHOLD)
+    if len(xs) < 3:
+        return False
+    weights = ink[ys, xs].astype(np.float64)
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64), aweights=weights)
+    minor, major = np.linalg.eigvalsh(cov)
+    if not np.isfinite(major) or major <= 0:
+        return False
+    vector = np.linalg.eigh(cov)[1][:, 1]  # the major axis (x, y)
+    tilt = np.arctan2(abs(vector[0]), abs(vector[1]))  # 0 = vertical
+    return bool(np.sqrt(major / max(minor, 1e-9)) >= ONE_ELONGATION and tilt <= ONE_TILT)
+
+
 def non_digit(kind: str, rng: np.random.Generator, mnist_digits=None, part: str = "train") -> np.ndarray:
     """Draw one mark of ``kind`` (one of ``NON_DIGIT_KINDS``) on a frame of its own: ink float32 (H, W).
 
     ``mnist_digits``: (images uint8 (N, 28, 28), labels) for "partial digit"; ``part``: the font part for
-    letters and punctuation. The frame is what a canvas or a cell around the mark would hold.
+    letters and punctuation. The frame is what a canvas or a cell around the mark would hold. A mark that
+    comes out ``one_like`` (a lone stroke of a 4, a thin scribble) is drawn again: it is a 1.
     """
+    for _ in range(20):
+        ink = _non_digit_once(kind, rng, mnist_digits, part)
+        if not one_like(ink):
+            break
+    return ink
+
+
+def _non_digit_once(kind: str, rng: np.random.Generator, mnist_digits, part: str) -> np.ndarray:
     side = int(rng.integers(64, 160))
     width = max(1, round(side * rng.uniform(0.02, 0.12)))
     if kind == "line":
-        angle = rng.uniform(0, np.pi)
+        # At least LINE_MIN_TILT away from vertical, either way.
+        angle = rng.uniform(-(np.pi / 2 - LINE_MIN_TILT), np.pi / 2 - LINE_MIN_TILT)
         length = side * rng.uniform(0.4, 1.0)
         cx, cy = rng.uniform(0.3, 0.7, 2) * side
         dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
-        if rng.random() < 0.5:  # most ruled lines are horizontal or vertical
-            dx, dy = (length / 2, 0) if rng.random() < 0.6 else (0, length / 2)
+        if rng.random() < 0.5:  # most ruled lines are horizontal (a vertical one, cropped, is a 1)
+            dx, dy = length / 2, 0
         ink = _draw((side, side), lambda d: d.line([(cx - dx, cy - dy), (cx + dx, cy + dy)], fill=255, width=width))
     elif kind == "grid crossing":
         x, y = rng.uniform(0.2, 0.8, 2) * side
@@ -301,9 +339,9 @@ def non_digit(kind: str, rng: np.random.Generator, mnist_digits=None, part: str 
     elif kind == "edge band":
         band = round(side * rng.uniform(0.05, 0.3))
         ink = np.zeros((side, side), np.float32)
-        edge = int(rng.integers(4))
-        region = (slice(0, band), slice(None)) if edge == 0 else (slice(side - band, side), slice(None)) \
-            if edge == 1 else (slice(None), slice(0, band)) if edge == 2 else (slice(None), slice(side - band, side))
+        # Top or bottom: a band down a side, cropped to its bounding box, is a thick 1 (line removal
+        # takes real margins out before segmentation).
+        region = (slice(0, band), slice(None)) if rng.random() < 0.5 else (slice(side - band, side), slice(None))
         ink[region] = rng.uniform(0.5, 1.0)
     elif kind == "dot":
         r = side * rng.uniform(0.02, 0.08)
@@ -327,21 +365,22 @@ def non_digit(kind: str, rng: np.random.Generator, mnist_digits=None, part: str 
         images, labels = mnist_digits
         while True:
             i = int(rng.integers(len(images)))
-            if labels[i] not in PARTIAL_EXCLUDE:
-                break
-        digit = images[i].astype(np.float32) / 255.0
-        rows = np.flatnonzero(digit.max(axis=1) > 0.1)
-        cols = np.flatnonzero(digit.max(axis=0) > 0.1)
-        digit = digit.copy()
-        cut = int(rng.integers(4))
-        if cut == 0:
-            digit[(rows[0] + rows[-1]) // 2:] = 0
-        elif cut == 1:
-            digit[: (rows[0] + rows[-1]) // 2] = 0
-        elif cut == 2:
-            digit[:, (cols[0] + cols[-1]) // 2:] = 0
-        else:
-            digit[:, : (cols[0] + cols[-1]) // 2] = 0
+            cut = int(rng.integers(4))
+            if labels[i] in PARTIAL_EXCLUDE or (int(labels[i]), cut) in PARTIAL_LOOPS:
+                continue
+            digit = images[i].astype(np.float32) / 255.0
+            rows = np.flatnonzero(digit.max(axis=1) > 0.1)
+            cols = np.flatnonzero(digit.max(axis=0) > 0.1)
+            digit = digit.copy()
+            if cut == 0:
+                digit[(rows[0] + rows[-1]) // 2:] = 0
+            elif cut == 1:
+                digit[: (rows[0] + rows[-1]) // 2] = 0
+            elif cut == 2:
+                digit[:, (cols[0] + cols[-1]) // 2:] = 0
+            else:
+                digit[:, : (cols[0] + cols[-1]) // 2] = 0
+            break
         ink = resize_ink(crop_ink(digit), side // 2)
     elif kind == "letter":
         font_list = fonts(part)
