@@ -171,6 +171,7 @@ def augmentation_layer(seed: int):
 EXTRA_COUNTS = {"non-digits": 36_000, "printed digits": 14_000, "styled digits": 8_000,
                 "cell scenes": 16_000, "amount scenes": 7_000}
 CELL_CONTENTS = ("digit", "digit", "digit", "blank", "blank", "candidates")
+CELL_REPHOTOS = 2  # each real training cell is also read as this many new photos of it (synthetic.rephotograph)
 
 
 def _extra_chunk(args) -> tuple[np.ndarray, np.ndarray]:
@@ -270,22 +271,27 @@ def extra_training_set(mnist_digits, scale: float = 1.0, seed: int = SEED, worke
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
-def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None) -> tuple[np.ndarray, np.ndarray]:
+def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None,
+                           rephotos: int = CELL_REPHOTOS) -> tuple[np.ndarray, np.ndarray]:
     """Samples from ``sudoku_cells_train`` (real phone photos, trainable) as the pipeline sees them.
 
-    Blank and candidates cells: every span the segmentation proposes is "not a digit" (up to 3 a cell).
-    Digit cells: the span with the most ink whose centre lies in the cell's middle 70% is the digit; up to
-    two spans that do not overlap it (the grid lines' remains) are "not a digit".
+    Each cell is read as it is and ``rephotos`` more times as ``synthetic.rephotograph`` cuts and exposes
+    it again. Blank and candidates cells: every span the segmentation proposes is "not a digit" (up to 3 a
+    cell). Digit cells: the span with the most ink whose centre lies in the cell's middle 70% is the digit;
+    up to two spans that do not overlap it (the grid lines' remains) are "not a digit".
     ``cells``: (image bytes, labels) of some of its cells, instead of the whole set from ``data_dir``.
     Returns (x uint8 (N, 28, 28), y uint8 (N,)). Raises FileNotFoundError when the set is absent.
     """
+    import synthetic
     from datasets import load_realworld
     from recognizer.decode import PreprocessingError, decode_image
     from recognizer.segment import segment
 
     images, labels = cells if cells is not None else load_realworld("sudoku_cells_train", data_dir)[:2]
+    shots = [(data, label) for data, label in zip(images, labels)]
+    shots += [(synthetic.rephotograph(data, rng), label) for data, label in shots for _ in range(rephotos)]
     xs, ys = [], []
-    for data, label in zip(images, labels):
+    for data, label in shots:
         try:
             segmentation = segment(decode_image(data))
         except PreprocessingError:

@@ -436,6 +436,34 @@ def camera(grey: np.ndarray, rng: np.random.Generator, quality: tuple[int, int] 
     return encode(image, "JPEG", quality=int(rng.integers(*quality)))
 
 
+def rephotograph(data: bytes, rng: np.random.Generator) -> bytes:
+    """Photograph a real photo of a cell again, a little differently: JPEG bytes of the same content.
+
+    ``data``: image bytes (a cell of ``sudoku_cells_train``). The cell is cut again with each edge moved
+    by up to 8% of its side (more or less of the grid in the frame, as a grid detector cuts it), turned by
+    up to 4 degrees, given another exposure (gain, offset, gamma) and a lighting gradient, then blurred and
+    compressed by ``camera``. Trained on as-is only, the network learnt the training puzzles' cells (97% of
+    them read right, against 87% of the validation puzzles').
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        grey = np.asarray(image.convert("L"), np.float32) / 255.0
+    height, width = grey.shape
+    pad = max(2, round(0.1 * max(height, width)))
+    grey = np.pad(grey, pad, mode="edge")
+    size = np.array([width, height], np.float64)
+    x0, y0 = pad + rng.uniform(-0.08, 0.08, 2) * size
+    x1, y1 = pad + size + rng.uniform(-0.08, 0.08, 2) * size
+    turned = Image.fromarray(grey).rotate(rng.uniform(-4, 4), Image.Resampling.BILINEAR,
+                                          center=((x0 + x1) / 2, (y0 + y1) / 2), fillcolor=float(np.median(grey)))
+    cell = np.asarray(turned.crop((round(x0), round(y0), round(x1), round(y1))), np.float32)
+    ys, xs = np.mgrid[0:cell.shape[0], 0:cell.shape[1]]
+    direction = rng.uniform(0, 2 * np.pi)
+    gradient = (np.cos(direction) * xs / cell.shape[1] + np.sin(direction) * ys / cell.shape[0]) * rng.uniform(0, 0.25)
+    cell = np.clip(cell, 0.0, 1.0) ** rng.uniform(0.7, 1.4)
+    cell = np.clip(rng.uniform(0.7, 1.15) * cell + rng.uniform(-0.1, 0.1) - gradient, 0.0, 1.0)
+    return camera(cell, rng, quality=(35, 90))
+
+
 def _paste(canvas: np.ndarray, owner: np.ndarray, ink: np.ndarray, x: int, y: int, tag: int) -> tuple:
     """Max-composite ink into canvas at (x, y) (clipped); mark its pixels in ``owner`` with ``tag``."""
     h = min(ink.shape[0], canvas.shape[0] - y)

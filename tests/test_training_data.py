@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
+import datasets
 import model
 import synthetic
 from recognizer.mnist import NOT_A_DIGIT
@@ -45,3 +49,18 @@ def test_the_extra_set_drops_one_like_negatives_but_keeps_ones(mnist_test):
     kept_x, kept_y = model._without_one_like_negatives(x, y)
     assert list(kept_y) == [1] * 5 + [NOT_A_DIGIT]
     assert np.array_equal(kept_x[-1], dash)
+
+
+def test_a_real_cell_photographed_again_keeps_its_digit_and_size():
+    images, labels, _ = datasets.load_realworld("sudoku_cells_train")
+    i = int(np.flatnonzero(labels == "7")[0])
+    rng = np.random.default_rng(0)
+    with Image.open(io.BytesIO(images[i])) as original:
+        size = original.size
+    for _ in range(3):
+        again = synthetic.rephotograph(images[i], rng)
+        with Image.open(io.BytesIO(again)) as image:
+            assert image.format == "JPEG"
+            assert all(abs(a - b) <= 0.2 * b for a, b in zip(image.size, size))
+    samples, targets = model.realworld_cell_samples(rng, cells=([images[i]], ["7"]), rephotos=3)
+    assert list(targets).count(7) >= 3  # the digit is found in the original and in most new photos
