@@ -10,7 +10,7 @@ takes (decode, polarity, lines out, segmentation, normalisation, network), with 
   answer is not a digit or is flagged ``low_confidence`` (``Reading.low_confidence``, the API's flag);
 - numbers composed from MNIST test digits and synthetic photos of them; the model's size.
 
-    python evaluation.py [--limit N]      # prints the README's Results table (a few minutes on 2 cores)
+    python evaluation.py [--limit N] [--model PATH.tflite]      # prints the README's Results table (a few minutes on 2 cores)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -300,7 +301,7 @@ def results_table(backend=None, limit: int | None = None) -> str:
         row(f"  {kind}", f"{share:.0%}", "caught")
     numbers = evaluate_numbers(backend, min(500, limit or 500))
     row("Numbers of 2-6 MNIST test digits, exact", f"{numbers.accuracy:.1%}", f"{numbers.count} numbers")
-    size = TFLITE_MODEL_PATH.stat().st_size / 1e6
+    size = Path(getattr(backend, "path", TFLITE_MODEL_PATH)).stat().st_size / 1e6
     row("Model size (.tflite)", f"{size:.1f} MB", "float32, LiteRT")
     return "| measure | result | on |\n| --- | ---: | --- |\n" + "\n".join(rows)
 
@@ -308,8 +309,9 @@ def results_table(backend=None, limit: int | None = None) -> str:
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="at most this many images of each set")
+    parser.add_argument("--model", default=None, help="a .tflite to measure instead of the committed one")
     args = parser.parse_args(argv)
-    print(results_table(limit=args.limit))
+    print(results_table(backends.load_backend("litert", args.model) if args.model else None, limit=args.limit))
     return 0
 
 
