@@ -97,7 +97,7 @@ def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
     left of them (``remove_edge_remains``), are looked for in near-square photos only: on a clean canvas a
     digit may fill the frame, and its top bar is no border. Horizontal lines are found on the image and
     vertical ones on its transpose (borders only: a vertical stroke in a wide image is a 1, never an
-    underline). Returns float32 (H, W); the lines are kept when removing them
+    underline). Returns float32 (H, W); outside near-square photos the lines are kept when removing them
     would leave under ``KEEP_FRACTION`` of the ink, and the input itself is returned when nothing is erased.
     """
     mask = ink > threshold
@@ -110,7 +110,9 @@ def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
         lines |= _horizontal_lines(mask.T, border_only=True, underlines=False).T
     cleaned = ink
     total = int(mask.sum())
-    if lines.any() and total - int((mask & lines).sum()) >= KEEP_FRACTION * total:
+    # In a cell only its border can be found (border_only), and a border alone is no digit: erase it even
+    # when nothing is left (segment then answers "no digit"). Elsewhere a lone line is for the network.
+    if lines.any() and (square or total - int((mask & lines).sum()) >= KEEP_FRACTION * total):
         cleaned = np.where(lines, 0.0, ink).astype(np.float32)
     return remove_edge_remains(cleaned, threshold) if square else cleaned
 
@@ -121,8 +123,8 @@ def remove_edge_remains(ink: np.ndarray, threshold: float) -> np.ndarray:
     ``ink``: float32 (H, W) in [0, 1], 1 = ink, of a near-square photo (a cell, a box). A stroke (an
     8-connected component above ``threshold``) is a remain when its bounding box lies within the outer
     ``EDGE_BAND`` of one edge and is ``EDGE_REMAIN_ASPECT`` times longer along that edge than across it.
-    Returns float32 (H, W); the input itself when there is none, or when only remains are there (then
-    the network says what they are). Raises TooMuchWorkError past ``normalize.MAX_RUNS`` runs of ink.
+    Returns float32 (H, W); the input itself when there is none, and no ink at all when only remains are
+    there (a blank cell: no digit). Raises TooMuchWorkError past ``normalize.MAX_RUNS`` runs of ink.
     """
     mask = ink > threshold
     height, width = mask.shape
@@ -135,7 +137,7 @@ def remove_edge_remains(ink: np.ndarray, threshold: float) -> np.ndarray:
     flat = (w >= EDGE_REMAIN_ASPECT * h) & (h <= EDGE_REMAIN_WIDTH * height)
     remains = ((upright & ((x + w <= band_x) | (x >= width - band_x)))
                | (flat & ((y + h <= band_y) | (y >= height - band_y))))
-    if not remains.any() or remains.all():
+    if not remains.any():
         return ink
     erase = np.concatenate([[False], remains])[found.labels]
     return np.where(erase, 0.0, ink).astype(np.float32)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recognizer.decode import TooMuchWorkError
+from recognizer.decode import EmptyImageError, TooMuchWorkError
 from recognizer.lines import remove_lines
 from recognizer.normalize import (INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map,
                                   to_mnist_box)
@@ -128,7 +128,10 @@ def segment(grey: np.ndarray) -> Segmentation:
     strokes or ``MAX_UNITS`` units (or more than ``normalize.MAX_RUNS`` runs of ink).
     """
     ink, photo = ink_map(grey)
+    had_ink = bool((ink > INK_THRESHOLD).any())
     ink = remove_lines(ink, INK_THRESHOLD, photo)
+    if had_ink and not (ink > INK_THRESHOLD).any():
+        raise EmptyImageError("No digit found: the photo holds only lines or a border (an empty cell or box).")
     number = ink.shape[1] >= NUMBER_ASPECT * ink.shape[0]
     found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
     if len(kept) > MAX_STROKES:
