@@ -42,6 +42,10 @@ NUMBER_DIGIT_ASPECT = 0.4
 MAX_SPAN = 3
 MAX_DIGIT_WIDTH = 1.6
 MAX_JOIN_GAP = 0.25
+# In a near-square photo (a cell, a box: at most CELL_MAX_ASPECT), a mark whose bounding box is under
+# CELL_MIN_MARK of the shorter side on both axes is a speck of noise or paper texture, not a digit.
+CELL_MAX_ASPECT = 1.6
+CELL_MIN_MARK = 0.15
 # Bounds on the work of one image, checked before the work: at most MAX_STROKES strokes (after specks
 # are dropped) are grouped, by a loop quadratic in their number (a few ms at the bound), and at most
 # MAX_UNITS units are read (3 spans each at most: a batch of at most 72). Past either, the image is
@@ -140,6 +144,12 @@ def segment(grey: np.ndarray) -> Segmentation:
             "Send a drawing or a photo of the digits alone."
         )
     labels = found.labels
+    if photo and max(ink.shape) <= CELL_MAX_ASPECT * min(ink.shape):
+        # A photo of a cell or a box: its noise specks are small for the cell, whatever the largest mark is.
+        least = CELL_MIN_MARK * min(ink.shape)
+        kept = [k for k in kept if max(found.boxes[k][2], found.boxes[k][3]) >= least]
+        if not kept:
+            raise EmptyImageError("No digit found: the photo holds only specks of noise (an empty cell or box).")
     # label -> its edges (x0, x1, y0, y1), x1 and y1 exclusive: what the sweep below compares
     boxes = {int(k): (int(x), int(x + w), int(y), int(y + h)) for k in kept for x, y, w, h in [found.boxes[k]]}
     kept = list(boxes)
