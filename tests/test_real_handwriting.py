@@ -142,3 +142,13 @@ def test_a_weakly_read_digit_is_not_swallowed_by_its_neighbours_span():
     reading = read.predict_image(encode_png(image), _ChequeOutputs())
     assert reading.number == "21"
     assert reading.low_confidence  # the 1 is read at 0.095: flagged, not dropped
+
+
+def test_a_real_photo_of_an_empty_cell_is_answered_no_digit_found(real_client):
+    # A blank cell of sudoku_cells_train whose only ink is the grid line down its right edge (a 1 to the
+    # network, which no longer learns vertical bars as "not a digit"): the pipeline erases the border.
+    images, labels, _ = datasets.load_realworld("sudoku_cells_train")
+    assert labels[4789] == "blank"
+    response = real_client.post("/predict", data=images[4789], content_type="image/jpeg")
+    assert response.status_code == 422
+    assert response.get_json()["error"].startswith("No digit found")
