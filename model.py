@@ -288,7 +288,7 @@ def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None,
     from recognizer.segment import segment
 
     images, labels = cells if cells is not None else load_realworld("sudoku_cells_train", data_dir)[:2]
-    shots = [(data, label) for data, label in zip(images, labels)]
+    shots = list(zip(images, labels))
     shots += [(synthetic.rephotograph(data, rng), label) for data, label in shots for _ in range(rephotos)]
     xs, ys = [], []
     for data, label in shots:

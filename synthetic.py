@@ -289,10 +289,10 @@ def one_like(ink: np.ndarray) -> bool:
         return False
     weights = ink[ys, xs].astype(np.float64)
     cov = np.cov(np.stack([xs, ys]).astype(np.float64), aweights=weights)
-    minor, major = np.linalg.eigvalsh(cov)
+    (minor, major), axes = np.linalg.eigh(cov)
     if not np.isfinite(major) or major <= 0:
         return False
-    vector = np.linalg.eigh(cov)[1][:, 1]  # the major axis (x, y)
+    vector = axes[:, 1]  # the major axis (x, y)
     tilt = np.arctan2(abs(vector[0]), abs(vector[1]))  # 0 = vertical
     return bool(np.sqrt(major / max(minor, 1e-9)) >= ONE_ELONGATION and tilt <= ONE_TILT)
 
@@ -445,8 +445,7 @@ def rephotograph(data: bytes, rng: np.random.Generator) -> bytes:
     compressed by ``camera``. Trained on as-is only, the network learnt the training puzzles' cells (97% of
     them read right, against 87% of the validation puzzles').
     """
-    with Image.open(io.BytesIO(data)) as image:
-        grey = np.asarray(image.convert("L"), np.float32) / 255.0
+    grey = decode_image(data)
     height, width = grey.shape
     pad = max(2, round(0.1 * max(height, width)))
     grey = np.pad(grey, pad, mode="edge")

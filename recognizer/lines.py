@@ -89,6 +89,12 @@ def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> 
     return lines & (across <= thickness + 2)
 
 
+def is_cell(shape: tuple[int, int], photo: bool) -> bool:
+    """Whether an image of ``shape`` (H, W) is a photo of a cell or a box: a photo at most ``BORDER_MAX_ASPECT``
+    times longer than wide, whose borders (and border remains and specks) are taken out before segmentation."""
+    return photo and max(shape) <= BORDER_MAX_ASPECT * min(shape)
+
+
 def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
     """Return a copy of an ink map with ruled lines, grid lines, borders, underlines and margins erased.
 
@@ -104,7 +110,7 @@ def remove_lines(ink: np.ndarray, threshold: float, photo: bool) -> np.ndarray:
     height, width = mask.shape
     if min(height, width) < 16:
         return ink
-    square = photo and max(height, width) <= BORDER_MAX_ASPECT * min(height, width)
+    square = is_cell(mask.shape, photo)
     lines = _horizontal_lines(mask, border_only=square, underlines=True)
     if square:
         lines |= _horizontal_lines(mask.T, border_only=True, underlines=False).T

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recognizer.decode import EmptyImageError, TooMuchWorkError
-from recognizer.lines import remove_lines
+from recognizer.lines import is_cell, remove_lines
 from recognizer.normalize import (INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map,
                                   to_mnist_box)
 
@@ -42,10 +42,10 @@ NUMBER_DIGIT_ASPECT = 0.4
 MAX_SPAN = 3
 MAX_DIGIT_WIDTH = 1.6
 MAX_JOIN_GAP = 0.25
-# In a near-square photo (a cell, a box: at most CELL_MAX_ASPECT), a mark whose bounding box is under
-# CELL_MIN_MARK of the shorter side on both axes is a speck of noise or paper texture, not a digit.
-CELL_MAX_ASPECT = 1.6
+# In a photo of a cell or a box (recognizer.lines.is_cell), a mark whose bounding box is under CELL_MIN_MARK
+# of the shorter side on both axes is a speck of noise or paper texture, not a digit.
 CELL_MIN_MARK = 0.15
+NO_DIGIT_FOUND = "No digit found: the photo holds only lines, a border or specks of noise (an empty cell or box)."
 # Bounds on the work of one image, checked before the work: at most MAX_STROKES strokes (after specks
 # are dropped) are grouped, by a loop quadratic in their number (a few ms at the bound), and at most
 # MAX_UNITS units are read (3 spans each at most: a batch of at most 72). Past either, the image is
@@ -132,24 +132,27 @@ def segment(grey: np.ndarray) -> Segmentation:
     strokes or ``MAX_UNITS`` units (or more than ``normalize.MAX_RUNS`` runs of ink).
     """
     ink, photo = ink_map(grey)
-    had_ink = bool((ink > INK_THRESHOLD).any())
-    ink = remove_lines(ink, INK_THRESHOLD, photo)
-    if had_ink and not (ink > INK_THRESHOLD).any():
-        raise EmptyImageError("No digit found: the photo holds only lines or a border (an empty cell or box).")
+    cleaned = remove_lines(ink, INK_THRESHOLD, photo)
+    erased, ink = cleaned is not ink, cleaned  # remove_lines returns its input itself when it erases nothing
     number = ink.shape[1] >= NUMBER_ASPECT * ink.shape[0]
-    found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
+    try:
+        found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
+    except EmptyImageError:
+        if erased:  # there was ink, and all of it was lines or a border
+            raise EmptyImageError(NO_DIGIT_FOUND) from None
+        raise
     if len(kept) > MAX_STROKES:
         raise TooMuchWorkError(
             f"The image has {len(kept):,} separate marks; a drawing of digits has at most {MAX_STROKES}. "
             "Send a drawing or a photo of the digits alone."
         )
     labels = found.labels
-    if photo and max(ink.shape) <= CELL_MAX_ASPECT * min(ink.shape):
+    if is_cell(ink.shape, photo):
         # A photo of a cell or a box: its noise specks are small for the cell, whatever the largest mark is.
         least = CELL_MIN_MARK * min(ink.shape)
         kept = [k for k in kept if max(found.boxes[k][2], found.boxes[k][3]) >= least]
         if not kept:
-            raise EmptyImageError("No digit found: the photo holds only specks of noise (an empty cell or box).")
+            raise EmptyImageError(NO_DIGIT_FOUND)
     # label -> its edges (x0, x1, y0, y1), x1 and y1 exclusive: what the sweep below compares
     boxes = {int(k): (int(x), int(x + w), int(y), int(y + h)) for k in kept for x, y, w, h in [found.boxes[k]]}
     kept = list(boxes)
