@@ -4,7 +4,7 @@ A photo of a form, a Sudoku grid or a cheque holds long straight structures that
 they join digits into one stroke and become digits themselves ("000000" for an underline). A structure is a
 line when it is a run of ink along a row (column) that is long for the image: at least ``LINE_LENGTH`` of the
 image's width (height), and either lies in the outer ``BORDER_BAND`` of a near-square image (a cell's border,
-a scanner's margin) or is ``UNDERLINE_RATIO`` times longer than the image is high (an underline or a ruled line
+a scanner's margin; ``FULL_LINE_BAND`` for a line across nearly all of it, a neighbouring cell's border) or is ``UNDERLINE_RATIO`` times longer than the image is high (an underline or a ruled line
 under a number). Rows are smeared by ``TILT_SLACK`` pixels first, so a line a few degrees off the horizontal
 still forms one run. Where a stroke crosses or touches the line, the pixels whose run across the line is
 longer than the line is thick are kept, so a 7 written through a ruled line keeps its stem. Nothing is
@@ -26,6 +26,11 @@ from recognizer.normalize import label_components
 
 LINE_LENGTH = 0.6  # share of the image's side a line's run must span
 BORDER_BAND = 0.15  # share of the side, from each edge, where borders and margins lie
+# A cell cut loosely from a grid holds its neighbour's border well inside the band: a line across nearly the
+# whole side (FULL_LINE_LENGTH) is a grid line up to FULL_LINE_BAND from an edge. A digit in a cell has a
+# margin above and below it, so even a 1 near the side is shorter than that.
+FULL_LINE_LENGTH = 0.9
+FULL_LINE_BAND = 0.3
 BORDER_MAX_ASPECT = 1.6  # images up to this aspect ratio (a cell, a box) have their borders removed
 UNDERLINE_RATIO = 1.5  # a horizontal line this many image heights long is an underline or a ruled line
 TILT_SLACK = 2  # pixels: rows (columns) are smeared this far so a slightly tilted line stays one run
@@ -68,8 +73,8 @@ def _smear(mask: np.ndarray, slack: int) -> np.ndarray:
 def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> np.ndarray:
     """Return the pixels of ``mask`` that belong to long horizontal lines (see the module's docstring)."""
     height, width = mask.shape
-    long_runs = run_lengths(_smear(mask, TILT_SLACK)) >= LINE_LENGTH * width
-    candidates = mask & long_runs
+    runs = run_lengths(_smear(mask, TILT_SLACK))
+    candidates = mask & (runs >= LINE_LENGTH * width)
     if not candidates.any():
         return candidates
     rows = np.arange(height)[:, None]
@@ -81,6 +86,9 @@ def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> 
     if border_only:
         keep_rows |= in_band
     lines = candidates & keep_rows
+    if border_only:
+        wide_band = round(FULL_LINE_BAND * height)
+        lines |= candidates & (runs >= FULL_LINE_LENGTH * width) & ((rows < wide_band) | (rows >= height - wide_band))
     if not lines.any():
         return lines
     # A stroke crossing the line runs across it for longer than the line is thick: keep those pixels.

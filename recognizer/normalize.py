@@ -28,6 +28,11 @@ SPECK_FRACTION = 0.03  # components smaller than this share of the largest one a
 PHOTO_PAPER_LEVEL = 0.04
 BORDER_UNIFORMITY = 0.6  # share of the border within 0.15 of its median for it to define the background
 PHOTO_SPECK_FRACTION = 0.12
+# In a photo the paper's level says little about polarity: a dim shot of white paper is darker than mid-grey.
+# The ink is what lies far from the paper, so the side (darker or lighter) whose INK_TAIL extreme share of
+# pixels lies farther from the paper is the ink's; within POLARITY_MARGIN of a tie, the level decides.
+INK_TAIL = 0.005
+POLARITY_MARGIN = 1.25
 ILLUMINATION_SIDE = 160  # the lighting is estimated on a copy this many pixels on its longer side
 PAPER_CLOSING = 0.1  # share of the longer side: the closing that estimates the paper removes narrower strokes
 # Component labelling joins runs of ink in a Python loop: at most this many runs (horizontal
@@ -41,7 +46,8 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
 
     ``grey``: float (H, W) in [0, 1]. Either polarity is accepted: the background level comes from
     ``_background_level``, so dark ink on light paper and light ink on a dark canvas both give
-    ink = 1. A clean background (a canvas, a scan) is subtracted; a grey or uneven one (a photo of
+    ink = 1 (in a photo the ink's side of the paper decides, ``_dark_ink``: a dim photo of white paper is
+    darker than mid-grey). A clean background (a canvas, a scan) is subtracted; a grey or uneven one (a photo of
     paper) goes through ``_photo_ink``.
     Returns float32 (H, W) in [0, 1], 1 = ink, 0 = background, and the photo flag.
     """
@@ -50,7 +56,7 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     light_paper = background >= 0.5
     paper = min(background, 1.0 - background)  # the background's own ink level, at most 0.5
     if paper > PHOTO_PAPER_LEVEL and min(grey.shape) >= 32:
-        return _photo_ink(grey if light_paper else 1.0 - grey), True
+        return _photo_ink(grey if _dark_ink(grey, background) else 1.0 - grey), True
     ink = 1.0 - grey if light_paper else grey
     return np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0), False
 
@@ -69,6 +75,26 @@ def _background_level(grey: np.ndarray) -> float:
         return level
     step = max(1, int(np.sqrt(grey.size / 1024)))
     return float(np.median(grey[::step, ::step]))
+
+
+def _dark_ink(grey: np.ndarray, background: float) -> bool:
+    """Whether a photo's ink is darker than its paper.
+
+    Paper is most of a photo, so its level is the median of a regular sample of about 65,000 pixels (the border,
+    which ``_background_level`` prefers, may be half a grid line in a cell); the ink lies far from it: when the
+    darkest ``INK_TAIL`` of the sample lies farther below the paper than the lightest lies above it (by
+    ``POLARITY_MARGIN``), the ink is dark, and the other way round light; a near tie keeps the background's
+    own level (light paper when it is at least 0.5). Bounded by the sample for any size of photo.
+    """
+    step = max(1, int(np.sqrt(grey.size / 65536)))
+    sample = grey[::step, ::step]
+    low, paper, high = np.quantile(sample, [INK_TAIL, 0.5, 1.0 - INK_TAIL])
+    darker, lighter = float(paper - low), float(high - paper)
+    if darker > POLARITY_MARGIN * lighter:
+        return True
+    if lighter > POLARITY_MARGIN * darker:
+        return False
+    return background >= 0.5
 
 
 def _photo_ink(light: np.ndarray) -> np.ndarray:

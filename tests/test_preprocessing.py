@@ -89,6 +89,22 @@ def test_white_ink_on_black_reads_like_black_ink_on_white(seven):
     assert np.abs(light_on_dark - dark_on_light).max() < 0.02
 
 
+@pytest.mark.parametrize(("paper", "ink"), [(0.38, 0.05), (0.7, 0.2), (0.3, 0.85)],
+                         ids=["dim photo of white paper", "bright photo", "chalk on a board"])
+def test_a_photo_keeps_its_ink_as_ink_whatever_the_papers_level(seven, paper, ink):
+    # A dim phone photo of white paper is darker than mid-grey (a Sudoku cell at 0.33-0.44): its paper's
+    # level alone made the paper "ink" and left only the edges of the digit's strokes (a 1 read as "11").
+    rng = np.random.default_rng(0)
+    digit = np.asarray(Image.fromarray(seven).resize((112, 112), Image.Resampling.BILINEAR), np.float32) / 255.0
+    grey = paper + (ink - paper) * digit + rng.normal(0.0, 0.01, digit.shape)
+    grey = np.pad(np.clip(grey, 0, 1), 8, constant_values=paper).astype(np.float32)
+    found, photo = normalize.ink_map(grey)
+    assert photo
+    strokes = np.pad(digit, 8) > 0.5
+    assert found[strokes].mean() > 0.6  # the strokes are ink, their insides too
+    assert found[np.pad(digit, 8) < 0.05].mean() < 0.05  # and the paper is not
+
+
 def test_a_jpeg_reads_like_the_png(seven):
     drawing = canvas_from_mnist(seven, background="white")
     from_png = normalize.normalize_digit(decode.decode_image(encode(drawing)))
