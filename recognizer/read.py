@@ -136,7 +136,8 @@ def predict_image(data: bytes, backend) -> Reading:
     spans with the highest sum over units of log-probabilities (dynamic programming): each span is scored
     by its likelier label, a digit or "not a digit" (at ``SKIP_COST`` a unit), once per unit it covers, so
     fewer, longer spans are not favoured for their fewer terms: a broken digit is read whole,
-    touching digits apart, and a separator ("19.950", "1,250-") is a span of its own that is skipped.
+    touching digits apart, and a separator ("19.950", "1,250-") is a span of its own that is skipped; a
+    span shorter than ``segment.MIN_DIGIT_HEIGHT`` of the line height is never read as a digit.
     ``backend``: any ``recognizer.backends.Backend``. Raises recognizer.decode.PreprocessingError (a
     client error) for unreadable, oversized, blank or too costly images, and
     recognizer.backends.ModelOutputError (a server fault) when the backend's output is not
@@ -153,6 +154,8 @@ def predict_image(data: bytes, backend) -> Reading:
     # Every unit is scored, so a span's log-probability counts once per unit it covers: two digits squeezed
     # into one span and read as one digit at 0.3 no longer beat reading them apart at 0.99 and 0.5.
     digit_scores = np.log(np.maximum(probabilities[:, :NOT_A_DIGIT].max(axis=1), 1e-12)) * widths
+    # A mark far shorter than the line is punctuation, whatever the network makes of it scaled up to 20 px.
+    digit_scores[[segmentation.too_short(d) for d in rendered]] = -np.inf
     not_digit = probabilities[:, NOT_A_DIGIT] if probabilities.shape[1] > NUM_DIGITS else np.zeros(len(spans))
     skip_scores = np.array([_skip_score(p, units) for p, units in zip(not_digit, widths)])
     scores = np.maximum(digit_scores, skip_scores)

@@ -42,6 +42,11 @@ NUMBER_DIGIT_ASPECT = 0.4
 MAX_SPAN = 3
 MAX_DIGIT_WIDTH = 1.6
 MAX_JOIN_GAP = 0.25
+# A mark under this share of the line height is punctuation (a decimal point, a comma, the dash of "1,250-"),
+# never a digit: MNIST's normalisation scales every mark to the same 20 px box, so the network cannot see
+# that it is small, and a hooked dash reads as a 7 or a 2. Digits written in one number differ in height by
+# far less (a 1 with a flag and a 0 stay within about 0.7-1.3 of each other).
+MIN_DIGIT_HEIGHT = 0.35
 # In a photo of a cell or a box (recognizer.lines.is_cell), a mark whose bounding box is under CELL_MIN_MARK
 # of the shorter side on both axes is a speck of noise or paper texture, not a digit.
 CELL_MIN_MARK = 0.15
@@ -100,6 +105,10 @@ class Segmentation:
                 spans.append((first, last))
                 right = max(right, unit.x1)
         return spans
+
+    def too_short(self, digit: Digit) -> bool:
+        """Whether a rendered span is too short for the line to be a digit (``MIN_DIGIT_HEIGHT``): punctuation."""
+        return digit.box[3] < MIN_DIGIT_HEIGHT * self.line_height
 
     def render(self, first: int, last: int) -> Digit:
         """Normalise the units ``first..last`` together as one MNIST digit, with its bounding box."""

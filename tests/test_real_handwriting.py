@@ -175,6 +175,28 @@ def test_a_weakly_read_digit_is_not_swallowed_by_its_neighbours_span():
     assert reading.low_confidence  # the 1 is read at 0.095: flagged, not dropped
 
 
+class _SevensEverywhere:
+    """A backend that reads every mark as a 7 at 0.9 (not a digit 0.05), as the committed network read the
+    hooked dash closing real cheque amounts ("4720-" as "47202", "7.795.-" as "77951")."""
+
+    name, path = "sevens", "sevens.tflite"
+
+    def predict(self, batch):
+        out = np.full((len(batch), 11), 0.05 / 9, np.float32)
+        out[:, 7], out[:, 10] = 0.9, 0.05
+        return out
+
+
+def test_a_mark_far_shorter_than_the_line_is_never_a_digit_whatever_the_network_says():
+    image = np.full((60, 120), 255, np.uint8)
+    image[10:50, 10:16] = 0  # two digits 40 px tall
+    image[10:50, 40:46] = 0
+    image[36:42, 70:90] = 0  # a dash 6 px tall (0.15 of the line), after a gap
+    reading = read.predict_image(encode_png(image), _SevensEverywhere())
+    assert reading.number == "77"
+    assert [s.box for s in reading.skipped] == [(70, 36, 20, 6)]
+
+
 def test_a_real_photo_of_an_empty_cell_is_answered_no_digit_found(real_client):
     # A blank cell of sudoku_cells_train whose only ink is the grid line down its right edge (a 1 to the
     # network, which no longer learns vertical bars as "not a digit"): the pipeline erases the border.
