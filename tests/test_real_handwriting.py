@@ -10,8 +10,10 @@ import datasets
 import evaluation
 import synthetic
 from recognizer import read
+from recognizer.decode import decode_image
 from recognizer.lines import remove_lines
 from recognizer.normalize import INK_THRESHOLD, ink_map
+from recognizer.segment import segment
 from recognizer.png import encode_png
 
 
@@ -205,3 +207,16 @@ def test_a_real_photo_of_an_empty_cell_is_answered_no_digit_found(real_client):
     response = real_client.post("/predict", data=images[4789], content_type="image/jpeg")
     assert response.status_code == 422
     assert response.get_json()["error"].startswith("No digit found")
+
+
+def test_chained_zeros_are_cut_at_their_joints_not_inside_their_loops():
+    # "000" written in one stroke, as on cheques: three loops touching side to side. Inside a loop a column
+    # is crossed twice by thin strokes, which is less ink than the joint, where the loops' sides meet.
+    page = Image.new("L", (140, 60), 255)
+    draw = ImageDraw.Draw(page)
+    for left in (8, 46, 84):
+        draw.ellipse([left, 10, left + 40, 50], outline=0, width=4)
+    segmentation = segment(decode_image(encode_png(np.asarray(page))))
+    starts = sorted(u.x0 for u in segmentation.units)
+    for joint in (47, 85):  # where the second and third loops begin
+        assert min(abs(s - joint) for s in starts) <= 3, starts
