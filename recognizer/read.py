@@ -177,10 +177,12 @@ def predict_image(data: bytes, backend) -> Reading:
 
 
 def _skip_score(not_digit_probability: float, units: int) -> float:
-    """The log-score of reading a span of ``units`` units as "not a digit" (see SKIP_COST)."""
-    if not_digit_probability <= 0:
-        return -np.inf
-    return float(np.log(not_digit_probability) + units * np.log(SKIP_COST))
+    """The log-score of reading a span of ``units`` units as "not a digit" (see SKIP_COST).
+
+    Always finite (the probability is floored at 1e-12, as the digits' are), so every unit can be covered
+    and the reading always exists, even where a span may not be a digit (too short) and the network is sure
+    it is one (P(not a digit) = 0 in float32, or a digits-only model)."""
+    return float(np.log(max(not_digit_probability, 1e-12)) + units * np.log(SKIP_COST))
 
 
 def model_info(backend) -> dict:
