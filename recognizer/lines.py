@@ -4,10 +4,11 @@ A photo of a form, a Sudoku grid or a cheque holds long straight structures that
 they join digits into one stroke and become digits themselves ("000000" for an underline). A structure is a
 line when it is a run of ink along a row (column) that is long for the image: at least ``LINE_LENGTH`` of the
 image's width (height), and either lies in the outer ``BORDER_BAND`` of a near-square image (a cell's border,
-a scanner's margin; ``FULL_LINE_BAND`` for a line across nearly all of it, a neighbouring cell's border) or is ``UNDERLINE_RATIO`` times longer than the image is high (an underline or a ruled line
-under a number). Rows are smeared by ``TILT_SLACK`` pixels first, so a line a few degrees off the horizontal
-still forms one run. Where a stroke crosses or touches the line, the pixels whose run across the line is
-longer than the line is thick are kept, so a 7 written through a ruled line keeps its stem. Nothing is
+a scanner's margin; ``FULL_LINE_BAND`` for a line across nearly all of it, a neighbouring cell's border) or
+is ``UNDERLINE_RATIO`` times longer than the image is high (an underline or a ruled line under a number).
+Rows are smeared by ``TILT_SLACK`` pixels first, so a line a few degrees off the horizontal still forms one
+run. Where a stroke crosses or touches the line, the pixels whose run across the line is longer than the line
+is thick are kept, so a 7 written through a ruled line keeps its stem. Nothing is
 removed when it would leave under ``KEEP_FRACTION`` of the ink: a lone stroke is for the network to read
 (a drawn 1 is a vertical line, and a dash alone is "not a digit").
 
@@ -77,24 +78,26 @@ def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> 
     candidates = mask & (runs >= LINE_LENGTH * width)
     if not candidates.any():
         return candidates
-    rows = np.arange(height)[:, None]
-    band = max(2, round(BORDER_BAND * height))
-    in_band = (rows < band) | (rows >= height - band)
-    keep_rows = np.zeros((height, 1), bool)
     if underlines and width >= UNDERLINE_RATIO * height:
-        keep_rows[:] = True  # a wide image: any long line is an underline or a ruled line
-    if border_only:
-        keep_rows |= in_band
-    lines = candidates & keep_rows
-    if border_only:
-        wide_band = round(FULL_LINE_BAND * height)
-        lines |= candidates & (runs >= FULL_LINE_LENGTH * width) & ((rows < wide_band) | (rows >= height - wide_band))
+        lines = candidates  # a wide image: any long line is an underline or a ruled line
+    elif border_only:
+        lines = candidates & (_edge_rows(height, BORDER_BAND)
+                              | (_edge_rows(height, FULL_LINE_BAND) & (runs >= FULL_LINE_LENGTH * width)))
+    else:
+        return np.zeros_like(candidates)
     if not lines.any():
         return lines
     # A stroke crossing the line runs across it for longer than the line is thick: keep those pixels.
     across = run_lengths(mask.T).T
     thickness = float(np.median(across[lines]))
     return lines & (across <= thickness + 2)
+
+
+def _edge_rows(height: int, share: float) -> np.ndarray:
+    """Return a (height, 1) bool column: the rows within ``share`` of the height (at least 2) of the top or bottom."""
+    rows = np.arange(height)[:, None]
+    band = max(2, round(share * height))
+    return (rows < band) | (rows >= height - band)
 
 
 def is_cell(shape: tuple[int, int], photo: bool) -> bool:

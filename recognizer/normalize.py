@@ -56,7 +56,7 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     light_paper = background >= 0.5
     paper = min(background, 1.0 - background)  # the background's own ink level, at most 0.5
     if paper > PHOTO_PAPER_LEVEL and min(grey.shape) >= 32:
-        return _photo_ink(grey if _dark_ink(grey, background) else 1.0 - grey), True
+        return _photo_ink(grey if _dark_ink(grey, light_paper) else 1.0 - grey), True
     ink = 1.0 - grey if light_paper else grey
     return np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0), False
 
@@ -73,28 +73,31 @@ def _background_level(grey: np.ndarray) -> float:
     level = float(np.median(ring))
     if np.mean(np.abs(ring - level) < 0.15) >= BORDER_UNIFORMITY:
         return level
-    step = max(1, int(np.sqrt(grey.size / 1024)))
-    return float(np.median(grey[::step, ::step]))
+    return float(np.median(_sample(grey, 1024)))
 
 
-def _dark_ink(grey: np.ndarray, background: float) -> bool:
+def _sample(grey: np.ndarray, pixels: int) -> np.ndarray:
+    """Return a regular sample of about ``pixels`` pixels of an image (every pixel of a smaller one)."""
+    step = max(1, int(np.sqrt(grey.size / pixels)))
+    return grey[::step, ::step]
+
+
+def _dark_ink(grey: np.ndarray, light_paper: bool) -> bool:
     """Whether a photo's ink is darker than its paper.
 
     Paper is most of a photo, so its level is the median of a regular sample of about 65,000 pixels (the border,
     which ``_background_level`` prefers, may be half a grid line in a cell); the ink lies far from it: when the
     darkest ``INK_TAIL`` of the sample lies farther below the paper than the lightest lies above it (by
-    ``POLARITY_MARGIN``), the ink is dark, and the other way round light; a near tie keeps the background's
-    own level (light paper when it is at least 0.5). Bounded by the sample for any size of photo.
+    ``POLARITY_MARGIN``), the ink is dark, and the other way round light; a near tie keeps what the
+    background's level says (``light_paper``). Bounded by the sample for any size of photo.
     """
-    step = max(1, int(np.sqrt(grey.size / 65536)))
-    sample = grey[::step, ::step]
-    low, paper, high = np.quantile(sample, [INK_TAIL, 0.5, 1.0 - INK_TAIL])
+    low, paper, high = np.quantile(_sample(grey, 65536), [INK_TAIL, 0.5, 1.0 - INK_TAIL])
     darker, lighter = float(paper - low), float(high - paper)
     if darker > POLARITY_MARGIN * lighter:
         return True
     if lighter > POLARITY_MARGIN * darker:
         return False
-    return background >= 0.5
+    return light_paper
 
 
 def _photo_ink(light: np.ndarray) -> np.ndarray:

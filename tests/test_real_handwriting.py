@@ -13,8 +13,8 @@ from recognizer import read
 from recognizer.decode import decode_image
 from recognizer.lines import remove_lines
 from recognizer.normalize import INK_THRESHOLD, ink_map
-from recognizer.segment import segment
 from recognizer.png import encode_png
+from recognizer.segment import segment
 
 
 def test_composed_numbers_of_two_to_six_digits_are_read_back(litert_model):
