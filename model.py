@@ -351,6 +351,8 @@ def train(
     extra_cache: str | os.PathLike | None = None,
     verbose="auto",
     extra_data: str | os.PathLike | None = None,
+    init_model: str | os.PathLike | None = None,
+    learning_rate: float = LEARNING_RATE,
 ) -> TrainResult:
     """Train the CNN on MNIST's training images and the extra set; save ``mnist_cnn.h5`` (and ``.tflite``).
 
@@ -363,6 +365,9 @@ def train(
     (with a note) without it. Writes the model files and ``training_history.json`` into ``output_dir``.
     ``extra_data``: an .npz of corrections (``load_extra_data``, labels 10 = not a digit) added to the
     training images only, never to the validation or test sets.
+    ``init_model``: a saved .h5 of this network (11 outputs) to go on training from (fine-tuning: a few epochs
+    at a lower ``learning_rate`` teach new styles without a full run), instead of ``build_model``'s fresh weights.
+    Raises ValueError when that model's input or output shape is not the contract's (``INPUT_SHAPE``, 11).
     """
     import keras
 
@@ -403,9 +408,9 @@ def train(
         corrections_count = int(len(x_more))
 
     steps_per_epoch = int(np.ceil(len(x_fit) / batch_size))
-    model = build_model()
+    model = build_model() if init_model is None else _load_for_training(init_model)
     trainer = keras.Sequential([keras.Input(shape=INPUT_SHAPE), augmentation_layer(seed), model], name="trainer")
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, epochs * steps_per_epoch, alpha=0.01)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch, alpha=0.01)
     trainer.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss="sparse_categorical_crossentropy",
@@ -442,11 +447,24 @@ def train(
         "batch_size": batch_size,
         "seed": seed,
         "extra_scale": extra_scale,
+        "init_model": str(init_model) if init_model is not None else None,
+        "learning_rate": learning_rate,
         "keras_backend": keras.backend.backend(),
         "training_seconds": round(seconds, 1),
     }
     (output_dir / HISTORY_FILENAME).write_text(json.dumps(record, indent=1) + "\n")
     return TrainResult(model, history, test_accuracy, seconds, keras_path, tflite_path)
+
+
+def _load_for_training(path: str | os.PathLike):
+    """Load a saved network to train further; ValueError when it does not take (N, 28, 28, 1) to (N, 11)."""
+    import keras
+
+    model = keras.models.load_model(path, compile=False)
+    if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != NUM_CLASSES:
+        raise ValueError(f"{path} maps {model.input_shape} to {model.output_shape}, not (None, 28, 28, 1) to "
+                         f"(None, {NUM_CLASSES}): train it anew with `python model.py train`.")
+    return model
 
 
 def load_extra_data(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -562,6 +580,9 @@ def _main(argv=None) -> int:
     p_train.add_argument("--extra-cache", default=None, help=".npz to keep the extra set in between runs")
     p_train.add_argument("--verbose", type=int, default=None, help="Keras fit verbosity: 0 silent, 1 progress bar, 2 a line an epoch")
     p_train.add_argument("--extra-data", default=None, help="an .npz from `flask corrections export` to train on too")
+    p_train.add_argument("--init", default=None, help="a saved .h5 of this network to go on training from (fine-tune)")
+    p_train.add_argument("--learning-rate", type=float, default=LEARNING_RATE,
+                         help="the cosine schedule's first learning rate (lower it to fine-tune from --init)")
     p_combine = sub.add_parser("combine", help="average trained member models into mnist_cnn.h5 and .tflite")
     p_combine.add_argument("members", nargs="+", help="member .h5 files (each beside its training_history.json)")
     p_combine.add_argument("--output-dir", default=str(ROOT))
@@ -576,7 +597,8 @@ def _main(argv=None) -> int:
                                 batch_size=args.batch_size, train_limit=args.train_limit,
                                 extra_scale=args.extra_scale, extra_cache=args.extra_cache,
                                 verbose="auto" if args.verbose is None else args.verbose,
-                                extra_data=args.extra_data)
+                                extra_data=args.extra_data, init_model=args.init,
+                                learning_rate=args.learning_rate)
         print(f"MNIST test accuracy: {result.test_accuracy:.4%} ({args.members} member(s), {args.epochs} epochs "
               f"each, {result.seconds / 60:.1f} min); wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "combine":

@@ -164,3 +164,26 @@ def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history
     converted = backends.load_backend("litert", result.tflite_path)
     np.testing.assert_allclose(converted.predict(batch), saved.predict(batch, verbose=0), atol=1e-4)
     assert mnist.KERAS_MODEL_PATH.stat().st_mtime_ns == before  # the committed model is untouched
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_the_saved_network_and_leaves_it_untouched(tmp_path):
+    # One epoch on 1,000 images at a low rate: a fresh network would read MNIST far worse than the saved one.
+    before = mnist.KERAS_MODEL_PATH.stat().st_mtime_ns
+    result = model.train(output_dir=tmp_path, epochs=1, train_limit=1000, test_limit=500, verbose=0,
+                         extra_scale=0.001, init_model=mnist.KERAS_MODEL_PATH, learning_rate=1e-4)
+    assert result.test_accuracy >= 0.98
+    record = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())
+    assert record["init_model"] == str(mnist.KERAS_MODEL_PATH) and record["learning_rate"] == 1e-4
+    assert mnist.KERAS_MODEL_PATH.stat().st_mtime_ns == before
+
+
+def test_fine_tuning_refuses_a_network_of_another_shape(tmp_path):
+    import keras
+
+    ten_classes = keras.Sequential([keras.Input(shape=mnist.INPUT_SHAPE), keras.layers.Flatten(),
+                                    keras.layers.Dense(10, activation="softmax")])
+    ten_classes.save(tmp_path / "ten.h5")
+    with pytest.raises(ValueError, match="train it anew"):
+        model.train(output_dir=tmp_path / "out", epochs=1, train_limit=100, extra_scale=0,
+                    init_model=tmp_path / "ten.h5")
