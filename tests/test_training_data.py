@@ -64,3 +64,24 @@ def test_a_real_cell_photographed_again_keeps_its_digit_and_size():
             assert all(abs(a - b) <= 0.2 * b for a, b in zip(image.size, size))
     samples, targets = model.realworld_cell_samples(rng, cells=([images[i]], ["7"]), rephotos=3)
     assert list(targets).count(7) >= 3  # the digit is found in the original and in most new photos
+
+
+def test_styled_ones_lean_forward_as_far_as_mnist_writers_do(mnist_test):
+    # Cheque amounts hold 1s slanted like "/" with a flag, read as 7s by a network taught only upright styled 1s.
+    rng = np.random.default_rng(11)
+    mnist_lean = np.percentile([synthetic.slant(image / 255.0) for image in mnist_test[0][:2000]], [5, 90, 95])
+    ones = np.array([synthetic.slant(synthetic.styled_digit("1", rng)) for _ in range(300)])
+    assert np.percentile(ones, 95) >= mnist_lean[1], (np.percentile(ones, 95), mnist_lean)
+    assert np.percentile(ones, 5) >= mnist_lean[0] - 0.15  # and they lean back no further than MNIST's do
+    assert ones.max() <= mnist_lean[2] + 0.4  # nor lie down
+
+
+def test_slant_is_positive_for_a_forward_lean_and_zero_for_an_upright_bar():
+    upright = np.zeros((20, 20), np.float32)
+    upright[2:18, 9:11] = 1.0
+    forward = np.zeros((20, 20), np.float32)
+    for row in range(2, 18):  # the top to the right, one pixel across for two down
+        forward[row, 14 - (row - 2) // 2: 16 - (row - 2) // 2] = 1.0
+    assert synthetic.slant(upright) == pytest.approx(0.0, abs=1e-9)
+    assert synthetic.slant(forward) == pytest.approx(0.5, abs=0.05)
+    assert synthetic.slant(np.zeros((5, 5))) == 0.0
