@@ -88,7 +88,8 @@ def canvas_from_mnist(digit: np.ndarray, size: int = 280, box: tuple[int, int, i
 
 # Pen strokes of digits in unit coordinates (x right, y down), one list of points per stroke. The styles
 # MNIST (American writers) lacks are the ones a European hand uses: "1 flag base", "7 crossed", "4 closed",
-# "9 curled".
+# "9 curled"; and "9 loop", a loop closed on top with the stem falling from under its middle, not from its
+# right side (a Latin-American hand: the cheque amounts' 9s, read as 8s).
 STROKES = {
     "0": [[(0.5, 0.0), (0.15, 0.25), (0.15, 0.75), (0.5, 1.0), (0.85, 0.75), (0.85, 0.25), (0.5, 0.0)]],
     "1": [[(0.35, 0.2), (0.55, 0.0), (0.55, 1.0)]],
@@ -102,6 +103,8 @@ STROKES = {
     "9 curled": [[(0.85, 0.25), (0.5, 0.0), (0.15, 0.2), (0.2, 0.4), (0.5, 0.45), (0.85, 0.25), (0.8, 0.7),
                   (0.6, 0.95), (0.35, 1.0), (0.2, 0.85)]],
     "9": [[(0.85, 0.25), (0.5, 0.0), (0.15, 0.2), (0.2, 0.4), (0.5, 0.45), (0.85, 0.25), (0.8, 1.0)]],
+    "9 loop": [[(0.45, 0.47), (0.8, 0.35), (0.85, 0.12), (0.6, 0.0), (0.3, 0.02), (0.13, 0.2), (0.2, 0.4),
+                (0.45, 0.47), (0.42, 1.0)]],
 }
 # The lean of a styled digit: a horizontal shear, pixels across per pixel down, forward (the top to the right)
 # positive. MNIST's own writers lean forward up to 0.58 and back up to 0.35 (the 5th and 95th percentiles of the
@@ -109,7 +112,7 @@ STROKES = {
 # slanted strokes whose flag meets the stem like a 7's bar (cheque amounts), which upright styled 1s never taught.
 STYLE_SHEAR = (-0.35, 0.58)
 STYLES = {"1": ("1", "1 flag base", "1 flag"), "4": ("4", "4 closed", "4 open"), "7": ("7", "7 crossed"),
-          "9": ("9", "9 curled"), "0": ("0",)}
+          "9": ("9", "9 curled", "9 loop"), "0": ("0",)}
 
 
 def stroke_digit(digit: int | str, size: int = 280, width: int = 20, box: tuple[int, int, int] | None = None,
@@ -117,7 +120,7 @@ def stroke_digit(digit: int | str, size: int = 280, width: int = 20, box: tuple[
     """Draw a digit with a pen's strokes on a canvas, as a person would on the page.
 
     ``digit``: 0, 1, 4, 7 or 9, or a style of ``STROKES`` ("1 flag base", "7 crossed", "4 closed",
-    "9 curled"). ``box`` = (left, top, side) of the square it is drawn in (default: a centred 70% square).
+    "9 curled", "9 loop"). ``box`` = (left, top, side) of the square it is drawn in (default: a centred 70% square).
     Returns an RGBA image (transparent background, black ink) or RGB on white.
     """
     side = box[2] if box else int(size * 0.7)
