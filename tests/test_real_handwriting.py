@@ -74,7 +74,7 @@ def test_marks_that_are_not_digits_are_answered_not_a_digit(real_client, kind):
     assert body["not_digit_probability"] > 0.5
 
 
-@pytest.mark.parametrize("style", ["1 flag base", "7 crossed", "4 closed", "9 curled"])
+@pytest.mark.parametrize("style", ["1 flag base", "7 crossed", "4 closed", "9 curled", "9 loop"])
 def test_european_styles_drawn_on_the_canvas_are_read(real_client, style):
     response = real_client.post("/predict", data=synthetic.encode(synthetic.stroke_digit(style, width=18)),
                                 content_type="image/png")
