@@ -142,15 +142,21 @@ def slant(ink: np.ndarray) -> float:
     """Return the lean of a mark: -mu11 / mu02 of its ink's second moments, forward (top to the right) positive.
 
     ``ink``: float (H, W), ink > 0. Pixels across per pixel down, the shear that would stand the mark upright
-    (the moment-based slant of deskewing, as in LeCun et al. 1998's deslanted MNIST runs); 0 for no ink.
+    (the moment-based slant of deskewing, as in LeCun et al. 1998's deslanted MNIST runs); 0 for under 3 pixels.
     """
-    ink = np.asarray(ink, np.float64)
-    total = ink.sum()
-    if total <= 0:
-        return 0.0
-    ys, xs = np.mgrid[0: ink.shape[0], 0: ink.shape[1]]
-    dy, dx = ys - (ink * ys).sum() / total, xs - (ink * xs).sum() / total
-    return float(-(ink * dx * dy).sum() / max((ink * dy * dy).sum(), 1e-9))
+    cov = _ink_covariance(ink, 0.0)
+    return 0.0 if cov is None else float(-cov[0, 1] / max(cov[1, 1], 1e-9))
+
+
+def _ink_covariance(ink: np.ndarray, threshold: float) -> np.ndarray | None:
+    """Return the (2, 2) covariance of (x, y) over the pixels above ``threshold``, weighted by their ink.
+
+    The second moments that ``slant`` and ``one_like`` read; None for fewer than 3 such pixels.
+    """
+    ys, xs = np.nonzero(ink > threshold)
+    if len(xs) < 3:
+        return None
+    return np.cov(np.stack([xs, ys]).astype(np.float64), aweights=np.asarray(ink)[ys, xs].astype(np.float64))
 
 
 def styled_digit(label: str, rng: np.random.Generator, size: int = 64) -> np.ndarray:
@@ -307,11 +313,9 @@ def one_like(ink: np.ndarray) -> bool:
     (its covariance): elongation = sqrt(major / minor eigenvalue) at least ``ONE_ELONGATION`` and the
     major axis within ``ONE_TILT`` of vertical. A 1 drawn 20 px tall and 3 px wide has elongation ~6.7.
     """
-    ys, xs = np.nonzero(ink > INK_THRESHOLD)
-    if len(xs) < 3:
+    cov = _ink_covariance(ink, INK_THRESHOLD)
+    if cov is None:
         return False
-    weights = ink[ys, xs].astype(np.float64)
-    cov = np.cov(np.stack([xs, ys]).astype(np.float64), aweights=weights)
     (minor, major), axes = np.linalg.eigh(cov)
     if not np.isfinite(major) or major <= 0:
         return False
