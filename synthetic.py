@@ -521,8 +521,11 @@ def cell_scene(rng: np.random.Generator, mnist_digits, content: str = "digit", p
     """A Sudoku cell cut from a phone photo: (jpeg_bytes, owner (H, W) int16, labels).
 
     ``content``: "digit" (printed or handwritten, off-centre), "blank" or "candidates" (tiny pencil digits).
-    The cell's crop takes in parts of the grid's lines at its edges. ``owner`` marks the digit's pixels
-    with 1 (0 elsewhere); ``labels`` = [digit] or [].
+    The cell's crop takes in parts of the grid's lines at its edges. ``owner`` marks the k-th digit's pixels
+    with k (0 elsewhere); ``labels`` = [digit], [] or, for candidates, one None a pencil digit: a span that
+    is one of them alone is left out of training (``pipeline_samples``), since normalised to MNIST's box it
+    is a well-formed digit, and taught as "not a digit" it made real digits "not a digit" (measured: the
+    network gave a quarter of them P(not a digit) > 0.84).
     """
     side = int(rng.integers(64, 150))
     ink = np.zeros((side, side), np.float32)
@@ -536,10 +539,11 @@ def cell_scene(rng: np.random.Generator, mnist_digits, content: str = "digit", p
         _paste(ink, owner, glyph, max(0, x), max(0, y), 1)
         labels = [label]
     elif content == "candidates":
-        for _ in range(int(rng.integers(1, 5))):
+        for k in range(int(rng.integers(1, 5))):
             glyph = digit_ink(int(rng.integers(1, 10)), rng, mnist_digits, int(side * rng.uniform(0.12, 0.22)), 0.3, part)
             x, y = (rng.integers(1, 4, 2) * side) // 4 - np.array(glyph.shape[::-1]) // 2
-            _paste(ink, owner, glyph, int(max(0, x)), int(max(0, y)), 0)
+            _paste(ink, owner, glyph, int(max(0, x)), int(max(0, y)), k + 1)
+            labels.append(None)
     # Grid lines: the cell's border, partly inside the crop, thin or thick, on 1 to 4 sides.
     darkness = rng.uniform(0.5, 1.0)
     for edge in range(4):
@@ -703,8 +707,9 @@ def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int], rng: np.
     """Run a scene through the request path's segmentation and label every span it proposes.
 
     ``owner``: int16 (H, W) of the scene, k + 1 where digit k's ink is, 0 for everything else (lines,
-    separators, marks); ``labels``: the digits. A span whose kept ink is at least ``PURITY`` one digit's and
-    holds ``COVERAGE`` of that digit's kept ink is that digit; one with no digit's ink, or a mix of two
+    separators, marks); ``labels``: the digits (None: a digit not to be taught either way, left out). A span
+    whose kept ink is at least ``PURITY`` one digit's and holds ``COVERAGE`` of that digit's kept ink is that
+    digit; one with no digit's ink, or a mix of two
     digits, or a piece of one, is "not a digit" (``NOT_A_DIGIT``); spans in between are left out. At most
     ``max_negatives`` negatives a scene, chosen at random. Returns (images uint8 (N, 28, 28), labels uint8).
     """
@@ -729,7 +734,8 @@ def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int], rng: np.
         purity = counts[top] / total if top else 0.0
         coverage = counts[top] / max(kept[top], 1) if top else 0.0
         if top and purity >= PURITY and coverage >= COVERAGE:
-            positives.append((first, last, labels[top - 1]))
+            if labels[top - 1] is not None:
+                positives.append((first, last, labels[top - 1]))
         elif (not top or purity < AMBIGUOUS[0] or coverage < AMBIGUOUS[0]) or counts[0] > 0.5 * total:
             negatives.append((first, last, NOT_A_DIGIT))
         elif purity < AMBIGUOUS[1] and coverage < AMBIGUOUS[1]:

@@ -85,3 +85,26 @@ def test_slant_is_positive_for_a_forward_lean_and_zero_for_an_upright_bar():
     assert synthetic.slant(upright) == pytest.approx(0.0, abs=1e-9)
     assert synthetic.slant(forward) == pytest.approx(0.5, abs=0.05)
     assert synthetic.slant(np.zeros((5, 5))) == 0.0
+
+
+def test_pencil_candidates_are_never_taught_as_not_a_digit(mnist_test):
+    # Tiny pencil digits, normalised to MNIST's box, are well-formed digits: taught as "not a digit" (the old
+    # labels) they made real digits "not a digit". A span that is one candidate alone is left out.
+    rng = np.random.default_rng(5)
+    scenes = [synthetic.cell_scene(rng, mnist_test, "candidates") for _ in range(40)]
+    negatives = sum(int((synthetic.pipeline_samples(*scene, rng)[1] == NOT_A_DIGIT).sum()) for scene in scenes)
+    candidates = sum(len(labels) for _, _, labels in scenes)
+    assert candidates >= 40
+    assert negatives <= 0.2 * candidates, (negatives, candidates)  # left: grid lines' remains, two digits as one
+    images, labels, _ = datasets.load_realworld("sudoku_cells_train")
+    cells = [images[i] for i in np.flatnonzero(labels == "candidates")[:3]]
+    samples, targets = model.realworld_cell_samples(rng, cells=(cells, ["candidates"] * 3), rephotos=1)
+    assert len(targets) == 0
+
+
+def test_blank_real_cells_are_still_taught_as_not_a_digit():
+    images, labels, _ = datasets.load_realworld("sudoku_cells_train")
+    cells = [images[i] for i in np.flatnonzero(labels == "blank")[:80]]  # most leave nothing once lines are out
+    rng = np.random.default_rng(1)
+    samples, targets = model.realworld_cell_samples(rng, cells=(cells, ["blank"] * 80), rephotos=0)
+    assert len(targets) >= 1 and set(targets.tolist()) == {NOT_A_DIGIT}
