@@ -27,6 +27,7 @@ SPECK_FRACTION = 0.03  # components smaller than this share of the largest one a
 # lighting is divided out (see _photo_ink); its noise and texture leave larger specks behind.
 PHOTO_PAPER_LEVEL = 0.04
 BORDER_UNIFORMITY = 0.6  # share of the border within 0.15 of its median for it to define the background
+CORNER_SHARE = 0.125  # a corner square's side, a share of the shorter side (2 px of a 16 px scan)
 PHOTO_SPECK_FRACTION = 0.12
 # In a photo the paper's level says little about polarity: a dim shot of white paper is darker than mid-grey.
 # The ink is what lies far from the paper, so the side (darker or lighter) whose INK_TAIL extreme share of
@@ -62,16 +63,24 @@ def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def _background_level(grey: np.ndarray) -> float:
-    """Return the background's grey level: the border's when the border is uniform, else the median.
+    """Return the background's grey level: the border's when the border is uniform, else the corners', else the median.
 
     A thick digit can cover more than half of a tight crop (USPS zeros do), so the median of all
-    pixels would be ink; the border of a drawing or a scan is background almost everywhere. A photo
-    whose border shows a desk around the paper has a mixed border, and falls back to the median of
-    a regular sample of about 1,000 pixels.
+    pixels would be ink; the border of a drawing or a scan is background almost everywhere. Where the
+    digit touches the border all round (a tight crop of a fat 0), the border is mixed, but a digit
+    rarely reaches the corners: when three of the four corner squares (``CORNER_SHARE`` of the shorter
+    side) agree within 0.15, their level is the background's. A photo whose border shows a desk around
+    the paper, and corners that disagree, fall back to the median of a regular sample of about 1,000 pixels.
     """
     ring = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
     level = float(np.median(ring))
     if np.mean(np.abs(ring - level) < 0.15) >= BORDER_UNIFORMITY:
+        return level
+    side = max(1, round(CORNER_SHARE * min(grey.shape)))
+    corners = np.array([np.median(grey[rows, cols]) for rows in (slice(0, side), slice(-side, None))
+                        for cols in (slice(0, side), slice(-side, None))])
+    level = float(np.median(corners))
+    if np.sum(np.abs(corners - level) < 0.15) >= 3:
         return level
     return float(np.median(_sample(grey, 1024)))
 

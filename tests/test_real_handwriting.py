@@ -107,6 +107,20 @@ def test_a_thick_digit_filling_its_frame_keeps_its_polarity(litert_model, backgr
         assert read.predict_image(encode_png(image), litert_model).number == "0"
 
 
+@pytest.mark.parametrize("side", [16, 48])
+@pytest.mark.parametrize("width", [24, 32])
+def test_a_fat_0_cropped_tight_against_all_four_edges_is_read_in_either_polarity(litert_model, width, side):
+    # Its ink runs along most of the border and covers two thirds of the image, so neither the border nor the
+    # median tells the paper; the corners, which a 0 does not reach, do. Both polarities read "" before.
+    drawing = Image.new("L", (96, 96), 255)
+    ImageDraw.Draw(drawing).rounded_rectangle((0, 0, 95, 95), radius=36, outline=0, width=width)
+    image = np.asarray(drawing.resize((side, side), Image.Resampling.BOX))
+    assert np.mean(image < 128) > 0.6
+    for pixels in (image, 255 - image):
+        reading = read.predict_image(encode_png(pixels), litert_model)
+        assert reading.number == "0" and not reading.low_confidence, (reading.number, reading.strongest.confidence)
+
+
 def test_grid_line_remains_in_real_sudoku_cells_are_not_read_as_digits(litert_model):
     # Real phone photos (sudoku_cells_train, the trainable set): the crop of a cell keeps short, bent pieces of
     # the grid's lines at its edges, too short to be ruled lines; read, they were extra "1"s and blank cells
