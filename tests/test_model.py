@@ -65,7 +65,7 @@ def test_usps_loads_with_ink_as_255():
     assert np.median(images) < 30  # mostly background, which is 0
 
 
-def test_the_committed_keras_model_scores_at_least_99_4_percent_on_mnist_test():
+def test_the_committed_keras_model_scores_at_least_99_5_percent_on_mnist_test():
     import keras
 
     net = keras.models.load_model(mnist.KERAS_MODEL_PATH, compile=False)
@@ -74,10 +74,11 @@ def test_the_committed_keras_model_scores_at_least_99_4_percent_on_mnist_test():
     _, (x_test, y_test) = datasets.load_mnist()
     probabilities = net.predict(datasets.to_model_input(x_test), batch_size=1000, verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    # The committed model reads 99.52% (README, Results), and calls at most 1% of them "not a digit" as the
-    # request path decides it (read.SKIP_COST).
+    # The committed model reads 99.60% (README, Results; issue 8's target, held here with a margin of 10 digits for
+    # float differences between machines), and calls at most 1% of them "not a digit" as the request path
+    # decides it (read.SKIP_COST).
     digits, not_digit = probabilities[:, :mnist.NOT_A_DIGIT], probabilities[:, mnist.NOT_A_DIGIT]
-    assert np.mean(digits.argmax(axis=1) == y_test) >= 0.994
+    assert np.mean(digits.argmax(axis=1) == y_test) >= 0.995
     skipped = np.log(digits.max(axis=1)) < np.log(np.maximum(not_digit, 1e-12)) + np.log(read.SKIP_COST)
     assert np.mean(skipped) <= 0.01
 
