@@ -465,8 +465,8 @@ def _load_for_training(path: str | os.PathLike):
 
     model = keras.models.load_model(path, compile=False)
     if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != NUM_CLASSES:
-        raise ValueError(f"{path} maps {model.input_shape} to {model.output_shape}, not (None, 28, 28, 1) to "
-                         f"(None, {NUM_CLASSES}): train it anew with `python model.py train`.")
+        raise ValueError(f"{path} maps {model.input_shape} to {model.output_shape}, not {(None, *INPUT_SHAPE)} to "
+                         f"{(None, NUM_CLASSES)}: train it anew with `python model.py train`.")
     return model
 
 
