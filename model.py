@@ -278,8 +278,9 @@ def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None,
     Each cell is read as it is and ``rephotos`` more times as ``synthetic.rephotograph`` cuts and exposes
     it again. Blank cells: every span the segmentation proposes is "not a digit" (up to 3 a cell).
     Candidates cells are left out: their spans are small pencil digits of unknown value, well-formed digits
-    once normalised, which taught as "not a digit" made real digits "not a digit". Digit cells: the span with the most ink whose centre lies in the cell's middle 70% is the digit;
-    up to two spans that do not overlap it (the grid lines' remains) are "not a digit".
+    once normalised, which taught as "not a digit" made real digits "not a digit". Digit cells: the span
+    with the most ink whose centre lies in the cell's middle 70% is the digit; up to two spans that do not
+    overlap it (the grid lines' remains) are "not a digit".
     ``cells``: (image bytes, labels) of some of its cells, instead of the whole set from ``data_dir``.
     Returns (x uint8 (N, 28, 28), y uint8 (N,)). Raises FileNotFoundError when the set is absent.
     """

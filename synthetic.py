@@ -522,10 +522,10 @@ def cell_scene(rng: np.random.Generator, mnist_digits, content: str = "digit", p
 
     ``content``: "digit" (printed or handwritten, off-centre), "blank" or "candidates" (tiny pencil digits).
     The cell's crop takes in parts of the grid's lines at its edges. ``owner`` marks the k-th digit's pixels
-    with k (0 elsewhere); ``labels`` = [digit], [] or, for candidates, one None a pencil digit: a span that
-    is one of them alone is left out of training (``pipeline_samples``), since normalised to MNIST's box it
-    is a well-formed digit, and taught as "not a digit" it made real digits "not a digit" (measured: the
-    network gave a quarter of them P(not a digit) > 0.84).
+    with k (0 elsewhere); ``labels`` = [digit], [] or, for candidates, None for each pencil digit: a span
+    that is one of them alone is left out of training (``pipeline_samples``), since normalised to MNIST's
+    box it is a well-formed digit, and taught as "not a digit" it made real digits "not a digit" (measured:
+    the network gave a quarter of them P(not a digit) > 0.84).
     """
     side = int(rng.integers(64, 150))
     ink = np.zeros((side, side), np.float32)
@@ -702,16 +702,16 @@ COVERAGE = 0.8  # ... and it holds this share of k's ink that the pipeline kept
 AMBIGUOUS = (0.5, 0.8)  # spans between "clearly not k" and "clearly k" are left out of training
 
 
-def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int], rng: np.random.Generator,
+def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int | None], rng: np.random.Generator,
                      max_negatives: int = 3):
     """Run a scene through the request path's segmentation and label every span it proposes.
 
     ``owner``: int16 (H, W) of the scene, k + 1 where digit k's ink is, 0 for everything else (lines,
     separators, marks); ``labels``: the digits (None: a digit not to be taught either way, left out). A span
     whose kept ink is at least ``PURITY`` one digit's and holds ``COVERAGE`` of that digit's kept ink is that
-    digit; one with no digit's ink, or a mix of two
-    digits, or a piece of one, is "not a digit" (``NOT_A_DIGIT``); spans in between are left out. At most
-    ``max_negatives`` negatives a scene, chosen at random. Returns (images uint8 (N, 28, 28), labels uint8).
+    digit; one with no digit's ink, or a mix of two digits, or a piece of one, is "not a digit"
+    (``NOT_A_DIGIT``); spans in between are left out. At most ``max_negatives`` negatives a scene, chosen at
+    random. Returns (images uint8 (N, 28, 28), labels uint8).
     """
     try:
         segmentation = segment(decode_image(data))
