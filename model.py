@@ -370,7 +370,8 @@ def train(
     ``extra_data``: an .npz of corrections (``load_extra_data``, labels 10 = not a digit) added to the
     training images only, never to the validation or test sets.
     ``init_model``: a saved .h5 of this network (11 outputs) to go on training from (fine-tuning: a few epochs
-    at a lower ``learning_rate`` teach new styles without a full run), instead of ``build_model``'s fresh weights.
+    at a lower ``learning_rate`` teach new styles without a full run), instead of ``build_model``'s fresh weights;
+    the record beside it, if any, is kept in the new one as ``init_record``.
     Raises ValueError when that model's input or output shape is not the contract's (``INPUT_SHAPE``, 11).
     """
     import keras
@@ -452,12 +453,24 @@ def train(
         "seed": seed,
         "extra_scale": extra_scale,
         "init_model": str(init_model) if init_model is not None else None,
+        "init_record": _history_beside(init_model),
         "learning_rate": learning_rate,
         "keras_backend": keras.backend.backend(),
         "training_seconds": round(seconds, 1),
     }
     (output_dir / HISTORY_FILENAME).write_text(json.dumps(record, indent=1) + "\n")
     return TrainResult(model, history, test_accuracy, seconds, keras_path, tflite_path)
+
+
+def _history_beside(model_path: str | os.PathLike | None) -> dict | None:
+    """Return the ``training_history.json`` record beside a saved model (how it was trained), or None.
+
+    A fine-tuned model's record holds its starting model's this way, so the whole chain of runs stays known.
+    """
+    if model_path is None:
+        return None
+    path = Path(model_path).parent / HISTORY_FILENAME
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _load_for_training(path: str | os.PathLike):

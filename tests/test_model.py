@@ -176,6 +176,8 @@ def test_fine_tuning_starts_from_the_saved_network_and_leaves_it_untouched(tmp_p
     assert result.test_accuracy >= 0.98
     record = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())
     assert record["init_model"] == str(mnist.KERAS_MODEL_PATH) and record["learning_rate"] == 1e-4
+    # How the starting network was trained is kept with it: the whole chain of runs stays known.
+    assert record["init_record"] == json.loads((mnist.KERAS_MODEL_PATH.parent / model.HISTORY_FILENAME).read_text())
     assert mnist.KERAS_MODEL_PATH.stat().st_mtime_ns == before
 
 
