@@ -168,7 +168,7 @@ def augmentation_layer(seed: int):
 # --------------------------------------------------------------------------------------------
 
 # Samples per unit of ``extra_scale`` (the committed model: scale 1). Scenes give several samples each.
-EXTRA_COUNTS = {"non-digits": 36_000, "printed digits": 14_000, "styled digits": 8_000,
+EXTRA_COUNTS = {"non-digits": 36_000, "printed digits": 14_000, "styled digits": 8_000, "slanted digits": 8_000,
                 "cell scenes": 16_000, "amount scenes": 7_000}
 CELL_CONTENTS = ("digit", "digit", "digit", "blank", "blank", "candidates")
 CELL_REPHOTOS = 2  # each real training cell is also read as this many new photos of it (synthetic.rephotograph)
@@ -193,6 +193,11 @@ def _extra_chunk(args) -> tuple[np.ndarray, np.ndarray]:
         elif part == "styled digits":
             label = int("1479"[i % 4])
             sample = synthetic.ink_to_input(synthetic.styled_digit(str(label), rng))
+        elif part == "slanted digits":
+            images, labels = mnist_digits
+            pick = int(rng.integers(len(images)))
+            label = int(labels[pick])
+            sample = synthetic.ink_to_input(synthetic.pen_width(synthetic.slanted_digit(images[pick], rng), rng))
         else:
             if part == "cell scenes":
                 scene = synthetic.cell_scene(rng, mnist_digits, CELL_CONTENTS[i % len(CELL_CONTENTS)])

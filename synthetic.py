@@ -44,11 +44,15 @@ NON_DIGIT_KINDS = ("line", "grid crossing", "box corner", "border", "edge band",
 PARTIAL_EXCLUDE = (1, 7)  # half of a 1 or a 7 is still a 1 or a 7
 # Halves that are whole digits of their own: either half of an 8, and a 9's head or a 6's belly, is a 0.
 PARTIAL_LOOPS = {(8, 0), (8, 1), (9, 0), (6, 1)}  # (label, cut): cut 0 keeps the top half, 1 the bottom
-# Every mark is cropped to its bounding box before the network sees it, so a near-vertical bar of any
-# length is a 1: a line negative is at least this far from vertical (radians; real 1s slant up to ~25 degrees).
-LINE_MIN_TILT = np.radians(40)
+# Every mark is cropped to its bounding box before the network sees it, so a bar of any length that leans no
+# more than a slanted hand's 1 is a 1. Hands that lean forward write 1s as strokes up to 45 degrees from
+# vertical (the cheque amounts' 1s, which the network took for lines at 35 degrees: a bar at 45 degrees read
+# "not a digit" at 0.68), so a bar within ONE_TILT of vertical is a 1, never a negative, and a line negative
+# leans at least LINE_MIN_TILT (within 30 degrees of horizontal: a dash, an underline, a ruled line); the bars
+# between are taught neither way.
+LINE_MIN_TILT = np.radians(60)
 ONE_ELONGATION = 3.0  # a mark whose ink is this many times longer than wide ...
-ONE_TILT = np.radians(35)  # ... along an axis this close to vertical is a 1, never a negative (one_like)
+ONE_TILT = np.radians(45)  # ... along an axis this close to vertical is a 1, never a negative (one_like)
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -111,6 +115,12 @@ STROKES = {
 # second-moment slant of ``slant`` over 20,000 training digits); a hand that leans forward writes its 1s as
 # slanted strokes whose flag meets the stem like a 7's bar (cheque amounts), which upright styled 1s never taught.
 STYLE_SHEAR = (-0.35, 0.58)
+ONE_SHEAR = (-0.35, 1.0)  # a 1 is one stroke, and a forward hand leans it up to 45 degrees (see ONE_TILT)
+# ``slanted_digit``: MNIST digits leaned as a forward hand writes them, past MNIST's own 95th percentile (0.58)
+# up to 45 degrees; BACK_SLANT_SHARE of them lean back instead, as a left-handed writer's may.
+SLANT = (0.45, 1.0)
+BACK_SLANT = (-0.6, -0.35)
+BACK_SLANT_SHARE = 0.15
 STYLES = {"1": ("1", "1 flag base", "1 flag"), "4": ("4", "4 closed", "4 open"), "7": ("7", "7 crossed"),
           "9": ("9", "9 curled", "9 loop"), "0": ("0",)}
 
@@ -162,7 +172,7 @@ def _ink_covariance(ink: np.ndarray, threshold: float) -> np.ndarray | None:
 def styled_digit(label: str, rng: np.random.Generator, size: int = 64) -> np.ndarray:
     """Draw a digit in one of ``STYLES``' hands with a jittered, slanted pen: ink float32 (size, ~size)."""
     key = STYLES[label][int(rng.integers(len(STYLES[label])))]
-    shear = rng.uniform(*STYLE_SHEAR)
+    shear = rng.uniform(*(ONE_SHEAR if label == "1" else STYLE_SHEAR))
     width = max(2, round(size * rng.uniform(0.06, 0.16)))
     canvas = Image.new("L", (2 * size, 2 * size), 0)
     pen = ImageDraw.Draw(canvas)
@@ -293,6 +303,28 @@ def printed_digit(label: int, rng: np.random.Generator, part: str = "train", hei
 def mnist_ink(digit: np.ndarray, height: int = 48) -> np.ndarray:
     """Return an MNIST digit (uint8 (28, 28), ink = 255) cropped to its ink and scaled to ``height`` px."""
     return resize_ink(crop_ink(digit.astype(np.float32) / 255.0), height)
+
+
+def lean(image: np.ndarray, shear: float, resample=Image.Resampling.BILINEAR) -> np.ndarray:
+    """Shear ``image`` (H, W) horizontally: ``shear`` pixels across per pixel down, the top moving right for
+    ``shear`` > 0 (a forward lean, the sign of ``slant``). Returns (H, W + ceil(|shear| * (H - 1))) of the same
+    dtype, nothing cut off; ``resample`` NEAREST keeps integer labels (an owner map) whole."""
+    height, width = image.shape
+    extra = int(np.ceil(abs(shear) * (height - 1)))
+    # Pillow maps each output pixel (x, y) back to the input pixel (x + shear * y + offset, y).
+    offset = -shear * (height - 1) if shear > 0 else 0.0
+    mode_array = image.astype(np.float32 if resample != Image.Resampling.NEAREST else np.int32)
+    out = Image.fromarray(mode_array).transform((width + extra, height), Image.Transform.AFFINE,
+                                                (1, shear, offset, 0, 1, 0), resample=resample)
+    return np.asarray(out).astype(image.dtype)
+
+
+def slanted_digit(digit: np.ndarray, rng: np.random.Generator, height: int = 48) -> np.ndarray:
+    """Lean an MNIST digit (uint8 (28, 28), ink = 255) to a random slant of ``SLANT`` (``BACK_SLANT`` in
+    ``BACK_SLANT_SHARE`` of draws), whatever its own: ink float32 cropped to its box, ``height`` px tall."""
+    ink = mnist_ink(digit, height)
+    target = rng.uniform(*(BACK_SLANT if rng.random() < BACK_SLANT_SHARE else SLANT))
+    return crop_ink(lean(ink, target - slant(ink)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -598,6 +630,9 @@ def amount_scene(rng: np.random.Generator, mnist_digits, part: str = "train"):
         x = max(0, right + gap)
     ink = ink[:, : min(width, right + int(rng.integers(2, height // 2 + 3)))]
     owner = owner[:, : ink.shape[1]]
+    if rng.random() < 0.5:  # a hand that leans forward leans the whole amount (see SLANT)
+        shear = rng.uniform(0.2, 0.8)
+        ink, owner = lean(ink, shear), lean(owner, shear, Image.Resampling.NEAREST)
     if rng.random() < 0.4:  # an underline or the printed line the amount is written on
         y = int(np.clip(base + rng.integers(0, height // 4 + 1), 0, canvas_h - 2))
         ink[y: y + int(rng.integers(1, 4))] = np.maximum(ink[y: y + 1], rng.uniform(0.4, 1.0))
