@@ -121,6 +121,8 @@ ONE_SHEAR = (-0.35, 1.0)  # a 1 is one stroke, and a forward hand leans it up to
 SLANT = (0.45, 1.0)
 BACK_SLANT = (-0.6, -0.35)
 BACK_SLANT_SHARE = 0.15
+# ``amount_scene``: half the amounts are leaned as a whole by this much more than their digits' own slant.
+AMOUNT_SLANT = (0.2, 0.8)
 STYLES = {"1": ("1", "1 flag base", "1 flag"), "4": ("4", "4 closed", "4 open"), "7": ("7", "7 crossed"),
           "9": ("9", "9 curled", "9 loop"), "0": ("0",)}
 
@@ -630,8 +632,8 @@ def amount_scene(rng: np.random.Generator, mnist_digits, part: str = "train"):
         x = max(0, right + gap)
     ink = ink[:, : min(width, right + int(rng.integers(2, height // 2 + 3)))]
     owner = owner[:, : ink.shape[1]]
-    if rng.random() < 0.5:  # a hand that leans forward leans the whole amount (see SLANT)
-        shear = rng.uniform(0.2, 0.8)
+    if rng.random() < 0.5:  # a hand that leans forward leans the whole amount
+        shear = rng.uniform(*AMOUNT_SLANT)
         ink, owner = lean(ink, shear), lean(owner, shear, Image.Resampling.NEAREST)
     if rng.random() < 0.4:  # an underline or the printed line the amount is written on
         y = int(np.clip(base + rng.integers(0, height // 4 + 1), 0, canvas_h - 2))
