@@ -116,6 +116,53 @@ def test_a_slanted_1_in_a_number_is_read_as_one_digit(real_client, lean):
     assert response.get_json()["number"] == "100"
 
 
+def _leaning_number(digits: str, shear: float, gap: int, pen: int) -> bytes:
+    """A canvas PNG of ``digits`` ("0" a 90x150 loop, "1" a bar) ``gap`` px apart, leaned as a whole by ``shear``
+    (columns across per row down, synthetic.lean): its loops share columns with their neighbours."""
+    alpha = Image.new("L", (60 + len(digits) * (90 + gap), 220), 0)
+    draw = ImageDraw.Draw(alpha)
+    x = 30
+    for digit in digits:
+        if digit == "0":
+            draw.ellipse([x, 35, x + 90, 185], outline=255, width=pen)
+            x += 90 + gap
+        else:
+            draw.line([(x + 20, 35), (x + 20, 185)], fill=255, width=pen)
+            x += 40 + gap
+    ink = synthetic.lean(np.asarray(alpha, np.float32) / 255.0, shear)
+    rgba = np.zeros(ink.shape + (4,), np.uint8)
+    rgba[:, :, 3] = np.round(ink * 255)
+    return encode_png(rgba)
+
+
+@pytest.mark.parametrize("digits, shear, gap, pen", [("1000", 0.6, 0, 14), ("1000", 0.8, 0, 14), ("1000", 0.8, 20, 6),
+                                                      ("010", 0.8, 0, 14)])
+def test_a_number_leaning_as_a_forward_hand_writes_it_is_read_digit_by_digit(real_client, digits, shear, gap, pen):
+    # Leaned 30-40 degrees, each loop shares columns with its neighbours and no upright cut parts them: "1000"
+    # was read "1227", "16227" or "11000", and "010" "67". The number is cut deslanted, each digit read as written.
+    response = real_client.post("/predict", data=_leaning_number(digits, shear, gap, pen), content_type="image/png")
+    body = response.get_json()
+    assert body["number"] == digits, body["number"]
+    for digit, box in zip(body["digits"], body["digits"][1:]):  # boxes in the image, left to right, apart
+        assert digit["box"][0] < box["box"][0]
+
+
+def test_a_leaning_numbers_digit_boxes_hold_its_ink_in_the_image(litert_model):
+    # The cutting is done deslanted; the boxes the answer gives are where each digit's ink is in the image.
+    data = _leaning_number("00", 0.8, 20, 10)
+    ink = ink_map(decode_image(data))[0] > INK_THRESHOLD
+    reading = read.predict_image(data, litert_model)
+    assert reading.number == "00"
+    covered = np.zeros_like(ink)
+    for digit in reading.digits:
+        x, y, w, h = digit.box
+        assert 0 <= x and x + w <= ink.shape[1] and 0 <= y and y + h <= ink.shape[0]
+        covered[y: y + h, x: x + w] = True
+    assert (ink & covered).sum() >= 0.99 * ink.sum()
+    (ax, _, aw, _), (bx, _, bw, _) = (d.box for d in reading.digits)
+    assert bx - ax == pytest.approx(90 + 20, abs=6) and aw == pytest.approx(bw, abs=4)
+
+
 def test_separators_are_dropped_from_the_number(litert_model, mnist_test):
     images, labels = mnist_test
     picks = [int(np.flatnonzero(labels == d)[3]) for d in (1, 9, 9, 5, 0)]
