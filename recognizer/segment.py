@@ -40,13 +40,14 @@ NUMBER_DIGIT_ASPECT = 0.4
 # Deslanting a number (segment). A forward hand leans its digits so far that neighbours share columns (the 0s
 # of "10.000" leaning 30 degrees), and no upright cut parts them: the group is sliced across both loops. A
 # number image is cut in a frame where each row y is moved right by round(shear * y) columns, for the shear of
-# DESLANT_SHEARS (columns across per row down, forward positive as in synthetic.slant) that leaves the most
-# separate runs of inked columns, then the most empty columns, then the least shear (0 when nothing gains).
-# Every digit is rendered with its rows moved back, as written: the network was taught slanted digits as they
-# are (synthetic.slanted_digit), and reading them deslanted lost 1.4 points of ORAND. Whole rows move by whole
-# pixels, so nothing is resampled and going back is exact. The range spans MNIST's back slants (STYLE_SHEAR)
-# to 45 degrees forward (ONE_SHEAR). ORAND dev amounts 58.5% -> 60.9% exact, own numbers 89.0% (the same);
-# choosing among 0, half and all of the ink's moment slant instead: 60.1%, 89.3%.
+# DESLANT_SHEARS (columns across per row down, forward positive as in synthetic.slant) whose vertical projection
+# profile is the most peaked (deslant_shifts). Every digit is rendered with its rows moved back, as written: the
+# network was taught slanted digits as they are (synthetic.slanted_digit), and reading them deslanted lost 1.4
+# points of ORAND. Whole rows move by whole pixels, so nothing is resampled and going back is exact. The range
+# spans MNIST's back slants (STYLE_SHEAR) to 45 degrees forward (ONE_SHEAR). Upright digits that touch can be cut
+# worse along moved rows, so a deslanted number is read upright too (read.BOTH_FRAMES). With both frames: ORAND
+# dev amounts 58.5% -> 63.0% exact, own numbers of 2-6 MNIST digits 88.6% -> 90.0% (500). Choosing the shear by
+# the most separate runs of inked columns instead: 61.6%, 89.8%.
 DESLANT_SHEARS = tuple(round(0.1 * k, 1) for k in range(-3, 11))
 # A digit is read from at most MAX_SPAN consecutive units spanning at most MAX_DIGIT_WIDTH line
 # heights, with gaps between them of at most MAX_JOIN_GAP line heights: the pieces of a broken
@@ -54,6 +55,11 @@ DESLANT_SHEARS = tuple(round(0.1 * k, 1) for k in range(-3, 11))
 MAX_SPAN = 3
 MAX_DIGIT_WIDTH = 1.6
 MAX_JOIN_GAP = 0.25
+# WHOLE_DIGIT: in an image of one digit (the page's square canvas, a cell, a scan; not NUMBER_ASPECT wide), the
+# span of all its units is read too, whatever its width and gaps: a flat 5 wider than MAX_DIGIT_WIDTH was sliced in
+# two and both halves skipped as "not a digit" (MNIST test 7195). MNIST test canvases 99.55% -> 99.59% (flagged
+# 0.26% -> 0.16%), USPS 98.31% -> 98.41% (flagged 1.89% -> 1.79%), Sudoku val 97.3% -> 97.4%, blank cells 98.7%
+# -> 98.8%, non-digits caught 96.9% (the same). One span more: a batch of at most 3 * MAX_UNITS + 1.
 # A mark under this share of the line height is punctuation (a decimal point, a comma, the dash of "1,250-"),
 # never a digit: MNIST's normalisation scales every mark to the same 20 px box, so the network cannot see
 # that it is small, and a hooked dash reads as a 7 or a 2. Digits written in one number differ in height by
@@ -65,7 +71,8 @@ CELL_MIN_MARK = 0.15
 NO_DIGIT_FOUND = "No digit found: the photo holds only lines, a border or specks of noise (an empty cell or box)."
 # Bounds on the work of one image, checked before the work: at most MAX_STROKES strokes (after specks
 # are dropped) are grouped, by a loop quadratic in their number (a few ms at the bound), and at most
-# MAX_UNITS units are read (3 spans each at most: a batch of at most 72). Past either, the image is
+# MAX_UNITS units are read (3 spans each at most, and the whole: a batch of at most 73; a deslanted number is
+# read in both frames, two batches of at most 72). Past either, the image is
 # refused with TooMuchWorkError (HTTP 422), never cut silently.
 MAX_STROKES = 200
 MAX_UNITS = 24
@@ -105,6 +112,16 @@ class Segmentation:
     # int64 (H,) >= 0: the columns each row of the image was moved right before cutting (DESLANT_SHEARS), so
     # the units' x0 and x1 are in that frame; None where the image was cut as it is.
     row_shifts: np.ndarray | None = None
+    number: bool = False  # the image is wide enough to hold a number (NUMBER_ASPECT)
+
+    def looks_like_one_digit(self) -> bool:
+        """Whether the image looks like one digit: not a number (``number``) and its ink no wider than tall, as
+        89% of MNIST's digits are (``recognizer.read.EXTRA_DIGIT_COST``)."""
+        if self.number or not self.units:
+            return False
+        width = max(u.x1 for u in self.units) - min(u.x0 for u in self.units)
+        height = max(u.y1 for u in self.units) - min(u.y0 for u in self.units)
+        return width <= height
 
     def in_unit_frame(self, image: np.ndarray) -> np.ndarray:
         """Return an (H, W) array of the image's frame (an owner map, say) in the units' frame: rows moved
@@ -113,7 +130,8 @@ class Segmentation:
 
     def spans(self) -> list[tuple[int, int]]:
         """Return the (first, last) unit spans that could be one digit: every unit, and runs of up to
-        MAX_SPAN units no wider than MAX_DIGIT_WIDTH line heights with no gap over MAX_JOIN_GAP."""
+        MAX_SPAN units no wider than MAX_DIGIT_WIDTH line heights with no gap over MAX_JOIN_GAP; in an image
+        of one digit (not ``number``), all its units too (WHOLE_DIGIT)."""
         spans = []
         for first in range(len(self.units)):
             right = self.units[first].x1
@@ -124,6 +142,9 @@ class Segmentation:
                     break
                 spans.append((first, last))
                 right = max(right, unit.x1)
+        whole = (0, len(self.units) - 1)
+        if not self.number and whole not in spans:  # one digit, however wide (WHOLE_DIGIT)
+            spans.append(whole)
         return spans
 
     def too_short(self, digit: Digit) -> bool:
@@ -151,7 +172,7 @@ class Segmentation:
         return Digit(to_mnist_box(crop), (x0 + int(cols[0]), y0 + int(rows[0]), crop.shape[1], crop.shape[0]))
 
 
-def segment(grey: np.ndarray) -> Segmentation:
+def segment(grey: np.ndarray, deslant: bool = True) -> Segmentation:
     """Cut an image of one digit or of a number written left to right into units.
 
     ``grey``: float (H, W) in [0, 1], either polarity. Lines and borders are erased first
@@ -181,7 +202,7 @@ def segment(grey: np.ndarray) -> Segmentation:
             f"The image has {len(kept):,} separate marks; a drawing of digits has at most {MAX_STROKES}. "
             "Send a drawing or a photo of the digits alone."
         )
-    row_shifts = deslant_shifts(found.labels > 0) if number else None
+    row_shifts = deslant_shifts(found.labels > 0) if number and deslant else None
     if row_shifts is not None:
         ink = shift_rows(ink, row_shifts)
         found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
@@ -239,16 +260,17 @@ def segment(grey: np.ndarray) -> Segmentation:
                 f"send a number of at most {MAX_UNITS} digits."
             )
     units.sort(key=lambda u: u.x0 + u.x1)
-    return Segmentation(units, line_height, cleaned.shape, row_shifts)
+    return Segmentation(units, line_height, cleaned.shape, row_shifts, number)
 
 
 def deslant_shifts(mask: np.ndarray) -> np.ndarray | None:
     """Return how far to move each row of a number right to stand its digits upright, or None for not at all.
 
     ``mask``: bool (H, W), the strokes' pixels. For each shear of ``DESLANT_SHEARS`` (columns per row down), row
-    y moves round(shear * y) columns (less the least, so every shift is >= 0); the shear kept leaves the most
-    separate runs of inked columns, then the most empty columns between them, then is the least. Returns int64
-    (H,) shifts, or None when the upright image is kept. Work: one pass over the stroke pixels per shear.
+    y moves round(shear * y) columns (less the least, so every shift is >= 0); the shear kept is the one whose
+    columns hold the ink most unevenly, the largest sum of squared column counts (the vertical projection
+    profile; upright strokes stack their pixels in few columns), the least shear on a tie. Returns int64 (H,)
+    shifts, or None when the upright image is kept. Work: one pass over the stroke pixels per shear.
     """
     ys, xs = np.nonzero(mask)
     if xs.size == 0:
@@ -258,11 +280,8 @@ def deslant_shifts(mask: np.ndarray) -> np.ndarray | None:
     for shear in DESLANT_SHEARS:
         shifts = np.round(shear * rows).astype(np.int64)
         shifts -= shifts.min()
-        inked = np.zeros(mask.shape[1] + int(shifts.max()), bool)
-        inked[xs + shifts[ys]] = True
-        cols = np.flatnonzero(inked)
-        inked = inked[cols[0]: cols[-1] + 1]
-        key = (1 + np.count_nonzero(inked[1:] & ~inked[:-1]), np.count_nonzero(~inked), -abs(shear))
+        heights = np.bincount(xs + shifts[ys]).astype(np.float64)
+        key = (float(heights @ heights), -abs(shear))
         if best_key is None or key > best_key:
             best, best_key = (shifts if shear else None), key
     return best
