@@ -99,13 +99,19 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.post("/predict")
     def predict():
-        """Read the digit in an image.
+        """Read the digit, or the number, in an image.
 
         Accepts JSON ``{"image": "<data URL or bare base64>"}``, multipart/form-data with a file
         field ``image``, or a raw body with an ``image/*`` Content-Type; PNG, JPEG, WebP, BMP or
-        GIF. Answers 200 ``{"digit": 0..9, "confidence": 0..1, "probabilities": [10 floats summing
-        to 1], "preprocessed": "data:image/png;base64,..." (the 28x28 input the network saw)}``,
-        or a 4xx ``{"error": "..."}`` for a missing, unreadable, oversized or blank image.
+        GIF. Answers 200 with ``read.Reading.to_json``: ``number`` (the digits left to right, "" for
+        none), ``digits`` (each with ``digit``, ``confidence``, ``probabilities`` (10 floats, summing to
+        1 - ``not_digit_probability``), ``not_digit_probability``, ``box`` [x, y, w, h] in pixels and
+        ``low_confidence``), ``skipped`` (marks that are not digits, with boxes), ``not_a_digit``,
+        ``low_confidence``, and for the strongest digit (a single drawing's one digit) ``digit`` (0..9,
+        or null when nothing is a digit), ``confidence``, ``probabilities``, ``not_digit_probability`` and
+        ``preprocessed`` (a PNG data URL of the 28x28 input the network saw). A 4xx ``{"error": "..."}``
+        for a missing, unreadable, oversized, blank or too costly image (400, 413, 415, 422); 503 when the
+        model's output is not probabilities.
         """
         data = _image_bytes()
         prediction = read.predict_image(data, model)

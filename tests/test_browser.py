@@ -519,6 +519,7 @@ def test_number_mode_says_it_is_on_keeps_the_drawing_and_shows_each_digits_chart
     page.click("#mode")
     expect(page.locator("#mode")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#mode")).to_contain_text("on")
+    expect(page.locator("#lede")).to_contain_text("Write a number")  # the line under the title says so too
     assert css_rgb(page, "#mode", "backgroundColor") != predict_background
     box = page.locator("#canvas").bounding_box()
     assert box["width"] == pytest.approx(2 * box["height"], rel=0.02)  # the wide canvas
@@ -546,6 +547,7 @@ def test_number_mode_says_it_is_on_keeps_the_drawing_and_shows_each_digits_chart
     page.click("#mode")
     page.click("#mode-discard")
     expect(page.locator("#mode")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#lede")).to_contain_text("Draw a digit from 0 to 9")
     assert ink(page) is None
 
 

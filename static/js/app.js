@@ -201,6 +201,9 @@ async function setMode(number) {
   $("mode-state").textContent = number ? "on" : "off";
   $("main").classList.toggle("wide", number);
   dropzone.querySelector(".empty-cue").textContent = number ? "Write a number here" : "Draw a digit here";
+  const lede = $("lede");
+  lede.dataset.digit ??= lede.textContent;
+  lede.textContent = number ? lede.dataset.number : lede.dataset.digit;
   panel.number = number;
   pad.resize();
   if (lastFile) clearAll();
