@@ -15,7 +15,7 @@ from recognizer.backends import ModelOutputError, check_output
 from recognizer.decode import decode_image
 from recognizer.mnist import MODEL_NAME, NOT_A_DIGIT, NUM_DIGITS
 from recognizer.png import to_png_data_url
-from recognizer.segment import Segmentation, segment
+from recognizer.segment import Segmentation, segment_frames
 
 # A digit read with a probability under this is flagged "low_confidence": hard to read, or not a digit the
 # network could name. Chosen with the 11-class model from evaluation.py's measures (README, Results): at 0.5
@@ -158,15 +158,10 @@ def predict_image(data: bytes, backend) -> Reading:
     recognizer.backends.ModelOutputError (a server fault) when the backend's output is not
     probabilities (``check_output``), rather than answering NaN.
     """
-    grey = decode_image(data)
-    segmentation = segment(grey)
-    reading, score = read_segmentation(segmentation, backend)
-    if segmentation.row_shifts is not None:
-        upright = segment(grey, deslant=False)
-        upright_reading, upright_score = read_segmentation(upright, backend)
-        if upright_score / len(upright.units) > score / len(segmentation.units):
-            return upright_reading
-    return reading
+    frames = segment_frames(decode_image(data))
+    readings = [(*read_segmentation(segmentation, backend), len(segmentation.units)) for segmentation in frames]
+    # The deslanted frame comes first and is kept on a tie: max returns the first of equals.
+    return max(readings, key=lambda r: r[1] / r[2])[0]
 
 
 def read_segmentation(segmentation: Segmentation, backend) -> tuple[Reading, float]:

@@ -172,7 +172,7 @@ class Segmentation:
         return Digit(to_mnist_box(crop), (x0 + int(cols[0]), y0 + int(rows[0]), crop.shape[1], crop.shape[0]))
 
 
-def segment(grey: np.ndarray, deslant: bool = True) -> Segmentation:
+def segment(grey: np.ndarray) -> Segmentation:
     """Cut an image of one digit or of a number written left to right into units.
 
     ``grey``: float (H, W) in [0, 1], either polarity. Lines and borders are erased first
@@ -187,6 +187,18 @@ def segment(grey: np.ndarray, deslant: bool = True) -> Segmentation:
     Raises EmptyImageError when there is no ink, and TooMuchWorkError for more than ``MAX_STROKES``
     strokes or ``MAX_UNITS`` units (or more than ``normalize.MAX_RUNS`` runs of ink).
     """
+    return _segmentations(grey, upright_too=False)[0]
+
+
+def segment_frames(grey: np.ndarray) -> list[Segmentation]:
+    """Cut an image as ``segment`` does and, where it was cut deslanted, upright too: [deslanted, upright], or
+    the one Segmentation. The ink, lines and strokes are found once for both (``recognizer.read.BOTH_FRAMES``).
+    Raises as ``segment``."""
+    return _segmentations(grey, upright_too=True)
+
+
+def _segmentations(grey: np.ndarray, upright_too: bool) -> list[Segmentation]:
+    """``segment`` and ``segment_frames``: the ink, lines out and strokes, then the cut in each frame."""
     ink, photo = ink_map(grey)
     cleaned = remove_lines(ink, INK_THRESHOLD, photo)
     erased, ink = cleaned is not ink, cleaned  # remove_lines returns its input itself when it erases nothing
@@ -202,10 +214,22 @@ def segment(grey: np.ndarray, deslant: bool = True) -> Segmentation:
             f"The image has {len(kept):,} separate marks; a drawing of digits has at most {MAX_STROKES}. "
             "Send a drawing or a photo of the digits alone."
         )
-    row_shifts = deslant_shifts(found.labels > 0) if number and deslant else None
-    if row_shifts is not None:
-        ink = shift_rows(ink, row_shifts)
-        found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
+    row_shifts = deslant_shifts(found.labels > 0) if number else None
+    if row_shifts is None:
+        return [_cut(ink, found, kept, photo, number, ink.shape, None)]
+    shifted = shift_rows(ink, row_shifts)
+    deslanted = _cut(shifted, *find_strokes(shifted, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION), photo,
+                     number, ink.shape, row_shifts)
+    return [deslanted, _cut(ink, found, kept, photo, number, ink.shape, None)] if upright_too else [deslanted]
+
+
+def _cut(ink: np.ndarray, found, kept, photo: bool, number: bool, shape: tuple[int, int],
+         row_shifts: np.ndarray | None) -> Segmentation:
+    """Group the kept strokes of ``ink`` (in the units' frame, ``row_shifts``) into units and slice the wide ones.
+
+    ``found``, ``kept``: ``find_strokes`` of that ink; ``shape``: (H, W) of the image. Raises EmptyImageError
+    when a cell holds only specks, TooMuchWorkError past ``MAX_UNITS``.
+    """
     labels = found.labels
     if is_cell(ink.shape, photo):
         # A photo of a cell or a box: its noise specks are small for the cell, whatever the largest mark is.
@@ -260,7 +284,7 @@ def segment(grey: np.ndarray, deslant: bool = True) -> Segmentation:
                 f"send a number of at most {MAX_UNITS} digits."
             )
     units.sort(key=lambda u: u.x0 + u.x1)
-    return Segmentation(units, line_height, cleaned.shape, row_shifts, number)
+    return Segmentation(units, line_height, shape, row_shifts, number)
 
 
 def deslant_shifts(mask: np.ndarray) -> np.ndarray | None:
