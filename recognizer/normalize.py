@@ -122,7 +122,7 @@ def _photo_ink(light: np.ndarray) -> np.ndarray:
     small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
     small = np.asarray(Image.fromarray(light).resize(small_size, Image.Resampling.BOX), dtype=np.float32)
     size = max(3, round(max(small.shape) * PAPER_CLOSING)) | 1  # odd, as rank filters need
-    closed = Image.fromarray(small).filter(ImageFilter.MaxFilter(size)).filter(ImageFilter.MinFilter(size))
+    closed = _rank_filter(_rank_filter(small, size, np.max), size, np.min)
     # Smooth the estimate (8 bits are plenty for lighting), then scale it back to full size.
     smooth = Image.fromarray(np.round(np.clip(np.asarray(closed), 0.0, 1.0) * 255).astype(np.uint8))
     smooth = smooth.filter(ImageFilter.BoxBlur(size // 2)).resize((width, height), Image.Resampling.BILINEAR)
@@ -131,6 +131,19 @@ def _photo_ink(light: np.ndarray) -> np.ndarray:
     threshold = otsu_threshold(ink)
     ink = np.where(ink > threshold, ink, 0.0)
     return (ink / max(float(ink.max()), 1e-6)).astype(np.float32)
+
+
+def _rank_filter(image: np.ndarray, size: int, reduce) -> np.ndarray:
+    """Grey-scale dilation (``reduce`` np.max) or erosion (np.min) by a ``size`` x ``size`` square, edges repeated.
+
+    The same values as Pillow's ``MaxFilter``/``MinFilter``, computed as two 1-D passes over NumPy sliding windows
+    (a square window is separable): O(size) a pixel, where Pillow's rank filter is O(size^2) and took 12 ms on a
+    160 x 60 scan of a cheque."""
+    half = size // 2
+    for axis in (0, 1):
+        padded = np.pad(image, [(half, half) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        image = reduce(np.lib.stride_tricks.sliding_window_view(padded, size, axis=axis), axis=-1)
+    return image
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:

@@ -1,0 +1,155 @@
+"""Find the line of handwriting in an image and normalise it for the string reader.
+
+    grey image -> ink (``normalize.ink_map``) -> ruled lines, borders, margins out (``lines.remove_lines``)
+        -> strokes (``normalize.find_strokes``) -> the line: the largest stroke and its neighbours along
+        its row band -> cropped, scaled to ``LINE_HEIGHT`` px tall (at most ``MAX_LINE_WIDTH`` wide)
+
+Training (``training.strings``), evaluation and serving all call ``find_line``, so the network never sees
+two different pipelines. The height of 32 px is the usual input of CRNN-style readers (Shi et al., 2017,
+"An end-to-end trainable neural network for image-based sequence recognition", arXiv 1507.05717).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from recognizer.decode import EmptyImageError, TooMuchWorkError
+from recognizer.lines import remove_lines
+from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map
+
+LINE_HEIGHT = 32  # px: the string reader's input height
+MAX_LINE_WIDTH = 512  # px: the widest line it reads (16 aspect units: a 16-character line at most)
+LINE_STRIDE = 4  # px of the line per output frame of the network (two 2x2 poolings)
+LINE_PAD = 2  # px of empty margin above, below and on each side of the ink
+# A stroke belongs to the line when it overlaps the line's row band (grown by BAND_SLACK of its height) and lies
+# within MAX_GAP band heights of the strokes already taken: a printed word, a margin or a row number far to
+# the side stays out, a dot or a comma at the foot of the line stays in.
+BAND_SLACK = 0.25
+MAX_GAP = 1.5
+MAX_LINE_STROKES = 400  # strokes looked at; more is noise or an attack (the segmenter allows 200 in a digit image)
+MARGIN_SHARE = 0.8  # a stroke touching the image's edge and this long along it is a scanner margin or a rule
+
+
+@dataclass
+class Line:
+    """A line of handwriting, normalised for the string reader, and where it lies in the image.
+
+    ``image``: float32 (LINE_HEIGHT, W) in [0, 1], ink = 1, W a multiple of LINE_STRIDE, <= MAX_LINE_WIDTH.
+    ``ink``: float32 (H, W0) in [0, 1], the line's ink in the work image (other strokes erased), for boxes.
+    ``box``: (x, y, width, height) of the line in the work image, pixels; ``scale``: line px per work px.
+    """
+
+    image: np.ndarray
+    ink: np.ndarray
+    box: tuple[int, int, int, int]
+    scale: float
+
+    def columns_to_box(self, first: int, last: int) -> tuple[int, int, int, int]:
+        """Return the box (x, y, width, height) in the work image of the ink between line columns first..last.
+
+        Columns are in ``image``'s pixels (inclusive); the box is the ink's bounding box in that stretch (the
+        line's height where there is none). Used to give each character read a box."""
+        x0, y0, width, height = self.box
+        left = int(np.clip(np.floor((first - LINE_PAD) / self.scale), 0, width - 1))
+        right = int(np.clip(np.ceil((last + 1 - LINE_PAD) / self.scale), left + 1, width))
+        stretch = self.ink[y0: y0 + height, x0 + left: x0 + right] > INK_THRESHOLD
+        rows = np.flatnonzero(stretch.any(axis=1))
+        cols = np.flatnonzero(stretch.any(axis=0))
+        if rows.size == 0:
+            return (x0 + left, y0, right - left, height)
+        return (x0 + left + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+
+def find_line(grey: np.ndarray) -> Line:
+    """Find the line of handwriting in a grey image and normalise it: a ``Line``.
+
+    ``grey``: float (H, W) in [0, 1], either polarity (``normalize.ink_map``), as ``decode.decode_image``
+    returns it (at most 1024 px a side, so every step is bounded by the image's size). The largest stroke
+    seeds the line; strokes overlapping its row band and no farther than ``MAX_GAP`` band heights from the
+    line's ends join it, one at a time. Strokes that run along an edge of the image (a scanner's black margin,
+    a column rule cut by the crop) never seed it. Raises EmptyImageError when there is no ink and
+    TooMuchWorkError for more than ``MAX_LINE_STROKES`` strokes.
+    """
+    ink, photo = ink_map(grey)
+    cleaned = remove_lines(ink, INK_THRESHOLD, photo)
+    # Specks are left out of the choice of the line but kept in its ink: a decimal point is a speck to
+    # find_strokes (which erases specks in place, hence the copy), and the reader must see it.
+    found, kept = find_strokes(cleaned.copy(), PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
+    if len(kept) > MAX_LINE_STROKES:
+        raise TooMuchWorkError(f"The image has {len(kept):,} separate marks; a line of digits has at most "
+                               f"{MAX_LINE_STROKES}. Send a photo of the number alone.")
+    boxes = found.boxes[kept].astype(np.int64)  # (n, 4) x, y, w, h
+    areas = found.areas[kept].astype(np.float64)
+    margin = _edge_marks(boxes, cleaned.shape)
+    if margin.all():
+        margin[:] = False
+    order = np.argsort(np.where(margin, -1.0, areas))[::-1]
+    chosen = np.zeros(len(kept), bool)
+    chosen[order[0]] = True
+    top, bottom = boxes[order[0], 1], boxes[order[0], 1] + boxes[order[0], 3]
+    left, right = boxes[order[0], 0], boxes[order[0], 0] + boxes[order[0], 2]
+    changed = True
+    while changed:  # at most len(kept) rounds, each O(len(kept))
+        changed = False
+        band = bottom - top
+        slack = BAND_SLACK * band
+        x, y, w, h = boxes.T
+        near = ~chosen & ~margin & (y < bottom + slack) & (y + h > top - slack)
+        near &= (x < right + MAX_GAP * band) & (x + w > left - MAX_GAP * band)
+        # Strokes far taller than the line (a column rule, a border) are not part of it.
+        near &= h <= 2.5 * band
+        for index in np.flatnonzero(near):
+            chosen[index] = True
+            changed = True
+            left, right = min(left, x[index]), max(right, x[index] + w[index])
+            # The band grows with digits, not with a low comma or a high apostrophe.
+            if h[index] >= 0.5 * band:
+                top, bottom = min(top, y[index]), max(bottom, y[index] + h[index])
+    selected = np.zeros(found.count + 1, bool)
+    selected[kept[chosen]] = True
+    others = (found.labels > 0) & ~selected[found.labels]
+    line_ink = np.where(others, 0.0, cleaned).astype(np.float32)
+    x, y, w, h = boxes[chosen].T
+    x0, y0 = int(x.min()), int(y.min())
+    x1, y1 = int((x + w).max()), int((y + h).max())
+    return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0))
+
+
+def _edge_marks(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which strokes (boxes (n, 4)) touch an edge of an image of ``shape`` and run MARGIN_SHARE along it."""
+    height, width = shape
+    x, y, w, h = boxes.T
+    touches_side = (x <= 0) | (x + w >= width)
+    touches_end = (y <= 0) | (y + h >= height)
+    return (touches_side & (h >= MARGIN_SHARE * height)) | (touches_end & (w >= MARGIN_SHARE * width))
+
+
+def _normalise(ink: np.ndarray, box: tuple[int, int, int, int]) -> Line:
+    """Crop ``ink`` to ``box`` and scale it to LINE_HEIGHT (minus the padding), within MAX_LINE_WIDTH."""
+    x0, y0, width, height = box
+    crop = np.ascontiguousarray(ink[y0: y0 + height, x0: x0 + width], dtype=np.float32)
+    inner = LINE_HEIGHT - 2 * LINE_PAD
+    scale = min(inner / height, (MAX_LINE_WIDTH - 2 * LINE_PAD) / width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    small = np.asarray(Image.fromarray(crop).resize(size, resample), dtype=np.float32)
+    small = np.clip(small, 0.0, None) / max(float(small.max()), 1e-6)
+    out_width = -(-(size[0] + 2 * LINE_PAD) // LINE_STRIDE) * LINE_STRIDE
+    image = np.zeros((LINE_HEIGHT, out_width), np.float32)
+    top = (LINE_HEIGHT - size[1]) // 2
+    image[top: top + size[1], LINE_PAD: LINE_PAD + size[0]] = small
+    return Line(image, ink, box, scale)
+
+
+def line_from_ink(ink: np.ndarray) -> Line:
+    """Normalise an ink map that holds only the line (training data made in ink): a ``Line``.
+
+    ``ink``: float32 (H, W) in [0, 1], ink = 1. Raises EmptyImageError when nothing is above INK_THRESHOLD."""
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    if rows.size == 0:
+        raise EmptyImageError("The image has no ink: write a number, or send a picture of one.")
+    return _normalise(ink, (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)))
