@@ -16,7 +16,8 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 import corrections
-from recognizer import backends, decode, read
+from recognizer import backends, decode, read, strings
+from recognizer.reader import DEFAULT_MODE, MODES, Reader
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a canvas PNG is a few KB; a phone photo fits easily
 
@@ -60,11 +61,18 @@ def create_app(config: dict | None = None) -> Flask:
         MODEL_BACKEND=None,
         MODEL_PATH=os.environ.get("MODEL_PATH"),
         MODEL=None,
+        STRING_MODEL_PATH=os.environ.get("STRING_MODEL_PATH") or strings.STRING_MODEL_PATH,
+        STRING_READER=None,  # tests may pass a strings.StringReader; False reads numbers by segments only
     )
     app.config.update(config or {})
     _check_temp_dir()
     model = app.config["MODEL"] or backends.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
-    app.extensions["digit_model"] = model  # the corrections blueprint reads the model's reading
+    app.extensions["digit_model"] = model
+    string_reader = app.config["STRING_READER"]
+    if string_reader is None:
+        string_reader = strings.load_string_reader(app.config["STRING_MODEL_PATH"])
+    reader = Reader(model, string_reader or None)
+    app.extensions["reader"] = reader  # the corrections blueprint reads the server's own reading
     corrections.init_app(app)  # POST /corrections and its database; /predict never waits on it
 
     @app.before_request
@@ -103,8 +111,10 @@ def create_app(config: dict | None = None) -> Flask:
 
         Accepts JSON ``{"image": "<data URL or bare base64>"}``, multipart/form-data with a file
         field ``image``, or a raw body with an ``image/*`` Content-Type; PNG, JPEG, WebP, BMP or
-        GIF. Answers 200 with ``read.Reading.to_json``: ``number`` (the digits left to right, "" for
-        none), ``digits`` (each with ``digit``, ``confidence``, ``probabilities`` (10 floats, summing to
+        GIF. ``mode`` (a query parameter ``?mode=``, a JSON field or a form field): ``auto`` (default; an image
+        whose line of ink is wide reads as a number), ``digit`` or ``number`` (read whole by the string reader);
+        another is a 400. Answers 200 with ``read.Reading.to_json``: ``number`` (the digits left to right, "" for
+        none), ``text`` (the number with its separators, "37.50"), ``reader`` ("segments" or "strings"), ``digits`` (each with ``digit``, ``confidence``, ``probabilities`` (10 floats, summing to
         1 - ``not_digit_probability``), ``not_digit_probability``, ``box`` [x, y, w, h] in pixels and
         ``low_confidence``), ``skipped`` (marks that are not digits, with boxes), ``not_a_digit``,
         ``low_confidence``, and for the strongest digit (a single drawing's one digit) ``digit`` (0..9,
@@ -114,8 +124,7 @@ def create_app(config: dict | None = None) -> Flask:
         model's output is not probabilities.
         """
         data = _image_bytes()
-        prediction = read.predict_image(data, model)
-        return jsonify(prediction.to_json())
+        return jsonify(reader.read(data, request_mode()).to_json())
 
     @app.get("/healthz")
     def healthz():
@@ -196,6 +205,23 @@ class ClientError(HTTPException):
         super().__init__(description=message)
         self.code = code
         self.api_message = message
+
+
+def request_mode() -> str:
+    """Return the reading mode of the request: ``?mode=``, else the JSON or form field ``mode``, else "auto".
+
+    Raises ClientError (400) for a mode that is not one of ``reader.MODES``."""
+    mode = request.args.get("mode")
+    if mode is None and request.is_json:
+        body = request.get_json(silent=True)
+        mode = body.get("mode") if isinstance(body, dict) else None
+    if mode is None and request.mimetype == "multipart/form-data":
+        mode = request.form.get("mode")
+    if mode is None:
+        return DEFAULT_MODE
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ClientError(400, f"mode must be one of {', '.join(MODES)} (default {DEFAULT_MODE}).")
+    return mode
 
 
 def _image_bytes() -> bytes:

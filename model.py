@@ -12,6 +12,7 @@ Command line (see ``python model.py --help``):
     python model.py train [--members 1] [--epochs 30] [--extra-scale 1] [--data-dir DIR] [--output-dir DIR] [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py convert
+    python model.py train-strings [--steps N] [--synthetic N]   # the string reader (training/strings.py)
 Measurements: ``python evaluation.py``.
 """
 
@@ -610,6 +611,12 @@ def _main(argv=None) -> int:
     p_combine.add_argument("--output-dir", default=str(ROOT))
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
+    p_strings = sub.add_parser("train-strings", help="train the string reader from fresh weights (digit_strings.keras, "
+                                                     ".tflite and .json beside it)")
+    p_strings.add_argument("--steps", type=int, default=None, help="training steps (default: training.strings.CONFIG)")
+    p_strings.add_argument("--synthetic", type=int, default=None, help="synthetic lines to make")
+    p_strings.add_argument("--output", default=None, help="the .keras to write (default: digit_strings.keras)")
+    p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     for p in (p_train,):
         p.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
     args = parser.parse_args(argv)
@@ -630,6 +637,13 @@ def _main(argv=None) -> int:
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
         print(f"wrote {path}")
+    elif args.command == "train-strings":
+        from training import strings
+
+        overrides = {k: v for k, v in (("steps", args.steps), ("synthetic", args.synthetic)) if v is not None}
+        output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
+        strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
+        print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
     return 0
 
 

@@ -67,7 +67,7 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
         store is full or the database is down. Nothing is stored unless the answer is 201.
         """
         data, label = _parse_request()
-        reading = read.predict_image(data, current_app.extensions["digit_model"])
+        reading = current_app.extensions["reader"].read(data)
         row = Correction(created_at=Correction.now(), label=label, image=data, image_type=_media_type(data),
                          image_size=len(data), model_sha256=current_app.extensions["corrections_model_sha256"],
                          **_reading_fields(reading))

@@ -78,17 +78,17 @@ class LiteRTBackend:
             raise ModelLoadError(f"Model file {self.path} is not a valid LiteRT model ({exc}): {REBUILD_HINT}.") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch = 1
+        self._shape = tuple(self._interpreter.get_input_details()[0]["shape"])
         self._lock = threading.Lock()
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Return (N, K) float32 probabilities for a (N, 28, 28, 1) float32 batch in [0, 1]."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         with self._lock:
-            if batch.shape[0] != self._batch:
+            if batch.shape != self._shape:  # another batch size, or another line width (the string reader)
                 self._interpreter.resize_tensor_input(self._input, batch.shape)
                 self._interpreter.allocate_tensors()
-                self._batch = batch.shape[0]
+                self._shape = batch.shape
             self._interpreter.set_tensor(self._input, batch)
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._output).copy()

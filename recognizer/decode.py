@@ -80,9 +80,17 @@ def decode_base64_image(text: str) -> bytes:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """Decode PNG, JPEG, WebP, BMP or GIF bytes to a grey image, 1.0 = white paper.
+    """Decode PNG, JPEG, WebP, BMP or GIF bytes to a grey image, 1.0 = white paper (``decode_image_sized``)."""
+    return decode_image_sized(data)[0]
 
-    Returns float32 (H, W) in [0, 1] with max(H, W) <= ``WORK_SIDE``: larger images are reduced by
+
+def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode PNG, JPEG, WebP, BMP or GIF bytes to a grey image, 1.0 = white paper, and the image's size as sent.
+
+    The size is (width, height) in the sender's pixels, upright (after the EXIF orientation): boxes found in
+    the grey image are scaled by it to answer in the pixels of the image as sent.
+
+    The grey image is float32 (H, W) in [0, 1] with max(H, W) <= ``WORK_SIDE``: larger images are reduced by
     box-averaging as they are decoded. Applies the EXIF orientation, takes the first frame of an
     animation and composites any transparency onto white, so a transparent canvas reads as a
     white sheet (not a black square). Checks the dimensions from the header, and counts a JPEG's
@@ -129,8 +137,10 @@ def decode_image(data: bytes) -> np.ndarray:
             image.load()
             sixteen_bit = image.mode.startswith("I;16")
             image = _reduce(image)
+            before = image.size
             ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
-            return _to_grey(image, sixteen_bit)
+            sent = (height, width) if image.size != before else (width, height)  # turned a quarter
+            return _to_grey(image, sixteen_bit), sent
     except PreprocessingError:
         raise
     except Image.DecompressionBombError as exc:

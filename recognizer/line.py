@@ -18,7 +18,7 @@ from PIL import Image
 
 from recognizer.decode import EmptyImageError, TooMuchWorkError
 from recognizer.lines import remove_lines
-from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map
+from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, ink_map, label_components
 
 LINE_HEIGHT = 32  # px: the string reader's input height
 MAX_LINE_WIDTH = 512  # px: the widest line it reads (16 aspect units: a 16-character line at most)
@@ -31,6 +31,8 @@ BAND_SLACK = 0.25
 MAX_GAP = 1.5
 MAX_LINE_STROKES = 400  # strokes looked at; more is noise or an attack (the segmenter allows 200 in a digit image)
 MARGIN_SHARE = 0.8  # a stroke touching the image's edge and this long along it is a scanner margin or a rule
+RULE_ASPECT = 12  # a stroke that long across the image and this many times longer than wide is a rule
+TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
 
 
 @dataclass
@@ -75,22 +77,30 @@ def find_line(grey: np.ndarray) -> Line:
     """
     ink, photo = ink_map(grey)
     cleaned = remove_lines(ink, INK_THRESHOLD, photo)
-    # Specks are left out of the choice of the line but kept in its ink: a decimal point is a speck to
-    # find_strokes (which erases specks in place, hence the copy), and the reader must see it.
-    found, kept = find_strokes(cleaned.copy(), PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
-    if len(kept) > MAX_LINE_STROKES:
-        raise TooMuchWorkError(f"The image has {len(kept):,} separate marks; a line of digits has at most "
-                               f"{MAX_LINE_STROKES}. Send a photo of the number alone.")
-    boxes = found.boxes[kept].astype(np.int64)  # (n, 4) x, y, w, h
-    areas = found.areas[kept].astype(np.float64)
+    found = label_components(cleaned > INK_THRESHOLD)
+    if found.count == 0:
+        raise EmptyImageError("The image has no ink: write a number, or send a picture of one.")
+    boxes = found.boxes[1:].astype(np.int64)  # (n, 4) x, y, w, h of labels 1..n
+    areas = found.areas[1:].astype(np.float64)
     margin = _edge_marks(boxes, cleaned.shape)
     if margin.all():
         margin[:] = False
+    # Specks (noise) are measured against the largest stroke that is not a margin or a rule; they take no part
+    # in choosing the line but stay in its ink: a decimal point is a speck, and the reader must see it.
+    speck = areas < (PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION) * areas[~margin].max()
+    if np.count_nonzero(~speck) > MAX_LINE_STROKES:
+        raise TooMuchWorkError(f"The image has {np.count_nonzero(~speck):,} separate marks; a line of digits has at "
+                               f"most {MAX_LINE_STROKES}. Send a photo of the number alone.")
+    margin |= speck
+    if margin.all():
+        margin = np.zeros_like(speck)
+    kept = np.arange(1, found.count + 1)
     order = np.argsort(np.where(margin, -1.0, areas))[::-1]
     chosen = np.zeros(len(kept), bool)
     chosen[order[0]] = True
     top, bottom = boxes[order[0], 1], boxes[order[0], 1] + boxes[order[0], 3]
     left, right = boxes[order[0], 0], boxes[order[0], 0] + boxes[order[0], 2]
+    x, y, w, h = boxes.T
     changed = True
     while changed:  # at most len(kept) rounds, each O(len(kept))
         changed = False
@@ -108,8 +118,14 @@ def find_line(grey: np.ndarray) -> Line:
             # The band grows with digits, not with a low comma or a high apostrophe.
             if h[index] >= 0.5 * band:
                 top, bottom = min(top, y[index]), max(bottom, y[index] + h[index])
+    # One pass for the specks, once the line is known: a thin 1 or a decimal point beside it joins the line (so
+    # the box holds it); the band does not grow with them. Specks elsewhere stay in the ink, outside the box.
+    band = bottom - top
+    chosen |= speck & (y < bottom + BAND_SLACK * band) & (y + h > top - BAND_SLACK * band) \
+        & (x < right + MAX_GAP * band) & (x + w > left - MAX_GAP * band)
     selected = np.zeros(found.count + 1, bool)
     selected[kept[chosen]] = True
+    selected[1:] |= speck
     others = (found.labels > 0) & ~selected[found.labels]
     line_ink = np.where(others, 0.0, cleaned).astype(np.float32)
     x, y, w, h = boxes[chosen].T
@@ -119,12 +135,20 @@ def find_line(grey: np.ndarray) -> Line:
 
 
 def _edge_marks(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Which strokes (boxes (n, 4)) touch an edge of an image of ``shape`` and run MARGIN_SHARE along it."""
+    """Which strokes (boxes (n, 4)) are a scanner's margin or a rule, not writing.
+
+    A stroke at least MARGIN_SHARE of the image tall is one where the other strokes are far shorter (under
+    1 / TALL_RATIO of it: the margin beside a row number; in a tight crop of "17" the 1 is as tall as the 7); a
+    stroke that long across the image and RULE_ASPECT times thinner than long is a rule; a stroke touching the
+    top or bottom edge across MARGIN_SHARE of the width is a margin."""
     height, width = shape
     x, y, w, h = boxes.T
-    touches_side = (x <= 0) | (x + w >= width)
-    touches_end = (y <= 0) | (y + h >= height)
-    return (touches_side & (h >= MARGIN_SHARE * height)) | (touches_end & (w >= MARGIN_SHARE * width))
+    tall = h >= MARGIN_SHARE * height
+    shorter = h[~tall]
+    margins = tall & (h >= TALL_RATIO * np.median(shorter)) if shorter.size else np.zeros_like(tall)
+    margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width)
+    rules = (tall & (w * RULE_ASPECT <= h)) | ((w >= MARGIN_SHARE * width) & (h * RULE_ASPECT <= w))
+    return margins | rules
 
 
 def _normalise(ink: np.ndarray, box: tuple[int, int, int, int]) -> Line:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from recognizer.backends import ModelOutputError, check_output
-from recognizer.decode import decode_image
+from recognizer.decode import decode_image_sized
 from recognizer.mnist import MODEL_NAME, NOT_A_DIGIT, NUM_DIGITS
 from recognizer.png import to_png_data_url
 from recognizer.segment import Segmentation, segment_frames
@@ -83,10 +83,25 @@ class Prediction:
 
 @dataclass
 class Reading:
-    """Every digit found in one image, left to right, and the marks skipped as not digits."""
+    """Every digit found in one image, left to right, and the marks skipped as not digits.
+
+    A string reader (``recognizer.strings``) also gives the ``text`` read with its separators ("37.50") and
+    the probability of that text (``string_confidence``), from which ``low_confidence`` is set instead.
+    """
 
     digits: list[Prediction]
     skipped: list[Prediction] = field(default_factory=list)
+    reader: str = "segments"  # which recognizer read it: "segments" (segment and classify) or "strings"
+    text: str | None = None  # the text with its separators; None: the digits alone (``number``)
+    string_confidence: float | None = None  # P(text), in [0, 1], from a string reader
+    string_flagged: bool = False  # the string reader's verdict: string_confidence under its operating point
+
+    def scaled(self, sx: float, sy: float) -> Reading:
+        """Return this reading with every box scaled by (sx, sy): from the work image to the image as sent."""
+        for mark in (*self.digits, *self.skipped):
+            x, y, w, h = mark.box
+            mark.box = (round(x * sx), round(y * sy), max(1, round(w * sx)), max(1, round(h * sy)))
+        return self
 
     @property
     def not_a_digit(self) -> bool:
@@ -112,7 +127,10 @@ class Reading:
 
     @property
     def low_confidence(self) -> bool:
-        """The one definition of the flag: no digit at all, or any digit under LOW_CONFIDENCE_THRESHOLD."""
+        """The one definition of the flag: no digit at all, or any digit under LOW_CONFIDENCE_THRESHOLD; for a
+        string reader's reading, its text's probability under the reader's operating point."""
+        if self.string_confidence is not None:
+            return self.not_a_digit or self.string_flagged
         return self.not_a_digit or any(d.low_confidence for d in self.digits)
 
     def to_json(self) -> dict:
@@ -120,7 +138,9 @@ class Reading:
 
         ``digit``, ``confidence``, ``probabilities``, ``not_digit_probability`` and ``preprocessed`` (a
         PNG data URL of the 28x28 input) describe the strongest digit, as for a single-digit drawing;
-        ``digits`` lists every digit left to right with its ``box`` and ``number`` joins them;
+        ``digits`` lists every digit left to right with its ``box`` (pixels of the image as sent) and ``number``
+        joins them; ``text`` is the number with its separators ("37.50") and ``reader`` the recognizer that read
+        it; from the string reader, ``confidence`` is the probability of the whole text;
         ``skipped`` lists the marks judged not digits (separators, dots, lines), with their boxes.
         When nothing is a digit: ``not_a_digit`` true, ``digit`` null, ``number`` "" and ``digits`` [],
         the other fields describing the mark most like a digit. ``low_confidence`` is ``Reading.low_confidence``.
@@ -128,7 +148,7 @@ class Reading:
         strongest = self.strongest
         return {
             "digit": self.digit,
-            "confidence": strongest.confidence,
+            "confidence": strongest.confidence if self.string_confidence is None else self.string_confidence,
             "probabilities": [float(p) for p in strongest.probabilities],
             "not_digit_probability": strongest.not_digit_probability,
             "not_a_digit": self.not_a_digit,
@@ -136,6 +156,8 @@ class Reading:
             "preprocessed": to_png_data_url(strongest.preprocessed),
             "digits": [d.to_json() for d in self.digits],
             "number": self.number,
+            "text": self.number if self.text is None else self.text,
+            "reader": self.reader,
             "skipped": [{"box": list(d.box), "not_digit_probability": d.not_digit_probability} for d in self.skipped],
         }
 
@@ -158,7 +180,13 @@ def predict_image(data: bytes, backend) -> Reading:
     recognizer.backends.ModelOutputError (a server fault) when the backend's output is not
     probabilities (``check_output``), rather than answering NaN.
     """
-    frames = segment_frames(decode_image(data))
+    grey, (width, height) = decode_image_sized(data)
+    return read_segments(grey, backend).scaled(width / grey.shape[1], height / grey.shape[0])
+
+
+def read_segments(grey: np.ndarray, backend) -> Reading:
+    """Read a decoded grey image (float32 (H, W) in [0, 1]) by segmenting it (``predict_image``); boxes in its pixels."""
+    frames = segment_frames(grey)
     readings = [(*read_segmentation(segmentation, backend), len(segmentation.units)) for segmentation in frames]
     # The deslanted frame comes first and is kept on a tie: max returns the first of equals.
     return max(readings, key=lambda r: r[1] / r[2])[0]

@@ -1,0 +1,79 @@
+"""The recognizer seam: image bytes and a mode -> the recognizer that fits -> Reading.
+
+Two recognizers read a decoded grey image into a ``read.Reading``:
+    segments   cut the ink into candidate digits and classify each 28x28 (``read.read_segments``): single
+               digits, Sudoku cells, a few digits drawn on the canvas
+    strings    find the line and read it whole with a CTC network (``strings.StringReader``): numbers
+
+``/predict``, ``/corrections``, ``evaluation.py`` and ``bench`` all call ``Reader.read``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from recognizer.decode import decode_image_sized
+from recognizer.line import find_line
+from recognizer.read import Reading, read_segments
+from recognizer.segment import NUMBER_ASPECT
+
+MODES = ("auto", "digit", "number")
+DEFAULT_MODE = "auto"
+
+
+class Recognizer(Protocol):
+    """What reads a decoded image: a name and ``read``."""
+
+    name: str
+
+    def read(self, grey: np.ndarray) -> Reading:
+        """Read a grey image, float32 (H, W) in [0, 1] (either polarity); boxes in its pixels.
+
+        Raises recognizer.decode.PreprocessingError for an image it cannot read (a client error) and
+        recognizer.backends.ModelOutputError when its network's output is not probabilities."""
+
+
+class SegmentingReader:
+    """Today's segment-and-classify pipeline as a Recognizer (``read.read_segments``)."""
+
+    name = "segments"
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def read(self, grey: np.ndarray) -> Reading:
+        return read_segments(grey, self.backend)
+
+
+class Reader:
+    """Choose a recognizer for each image by ``mode`` and read it: the one request path.
+
+    ``digits``: a ``SegmentingReader`` (or the digit backend, wrapped); ``strings``: a
+    ``strings.StringReader``, or None to read everything by segments (a digits-only deployment)."""
+
+    def __init__(self, digits, strings=None):
+        self.digits = digits if hasattr(digits, "read") else SegmentingReader(digits)
+        self.strings = strings
+
+    def read(self, data: bytes, mode: str = DEFAULT_MODE) -> Reading:
+        """Read image bytes: the digit or the number in them, boxes in the pixels of the image as sent.
+
+        ``mode``: "digit" reads by segments; "number" reads the line whole (the string reader); "auto" sends
+        an image whose line of ink is at least ``segment.NUMBER_ASPECT`` times wider than tall to the string
+        reader and any other to the segments. Raises ValueError for another mode, and what the recognizers
+        and ``decode.decode_image_sized`` raise."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        grey, (width, height) = decode_image_sized(data)
+        if mode == "digit" or self.strings is None:
+            reading = self.digits.read(grey)
+        else:
+            line = find_line(grey)
+            _, _, line_width, line_height = line.box
+            if mode == "number" or line_width >= NUMBER_ASPECT * line_height:
+                reading = self.strings.read_line(line)
+            else:
+                reading = self.digits.read(grey)
+        return reading.scaled(width / grey.shape[1], height / grey.shape[0])

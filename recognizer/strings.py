@@ -1,0 +1,98 @@
+"""The string reader: a line of handwritten digits read whole by a CTC network, served by LiteRT.
+
+    grey -> ``line.find_line`` (the line, 32 px tall) -> network: (1, 32, W, 1) -> (1, W/4, 15) probabilities
+        -> ``ctc.best_path`` -> text, digits with their boxes and probabilities -> Reading
+
+The network is ``digit_strings.tflite``, converted from ``digit_strings.keras`` (``python model.py
+train-strings``; ``training/strings.py`` says how it is built and trained).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
+from recognizer.ctc import NUM_STRING_CLASSES, best_path, text_of
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_line
+from recognizer.mnist import NUM_DIGITS, ROOT
+from recognizer.normalize import to_mnist_box
+from recognizer.read import Prediction, Reading
+
+STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
+# A text whose best path has a probability under this is flagged low_confidence: the operating point at which
+# at most 1% of the texts read are wrong, chosen on 100 real training amounts kept out of training (evaluation.py
+# --strings prints the curve on orand_car_a_val; README, Results).
+STRING_THRESHOLD = 0.5
+
+
+class StringReader:
+    """Read a line of digits whole: ``read(grey)`` or ``read_line(line)`` -> Reading (``reader`` "strings")."""
+
+    name = "strings"
+
+    def __init__(self, backend, threshold: float = STRING_THRESHOLD):
+        self.backend = backend
+        self.threshold = threshold
+
+    def read(self, grey: np.ndarray) -> Reading:
+        """Find the line in a grey image (float32 (H, W) in [0, 1]) and read it; boxes in its pixels.
+
+        Raises recognizer.decode.PreprocessingError as ``line.find_line`` does, ModelOutputError as ``read_line``."""
+        return self.read_line(find_line(grey))
+
+    def read_line(self, line: Line) -> Reading:
+        """Read a found line: its text, each digit's probabilities and box, separators as skipped marks.
+
+        Raises ModelOutputError when the network's output is not (1, W/4, 15) probabilities."""
+        frames = line.image.shape[1] // LINE_STRIDE
+        probabilities = self.backend.predict(line.image[np.newaxis, :, :, np.newaxis])
+        problem = check_string_output(probabilities, frames)
+        if problem:
+            raise ModelOutputError(f"The string model {problem}.")
+        characters, confidence = best_path(probabilities[0])
+        digits, skipped = [], []
+        for character in characters:
+            box = line.columns_to_box(character.first * LINE_STRIDE, (character.last + 1) * LINE_STRIDE - 1)
+            x, y, w, h = box
+            mark = Prediction(character.probabilities[:NUM_DIGITS].copy(),
+                              float(max(0.0, 1.0 - character.probabilities[:NUM_DIGITS].sum())),
+                              to_mnist_box(line.ink[y: y + h, x: x + w]), box, character.is_digit)
+            (digits if character.is_digit else skipped).append(mark)
+        if not characters:  # nothing read: the whole line is the mark most like a digit
+            x, y, w, h = line.box
+            skipped.append(Prediction(np.zeros(NUM_DIGITS, np.float32), 1.0, to_mnist_box(line.ink[y: y + h, x: x + w]),
+                                      line.box, False))
+        return Reading(digits, skipped, reader=self.name, text=text_of(characters), string_confidence=confidence,
+                       string_flagged=confidence < self.threshold)
+
+
+def check_string_output(probabilities: np.ndarray, frames: int) -> str | None:
+    """Return what is wrong with the string network's output for a line of ``frames`` frames, or None."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.shape != (1, frames, NUM_STRING_CLASSES):
+        return f"gives output of shape {probabilities.shape}, not (1, {frames}, {NUM_STRING_CLASSES}) probabilities"
+    if not np.all(np.isfinite(probabilities)):
+        return "gives NaN or infinite outputs"
+    if probabilities.min() < -1e-6 or np.abs(probabilities.sum(axis=2) - 1).max() > 1e-3:
+        return "gives outputs that are not probabilities (each frame must sum to 1)"
+    return None
+
+
+def load_string_reader(path=STRING_MODEL_PATH, threshold: float = STRING_THRESHOLD) -> StringReader:
+    """Load the string network with LiteRT and check it on a blank line and a line with a stroke.
+
+    Raises ModelLoadError naming the file and the command that rebuilds it."""
+    try:
+        backend = LiteRTBackend(path)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{exc} The string reader is rebuilt with `python model.py train-strings`.") from None
+    reader = StringReader(backend, threshold)
+    probe = np.zeros((1, LINE_HEIGHT, 64, 1), np.float32)
+    probe[0, 4:28, 30:33, 0] = 1.0
+    try:
+        problem = check_string_output(backend.predict(probe), 16)
+    except Exception as exc:  # any failure of the runtime is a broken model file
+        problem = f"fails on a (1, 32, 64, 1) line ({type(exc).__name__}: {exc})"
+    if problem:
+        raise ModelLoadError(f"Model file {path} {problem}: rebuild it with `python model.py train-strings`.")
+    return reader

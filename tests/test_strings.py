@@ -1,0 +1,153 @@
+"""The string reader: whole numbers read through /predict, the mode, the line finder and CTC decoding."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import evaluation
+from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, text_of
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line
+from recognizer.png import encode_png
+from synth.strings import write_line
+from synthetic import encode
+
+
+def frames(labels: str, peak: float = 0.9) -> np.ndarray:
+    """Frame probabilities whose best path is ``labels`` ("_" = blank), each frame's best at ``peak``."""
+    out = np.full((len(labels), NUM_STRING_CLASSES), (1 - peak) / (NUM_STRING_CLASSES - 1), np.float32)
+    for t, c in enumerate(labels):
+        out[t, BLANK if c == "_" else ALPHABET.index(c)] = peak
+    return out
+
+
+def test_best_path_merges_repeats_and_drops_blanks():
+    characters, confidence = best_path(frames("_33_3__7.55_0"))
+    assert "".join(c.char for c in characters) == "337.50"
+    assert [(c.first, c.last) for c in characters][:2] == [(1, 2), (4, 4)]
+    assert confidence == pytest.approx(0.9 ** 13, rel=1e-5)
+
+
+def test_text_keeps_inner_separators_and_drops_a_cheques_terminator():
+    characters, _ = best_path(frames("2_5.5_7_4.-"))
+    assert text_of(characters) == "25.574"
+    assert text_of(best_path(frames("__"))[0]) == ""
+
+
+def test_read_rate_keeps_the_most_confident_within_the_error():
+    confidences = np.linspace(1, 0, 200)
+    correct = np.ones(200, bool)
+    correct[[5, 150, 160]] = False  # one early mistake is within 1% of 100 readings, three are not of 200
+    rate, threshold = evaluation.read_rate(confidences, correct)
+    assert rate == pytest.approx(150 / 200)
+    assert threshold == pytest.approx(confidences[149])
+    assert evaluation.read_rate([0.9], [False]) == (0.0, float("inf"))
+
+
+def number_image(text: str, seed: int, mnist_test, height: int = 120) -> np.ndarray:
+    """Dark ink on white, uint8: ``text`` written by hand from MNIST test digits (``synth.strings.write_line``)."""
+    images, labels = mnist_test
+    ink = write_line(text, np.random.default_rng(seed), (images, labels), part="eval")
+    scale = height / ink.shape[0]
+    ink = np.asarray(Image.fromarray(ink).resize((round(ink.shape[1] * scale), height)), np.float32)
+    return np.round(255 - np.clip(ink, 0, 1) * 255).astype(np.uint8)
+
+
+def test_the_line_is_found_inside_a_scan_with_a_margin_a_rule_and_a_cross(mnist_test):
+    number = number_image("128", 3, mnist_test, height=60)
+    page = np.full((160, 420), 235, np.uint8)
+    page[:, :30] = 10  # the scanner's black margin
+    page[:, 300:303] = 40  # a column rule
+    page[50: 50 + number.shape[0], 80: 80 + number.shape[1]] = number[:, : 220]
+    cross = Image.fromarray(page)
+    ImageDraw.Draw(cross).line([(340, 60), (370, 90)], fill=30, width=3)
+    ImageDraw.Draw(cross).line([(340, 90), (370, 60)], fill=30, width=3)
+    line = find_line(np.asarray(cross, np.float32) / 255)
+    rows = np.flatnonzero((number[:, :220] < 128).any(axis=1)) + 50  # the written ink's own box on the page
+    cols = np.flatnonzero((number[:, :220] < 128).any(axis=0)) + 80
+    x, y, w, h = line.box
+    assert abs(x - cols[0]) <= 3 and abs(x + w - 1 - cols[-1]) <= 3
+    assert abs(y - rows[0]) <= 3 and abs(y + h - 1 - rows[-1]) <= 3
+    assert line.image.shape[0] == LINE_HEIGHT and line.image.shape[1] % LINE_STRIDE == 0
+
+
+@pytest.mark.parametrize("where, mode", [("query", "sideways"), ("json", 7), ("form", "")])
+def test_a_bad_mode_is_a_400_json_error(client, mnist_test, where, mode):
+    png = encode_png(number_image("42", 1, mnist_test))
+    if where == "query":
+        response = client.post(f"/predict?mode={mode}", data=png, content_type="image/png")
+    elif where == "json":
+        import base64
+        response = client.post("/predict", json={"image": base64.b64encode(png).decode(), "mode": mode})
+    else:
+        response = client.post("/predict", data={"image": (io.BytesIO(png), "n.png"), "mode": mode})
+    assert response.status_code == 400
+    assert "mode" in response.get_json()["error"]
+
+
+def test_the_mode_chooses_the_reader(real_client, mnist_test):
+    png = encode_png(number_image("2026", 5, mnist_test))
+    assert real_client.post("/predict?mode=number", data=png, content_type="image/png").get_json()["reader"] == "strings"
+    assert real_client.post("/predict?mode=digit", data=png, content_type="image/png").get_json()["reader"] == "segments"
+    body = real_client.post("/predict", data=png, content_type="image/png").get_json()
+    assert body["reader"] == "strings" and body["number"] == "2026"
+
+
+def test_a_price_keeps_its_decimal_point(real_client, mnist_test):
+    body = real_client.post("/predict", data=encode_png(number_image("37.50", 11, mnist_test)),
+                            content_type="image/png").get_json()
+    assert (body["text"], body["number"]) == ("37.50", "3750")
+    assert len(body["digits"]) == 4 and len(body["skipped"]) == 1
+
+
+def test_touching_digits_on_ruled_paper_read_right(real_client, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(45678)
+    ink = None
+    for _ in range(20):  # a line whose 7 and 8 touch: written tight until they do
+        ink = write_line("45678", rng, (images, labels), part="eval")
+        columns = (ink > 0.3).any(axis=0)
+        runs = np.flatnonzero(np.diff(columns.astype(int)) == 1).size + columns[0]
+        if runs <= 4:
+            break
+    assert runs <= 4
+    height, width = ink.shape
+    page = np.clip(0.93 - 0.8 * ink, 0, 1)
+    for y in range(int(height * 0.78), height, max(8, height // 2)):
+        page[y: y + 2] = 0.55  # ruled lines across the sheet
+    data = encode(Image.fromarray(np.round(page * 255).astype(np.uint8)), "JPEG", quality=85)
+    assert real_client.post("/predict", data=data, content_type="image/jpeg").get_json()["number"] == "45678"
+
+
+def test_a_small_row_number_inside_a_scanned_crop_reads_right(real_client, mnist_test):
+    number = number_image("317", 8, mnist_test, height=34)
+    page = np.full((140, 520), 228, np.uint8)
+    page[:, :40] = 15  # the scanner's margin
+    page[:, 200:203] = 60  # the register's column rule
+    page[55: 55 + number.shape[0], 90: 90 + min(number.shape[1], 100)] = number[:, :100]
+    image = Image.fromarray(page)
+    ImageDraw.Draw(image).line([(430, 50), (455, 80)], fill=20, width=3)  # a cross in the next column
+    ImageDraw.Draw(image).line([(430, 80), (455, 50)], fill=20, width=3)
+    data = encode(image, "JPEG", quality=80)
+    body = real_client.post("/predict?mode=number", data=data, content_type="image/jpeg").get_json()
+    assert body["number"] == "317"
+
+
+def test_boxes_are_in_the_pixels_of_a_large_photo(real_client, mnist_test):
+    number = number_image("2026", 9, mnist_test, height=600)
+    page = np.full((3000, 4000), 240, np.uint8)
+    top, left = 1200, 900
+    page[top: top + number.shape[0], left: left + number.shape[1]] = number
+    data = encode(Image.fromarray(page), "JPEG", quality=90)
+    body = real_client.post("/predict", data=data, content_type="image/jpeg").get_json()
+    assert body["number"] == "2026"
+    for digit in body["digits"]:
+        x, y, w, h = digit["box"]
+        assert left - 20 <= x and x + w <= left + number.shape[1] + 20
+        assert top - 20 <= y and y + h <= top + number.shape[0] + 20
+        assert h >= 200  # the box of a 600 px tall number, not of the server's reduced copy
+    xs = [d["box"][0] for d in body["digits"]]
+    assert xs == sorted(xs)

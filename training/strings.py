@@ -1,0 +1,312 @@
+"""The string reader: its network, its training data (synthetic lines, then real cheque amounts) and training.
+
+The network reads a normalised line (``recognizer.line``: (32, W, 1) float32, ink = 1) into W/4 frames of
+logits over ``recognizer.ctc.ALPHABET`` and a blank, trained with CTC (Graves et al., 2006). A convolutional
+stack and 1-D convolutions over the frames, no recurrent layer: Zhan et al. (ICPR 2018, "Handwritten digit
+string recognition using convolutional neural network") read ORAND-CAR at 89-92% without one, and it stays
+fast on LiteRT with one thread.
+
+The real cheque amounts are labelled with their digits only, although their separators are written: for those
+lines the separators' probabilities are added to the blank's before the CTC loss (``merged_log_probs``), so the
+network is not taught that a written "." is nothing, nor that it must be one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES
+from recognizer.decode import PreprocessingError, decode_image
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line
+from recognizer.mnist import NUM_DIGITS, ROOT
+
+STRING_MODEL_NAME = "digit_strings"
+STRING_KERAS_PATH = ROOT / f"{STRING_MODEL_NAME}.keras"
+STRING_TFLITE_PATH = ROOT / f"{STRING_MODEL_NAME}.tflite"
+CONFIG = {
+    "seed": 20261203,
+    "synthetic": 40_000,  # synthetic lines (synth.strings), made once and cached under runs/strings/
+    "real_variants": 16,  # augmented copies of each real training amount
+    "holdout": 100,  # real training amounts kept out of training, to choose the rejection threshold on
+    "steps": 6_000,
+    "batch_size": 32,
+    "learning_rate": 1.5e-3,
+    "real_share": 0.3,  # share of each batch drawn from the real amounts
+}
+
+
+def build_string_model():
+    """Build the reader (uncompiled): (B, 32, W, 1) float32 in [0, 1] -> (B, W/4, NUM_STRING_CLASSES) logits."""
+    import keras
+    from keras import layers
+
+    def conv_bn(x, filters, kernel=3):
+        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+        return layers.ReLU()(layers.BatchNormalization()(x))
+
+    inputs = keras.Input(shape=(LINE_HEIGHT, None, 1), name="line")
+    x = conv_bn(inputs, 16)  # (B, 32, W, 16)
+    x = layers.MaxPooling2D((2, 2))(x)  # (B, 16, W/2, 16)
+    x = conv_bn(x, 48)
+    x = layers.MaxPooling2D((2, 2))(x)  # (B, 8, W/4, 48)
+    x = conv_bn(x, 96)
+    x = conv_bn(x, 96)
+    x = layers.MaxPooling2D((2, 1))(x)  # (B, 4, W/4, 96)
+    x = conv_bn(x, 128)
+    x = layers.MaxPooling2D((2, 1))(x)  # (B, 2, W/4, 128)
+    x = layers.Permute((2, 1, 3))(x)  # (B, W/4, 2, 128)
+    x = layers.Reshape((-1, 2 * 128))(x)  # (B, T, 256): one frame per LINE_STRIDE columns
+    for dilation in (1, 2):
+        x = layers.Conv1D(192, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.Dropout(0.2)(x)
+    logits = layers.Dense(NUM_STRING_CLASSES, name="logits")(x)  # (B, T, 15)
+    return keras.Model(inputs, logits, name=STRING_MODEL_NAME)
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def encode_text(text: str) -> list[int]:
+    """Class indices of a text over ALPHABET; characters outside it are dropped."""
+    return [ALPHABET.index(c) for c in text if c in ALPHABET]
+
+
+def _synthetic_chunk(args):
+    seed, count, part = args
+    import datasets
+    from synth.strings import line_sample
+
+    (x, y), (x_test, y_test) = datasets.load_mnist()
+    mnist = (x, y) if part == "train" else (x_test, y_test)
+    rng = np.random.default_rng(seed)
+    lines, texts = [], []
+    while len(lines) < count:
+        try:
+            line, text, _ = line_sample(rng, mnist, part)
+        except PreprocessingError:
+            continue
+        lines.append(line.image)
+        texts.append(text)
+    return lines, texts
+
+
+def synthetic_lines(count: int, seed: int, part: str = "train", workers: int = 2):
+    """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``workers`` processes.
+
+    Returns (list of float32 (32, W) line images, list of texts); the same for the same arguments."""
+    chunks = [(seed * 1000 + i, count // workers + (i < count % workers), part) for i in range(workers)]
+    if workers == 1:
+        results = [_synthetic_chunk(c) for c in chunks]
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            results = pool.map(_synthetic_chunk, chunks)
+    return [line for r in results for line in r[0]], [text for r in results for text in r[1]]
+
+
+def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
+    """Scan a real image again, a little differently: grey float32 (H, W), 1 = white.
+
+    The image is sheared (a hand leaning more or less), stretched or squeezed by up to 15%, turned by up to
+    3 degrees, given another exposure, and re-compressed as a scanner would (``synthetic.camera``)."""
+    import synthetic
+
+    grey = decode_image(data)
+    height, width = grey.shape
+    shear, stretch, turn = rng.uniform(-0.25, 0.25), rng.uniform(0.85, 1.15), np.radians(rng.uniform(-3, 3))
+    fill = float(np.median(grey))
+    out_w = int(width * stretch + abs(shear) * height) + 2
+    matrix = np.array([[1 / stretch, -shear, 0.0], [0.0, 1.0, 0.0]])
+    rotate = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    matrix[:, :2] = matrix[:, :2] @ rotate
+    # Pillow maps each output pixel back to an input pixel; keep the centre in place.
+    centre_out = np.array([out_w / 2, height / 2])
+    matrix[:, 2] = np.array([width / 2, height / 2]) - matrix[:, :2] @ centre_out
+    image = Image.fromarray(grey).transform((out_w, height), Image.Transform.AFFINE, tuple(matrix.ravel()),
+                                            Image.Resampling.BILINEAR, fillcolor=fill)
+    grey = np.clip(np.asarray(image, np.float32) ** rng.uniform(0.7, 1.4) * rng.uniform(0.85, 1.1)
+                   + rng.uniform(-0.08, 0.08), 0, 1)
+    return decode_image(synthetic.camera(grey, rng, quality=(50, 95)))
+
+
+def real_lines(images: list[bytes], texts, variants: int, seed: int):
+    """The real amounts as lines: each image as it is, then ``variants`` - 1 augmented copies (``augment_photo``)."""
+    rng = np.random.default_rng(seed)
+    lines, labels = [], []
+    for data, text in zip(images, texts):
+        for k in range(variants):
+            try:
+                grey = decode_image(data) if k == 0 else augment_photo(data, rng)
+                lines.append(find_line(grey).image)
+                labels.append(str(text))
+            except PreprocessingError:
+                continue
+    return lines, labels
+
+
+def pack(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Pack line images side by side: uint8 (32, sum W) and int64 offsets (n + 1,)."""
+    offsets = np.cumsum([0] + [line.shape[1] for line in lines])
+    return np.round(np.concatenate(lines, axis=1) * 255).astype(np.uint8), offsets
+
+
+def batch(blob: np.ndarray, offsets: np.ndarray, indices) -> tuple[np.ndarray, np.ndarray]:
+    """Stack packed lines into one batch: float32 (B, 32, W_max, 1) padded with background, and widths (B,)."""
+    widths = np.array([offsets[i + 1] - offsets[i] for i in indices])
+    out = np.zeros((len(indices), LINE_HEIGHT, int(widths.max()), 1), np.float32)
+    for row, i in enumerate(indices):
+        out[row, :, : widths[row], 0] = blob[:, offsets[i]: offsets[i + 1]] / 255.0
+    return out, widths
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+def merged_log_probs(logits):
+    """Log-probabilities with the separators' mass added to the blank's: (B, T, NUM_DIGITS + 1), blank last.
+
+    For lines labelled with their digits only (ORAND-CAR's amounts): reading a written "." as "." or as
+    nothing costs the same."""
+    import tensorflow as tf
+
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    rest = tf.reduce_logsumexp(log_probs[..., NUM_DIGITS:], axis=-1, keepdims=True)
+    return tf.concat([log_probs[..., :NUM_DIGITS], rest], axis=-1)
+
+
+def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, data_dir=None,
+                  work_dir: Path = ROOT / "runs" / "strings", log=print) -> dict:
+    """Train the string reader from fresh weights and save it (.keras and .tflite beside it, with its record).
+
+    ``config``: overrides of ``CONFIG``. Synthetic lines are made once per (seed, count) and cached in
+    ``work_dir``. Returns the training record (config, data, time, holdout figures), also written beside the
+    model as ``<name>.json``."""
+    import keras
+    import tensorflow as tf
+
+    import datasets
+
+    config = {**CONFIG, **(config or {})}
+    seed = config["seed"]
+    keras.utils.set_random_seed(seed)
+    started = time.time()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cache = work_dir / f"synthetic-{seed}-{config['synthetic']}.npz"
+    if cache.exists():
+        with np.load(cache) as saved:
+            synth_blob, synth_offsets, synth_texts = saved["blob"], saved["offsets"], list(saved["texts"])
+    else:
+        lines, synth_texts = synthetic_lines(config["synthetic"], seed)
+        synth_blob, synth_offsets = pack(lines)
+        np.savez_compressed(cache, blob=synth_blob, offsets=synth_offsets, texts=np.array(synth_texts))
+    log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
+
+    images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
+    order = np.random.default_rng(seed).permutation(len(images))
+    holdout, trainable = order[: config["holdout"]], order[config["holdout"]:]
+    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"], seed)
+    real_blob, real_offsets = pack(real)
+    log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
+
+    sources = [(synth_blob, synth_offsets, synth_texts, False), (real_blob, real_offsets, real_texts, True)]
+    model = build_string_model()
+    schedule = keras.optimizers.schedules.CosineDecay(config["learning_rate"], config["steps"], alpha=0.02,
+                                                      warmup_target=None)
+    optimizer = keras.optimizers.Adam(schedule, clipnorm=5.0)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, LINE_HEIGHT, None, 1]), tf.TensorSpec([None, None], tf.int32),
+                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32),
+                                  tf.TensorSpec([None], tf.bool)])
+    def step(x, targets, target_lengths, frames, digits_only):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            full = tf.nn.ctc_loss(targets, logits, target_lengths, frames, logits_time_major=False, blank_index=BLANK)
+            merged = tf.nn.ctc_loss(targets, merged_log_probs(logits), target_lengths, frames,
+                                    logits_time_major=False, blank_index=NUM_DIGITS)
+            loss = tf.reduce_mean(tf.where(digits_only, merged, full))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    losses = []
+    for number in range(1, config["steps"] + 1):
+        n_real = rng.binomial(config["batch_size"], config["real_share"])
+        parts = []
+        for (blob, offsets, texts, digits_only), n in zip(sources, (config["batch_size"] - n_real, n_real)):
+            if n:
+                parts.append((blob, offsets, texts, digits_only, rng.integers(0, len(texts), n)))
+        xs, widths, targets, flags = [], [], [], []
+        for blob, offsets, texts, digits_only, indices in parts:
+            x, w = batch(blob, offsets, indices)
+            xs.append(x)
+            widths.extend(w)
+            targets.extend(encode_text(texts[i]) for i in indices)
+            flags.extend([digits_only] * len(indices))
+        width = max(x.shape[2] for x in xs)
+        x = np.concatenate([np.pad(x, ((0, 0), (0, 0), (0, width - x.shape[2]), (0, 0))) for x in xs])
+        lengths = np.array([len(t) for t in targets], np.int32)
+        dense = np.zeros((len(targets), max(1, lengths.max())), np.int32)
+        for row, t in enumerate(targets):
+            dense[row, : len(t)] = t
+        frames = (np.array(widths) // LINE_STRIDE).astype(np.int32)
+        losses.append(float(step(x, dense, lengths, frames, np.array(flags))))
+        if number % 250 == 0 or number == config["steps"]:
+            log(f"step {number}/{config['steps']}: CTC loss {np.mean(losses[-250:]):.3f} "
+                f"({time.time() - started:.0f} s)")
+
+    output = Path(output)
+    model.save(output)
+    minutes = (time.time() - started) / 60
+    record = {
+        "model": output.name, "config": config, "minutes": round(minutes, 1),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else "",
+        "commit": _commit(), "real_training_amounts": int(len(trainable)),
+        "holdout_indices": [int(i) for i in holdout], "final_loss": float(np.mean(losses[-250:])),
+    }
+    output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    log(f"saved {output} ({minutes:.1f} min)")
+    return record
+
+
+def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = STRING_TFLITE_PATH) -> Path:
+    """Convert the reader to LiteRT with a softmax on its logits: (1, 32, W, 1) -> (1, W/4, 15) probabilities.
+
+    The width is left dynamic: the server resizes the input per line (``recognizer.backends``)."""
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(keras_path, compile=False)
+    probabilities = keras.Model(model.input, keras.layers.Softmax()(model.output))
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(probabilities)
+    Path(tflite_path).write_bytes(converter.convert())
+    return Path(tflite_path)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def png_line(image: np.ndarray) -> bytes:
+    """PNG bytes of a line image (dark ink on white), for looking at what the reader saw."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(255 - image * 255).astype(np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
