@@ -643,6 +643,9 @@ def _main(argv=None) -> int:
         overrides = {k: v for k, v in (("steps", args.steps), ("synthetic", args.synthetic)) if v is not None}
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
+        record = strings.choose_threshold(output, args.realworld_dir)
+        print(f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
+              f"reads {record['holdout_read_rate']:.1%} at <= 1% error")
         print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
     return 0
 

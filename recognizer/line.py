@@ -32,6 +32,7 @@ MAX_GAP = 1.5
 MAX_LINE_STROKES = 400  # strokes looked at; more is noise or an attack (the segmenter allows 200 in a digit image)
 MARGIN_SHARE = 0.8  # a stroke touching the image's edge and this long along it is a scanner margin or a rule
 RULE_ASPECT = 12  # a stroke that long across the image and this many times longer than wide is a rule
+EDGE_SHARE = 0.03  # a margin lies within this share of the width from the left or right edge
 TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
 
 
@@ -82,7 +83,7 @@ def find_line(grey: np.ndarray) -> Line:
         raise EmptyImageError("The image has no ink: write a number, or send a picture of one.")
     boxes = found.boxes[1:].astype(np.int64)  # (n, 4) x, y, w, h of labels 1..n
     areas = found.areas[1:].astype(np.float64)
-    margin = _edge_marks(boxes, cleaned.shape)
+    margin = _edge_marks(boxes, areas, cleaned.shape)
     if margin.all():
         margin[:] = False
     # Specks (noise) are measured against the largest stroke that is not a margin or a rule; they take no part
@@ -134,18 +135,22 @@ def find_line(grey: np.ndarray) -> Line:
     return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0))
 
 
-def _edge_marks(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Which strokes (boxes (n, 4)) are a scanner's margin or a rule, not writing.
+def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which strokes (boxes (n, 4), areas (n,)) are a scanner's margin or a rule, not writing.
 
-    A stroke at least MARGIN_SHARE of the image tall is one where the other strokes are far shorter (under
-    1 / TALL_RATIO of it: the margin beside a row number; in a tight crop of "17" the 1 is as tall as the 7); a
-    stroke that long across the image and RULE_ASPECT times thinner than long is a rule; a stroke touching the
-    top or bottom edge across MARGIN_SHARE of the width is a margin."""
+    A stroke at least MARGIN_SHARE of the image tall, within EDGE_SHARE of its left or right edge, is a margin where the
+    writing beside it is far shorter (its strokes, specks aside, under 1 / TALL_RATIO of it tall: the margin
+    beside a row number). In a tight crop of "3.827" the 3, 8 and 7 are as tall as the crop, and the 1 of "25.441"
+    touches its edge, but the other digits are nearly as tall, so they stay writing. A stroke that long across
+    the image and RULE_ASPECT times thinner than long is a rule; a stroke touching the top or bottom edge across
+    MARGIN_SHARE of the width is a margin."""
     height, width = shape
     x, y, w, h = boxes.T
     tall = h >= MARGIN_SHARE * height
-    shorter = h[~tall]
-    margins = tall & (h >= TALL_RATIO * np.median(shorter)) if shorter.size else np.zeros_like(tall)
+    side = (x <= EDGE_SHARE * width) | (x + w >= (1 - EDGE_SHARE) * width)  # lighting may hollow a margin's edge
+    writing = ~tall & (areas >= SPECK_FRACTION * areas[~tall].max()) if (~tall).any() else ~tall
+    through = (y <= 1) & (y + h >= height - 1)  # a margin runs from the top edge to the bottom one
+    margins = tall & side & through & (h >= TALL_RATIO * np.median(h[writing])) if writing.any() else np.zeros_like(tall)
     margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width)
     rules = (tall & (w * RULE_ASPECT <= h)) | ((w >= MARGIN_SHARE * width) & (h * RULE_ASPECT <= w))
     return margins | rules

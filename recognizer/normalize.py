@@ -284,6 +284,8 @@ def to_mnist_box(crop: np.ndarray) -> np.ndarray:
     digit /= max(float(digit.max()), 1e-6)  # a thin stroke shrunk to faint grey becomes full ink again
 
     total = float(digit.sum())
+    if total == 0.0:  # no ink in the crop (a separator read between strokes): a blank frame, not a division by 0
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     cy = float(digit.sum(axis=1) @ np.arange(digit.shape[0])) / total
     cx = float(digit.sum(axis=0) @ np.arange(digit.shape[1])) / total
     top = int(np.clip(round(MNIST_CENTRE - cy), 0, IMAGE_SIZE - digit.shape[0]))

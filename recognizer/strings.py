@@ -9,6 +9,9 @@ train-strings``; ``training/strings.py`` says how it is built and trained).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
@@ -19,9 +22,10 @@ from recognizer.normalize import to_mnist_box
 from recognizer.read import Prediction, Reading
 
 STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
-# A text whose best path has a probability under this is flagged low_confidence: the operating point at which
-# at most 1% of the texts read are wrong, chosen on 100 real training amounts kept out of training (evaluation.py
-# --strings prints the curve on orand_car_a_val; README, Results).
+# A text whose best path has a probability under the threshold is flagged low_confidence. The model's record
+# (digit_strings.json, beside it) holds the threshold chosen when it was trained: the operating point at which at
+# most 1% of the texts read are wrong, on real training amounts kept out of training
+# (``training.strings.choose_threshold``). This default serves a model without a record.
 STRING_THRESHOLD = 0.5
 
 
@@ -78,10 +82,17 @@ def check_string_output(probabilities: np.ndarray, frames: int) -> str | None:
     return None
 
 
-def load_string_reader(path=STRING_MODEL_PATH, threshold: float = STRING_THRESHOLD) -> StringReader:
+def load_string_reader(path=STRING_MODEL_PATH, threshold: float | None = None) -> StringReader:
     """Load the string network with LiteRT and check it on a blank line and a line with a stroke.
 
-    Raises ModelLoadError naming the file and the command that rebuilds it."""
+    ``threshold``: the low_confidence operating point; default the model record's (``<model>.json``), else
+    ``STRING_THRESHOLD``. Raises ModelLoadError naming the file and the command that rebuilds it."""
+    if threshold is None:
+        record = Path(path).with_suffix(".json")
+        try:
+            threshold = float(json.loads(record.read_text())["threshold"])
+        except (OSError, ValueError, KeyError, TypeError):
+            threshold = STRING_THRESHOLD
     try:
         backend = LiteRTBackend(path)
     except ModelLoadError as exc:

@@ -164,7 +164,9 @@ def test_a_number_is_answered_digit_by_digit_left_to_right_in_one_batch(client, 
     number = np.full((40, 4 * 60), 255, np.uint8)  # four digits far apart: no span can join two
     for i in range(4):
         number[6:34, 16 + 60 * i: 44 + 60 * i] = 255 - images[i]
-    body = assert_answer(client.post("/predict", data=encode_png(number), content_type="image/png"))
+    # mode=digit: the segmenting reader, whose network the fake stands in for (a wide image would go to the
+    # string reader in mode auto).
+    body = assert_answer(client.post("/predict?mode=digit", data=encode_png(number), content_type="image/png"))
     assert body["number"] == "3333"  # the fake model reads every digit as 3
     # One batch holds every candidate of a frame: the four digits, and the slices of any wide one
     # (segment.NUMBER_ASPECT); a number cut deslanted is read upright too, in a second batch (read.BOTH_FRAMES).

@@ -13,7 +13,6 @@ network is not taught that a written "." is nothing, nor that it must be one.
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import subprocess
@@ -282,6 +281,38 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     return record
 
 
+def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_error: float = 0.01) -> dict:
+    """Read the held-out real training amounts (the record's ``holdout_indices``) and choose the operating point.
+
+    The threshold is the lowest text probability at which the texts read from the most confident down are wrong
+    at most ``max_error`` of the time (the served ``low_confidence``); it is written into the model's record,
+    with the holdout's exact share, and returned with them. Never chosen on ``orand_car_a_val``."""
+    import keras
+
+    import datasets
+    from recognizer.ctc import best_path
+
+    record_path = Path(keras_path).with_suffix(".json")
+    record = json.loads(record_path.read_text())
+    model = keras.models.load_model(keras_path, compile=False)
+    images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
+    confidences, correct = [], []
+    for i in record["holdout_indices"]:
+        line = find_line(decode_image(images[i]))
+        logits = model(line.image[np.newaxis, :, :, np.newaxis], training=False)
+        characters, confidence = best_path(keras.ops.softmax(logits).numpy()[0])
+        confidences.append(confidence)
+        correct.append("".join(c.char for c in characters if c.is_digit) == str(labels[i]))
+    order = np.argsort(-np.array(confidences), kind="stable")
+    wrong = np.cumsum(~np.array(correct)[order])
+    ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
+    threshold = float(np.array(confidences)[order][ok[-1]]) if ok.size else 1.0
+    record.update(holdout_exact=float(np.mean(correct)), threshold=threshold,
+                  holdout_read_rate=float((ok[-1] + 1) / len(order)) if ok.size else 0.0)
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = STRING_TFLITE_PATH) -> Path:
     """Convert the reader to LiteRT with a softmax on its logits: (1, 32, W, 1) -> (1, W/4, 15) probabilities.
 
@@ -303,10 +334,3 @@ def _commit() -> str:
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-
-
-def png_line(image: np.ndarray) -> bytes:
-    """PNG bytes of a line image (dark ink on white), for looking at what the reader saw."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.round(255 - image * 255).astype(np.uint8)).save(buffer, "PNG")
-    return buffer.getvalue()

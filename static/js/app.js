@@ -78,8 +78,13 @@ async function post(body, headers = {}) {
   return id === seq ? result : null;
 }
 
+/** The reading mode /predict is asked for: "number" reads the line whole (the string reader), "digit" by segments. */
+function readingMode() {
+  return modeButton.getAttribute("aria-pressed") === "true" ? "number" : "digit";
+}
+
 function postDrawing(sent) {
-  return post(JSON.stringify({ image: sent.url }), { "Content-Type": "application/json" });
+  return post(JSON.stringify({ image: sent.url, mode: readingMode() }), { "Content-Type": "application/json" });
 }
 
 /** While a stroke is drawn, guess at most every INTERIM_MS, never with a request already in flight. */
@@ -160,6 +165,8 @@ async function readFile(file) {
   }
   const form = new FormData();
   form.append("image", file);
+  // A photo may hold a number whatever the canvas's mode: the server chooses unless number mode is on.
+  form.append("mode", readingMode() === "number" ? "number" : "auto");
   panel.reading();
   const result = await post(form);
   finish(result, result ? await dataURL(file) : "", null);

@@ -73,11 +73,11 @@ export class ResultPanel {
     const chartOf = many && selected === null ? digits[0] : shown;
     this._render({
       state: "result", interim, unsure, headline, message, chartHeading,
-      prediction: many ? answer.number : String(answer.digit),
+      prediction: many ? (answer.text || answer.number) : String(answer.digit),
       probabilities: chartOf.probabilities || answer.probabilities, top: chartOf.digit,
       preview: answer.preprocessed,
     });
-    if (announce) this._announce(`It reads ${many ? answer.number : answer.digit}, ${headline}. ${message}`.trim());
+    if (announce) this._announce(`It reads ${many ? (answer.text || answer.number) : answer.digit}, ${headline}. ${message}`.trim());
   }
 
   error(message) {
