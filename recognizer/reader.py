@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from recognizer.decode import decode_image_sized
+from recognizer.decode import PreprocessingError, decode_image_sized
 from recognizer.line import find_line
 from recognizer.read import Reading, read_segments
 from recognizer.segment import NUMBER_ASPECT
@@ -62,18 +62,25 @@ class Reader:
 
         ``mode``: "digit" reads by segments; "number" reads the line whole (the string reader); "auto" sends
         an image whose line of ink is at least ``segment.NUMBER_ASPECT`` times wider than tall to the string
-        reader and any other to the segments. Raises ValueError for another mode, and what the recognizers
-        and ``decode.decode_image_sized`` raise."""
+        reader and any other to the segments, and falls back to the segments where the string reader finds no
+        line or at most one digit (a single digit drawn wide, a ruled line, a smudge: the segmenter reads single
+        digits best and answers blanks and marks as it always has). Raises ValueError for another mode, and
+        what the recognizers and ``decode.decode_image_sized`` raise."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         grey, (width, height) = decode_image_sized(data)
-        if mode == "digit" or self.strings is None:
-            reading = self.digits.read(grey)
-        else:
-            line = find_line(grey)
-            _, _, line_width, line_height = line.box
-            if mode == "number" or line_width >= NUMBER_ASPECT * line_height:
+        reading = None
+        if mode == "number" and self.strings is not None:
+            reading = self.strings.read_line(find_line(grey))
+        elif mode == "auto" and self.strings is not None:
+            try:
+                line = find_line(grey)
+            except PreprocessingError:
+                line = None  # the segmenter answers blank and noisy images with its own words
+            if line is not None and line.box[2] >= NUMBER_ASPECT * line.box[3]:
                 reading = self.strings.read_line(line)
-            else:
-                reading = self.digits.read(grey)
+                if len(reading.digits) <= 1:
+                    reading = None
+        if reading is None:
+            reading = self.digits.read(grey)
         return reading.scaled(width / grey.shape[1], height / grey.shape[0])

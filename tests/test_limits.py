@@ -94,9 +94,9 @@ def bars(count: int, height: int = 60, gap: int = 30) -> bytes:
 
 
 def test_a_number_of_max_units_digits_is_read_and_one_more_is_a_422_not_a_silent_cut(client):
-    response = client.post("/predict", data=bars(segment.MAX_UNITS), content_type="image/png")
+    response = client.post("/predict?mode=digit", data=bars(segment.MAX_UNITS), content_type="image/png")
     assert response.status_code == 200 and len(response.get_json()["number"]) == segment.MAX_UNITS
-    response = client.post("/predict", data=bars(segment.MAX_UNITS + 1), content_type="image/png")
+    response = client.post("/predict?mode=digit", data=bars(segment.MAX_UNITS + 1), content_type="image/png")
     assert response.status_code == 422 and str(segment.MAX_UNITS) in response.get_json()["error"]
 
 
