@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import evaluation
 from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, text_of
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line
 from recognizer.png import encode_png
+from recognizer.strings import load_string_reader
 from synth.strings import write_line
 from synthetic import encode
 
@@ -151,3 +153,24 @@ def test_boxes_are_in_the_pixels_of_a_large_photo(real_client, mnist_test):
         assert h >= 200  # the box of a 600 px tall number, not of the server's reduced copy
     xs = [d["box"][0] for d in body["digits"]]
     assert xs == sorted(xs)
+
+
+@pytest.mark.slow
+def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_and_its_record(tmp_path, mnist_test):
+    """The one command's code path end to end, from fresh weights on a tiny config: the model, its record
+    (config, commit, held-out amounts, threshold) and a .tflite that the server's loader accepts."""
+    from training import strings as training_strings
+
+    output = tmp_path / "digit_strings.keras"
+    config = {"synthetic": 64, "real_variants": 2, "holdout": 20, "steps": 4, "batch_size": 8}
+    record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=lambda _: None)
+    assert output.exists() and record["config"]["steps"] == 4 and len(record["holdout_indices"]) == 20
+    record = training_strings.choose_threshold(output)
+    assert 0.0 <= record["holdout_exact"] <= 1.0 and 0.0 <= record["holdout_read_rate"] <= 1.0
+    saved = json.loads(output.with_suffix(".json").read_text())
+    assert saved["threshold"] == record["threshold"] and saved["commit"]
+    tflite = training_strings.convert_strings(output, output.with_suffix(".tflite"))
+    reader = load_string_reader(tflite)  # checks the output on a blank line and a stroke
+    assert reader.threshold == pytest.approx(record["threshold"])
+    reading = reader.read(np.asarray(number_image("90", 2, mnist_test), np.float32) / 255)
+    assert reading.reader == "strings" and reading.string_confidence is not None

@@ -33,10 +33,10 @@ STRING_KERAS_PATH = ROOT / f"{STRING_MODEL_NAME}.keras"
 STRING_TFLITE_PATH = ROOT / f"{STRING_MODEL_NAME}.tflite"
 CONFIG = {
     "seed": 20261203,
-    "synthetic": 40_000,  # synthetic lines (synth.strings), made once and cached under runs/strings/
+    "synthetic": 60_000,  # synthetic lines (synth.strings), made once and cached under runs/strings/
     "real_variants": 16,  # augmented copies of each real training amount
     "holdout": 100,  # real training amounts kept out of training, to choose the rejection threshold on
-    "steps": 6_000,
+    "steps": 20_000,
     "batch_size": 32,
     "learning_rate": 1.5e-3,
     "real_share": 0.3,  # share of each batch drawn from the real amounts
@@ -64,7 +64,7 @@ def build_string_model():
     x = layers.MaxPooling2D((2, 1))(x)  # (B, 2, W/4, 128)
     x = layers.Permute((2, 1, 3))(x)  # (B, W/4, 2, 128)
     x = layers.Reshape((-1, 2 * 128))(x)  # (B, T, 256): one frame per LINE_STRIDE columns
-    for dilation in (1, 2):
+    for dilation in (1, 2, 4):  # each frame sees about +-7 frames (28 px, a digit and its neighbours)
         x = layers.Conv1D(192, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Dropout(0.2)(x)
