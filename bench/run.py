@@ -48,6 +48,24 @@ def canvas_png(size: int = 140) -> bytes:
     return encode(canvas_from_mnist(x_test[0], size=size, box=(size // 7, size // 7, size * 5 // 7)))
 
 
+def number_png(width: int = 600, height: int = 200, text: str = "4,250.75") -> bytes:
+    """A number as a script posts it: ``text`` written by hand from MNIST test digits, dark ink on a white
+    ``width`` x ``height`` PNG (issue 21's 600x200 number image)."""
+    from PIL import Image
+
+    from recognizer.png import encode_png
+    from synth.strings import write_line
+
+    _, (x_test, y_test) = datasets.load_mnist()
+    ink = write_line(text, np.random.default_rng(21), (x_test, y_test), part="eval")
+    scale = min((width - 40) / ink.shape[1], (height - 40) / ink.shape[0])
+    ink = np.asarray(Image.fromarray(ink).resize((round(ink.shape[1] * scale), round(ink.shape[0] * scale))))
+    page = np.zeros((height, width), np.float32)
+    top, left = (height - ink.shape[0]) // 2, (width - ink.shape[1]) // 2
+    page[top: top + ink.shape[0], left: left + ink.shape[1]] = np.clip(ink, 0, 1)
+    return encode_png(np.round(255 - page * 255).astype(np.uint8))
+
+
 def percentiles(samples_ns: list[int]) -> tuple[float, float]:
     """Return (median, p99) in milliseconds."""
     samples = np.asarray(samples_ns) / 1e6
@@ -83,6 +101,7 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
         return [units.render(first, last) for first, last in units.spans()]
     prediction = read.predict_image(png, litert)
     client = create_app({"MODEL": litert}).test_client()
+    number = number_png()
 
     rows = [
         ("naive Keras model.predict (reference)", lambda: net.predict(batch, verbose=0)),
@@ -93,6 +112,8 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
         ("inference, Keras direct call", lambda: keras_backend.predict(batch)),
         ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
         ("whole request, Flask test client", lambda: client.post("/predict", data=png, content_type="image/png")),
+        ("whole request, a 600x200 number (string reader)",
+         lambda: client.post("/predict", data=number, content_type="image/png")),
     ]
     results = []
     for name, fn in rows:
@@ -126,8 +147,9 @@ def median_of(runs: list[dict], key: str) -> float:
     return float(np.median([r[key] for r in runs]))
 
 
-def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, env=None) -> dict:
-    """Start a server, then latency at concurrency 1 and throughput at 8 and 16 (medians of ``runs``)."""
+def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, env=None, number: Path | None = None) -> dict:
+    """Start a server, then latency at concurrency 1 and throughput at 8 and 16 (medians of ``runs``); with
+    ``number`` (a PNG file), its latency at concurrency 1 too."""
     cold = []
     for _ in range(runs):
         with gunicorn_process.start(png, command=command, env=env) as server:
@@ -137,11 +159,14 @@ def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, en
         c1 = [hey(server.url, body, requests // 2, 1) for _ in range(runs)]
         c8 = [hey(server.url, body, requests, 8) for _ in range(runs)]
         c16 = [hey(server.url, body, requests, 16) for _ in range(runs)]
+        numbers = [hey(server.url, number, requests // 2, 1) for _ in range(runs)] if number else []
         memory = server.memory_mb()
-    errors = sum(n for r in c1 + c8 + c16 for code, n in r["statuses"].items() if code != 200)
+    errors = sum(n for r in c1 + c8 + c16 + numbers for code, n in r["statuses"].items() if code != 200)
     return {"cold_start_s": float(np.median(cold)), "p50_c1": median_of(c1, "p50"), "p99_c1": median_of(c1, "p99"),
             "rps_c1": median_of(c1, "rps"), "rps_c8": median_of(c8, "rps"), "rps_c16": median_of(c16, "rps"),
-            "memory": memory, "errors": errors}
+            "memory": memory, "errors": errors,
+            "p50_number": median_of(numbers, "p50") if numbers else float("nan"),
+            "p99_number": median_of(numbers, "p99") if numbers else float("nan")}
 
 
 def installed_size_mb(requirements: Path) -> float:
@@ -179,12 +204,16 @@ def main(argv=None) -> int:
     for name, median, p99 in stages:
         print(f"| {name} | {median:.3f} | {p99:.3f} | {reference / median:.1f}x |")
 
-    ours = over_http(png, body, requests, runs)
+    number_body = body.with_name("number.png")
+    number_body.write_bytes(number_png())
+    ours = over_http(png, body, requests, runs, number=number_body)
     naive = over_http(png, body, requests // 4, max(1, runs // 2), command=NAIVE_SERVER, env=NAIVE_ENV)
     print("\n| over HTTP (gunicorn, 2 workers, `hey` from another process) | ours | naive Keras server | ratio |")
     print("| --- | ---: | ---: | ---: |")
     print(f"| p50 latency at concurrency 1, ms | {ours['p50_c1']:.2f} | {naive['p50_c1']:.2f} | {naive['p50_c1'] / ours['p50_c1']:.1f}x |")
     print(f"| p99 latency at concurrency 1, ms | {ours['p99_c1']:.2f} | {naive['p99_c1']:.2f} | {naive['p99_c1'] / ours['p99_c1']:.1f}x |")
+    print(f"| p50 / p99 at concurrency 1, a 600x200 number, ms | {ours['p50_number']:.2f} / {ours['p99_number']:.2f} | "
+          f"(reads single digits) | |")
     for c in (1, 8, 16):
         print(f"| throughput at concurrency {c}, requests/s | {ours[f'rps_c{c}']:.0f} | {naive[f'rps_c{c}']:.0f} | "
               f"{ours[f'rps_c{c}'] / naive[f'rps_c{c}']:.1f}x |")

@@ -26,6 +26,26 @@ class FakeModel:
         return probabilities
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_database(tmp_path_factory):
+    """Apps made once per session store corrections in a temporary SQLite file, never in ./instance."""
+    import os
+
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('db') / 'corrections.sqlite3'}"
+    yield
+    if saved is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = saved
+
+
+@pytest.fixture(autouse=True)
+def test_database(tmp_path, monkeypatch):
+    """Each test's apps get their own empty SQLite database (a test may still set DATABASE_URL itself)."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'corrections.sqlite3'}")
+
+
 @pytest.fixture
 def fake_model():
     return FakeModel()
