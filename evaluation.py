@@ -9,7 +9,7 @@ LiteRT models:
   answered "no digit", candidates cells;
 - cheque amounts (``orand_car_a_val``, never trained on): exact, per digit (longest common subsequence), the
   read rate at <= 1% string error and the served ``low_confidence`` flag; held-out synthetic numbers;
-- non-digits by kind (``synthetic.non_digit`` with fonts and seeds apart from training's), caught when the
+- non-digits by kind (``synth.nondigits.non_digit`` with fonts and seeds apart from training's), caught when the
   answer is not a digit or is flagged ``low_confidence`` (``Reading.low_confidence``, the API's flag);
 - numbers composed from MNIST test digits; the models' sizes.
 
@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-import synthetic
 from datasets import load_mnist, load_realworld, load_usps, to_model_input
 from recognizer import backends
 from recognizer.reader import Reader
@@ -35,6 +34,9 @@ from recognizer.strings import STRING_MODEL_PATH, load_string_reader
 from recognizer.decode import PreprocessingError
 from recognizer.mnist import NOT_A_DIGIT, TFLITE_MODEL_PATH
 from recognizer.png import encode_png
+from synth.canvas import canvas_from_mnist, compose_number, encode, mark_on_canvas
+from synth.nondigits import NON_DIGIT_KINDS, non_digit
+from synth.scenes import photo
 
 EVAL_SEED = 777  # apart from training's seeds (model.SEED and its chunks)
 
@@ -116,7 +118,7 @@ def evaluate_mnist_canvases(backend=None, limit: int | None = None) -> Report:
     _, (images, labels) = load_mnist()
     if limit:
         images, labels = images[:limit], labels[:limit]
-    samples = ((synthetic.encode(synthetic.canvas_from_mnist(image)), str(label), int(label))
+    samples = ((encode(canvas_from_mnist(image)), str(label), int(label))
                for image, label in zip(images, labels))
     return _score("MNIST test digits drawn as canvases", samples, backend)
 
@@ -271,10 +273,10 @@ def non_digit_samples(count_per_kind: int = 200, seed: int = EVAL_SEED):
     MNIST test digits (not training ones) for partial digits; each on a canvas as the page sends it."""
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)
-    for kind in synthetic.NON_DIGIT_KINDS:
+    for kind in NON_DIGIT_KINDS:
         for _ in range(count_per_kind):
-            ink = synthetic.non_digit(kind, rng, (x_test, y_test), part="eval")
-            yield synthetic.mark_on_canvas(ink, rng), kind
+            ink = non_digit(kind, rng, (x_test, y_test), part="eval")
+            yield mark_on_canvas(ink, rng), kind
 
 
 @dataclass
@@ -313,7 +315,7 @@ def number_samples(count: int = 500, seed: int = 0, lengths=(2, 6)):
     for _ in range(count):
         length = int(rng.integers(lengths[0], lengths[1] + 1))
         picks = rng.integers(0, len(x_test), length)
-        image = synthetic.compose_number([x_test[i] for i in picks], rng)
+        image = compose_number([x_test[i] for i in picks], rng)
         yield encode_png(image), "".join(str(y_test[i]) for i in picks), length
 
 
@@ -328,7 +330,7 @@ def photo_samples(count: int = 300, seed: int = 0):
     _, (x_test, y_test) = load_mnist()
     rng = np.random.default_rng(seed)
     for i in rng.choice(len(x_test), count, replace=False):
-        yield synthetic.photo(x_test[i], rng), str(y_test[i]), int(y_test[i])
+        yield photo(x_test[i], rng), str(y_test[i]), int(y_test[i])
 
 
 def evaluate_photos(backend=None, count: int = 300, seed: int = 0) -> Report:

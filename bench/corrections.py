@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from bench import gunicorn_process
-from synthetic import encode, stroke_digit  # noqa: E402
+from synth.canvas import encode  # noqa: E402
+from synth.digits import stroke_digit  # noqa: E402
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from recognizer import backends, read
 import datasets
 from bench import gunicorn_process
-from synthetic import canvas_from_mnist, encode
+from synth.canvas import canvas_from_mnist, encode
 
 
 @dataclass

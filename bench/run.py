@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from recognizer import backends, decode, mnist, normalize, read, segment as segmentation
 import datasets
 from bench import gunicorn_process
-from synthetic import canvas_from_mnist, encode
+from synth.canvas import canvas_from_mnist, encode
 
 
 # The reference server: gunicorn with 2 workers. gunicorn reads ./gunicorn.conf.py (port, workers);

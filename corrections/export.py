@@ -3,7 +3,7 @@
 Arrays (N rows, M training images; no pickled objects, so ``np.load`` needs no allow_pickle):
 
 - ``images`` uint8 (M, 28, 28), ink = 255, and ``labels`` uint8 (M,), 10 = not a digit: what
-  ``model.load_extra_data`` trains on. A row adds its one input when the network read one mark;
+  ``training.digits.load_extra_data`` trains on. A row adds its one input when the network read one mark;
   a "not a digit" row adds every mark it read (none of them is a digit). A digit label on a drawing
   read as several marks is kept below but not paired: which mark it names is unknown.
 - ``image_row`` int64 (M,): the row id each training image came from (to split by drawing).

@@ -20,4 +20,4 @@ NUM_CLASSES = 11  # the digits 0..9 and "not a digit"
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_NAME = "mnist_cnn"
 KERAS_MODEL_PATH = ROOT / f"{MODEL_NAME}.h5"  # source of truth
-TFLITE_MODEL_PATH = ROOT / f"{MODEL_NAME}.tflite"  # derived from the .h5 by model.convert_to_tflite()
+TFLITE_MODEL_PATH = ROOT / f"{MODEL_NAME}.tflite"  # derived from the .h5 by training.convert.convert_to_tflite()

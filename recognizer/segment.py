@@ -40,9 +40,9 @@ NUMBER_DIGIT_ASPECT = 0.4
 # Deslanting a number (segment). A forward hand leans its digits so far that neighbours share columns (the 0s
 # of "10.000" leaning 30 degrees), and no upright cut parts them: the group is sliced across both loops. A
 # number image is cut in a frame where each row y is moved right by round(shear * y) columns, for the shear of
-# DESLANT_SHEARS (columns across per row down, forward positive as in synthetic.slant) whose vertical projection
+# DESLANT_SHEARS (columns across per row down, forward positive as in synth.ink.slant) whose vertical projection
 # profile is the most peaked (deslant_shifts). Every digit is rendered with its rows moved back, as written: the
-# network was taught slanted digits as they are (synthetic.slanted_digit), and reading them deslanted lost 1.4
+# network was taught slanted digits as they are (synth.digits.slanted_digit), and reading them deslanted lost 1.4
 # points of ORAND. Whole rows move by whole pixels, so nothing is resampled and going back is exact. The range
 # spans MNIST's back slants (STYLE_SHEAR) to 45 degrees forward (ONE_SHEAR). Upright digits that touch can be cut
 # worse along moved rows, so a deslanted number is read upright too (read.BOTH_FRAMES). With both frames: ORAND

@@ -1,7 +1,7 @@
 """Synthetic lines of handwritten digits for the string reader: (grey image, text) pairs.
 
 A line is a random text (``random_text``: plain numbers, amounts with thousands separators and decimals,
-dates, codes) written glyph by glyph in MNIST hands, the European styles of ``synthetic.STYLES`` and a few
+dates, codes) written glyph by glyph in MNIST hands, the European styles of ``synth.digits.STYLES`` and a few
 printed fonts, with real spacing (gaps, touching and overlapping neighbours), size and baseline jitter, a
 forward or backward lean of the whole line and a varied pen; then put in a scene (``SCENES``): a clean
 canvas as the page sends it, textured paper or a cheque with a ruled line or an underline, a small soft phone
@@ -17,10 +17,12 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-import synthetic
 from recognizer.decode import decode_image
 from recognizer.line import Line, find_line
 from recognizer.png import encode_png
+from synth.digits import digit_ink
+from synth.ink import crop_ink, lean, pen_width
+from synth.scenes import camera, paper
 
 SEPARATORS = ".,-/"
 SCENES = {"canvas": 0.25, "paper": 0.35, "small photo": 0.2, "scan": 0.2}
@@ -83,13 +85,13 @@ def separator_ink(char: str, rng: np.random.Generator, height: int) -> tuple[np.
 def _drawn(size: tuple[int, int], paint) -> np.ndarray:
     canvas = Image.new("L", (max(1, size[0]), max(1, size[1])), 0)
     paint(ImageDraw.Draw(canvas))
-    return synthetic.crop_ink(np.asarray(canvas, np.float32) / 255.0)
+    return crop_ink(np.asarray(canvas, np.float32) / 255.0)
 
 
 def write_line(text: str, rng: np.random.Generator, mnist_digits, part: str = "train") -> np.ndarray:
     """Write ``text`` by hand: ink float32 (H, W) in [0, 1], ink = 1, the line and a margin around it.
 
-    Digit glyphs are ``synthetic.digit_ink`` (MNIST of ``mnist_digits``, styled, or 5% printed in a font of
+    Digit glyphs are ``synth.digits.digit_ink`` (MNIST of ``mnist_digits``, styled, or 5% printed in a font of
     ``part``); neighbours are 10% apart to overlapping by 15% of the height (a third of lines are written
     tight, touching); sometimes an unlabelled "=" or ".-" ends an amount, as on a cheque."""
     height = int(rng.integers(28, 64))
@@ -97,7 +99,7 @@ def write_line(text: str, rng: np.random.Generator, mnist_digits, part: str = "t
     pieces = []  # (ink, bottom as a share of height)
     for char in text:
         if char.isdigit():
-            glyph = synthetic.digit_ink(int(char), rng, mnist_digits, int(height * rng.uniform(0.85, 1.1)), 0.05, part)
+            glyph = digit_ink(int(char), rng, mnist_digits, int(height * rng.uniform(0.85, 1.1)), 0.05, part)
             pieces.append((glyph, 1.0 + rng.uniform(-0.06, 0.06)))
         else:
             pieces.append(separator_ink(char, rng, height))
@@ -117,11 +119,11 @@ def write_line(text: str, rng: np.random.Generator, mnist_digits, part: str = "t
     ink = ink[:, : x + height // 2]
     if rng.random() < 0.6:
         shear = rng.uniform(0.1, 0.7) if rng.random() < 0.8 else rng.uniform(-0.3, 0.0)
-        ink = synthetic.lean(ink, shear)
+        ink = lean(ink, shear)
     if rng.random() < 0.2:
         ink = np.asarray(Image.fromarray(ink).rotate(rng.uniform(-4, 4), Image.Resampling.BILINEAR, expand=True),
                          np.float32)
-    return synthetic.pen_width(ink, rng)
+    return pen_width(ink, rng)
 
 
 def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
@@ -131,7 +133,7 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
         scale = rng.uniform(1.5, 4.0)
         size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
         big = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.BILINEAR), np.float32)
-        big = synthetic.pen_width(big, rng)
+        big = pen_width(big, rng)
         rgba = np.zeros((*big.shape, 4), np.uint8)
         rgba[:, :, 3] = np.round(np.clip(big, 0, 1) * 255)
         return encode_png(rgba)
@@ -143,13 +145,13 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
         size = (max(8, round(ink.shape[1] * scale)), max(8, round(height * scale)))
         ink = np.array(Image.fromarray(ink).resize(size, Image.Resampling.BOX), np.float32)
         ink /= max(float(ink.max()), 1e-6)
-        return synthetic.camera(synthetic.paper(ink, rng), rng, quality=(30, 80))
+        return camera(paper(ink, rng), rng, quality=(30, 80))
     if kind == "paper":
         if rng.random() < 0.5:  # a ruled line or underline under the digits, or lines across the whole sheet
             for y in ([int(height * rng.uniform(0.7, 0.8))] if rng.random() < 0.6 else
                       range(int(rng.integers(2, 8)), height, int(height * rng.uniform(0.45, 0.6)))):
                 ink[y: y + int(rng.integers(1, 3))] = np.maximum(ink[y: y + 1], rng.uniform(0.3, 0.9))
-        return synthetic.camera(synthetic.paper(ink, rng), rng)
+        return camera(paper(ink, rng), rng)
     # "scan": a crop from a scanned register: a black margin on one side, a column rule, a cross beside.
     pad = int(height * rng.uniform(0.2, 0.8))
     ink = np.pad(ink, ((pad, pad), (pad + int(height * rng.uniform(0, 1.5)), pad + int(height * rng.uniform(0, 2)))))
@@ -165,7 +167,7 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
         y = int(rng.integers(0, max(1, h - size)))
         region = ink[y: y + size, x: x + size]
         np.maximum(region, cross[: region.shape[0], : region.shape[1]], out=region)
-    grey = synthetic.paper(ink, rng, level=rng.uniform(0.75, 0.97))
+    grey = paper(ink, rng, level=rng.uniform(0.75, 0.97))
     margin = int(w * rng.uniform(0.03, 0.12))
     side = rng.integers(4)
     if side == 0:
@@ -174,7 +176,7 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
         grey[:margin] = rng.uniform(0.0, 0.15)
     elif side == 2:
         grey[-margin:] = rng.uniform(0.0, 0.15)
-    return synthetic.camera(grey, rng)
+    return camera(grey, rng)
 
 
 def line_sample(rng: np.random.Generator, mnist_digits, part: str = "train", kind: str | None = None,

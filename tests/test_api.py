@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from recognizer.png import encode_png
-from synthetic import canvas_from_mnist, encode
+from synth.canvas import canvas_from_mnist, encode
 
 
 @pytest.fixture(scope="module")

@@ -419,7 +419,7 @@ def test_predict_on_an_empty_canvas_asks_for_a_drawing(open_page):
 
 
 def test_uploading_an_image_file_reads_it(open_page, tmp_path):
-    from synthetic import stroke_digit
+    from synth.digits import stroke_digit
 
     photo = tmp_path / "digit.jpg"
     stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)

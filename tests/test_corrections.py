@@ -22,7 +22,10 @@ from sqlalchemy import create_engine, inspect, select
 import model
 from app import create_app
 from corrections import Correction, database_uri, db
-from synthetic import canvas_from_mnist, encode, stroke_digit
+from synth.canvas import canvas_from_mnist, encode
+from synth.digits import stroke_digit
+from training.digits import load_extra_data
+from training.network import HISTORY_FILENAME
 from postgres_server import PostgresServer, find_bin_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,7 +291,7 @@ def test_export_round_trip(app, client, tmp_path, fake_model):
         begin, end = data["input_offsets"][i:i + 2]
         np.testing.assert_allclose(data["inputs"][begin:end] / 255.0, seen[i], atol=1 / 255)
     # What training reads: one 28x28 per single-mark drawing, ink = 255, labels with 10 = not a digit.
-    extra_images, extra_labels = model.load_extra_data(path)
+    extra_images, extra_labels = load_extra_data(path)
     assert extra_images.shape == (3, 28, 28) and extra_images.dtype == np.uint8
     assert extra_labels.tolist() == [7, 4, 10]
     np.testing.assert_array_equal(extra_images, data["inputs"])
@@ -342,7 +345,7 @@ def test_retraining_with_extra_data_trains_on_them_and_never_scores_them(fake_mo
     assert app.test_cli_runner().invoke(args=["corrections", "export", str(path)]).exit_code == 0
     assert model._main(["train", "--epochs", "1", "--train-limit", "300", "--extra-scale", "0", "--extra-data", str(path),
                         "--output-dir", str(tmp_path / "run")]) == 0
-    record = json.loads((tmp_path / "run" / model.HISTORY_FILENAME).read_text())
+    record = json.loads((tmp_path / "run" / HISTORY_FILENAME).read_text())
     assert record["correction_images"] == 15  # the "not a digit" one trains the 11th class
     assert record["train_images"] == 240 + 15 and record["validation_images"] == 60
     assert record["test_images"] == 10_000  # MNIST's test set, untouched by the corrections

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench import gunicorn_process
-from synthetic import encode, stroke_digit
+from synth.canvas import encode
+from synth.digits import stroke_digit
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from PIL import Image
 import app as app_module
 from recognizer import backends, decode
 from recognizer.read import predict_image
-from synthetic import canvas_from_mnist, encode
+from synth.canvas import canvas_from_mnist, encode
 
 
 @pytest.fixture(scope="module")

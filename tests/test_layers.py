@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("recognizer", "bench", "training", "synth")
+PACKAGES = ("recognizer", "corrections", "bench", "training", "synth")
+SERVING = ("app", "recognizer", "corrections")  # what gunicorn runs: these import nothing else of the project
 
 
 def project_modules() -> dict[str, Path]:
@@ -53,12 +54,25 @@ def test_there_is_no_import_circle():
         visit(name, [])
 
 
-def test_the_recognizer_and_the_app_never_import_training_evaluation_or_benchmarks():
+def _within(name: str, layers: tuple[str, ...]) -> bool:
+    return any(name == layer or name.startswith(layer + ".") for layer in layers)
+
+
+def test_the_recognizer_corrections_and_the_app_never_import_training_evaluation_or_benchmarks():
     edges = graph()
-    serving = [name for name in edges if name.startswith("recognizer")] + ["app"]
+    serving = [name for name in edges if _within(name, SERVING)]
+    assert {"app", "recognizer.read", "corrections.routes"} <= set(serving)
     for name in serving:
-        assert not edges[name] & {"model", "evaluation", "datasets", "bench", "synthetic"} and \
-            not any(t.startswith(("bench", "training", "synth")) for t in edges[name]), (name, edges[name])
+        # Nothing of model.py, evaluation.py, datasets.py, bench/, training/ or synth/: only the serving layers.
+        assert all(_within(target, SERVING) for target in edges[name]), (name, edges[name])
+
+
+def test_synthetic_inputs_and_training_stay_below_the_command_line_and_the_measurements():
+    # model.py (the command line), evaluation.py and bench/ sit on top; training/ may use synth/, never the reverse.
+    edges = graph()
+    for name in [n for n in edges if _within(n, ("synth", "training"))]:
+        allowed = ("recognizer", "datasets", "synth") + (("training",) if name.startswith("training") else ())
+        assert all(_within(target, allowed) for target in edges[name]), (name, edges[name])
 
 
 def test_bench_imports_no_tests():
@@ -66,6 +80,6 @@ def test_bench_imports_no_tests():
         tree = ast.parse(path.read_text())
         modules = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
         modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        # Synthetic inputs come from synthetic.py, shared by tests, benchmarks and evaluation.
+        # Synthetic inputs come from synth/, shared by tests, benchmarks, training and evaluation.
         assert not any(m.startswith("tests") for m in modules), (path.name, modules)
         assert "sys.path" not in path.read_text(), path.name

@@ -12,8 +12,11 @@ import pytest
 import evaluation
 from recognizer import backends, mnist, read
 import datasets
-import model
-from synthetic import canvas_from_mnist, encode, stroke_digit
+from synth.canvas import canvas_from_mnist, encode
+from synth.digits import stroke_digit
+from training.digits import train
+from training.ensemble import train_ensemble
+from training.network import HISTORY_FILENAME
 
 
 def write_idx(path, array: np.ndarray) -> None:
@@ -145,11 +148,11 @@ def test_an_unknown_backend_is_refused():
 @pytest.mark.slow
 def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history(tmp_path, mnist_test):
     before = mnist.KERAS_MODEL_PATH.stat().st_mtime_ns
-    result = model.train_ensemble(2, tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0,
-                                  extra_scale=0.002, extra_cache=tmp_path / "extra.npz")
+    result = train_ensemble(2, tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0,
+                            extra_scale=0.002, extra_cache=tmp_path / "extra.npz")
     assert result.keras_path == tmp_path / "mnist_cnn.h5" and result.keras_path.is_file()
     assert result.tflite_path.is_file()
-    record = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())
+    record = json.loads((tmp_path / HISTORY_FILENAME).read_text())
     assert len(record["members"]) == 2 and record["test_images"] == 500
     for member in record["members"]:
         # 3,000 MNIST images plus the extra set, a tenth of which is held out for validation too
@@ -171,13 +174,13 @@ def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history
 def test_fine_tuning_starts_from_the_saved_network_and_leaves_it_untouched(tmp_path):
     # One epoch on 1,000 images at a low rate: a fresh network would read MNIST far worse than the saved one.
     before = mnist.KERAS_MODEL_PATH.stat().st_mtime_ns
-    result = model.train(output_dir=tmp_path, epochs=1, train_limit=1000, test_limit=500, verbose=0,
-                         extra_scale=0.001, init_model=mnist.KERAS_MODEL_PATH, learning_rate=1e-4)
+    result = train(output_dir=tmp_path, epochs=1, train_limit=1000, test_limit=500, verbose=0,
+                   extra_scale=0.001, init_model=mnist.KERAS_MODEL_PATH, learning_rate=1e-4)
     assert result.test_accuracy >= 0.98
-    record = json.loads((tmp_path / model.HISTORY_FILENAME).read_text())
+    record = json.loads((tmp_path / HISTORY_FILENAME).read_text())
     assert record["init_model"] == str(mnist.KERAS_MODEL_PATH) and record["learning_rate"] == 1e-4
     # How the starting network was trained is kept with it: the whole chain of runs stays known.
-    assert record["init_record"] == json.loads((mnist.KERAS_MODEL_PATH.parent / model.HISTORY_FILENAME).read_text())
+    assert record["init_record"] == json.loads((mnist.KERAS_MODEL_PATH.parent / HISTORY_FILENAME).read_text())
     assert mnist.KERAS_MODEL_PATH.stat().st_mtime_ns == before
 
 
@@ -188,5 +191,5 @@ def test_fine_tuning_refuses_a_network_of_another_shape(tmp_path):
                                     keras.layers.Dense(10, activation="softmax")])
     ten_classes.save(tmp_path / "ten.h5")
     with pytest.raises(ValueError, match="train it anew"):
-        model.train(output_dir=tmp_path / "out", epochs=1, train_limit=100, extra_scale=0,
-                    init_model=tmp_path / "ten.h5")
+        train(output_dir=tmp_path / "out", epochs=1, train_limit=100, extra_scale=0,
+              init_model=tmp_path / "ten.h5")

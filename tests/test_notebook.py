@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import model
 from recognizer import mnist
+from training.network import HISTORY_FILENAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,6 @@ def test_the_notebook_trains_plots_and_saves_artefacts_on_a_small_sample(tmp_pat
     assert len(figures) >= 5  # samples, augmentation, curves, confusion matrix, misclassified digits
     text = "".join(o.get("text", "") for o in outputs)
     assert "MNIST test accuracy" in text and "USPS test accuracy" in text
-    for name in ("mnist_cnn.h5", "mnist_cnn.tflite", model.HISTORY_FILENAME):
+    for name in ("mnist_cnn.h5", "mnist_cnn.tflite", HISTORY_FILENAME):
         assert (tmp_path / "artefacts" / name).is_file()
     assert mnist.KERAS_MODEL_PATH.read_bytes() == committed

@@ -10,8 +10,9 @@ from PIL import Image
 from scipy import ndimage
 
 from recognizer import decode, normalize, png
-from synthetic import canvas_from_mnist, encode, stroke_digit
 from recognizer.mnist import DIGIT_BOX, IMAGE_SIZE
+from synth.canvas import canvas_from_mnist, encode
+from synth.digits import stroke_digit
 
 
 def ink_box(image: np.ndarray, level: float = 0.05) -> tuple[int, int]:
@@ -210,7 +211,7 @@ def test_shifting_rows_and_back_restores_the_image_exactly(height, width, shifts
 
 
 def test_a_number_is_deslanted_only_when_its_digits_lean():
-    from synthetic import lean
+    from synth.ink import lean
     from recognizer.segment import deslant_shifts
 
     upright = np.zeros((40, 120), bool)

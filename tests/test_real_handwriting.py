@@ -8,13 +8,15 @@ from PIL import Image, ImageDraw
 
 import datasets
 import evaluation
-import synthetic
+import synth.ink
 from recognizer import read
 from recognizer.decode import decode_image
 from recognizer.lines import remove_lines
 from recognizer.normalize import INK_THRESHOLD, ink_map
 from recognizer.png import encode_png
 from recognizer.segment import segment
+from synth.canvas import canvas_from_mnist, encode
+from synth.digits import stroke_digit
 
 
 def test_composed_numbers_of_two_to_six_digits_are_read_back(litert_model):
@@ -55,7 +57,7 @@ def _mark(paint, size: int | tuple[int, int] = 280):
     the page posts it."""
     image = Image.new("RGBA", (size, size) if isinstance(size, int) else size, (0, 0, 0, 0))
     paint(ImageDraw.Draw(image))
-    return synthetic.encode(image)
+    return encode(image)
 
 
 NOT_DIGITS = {
@@ -77,7 +79,7 @@ def test_marks_that_are_not_digits_are_answered_not_a_digit(real_client, kind):
 
 @pytest.mark.parametrize("style", ["1 flag base", "7 crossed", "4 closed", "9 curled", "9 loop"])
 def test_european_styles_drawn_on_the_canvas_are_read(real_client, style):
-    response = real_client.post("/predict", data=synthetic.encode(synthetic.stroke_digit(style, width=18)),
+    response = real_client.post("/predict", data=encode(stroke_digit(style, width=18)),
                                 content_type="image/png")
     body = response.get_json()
     assert body["number"] == style[0], body["number"]
@@ -89,7 +91,7 @@ def test_a_digit_wider_than_a_numbers_digits_is_read_whole_on_the_canvas(real_cl
     # Wider than segment.MAX_DIGIT_WIDTH line heights, the digit was sliced and no span held all of it: both
     # halves were skipped and the answer was "not a digit". On a canvas of one digit the whole is read too.
     images, labels = mnist_test
-    data = synthetic.encode(synthetic.canvas_from_mnist(images[index]))
+    data = encode(canvas_from_mnist(images[index]))
     body = real_client.post("/predict", data=data, content_type="image/png").get_json()
     assert body["number"] == str(labels[index]) and not body["low_confidence"], body["number"]
 
@@ -99,7 +101,7 @@ def test_a_digit_in_pieces_that_each_look_like_a_digit_is_read_once_on_the_canva
     # A 1 with a kink and a 2 whose tail stands apart were read "11" and "21": each piece is a confident 1.
     # A square canvas holds one digit as a rule (read.EXTRA_DIGIT_COST).
     images, labels = mnist_test
-    data = synthetic.encode(synthetic.canvas_from_mnist(images[index]))
+    data = encode(canvas_from_mnist(images[index]))
     body = real_client.post("/predict", data=data, content_type="image/png").get_json()
     assert body["number"] == str(labels[index]), body["number"]
 
@@ -147,7 +149,7 @@ def test_a_slanted_1_in_a_number_is_read_as_one_digit(real_client, lean):
 
 def _leaning_number(digits: str, shear: float, gap: int, pen: int) -> bytes:
     """A canvas PNG of ``digits`` ("0" a 90x150 loop, "1" a bar) ``gap`` px apart, leaned as a whole by ``shear``
-    (columns across per row down, synthetic.lean): its loops share columns with their neighbours."""
+    (columns across per row down, synth.ink.lean): its loops share columns with their neighbours."""
     alpha = Image.new("L", (60 + len(digits) * (90 + gap), 220), 0)
     draw = ImageDraw.Draw(alpha)
     x = 30
@@ -158,7 +160,7 @@ def _leaning_number(digits: str, shear: float, gap: int, pen: int) -> bytes:
         else:
             draw.line([(x + 20, 35), (x + 20, 185)], fill=255, width=pen)
             x += 40 + gap
-    ink = synthetic.lean(np.asarray(alpha, np.float32) / 255.0, shear)
+    ink = synth.ink.lean(np.asarray(alpha, np.float32) / 255.0, shear)
     rgba = np.zeros(ink.shape + (4,), np.uint8)
     rgba[:, :, 3] = np.round(ink * 255)
     return encode_png(rgba)
@@ -196,7 +198,7 @@ def test_a_leaning_numbers_digit_boxes_hold_its_ink_in_the_image(litert_model):
 def test_separators_are_dropped_from_the_number(litert_model, mnist_test):
     images, labels = mnist_test
     picks = [int(np.flatnonzero(labels == d)[3]) for d in (1, 9, 9, 5, 0)]
-    ink = [synthetic.mnist_ink(images[i], 56) for i in picks]
+    ink = [synth.ink.mnist_ink(images[i], 56) for i in picks]
     dot = np.zeros((56, 10), np.float32)
     dot[46:54, 1:9] = 1.0
     gap = np.zeros((56, 14), np.float32)

@@ -14,8 +14,8 @@ from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, text_
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line
 from recognizer.png import encode_png
 from recognizer.strings import load_string_reader
+from synth.canvas import encode
 from synth.strings import write_line
-from synthetic import encode
 
 
 def frames(labels: str, peak: float = 0.9) -> np.ndarray:

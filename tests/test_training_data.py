@@ -9,33 +9,38 @@ import pytest
 from PIL import Image
 
 import datasets
-import model
-import synthetic
 from recognizer.mnist import NOT_A_DIGIT
+from synth.digits import SLANT, slanted_digit, stroke_digit, styled_digit
+from synth.ink import ONE_TILT, one_like, slant
+from synth.labels import pipeline_samples
+from synth.nondigits import NON_DIGIT_KINDS, non_digit
+from synth.scenes import amount_scene, cell_scene, rephotograph
+from training import extra
+from training.cells import realworld_cell_samples
 
 
 def test_mnist_ones_are_one_like_and_other_digits_rarely(mnist_test):
     images, labels = mnist_test
-    ones = [synthetic.one_like(images[i] / 255.0) for i in np.flatnonzero(labels == 1)[:300]]
-    others = [synthetic.one_like(images[i] / 255.0) for i in np.flatnonzero(labels != 1)[:900]]
+    ones = [one_like(images[i] / 255.0) for i in np.flatnonzero(labels == 1)[:300]]
+    others = [one_like(images[i] / 255.0) for i in np.flatnonzero(labels != 1)[:900]]
     assert np.mean(ones) >= 0.9, np.mean(ones)
     assert np.mean(others) <= 0.05, np.mean(others)
 
 
 @pytest.mark.parametrize("angle", [0, 10, 25, 40])
 def test_a_bar_near_vertical_is_one_like_and_a_flat_one_is_not(angle):
-    ink = synthetic.stroke_digit("1", width=18, transparent=False)  # black vertical stroke on white
+    ink = stroke_digit("1", width=18, transparent=False)  # black vertical stroke on white
     bar = 1.0 - np.asarray(ink.convert("L").rotate(angle, fillcolor=255), np.float32) / 255.0
-    assert synthetic.one_like(bar)
+    assert one_like(bar)
     flat = 1.0 - np.asarray(ink.convert("L").rotate(70, fillcolor=255), np.float32) / 255.0
-    assert not synthetic.one_like(flat)
+    assert not one_like(flat)
 
 
-@pytest.mark.parametrize("kind", synthetic.NON_DIGIT_KINDS)
+@pytest.mark.parametrize("kind", NON_DIGIT_KINDS)
 def test_no_negative_of_any_kind_is_a_bar_near_vertical(kind, mnist_test):
     rng = np.random.default_rng(5)
-    marks = [synthetic.non_digit(kind, rng, mnist_test) for _ in range(25)]
-    assert not any(synthetic.one_like(mark) for mark in marks)
+    marks = [non_digit(kind, rng, mnist_test) for _ in range(25)]
+    assert not any(one_like(mark) for mark in marks)
 
 
 def test_the_extra_set_drops_one_like_negatives_but_keeps_ones(mnist_test):
@@ -46,7 +51,7 @@ def test_the_extra_set_drops_one_like_negatives_but_keeps_ones(mnist_test):
     dash[12:16, 4:24] = 255
     x = np.concatenate([ones, bar[None], dash[None]])
     y = np.array([1] * 5 + [NOT_A_DIGIT, NOT_A_DIGIT], np.uint8)
-    kept_x, kept_y = model._without_one_like_negatives(x, y)
+    kept_x, kept_y = extra._without_one_like_negatives(x, y)
     assert list(kept_y) == [1] * 5 + [NOT_A_DIGIT]
     assert np.array_equal(kept_x[-1], dash)
 
@@ -58,11 +63,11 @@ def test_a_real_cell_photographed_again_keeps_its_digit_and_size():
     with Image.open(io.BytesIO(images[i])) as original:
         size = original.size
     for _ in range(3):
-        again = synthetic.rephotograph(images[i], rng)
+        again = rephotograph(images[i], rng)
         with Image.open(io.BytesIO(again)) as image:
             assert image.format == "JPEG"
             assert all(abs(a - b) <= 0.2 * b for a, b in zip(image.size, size))
-    samples, targets = model.realworld_cell_samples(rng, cells=([images[i]], ["7"]), rephotos=3)
+    samples, targets = realworld_cell_samples(rng, cells=([images[i]], ["7"]), rephotos=3)
     assert list(targets).count(7) >= 3  # the digit is found in the original and in most new photos
 
 
@@ -70,11 +75,11 @@ def test_styled_ones_lean_forward_further_than_mnist_writers_do(mnist_test):
     # Cheque amounts hold 1s slanted like "/" with a flag, read as 7s (or "not a digit") by a network taught only
     # upright styled 1s: they must lean past MNIST's 95th percentile, but not past a 1's limit (ONE_TILT).
     rng = np.random.default_rng(11)
-    mnist_lean = np.percentile([synthetic.slant(image / 255.0) for image in mnist_test[0][:2000]], [5, 95])
-    ones = np.array([synthetic.slant(synthetic.styled_digit("1", rng)) for _ in range(300)])
+    mnist_lean = np.percentile([slant(image / 255.0) for image in mnist_test[0][:2000]], [5, 95])
+    ones = np.array([slant(styled_digit("1", rng)) for _ in range(300)])
     assert np.percentile(ones, 95) >= mnist_lean[1], (np.percentile(ones, 95), mnist_lean)
     assert np.percentile(ones, 5) >= mnist_lean[0] - 0.15  # and they lean back no further than MNIST's do
-    assert ones.max() <= np.tan(synthetic.ONE_TILT) + 0.15  # nor lie down into a line
+    assert ones.max() <= np.tan(ONE_TILT) + 0.15  # nor lie down into a line
 
 
 def test_slanted_digits_lean_as_a_forward_hand_does_and_keep_their_shape(mnist_test):
@@ -82,14 +87,14 @@ def test_slanted_digits_lean_as_a_forward_hand_does_and_keep_their_shape(mnist_t
     images, labels = mnist_test
     leans, ones = [], []
     for i in range(200):
-        ink = synthetic.slanted_digit(images[i], rng)
-        leans.append(synthetic.slant(ink))
+        ink = slanted_digit(images[i], rng)
+        leans.append(slant(ink))
         if labels[i] == 1:
-            ones.append(synthetic.one_like(ink))  # a 1 leaned to 45 degrees is still a 1, never a line
+            ones.append(one_like(ink))  # a 1 leaned to 45 degrees is still a 1, never a line
     leans = np.array(leans)
     forward = leans > 0
     assert 0.75 <= forward.mean() <= 0.95  # BACK_SLANT_SHARE lean back
-    assert np.all((leans[forward] > synthetic.SLANT[0] - 0.1) & (leans[forward] < synthetic.SLANT[1] + 0.1)), leans
+    assert np.all((leans[forward] > SLANT[0] - 0.1) & (leans[forward] < SLANT[1] + 0.1)), leans
     assert len(ones) >= 15 and np.mean(ones) >= 0.9
 
 
@@ -99,23 +104,23 @@ def test_slant_is_positive_for_a_forward_lean_and_zero_for_an_upright_bar():
     forward = np.zeros((20, 20), np.float32)
     for row in range(2, 18):  # the top to the right, one pixel across for two down
         forward[row, 14 - (row - 2) // 2: 16 - (row - 2) // 2] = 1.0
-    assert synthetic.slant(upright) == pytest.approx(0.0, abs=1e-9)
-    assert synthetic.slant(forward) == pytest.approx(0.5, abs=0.05)
-    assert synthetic.slant(np.zeros((5, 5))) == 0.0
+    assert slant(upright) == pytest.approx(0.0, abs=1e-9)
+    assert slant(forward) == pytest.approx(0.5, abs=0.05)
+    assert slant(np.zeros((5, 5))) == 0.0
 
 
 def test_pencil_candidates_are_never_taught_as_not_a_digit(mnist_test):
     # Tiny pencil digits, normalised to MNIST's box, are well-formed digits: taught as "not a digit" (the old
     # labels) they made real digits "not a digit". A span that is one candidate alone is left out.
     rng = np.random.default_rng(5)
-    scenes = [synthetic.cell_scene(rng, mnist_test, "candidates") for _ in range(40)]
-    negatives = sum(int((synthetic.pipeline_samples(*scene, rng)[1] == NOT_A_DIGIT).sum()) for scene in scenes)
+    scenes = [cell_scene(rng, mnist_test, "candidates") for _ in range(40)]
+    negatives = sum(int((pipeline_samples(*scene, rng)[1] == NOT_A_DIGIT).sum()) for scene in scenes)
     candidates = sum(len(labels) for _, _, labels in scenes)
     assert candidates >= 40
     assert negatives <= 0.2 * candidates, (negatives, candidates)  # left: grid lines' remains, two digits as one
     images, labels, _ = datasets.load_realworld("sudoku_cells_train")
     cells = [images[i] for i in np.flatnonzero(labels == "candidates")[:3]]
-    samples, targets = model.realworld_cell_samples(rng, cells=(cells, ["candidates"] * 3), rephotos=1)
+    samples, targets = realworld_cell_samples(rng, cells=(cells, ["candidates"] * 3), rephotos=1)
     assert len(targets) == 0
 
 
@@ -123,7 +128,7 @@ def test_blank_real_cells_are_still_taught_as_not_a_digit():
     images, labels, _ = datasets.load_realworld("sudoku_cells_train")
     cells = [images[i] for i in np.flatnonzero(labels == "blank")[:80]]  # most leave nothing once lines are out
     rng = np.random.default_rng(1)
-    samples, targets = model.realworld_cell_samples(rng, cells=(cells, ["blank"] * 80), rephotos=0)
+    samples, targets = realworld_cell_samples(rng, cells=(cells, ["blank"] * 80), rephotos=0)
     assert len(targets) >= 1 and set(targets.tolist()) == {NOT_A_DIGIT}
 
 
@@ -134,12 +139,12 @@ def test_deslanted_amounts_are_taught_with_each_span_labelled_by_the_digit_it_ho
     from recognizer.segment import segment
 
     rng = np.random.default_rng(3)
-    scenes = [synthetic.amount_scene(rng, mnist_test) for _ in range(30)]
+    scenes = [amount_scene(rng, mnist_test) for _ in range(30)]
     deslanted = [s for s in scenes if segment(decode_image(s[0])).row_shifts is not None]
     assert len(deslanted) >= 10
     taught = digits = 0
     for data, owner, labels in deslanted:
-        images, targets = synthetic.pipeline_samples(data, owner, labels, rng)
+        images, targets = pipeline_samples(data, owner, labels, rng)
         positives = targets[targets != NOT_A_DIGIT]
         assert set(positives.tolist()) <= set(labels)
         taught += min(len(positives), len(labels))

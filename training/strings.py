@@ -118,8 +118,8 @@ def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
     """Scan a real image again, a little differently: grey float32 (H, W), 1 = white.
 
     The image is sheared (a hand leaning more or less), stretched or squeezed by up to 15%, turned by up to
-    3 degrees, given another exposure, and re-compressed as a scanner would (``synthetic.camera``)."""
-    import synthetic
+    3 degrees, given another exposure, and re-compressed as a scanner would (``synth.scenes.camera``)."""
+    from synth.scenes import camera
 
     grey = decode_image(data)
     height, width = grey.shape
@@ -136,7 +136,7 @@ def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
                                             Image.Resampling.BILINEAR, fillcolor=fill)
     grey = np.clip(np.asarray(image, np.float32) ** rng.uniform(0.7, 1.4) * rng.uniform(0.85, 1.1)
                    + rng.uniform(-0.08, 0.08), 0, 1)
-    return decode_image(synthetic.camera(grey, rng, quality=(50, 95)))
+    return decode_image(camera(grey, rng, quality=(50, 95)))
 
 
 def real_lines(images: list[bytes], texts, variants: int, seed: int):
