@@ -235,15 +235,15 @@ def evaluate_strings(name: str, samples, reader=None, mode: str = "auto") -> Str
     for data, label, kind in samples:
         reading = read_or_none(data, reader, mode)
         digits = "".join(c for c in label if c.isdigit())
-        number = reading.number if reading else ""
+        number = (reading.number or "") if reading else ""
         text = (reading.text if reading.text is not None else reading.number) if reading else ""
         confidence = reading.to_json()["confidence"] if reading and not reading.not_a_digit else 0.0
         rows.append((number == digits, None if label == digits and kind == "real" else text == label,
                      _common_subsequence(number, digits), max(len(number), len(digits)), confidence,
-                     reading is None or reading.low_confidence, kind))
-    right = np.array([r[0] for r in rows])
+                     reading is None or bool(reading.low_confidence), kind))
+    right = np.array([r[0] for r in rows], bool)
     texts = [r[1] for r in rows if r[1] is not None]
-    flagged = np.array([r[5] for r in rows])
+    flagged = np.array([r[5] for r in rows], bool)
     rate, threshold = read_rate([r[4] for r in rows], right)
     kinds = sorted({r[6] for r in rows})
     return StringReport(name, len(rows), float(right.mean()), sum(r[2] for r in rows) / max(1, sum(r[3] for r in rows)),

@@ -1,8 +1,9 @@
 """Find the line of handwriting in an image and normalise it for the string reader.
 
     grey image -> ink (``normalize.ink_map``) -> ruled lines, borders, margins out (``lines.remove_lines``)
-        -> strokes (``normalize.find_strokes``) -> the line: the largest stroke and its neighbours along
-        its row band -> cropped, scaled to ``LINE_HEIGHT`` px tall (at most ``MAX_LINE_WIDTH`` wide)
+        -> strokes (``normalize.find_strokes``) -> the line: of the lines grown from the largest strokes
+        along their row bands, the one with the most ink -> cropped, scaled to ``LINE_HEIGHT`` px tall
+        (at most ``MAX_LINE_WIDTH`` wide)
 
 Training (``training.strings``), evaluation and serving all call ``find_line``, so the network never sees
 two different pipelines. The height of 32 px is the usual input of CRNN-style readers (Shi et al., 2017,
@@ -33,6 +34,7 @@ MAX_LINE_STROKES = 400  # strokes looked at; more is noise or an attack (the seg
 MARGIN_SHARE = 0.8  # a stroke touching the image's edge and this long along it is a scanner margin or a rule
 RULE_ASPECT = 12  # a stroke that long across the image and this many times longer than wide is a rule
 EDGE_SHARE = 0.03  # a margin lies within this share of the width from the left or right edge
+SEEDS = 4  # strokes, largest first, that each grow a candidate line (the one with the most ink is read)
 TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
 
 
@@ -67,12 +69,17 @@ class Line:
 
 
 def find_line(grey: np.ndarray) -> Line:
-    """Find the line of handwriting in a grey image and normalise it: a ``Line``.
+    """Find the line of handwriting in a grey image and normalise it: the first of ``find_lines``."""
+    return find_lines(grey)[0]
+
+
+def find_lines(grey: np.ndarray, limit: int = SEEDS) -> list[Line]:
+    """Find the candidate lines of handwriting in a grey image, normalised: 1..``limit`` ``Line``s, most ink first.
 
     ``grey``: float (H, W) in [0, 1], either polarity (``normalize.ink_map``), as ``decode.decode_image``
-    returns it (at most 1024 px a side, so every step is bounded by the image's size). The largest stroke
-    seeds the line; strokes overlapping its row band and no farther than ``MAX_GAP`` band heights from the
-    line's ends join it, one at a time. Strokes that run along an edge of the image (a scanner's black margin,
+    returns it (at most 1024 px a side, so every step is bounded by the image's size). Each of the ``limit``
+    largest strokes seeds a candidate line (the same line grown twice is returned once); strokes overlapping its
+    row band and no farther than ``MAX_GAP`` band heights from the line's ends join it, one at a time. Strokes that run along an edge of the image (a scanner's black margin,
     a column rule cut by the crop) never seed it. Raises EmptyImageError when there is no ink and
     TooMuchWorkError for more than ``MAX_LINE_STROKES`` strokes.
     """
@@ -96,18 +103,48 @@ def find_line(grey: np.ndarray) -> Line:
     if margin.all():
         margin = np.zeros_like(speck)
     kept = np.arange(1, found.count + 1)
-    order = np.argsort(np.where(margin, -1.0, areas))[::-1]
-    chosen = np.zeros(len(kept), bool)
-    chosen[order[0]] = True
-    top, bottom = boxes[order[0], 1], boxes[order[0], 1] + boxes[order[0], 3]
-    left, right = boxes[order[0], 0], boxes[order[0], 0] + boxes[order[0], 2]
+    # Each of the ``limit`` largest strokes grows a line, so a cross or a tick larger than any one digit beside a
+    # short number does not hide the number: the string reader reads each candidate and keeps the surest.
+    order = np.argsort(np.where(margin, -1.0, areas))[::-1][:max(1, limit)]
+    order = order[~margin[order]] if (~margin[order]).any() else order[:1]
+    masks = []
+    for seed in order:
+        mask = _grow(int(seed), boxes, margin, speck)
+        if not any(np.array_equal(mask, other) for other in masks):
+            masks.append(mask)
+    masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
+    return [_line_of(mask, kept, found, speck, cleaned, boxes) for mask in masks]
+
+
+def _line_of(chosen: np.ndarray, kept: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray,
+             boxes: np.ndarray) -> Line:
+    """Normalise the strokes ``chosen`` (mask (n,)) of ``found`` into a Line; specks stay in its ink."""
+    selected = np.zeros(found.count + 1, bool)
+    selected[kept[chosen]] = True
+    selected[1:] |= speck
+    others = (found.labels > 0) & ~selected[found.labels]
+    line_ink = np.where(others, 0.0, cleaned).astype(np.float32)
+    x, y, w, h = boxes[chosen].T
+    x0, y0 = int(x.min()), int(y.min())
+    x1, y1 = int((x + w).max()), int((y + h).max())
+    return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0))
+
+
+def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray) -> np.ndarray:
+    """Return which strokes (boxes (n, 4)) form the line grown from stroke ``seed``: a boolean mask (n,).
+
+    Strokes that overlap the line's row band and lie within ``MAX_GAP`` band heights of its ends join it, one
+    round at a time (at most n rounds of O(n) each); specks join in one last pass and never grow the band."""
+    chosen = np.zeros(len(boxes), bool)
+    chosen[seed] = True
     x, y, w, h = boxes.T
+    top, bottom = y[seed], y[seed] + h[seed]
+    left, right = x[seed], x[seed] + w[seed]
     changed = True
-    while changed:  # at most len(kept) rounds, each O(len(kept))
+    while changed:
         changed = False
         band = bottom - top
         slack = BAND_SLACK * band
-        x, y, w, h = boxes.T
         near = ~chosen & ~margin & (y < bottom + slack) & (y + h > top - slack)
         near &= (x < right + MAX_GAP * band) & (x + w > left - MAX_GAP * band)
         # Strokes far taller than the line (a column rule, a border) are not part of it.
@@ -124,15 +161,7 @@ def find_line(grey: np.ndarray) -> Line:
     band = bottom - top
     chosen |= speck & (y < bottom + BAND_SLACK * band) & (y + h > top - BAND_SLACK * band) \
         & (x < right + MAX_GAP * band) & (x + w > left - MAX_GAP * band)
-    selected = np.zeros(found.count + 1, bool)
-    selected[kept[chosen]] = True
-    selected[1:] |= speck
-    others = (found.labels > 0) & ~selected[found.labels]
-    line_ink = np.where(others, 0.0, cleaned).astype(np.float32)
-    x, y, w, h = boxes[chosen].T
-    x0, y0 = int(x.min()), int(y.min())
-    x1, y1 = int((x + w).max()), int((y + h).max())
-    return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0))
+    return chosen
 
 
 def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from recognizer.decode import PreprocessingError, decode_image_sized
-from recognizer.line import find_line
+from recognizer.line import find_lines
 from recognizer.read import Reading, read_segments
 from recognizer.segment import NUMBER_ASPECT
 
@@ -61,7 +61,7 @@ class Reader:
         """Read image bytes: the digit or the number in them, boxes in the pixels of the image as sent.
 
         ``mode``: "digit" reads by segments; "number" reads the line whole (the string reader); "auto" sends
-        an image whose line of ink is at least ``segment.NUMBER_ASPECT`` times wider than tall to the string
+        an image with a candidate line of ink (``line.find_lines``) at least ``segment.NUMBER_ASPECT`` times wider than tall to the string
         reader and any other to the segments, and falls back to the segments where the string reader finds no
         line or at most one digit (a single digit drawn wide, a ruled line, a smudge: the segmenter reads single
         digits best and answers blanks and marks as it always has). Raises ValueError for another mode, and
@@ -71,14 +71,14 @@ class Reader:
         grey, (width, height) = decode_image_sized(data)
         reading = None
         if mode == "number" and self.strings is not None:
-            reading = self.strings.read_line(find_line(grey))
+            reading, _ = self.strings.read_lines(find_lines(grey))
         elif mode == "auto" and self.strings is not None:
             try:
-                line = find_line(grey)
+                lines = [line for line in find_lines(grey) if line.box[2] >= NUMBER_ASPECT * line.box[3]]
             except PreprocessingError:
-                line = None  # the segmenter answers blank and noisy images with its own words
-            if line is not None and line.box[2] >= NUMBER_ASPECT * line.box[3]:
-                reading = self.strings.read_line(line)
+                lines = []  # the segmenter answers blank and noisy images with its own words
+            if lines:
+                reading, _ = self.strings.read_lines(lines)
                 if len(reading.digits) <= 1:
                     reading = None
         if reading is None:

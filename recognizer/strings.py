@@ -1,7 +1,7 @@
 """The string reader: a line of handwritten digits read whole by a CTC network, served by LiteRT.
 
-    grey -> ``line.find_line`` (the line, 32 px tall) -> network: (1, 32, W, 1) -> (1, W/4, 15) probabilities
-        -> ``ctc.best_path`` -> text, digits with their boxes and probabilities -> Reading
+    grey -> ``line.find_lines`` (candidate lines, 32 px tall) -> network: (1, 32, W, 1) -> (1, W/4, 15) probabilities
+        -> ``ctc.best_path`` -> text, digits with their boxes and probabilities -> the surest candidate's Reading
 
 The network is ``digit_strings.tflite``, converted from ``digit_strings.keras`` (``python model.py
 train-strings``; ``training/strings.py`` says how it is built and trained).
@@ -16,7 +16,7 @@ import numpy as np
 
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
 from recognizer.ctc import NUM_STRING_CLASSES, best_path, text_of
-from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_line
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines
 from recognizer.mnist import NUM_DIGITS, ROOT
 from recognizer.normalize import to_mnist_box
 from recognizer.read import Prediction, Reading
@@ -41,8 +41,22 @@ class StringReader:
     def read(self, grey: np.ndarray) -> Reading:
         """Find the line in a grey image (float32 (H, W) in [0, 1]) and read it; boxes in its pixels.
 
-        Raises recognizer.decode.PreprocessingError as ``line.find_line`` does, ModelOutputError as ``read_line``."""
-        return self.read_line(find_line(grey))
+        Raises recognizer.decode.PreprocessingError as ``line.find_lines`` does, ModelOutputError as
+        ``read_line``."""
+        return self.read_lines(find_lines(grey))[0]
+
+    def read_lines(self, lines: list[Line]) -> tuple[Reading, Line]:
+        """Read each candidate line (``line.find_lines``: at most ``line.SEEDS``, so at most that many network
+        runs) and return the surest reading that holds a digit, with its line: the highest best-path
+        probability; the first line's reading where none holds a digit. Raises ModelOutputError as
+        ``read_line``; ValueError for no lines."""
+        if not lines:
+            raise ValueError("read_lines needs at least one line")
+        readings = [(self.read_line(line), line) for line in lines]
+        with_digits = [pair for pair in readings if pair[0].digits]
+        if not with_digits:
+            return readings[0]
+        return max(with_digits, key=lambda pair: pair[0].string_confidence)  # the first (most ink) on a tie
 
     def read_line(self, line: Line) -> Reading:
         """Read a found line: its text, each digit's probabilities and box, separators as skipped marks.
