@@ -9,7 +9,8 @@ Command line (see ``python model.py --help``):
     python model.py train [--members 1] [--epochs 30] [--extra-scale 1] [--data-dir DIR] [--output-dir DIR] [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py convert
-    python model.py train-strings [--steps N] [--synthetic N]   # the string reader (training/strings.py)
+    python model.py train-strings [--steps N] [--synthetic N] [--init K --learning-rate R --data-seed S]
+                                                               # the string reader (training/strings.py)
 Measurements: ``python evaluation.py``.
 """
 
@@ -48,11 +49,15 @@ def _main(argv=None) -> int:
     p_combine.add_argument("--output-dir", default=str(ROOT))
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
-    p_strings = sub.add_parser("train-strings", help="train the string reader from fresh weights (digit_strings.keras, "
-                                                     ".tflite and .json beside it)")
+    p_strings = sub.add_parser("train-strings", help="train the string reader, from fresh weights or --init's "
+                                                     "(digit_strings.keras, .tflite and .json beside it)")
     p_strings.add_argument("--steps", type=int, default=None, help="training steps (default: training.strings.CONFIG)")
     p_strings.add_argument("--synthetic", type=int, default=None, help="synthetic lines to make")
     p_strings.add_argument("--output", default=None, help="the .keras to write (default: digit_strings.keras)")
+    p_strings.add_argument("--init", default=None, help="a .keras reader to fine-tune instead of fresh weights")
+    p_strings.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (cosine decay)")
+    p_strings.add_argument("--data-seed", type=int, default=None,
+                           help="seed of the synthetic lines, real variants and batches (the holdout keeps --seed's)")
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     for p in (p_train,):
         p.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
@@ -77,7 +82,9 @@ def _main(argv=None) -> int:
     elif args.command == "train-strings":
         from training import strings
 
-        overrides = {k: v for k, v in (("steps", args.steps), ("synthetic", args.synthetic)) if v is not None}
+        overrides = {k: v for k, v in (("steps", args.steps), ("synthetic", args.synthetic), ("init", args.init),
+                                       ("learning_rate", args.learning_rate), ("data_seed", args.data_seed))
+                     if v is not None}
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
         record = strings.choose_threshold(output, args.realworld_dir)

@@ -59,6 +59,17 @@ def best_path(probabilities: np.ndarray) -> tuple[list[Character], float]:
     return characters, confidence
 
 
+def digits_probability(characters: list[Character]) -> float:
+    """The probability that the digits read are right, as the string's confidence: the product of each digit's
+    probability at its likeliest frame, in [0, 1]; 0.0 when no digit is read.
+
+    Separators and blanks take no part: the number is its digits (a cheque reader is judged on them), and the
+    best path's product over every frame (``best_path``) ranked worse on the 100 held-out real training amounts
+    (read rate at <= 1% error 10% against 28%; docs/experiments.md, 2026-12-04)."""
+    digits = [c.confidence for c in characters if c.is_digit]
+    return float(np.prod(np.asarray(digits, np.float64))) if digits else 0.0
+
+
 def text_of(characters: list[Character]) -> str:
     """The text read, separators kept but none at either end ("25.574.-" -> "25.574"): a cheque's
     terminator or a stray dash is not part of the number."""

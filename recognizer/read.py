@@ -86,14 +86,15 @@ class Reading:
     """Every digit found in one image, left to right, and the marks skipped as not digits.
 
     A string reader (``recognizer.strings``) also gives the ``text`` read with its separators ("37.50") and
-    the probability of that text (``string_confidence``), from which ``low_confidence`` is set instead.
+    the probability of its digits (``string_confidence``, ``ctc.digits_probability``), from which
+    ``low_confidence`` is set instead.
     """
 
     digits: list[Prediction]
     skipped: list[Prediction] = field(default_factory=list)
     reader: str = "segments"  # which recognizer read it: "segments" (segment and classify) or "strings"
     text: str | None = None  # the text with its separators; None: the digits alone (``number``)
-    string_confidence: float | None = None  # P(text), in [0, 1], from a string reader
+    string_confidence: float | None = None  # P(digits read), in [0, 1], from a string reader
     string_flagged: bool = False  # the string reader's verdict: string_confidence under its operating point
 
     def scaled(self, sx: float, sy: float) -> Reading:

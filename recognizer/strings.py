@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
-from recognizer.ctc import NUM_STRING_CLASSES, best_path, text_of
+from recognizer.ctc import NUM_STRING_CLASSES, best_path, digits_probability, text_of
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines
 from recognizer.mnist import NUM_DIGITS, ROOT
 from recognizer.normalize import to_mnist_box
 from recognizer.read import Prediction, Reading
 
 STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
-# A text whose best path has a probability under the threshold is flagged low_confidence. The model's record
+# A reading whose digits' probability (``ctc.digits_probability``) is under the threshold is flagged low_confidence. The model's record
 # (digit_strings.json, beside it) holds the threshold chosen when it was trained: the operating point at which at
 # most 1% of the texts read are wrong, on real training amounts kept out of training
 # (``training.strings.choose_threshold``). This default serves a model without a record.
@@ -47,8 +47,8 @@ class StringReader:
 
     def read_lines(self, lines: list[Line]) -> tuple[Reading, Line]:
         """Read each candidate line (``line.find_lines``: at most ``line.SEEDS``, so at most that many network
-        runs) and return the surest reading that holds a digit, with its line: the highest best-path
-        probability; the first line's reading where none holds a digit. Raises ModelOutputError as
+        runs) and return the surest reading that holds a digit, with its line: the highest digits' probability
+        (``ctc.digits_probability``); the first line's reading where none holds a digit. Raises ModelOutputError as
         ``read_line``; ValueError for no lines."""
         if not lines:
             raise ValueError("read_lines needs at least one line")
@@ -67,7 +67,8 @@ class StringReader:
         problem = check_string_output(probabilities, frames)
         if problem:
             raise ModelOutputError(f"The string model {problem}.")
-        characters, confidence = best_path(probabilities[0])
+        characters, _ = best_path(probabilities[0])
+        confidence = digits_probability(characters)
         digits, skipped = [], []
         for character in characters:
             box = line.columns_to_box(character.first * LINE_STRIDE, (character.last + 1) * LINE_STRIDE - 1)

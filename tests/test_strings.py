@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 import evaluation
-from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, text_of
+from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, digits_probability, text_of
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line, find_lines
 from recognizer.png import encode_png
 from recognizer.strings import load_string_reader
@@ -31,6 +31,15 @@ def test_best_path_merges_repeats_and_drops_blanks():
     assert "".join(c.char for c in characters) == "337.50"
     assert [(c.first, c.last) for c in characters][:2] == [(1, 2), (4, 4)]
     assert confidence == pytest.approx(0.9 ** 13, rel=1e-5)
+
+
+def test_the_digits_probability_ignores_separators_and_blanks_and_is_zero_without_digits():
+    out = frames("_3_._5_")
+    out[1, ALPHABET.index("3")], out[5, ALPHABET.index("5")] = 0.8, 0.6  # the digits' own doubt
+    out[3, ALPHABET.index(".")] = 0.3  # a doubtful separator and blanks do not lower it
+    characters, _ = best_path(out)
+    assert digits_probability(characters) == pytest.approx(0.8 * 0.6, rel=1e-5)
+    assert digits_probability(best_path(frames("_.__-"))[0]) == 0.0
 
 
 def test_text_keeps_inner_separators_and_drops_a_cheques_terminator():

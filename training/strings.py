@@ -40,6 +40,8 @@ CONFIG = {
     "batch_size": 32,
     "learning_rate": 1.5e-3,
     "real_share": 0.3,  # share of each batch drawn from the real amounts
+    "init": None,  # a .keras reader to start from (fine-tuning), or None for fresh weights
+    "data_seed": None,  # seeds the synthetic lines, the real variants and the batches; None: "seed" does
 }
 
 
@@ -188,9 +190,11 @@ def merged_log_probs(logits):
 
 def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, data_dir=None,
                   work_dir: Path = ROOT / "runs" / "strings", log=print) -> dict:
-    """Train the string reader from fresh weights and save it (.keras and .tflite beside it, with its record).
+    """Train the string reader and save it (.keras and .tflite beside it, with its record).
 
-    ``config``: overrides of ``CONFIG``. Synthetic lines are made once per (seed, count) and cached in
+    ``config``: overrides of ``CONFIG``: from fresh weights, or from ``init``'s (fine-tuning, on fresh data when
+    ``data_seed`` differs). ``seed`` alone chooses the held-out real amounts, so a fine-tuning run keeps the
+    holdout of the run it starts from. Synthetic lines are made once per (seed, count) and cached in
     ``work_dir``. Returns the training record (config, data, time, holdout figures), also written beside the
     model as ``<name>.json``."""
     import keras
@@ -200,15 +204,16 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
 
     config = {**CONFIG, **(config or {})}
     seed = config["seed"]
-    keras.utils.set_random_seed(seed)
+    data_seed = seed if config["data_seed"] is None else int(config["data_seed"])
+    keras.utils.set_random_seed(data_seed)
     started = time.time()
     work_dir.mkdir(parents=True, exist_ok=True)
-    cache = work_dir / f"synthetic-{seed}-{config['synthetic']}.npz"
+    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}.npz"
     if cache.exists():
         with np.load(cache) as saved:
             synth_blob, synth_offsets, synth_texts = saved["blob"], saved["offsets"], list(saved["texts"])
     else:
-        lines, synth_texts = synthetic_lines(config["synthetic"], seed)
+        lines, synth_texts = synthetic_lines(config["synthetic"], data_seed)
         synth_blob, synth_offsets = pack(lines)
         np.savez_compressed(cache, blob=synth_blob, offsets=synth_offsets, texts=np.array(synth_texts))
     log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
@@ -216,12 +221,16 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     order = np.random.default_rng(seed).permutation(len(images))
     holdout, trainable = order[: config["holdout"]], order[config["holdout"]:]
-    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"], seed)
+    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"],
+                                  data_seed)
     real_blob, real_offsets = pack(real)
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
     sources = [(synth_blob, synth_offsets, synth_texts, False), (real_blob, real_offsets, real_texts, True)]
     model = build_string_model()
+    if config["init"]:
+        model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
+        log(f"starting from {config['init']}")
     schedule = keras.optimizers.schedules.CosineDecay(config["learning_rate"], config["steps"], alpha=0.02,
                                                       warmup_target=None)
     optimizer = keras.optimizers.Adam(schedule, clipnorm=5.0)
@@ -240,7 +249,7 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(data_seed)
     losses = []
     for number in range(1, config["steps"] + 1):
         n_real = rng.binomial(config["batch_size"], config["real_share"])
@@ -284,25 +293,33 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
 def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_error: float = 0.01) -> dict:
     """Read the held-out real training amounts (the record's ``holdout_indices``) and choose the operating point.
 
-    The threshold is the lowest text probability at which the texts read from the most confident down are wrong
-    at most ``max_error`` of the time (the served ``low_confidence``); it is written into the model's record,
-    with the holdout's exact share, and returned with them. Never chosen on ``orand_car_a_val``."""
+    The threshold is the lowest digits' probability (``ctc.digits_probability``, read as served) at which the
+    amounts read from the most confident down are wrong at most ``max_error`` of the time (the served
+    ``low_confidence``); it is written into the model's record, with the holdout's exact share, and returned
+    with them. Never chosen on ``orand_car_a_val``."""
     import keras
 
     import datasets
-    from recognizer.ctc import best_path
+    from recognizer.strings import StringReader
 
     record_path = Path(keras_path).with_suffix(".json")
     record = json.loads(record_path.read_text())
     model = keras.models.load_model(keras_path, compile=False)
+
+    class Probabilities:  # the Keras model as the served LiteRT file is: logits -> probabilities
+        name, path = "keras", keras_path
+
+        @staticmethod
+        def predict(batch):
+            return keras.ops.softmax(model(batch, training=False)).numpy()
+
+    reader = StringReader(Probabilities())
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     confidences, correct = [], []
     for i in record["holdout_indices"]:
-        line = find_line(decode_image(images[i]))
-        logits = model(line.image[np.newaxis, :, :, np.newaxis], training=False)
-        characters, confidence = best_path(keras.ops.softmax(logits).numpy()[0])
-        confidences.append(confidence)
-        correct.append("".join(c.char for c in characters if c.is_digit) == str(labels[i]))
+        reading = reader.read(decode_image(images[i]))  # as served: every candidate line, the surest kept
+        confidences.append(reading.string_confidence)
+        correct.append(reading.number == str(labels[i]))
     order = np.argsort(-np.array(confidences), kind="stable")
     wrong = np.cumsum(~np.array(correct)[order])
     ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
