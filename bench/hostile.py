@@ -1,5 +1,5 @@
-"""The cheap inputs that once cost a lot (issue 10, table A), built in memory: one definition used by
-``bench/limits.py`` (answers, times and memory against gunicorn) and ``tests/test_limits.py``.
+"""The cheap inputs that once cost a lot (issue 10, table A; issue 24, finding 1 and 2), built in memory: one
+definition used by ``bench/limits.py`` (answers, times and memory against gunicorn) and ``tests/test_limits.py``.
 
 Each builder returns the request body; ``CASES`` pairs it with its Content-Type. Imports only the
 standard library, NumPy and Pillow.
@@ -114,6 +114,50 @@ def many_scan_jpeg(scans: int = 25_000, side: int = 2048) -> bytes:
     return data[:end] + data[last:end] * max(0, scans - existing) + data[end:]
 
 
+def rle_bmp(bits: int = 8, side: int = 4096) -> bytes:
+    """An RLE8 (``bits`` 8) or RLE4 (4) BMP of ``side`` x ``side``: one pixel then end-of-line on every row (17 KB).
+
+    Pillow decodes RLE BMPs in Python: 3-4 s of a worker for the 4096x4096 RLE8 (issue 24).
+    """
+    colours = 1 << bits
+    rows = b"\x01\x00\x00\x00" * side + b"\x00\x01"  # a run of 1 pixel, end of line; ...; end of bitmap
+    offset = 14 + 40 + 4 * colours
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, bits, 1 if bits == 8 else 2, len(rows), 2835, 2835, colours, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + b"\0" * 4 * colours + rows
+
+
+def _tiny_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8), 255).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def jpeg_fill(count: int = 2_000_000) -> bytes:
+    """An 8x8 JPEG with ``count`` fill bytes (FF) after SOI, which Pillow reads one at a time (2 MB: 1.2 s)."""
+    data = _tiny_jpeg()
+    return data[:2] + b"\xff" * count + data[2:]
+
+
+def jpeg_comments(count: int = 500_000) -> bytes:
+    """An 8x8 JPEG with ``count`` empty COM markers after SOI (2 MB at 500,000: 0.65 s in Pillow's Python)."""
+    data = _tiny_jpeg()
+    return data[:2] + b"\xff\xfe\x00\x02" * count + data[2:]
+
+
+def png_chunks(count: int = 174_000) -> bytes:
+    """An 8x8 PNG with ``count`` empty private chunks after IHDR (12 bytes each: 2.1 MB at 174,000)."""
+    data = _png(Image.new("L", (8, 8), 255))
+    return data[:33] + _png_chunk(b"prVt", b"") * count + data[33:]  # 33: the signature and IHDR
+
+
+def progressive_jpeg(side: int = 4096, mode: str = "CMYK") -> bytes:
+    """A progressive JPEG of a 7, ``side`` x ``side`` in ``mode``: libjpeg holds every coefficient of it
+    (4096x4096 CMYK: 128 MB, 415 KB of file)."""
+    buffer = io.BytesIO()
+    _seven(side).convert(mode).save(buffer, format="JPEG", progressive=True, quality=75)
+    return buffer.getvalue()
+
+
 def nested_json(depth: int = 100_000) -> bytes:
     """A JSON body whose ``image`` is an array nested ``depth`` deep."""
     return b'{"image": ' + b"[" * depth + b"]" * depth + b"}"
@@ -165,6 +209,12 @@ CASES = [
          lambda: photo_like(2048, fmt="WEBP", mode="RGB"), "image/webp"),
     Case("grey PNG 4096x4096, a photo of a 7 (the largest accepted)", lambda: photo_like(mode="L")),
     Case("progressive JPEG, 25,000 scans", many_scan_jpeg, "image/jpeg", before="worker killed at 20 s"),
+    Case("RLE8 BMP 4096x4096", rle_bmp, "image/bmp", before="422 after 3.9-4.3 s"),
+    Case("RLE4 BMP 4096x4096", lambda: rle_bmp(4), "image/bmp", before="422 after 1.4 s"),
+    Case("JPEG with 2 MB of fill bytes", jpeg_fill, "image/jpeg", before="422 after 1.2 s"),
+    Case("JPEG with 500,000 empty COM markers", jpeg_comments, "image/jpeg", before="422 after 0.65 s"),
+    Case("PNG with 174,000 chunks", png_chunks, before="422 after 0.56 s"),
+    Case("progressive CMYK JPEG 4096x4096", progressive_jpeg, "image/jpeg", before="+131 MB a decode"),
     Case("JSON nested 100,000 deep", nested_json, "application/json", before="500"),
     Case("a 1-px-high line", one_pixel_line, before="500"),
     Case("a 6x3 image with two dots", two_dots, before="500"),

@@ -109,14 +109,20 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
 
 
 def _parse_request() -> tuple[bytes, int]:
-    """Return (image bytes, label 0..10) from a JSON or multipart request. Raises Rejected (400/415)."""
+    """Return (image bytes, label 0..10) from a JSON or multipart request.
+
+    Raises Rejected: 400 for a missing image or label, or JSON nested too deeply to parse; 415 for another body.
+    """
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is None:
             raise Rejected(400, "The form has no file field named 'image'; send it with -F image=@digit.png.")
         return upload.read(), _label(request.form.get("label"))
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError as exc:  # json.loads recurses once per level of nesting; silent= does not catch it
+            raise Rejected(400, "The JSON is nested too deeply; " + LABEL_HELP) from exc
         if not isinstance(body, dict):
             raise Rejected(400, "The body is not a JSON object; " + LABEL_HELP)
         label = _label(body.get("label"))

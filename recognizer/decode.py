@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
+from recognizer import headers
+
 # Formats a browser or a phone produces (Pillow's JPEG plugin also opens phones' MPO files).
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 # The work of decoding is bounded by the header, before any pixel is decoded: at most MAX_PIXELS
@@ -30,6 +32,15 @@ MAX_JPEG_SCANS = 64  # libjpeg's and mozjpeg's progressive modes write about 10
 # reducing holds (_decode_bytes_per_pixel, measured with ru_maxrss: 2 for grey, 8 for colour, 16 for
 # WebP, whose decoder composites frames). 4096x4096 grey PNG: 32 MiB; 2896x2896 RGBA: 64 MiB.
 MAX_DECODE_BYTES = 64 * 2**20
+# Pillow parses a JPEG's markers, a PNG's chunks and a GIF's extension blocks in Python, one at a time,
+# and a JPEG's fill bytes one byte at a time: 2 MB of any of them held a worker 0.3-1.2 s (issue 24). They
+# are counted from the bytes (recognizer.headers) before Pillow opens the file, and refused above:
+MAX_JPEG_MARKERS = 1024  # marker segments before the first scan; a phone photo has about 15
+MAX_JPEG_PADDING = 1024  # fill (FF) and junk bytes between those markers; encoders write none
+MAX_PNG_CHUNKS = 4096  # libpng writes IDAT in 8 KB chunks: a 2 MB PNG has about 260
+MAX_GIF_BLOCKS = 4096  # extension sub-blocks (comments, XMP) before the first image
+# RLE BMPs (compression 1 and 2) are decoded by Pillow in Python: 3-4 s for a 17 KB 4096x4096 RLE8. Refused.
+RLE_BMP_COMPRESSIONS = (1, 2)
 # What the rest of the request path works on: an image is reduced (box-averaged) to at most
 # WORK_SIDE pixels on its longer side as it is decoded: JPEGs by libjpeg's DCT scaling (draft),
 # other formats by Image.reduce straight after decoding. MNIST digits are 28 px; a number of 24
@@ -93,13 +104,14 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
     The grey image is float32 (H, W) in [0, 1] with max(H, W) <= ``WORK_SIDE``: larger images are reduced by
     box-averaging as they are decoded. Applies the EXIF orientation, takes the first frame of an
     animation and composites any transparency onto white, so a transparent canvas reads as a
-    white sheet (not a black square). Checks the dimensions from the header, and counts a JPEG's
-    scans, before decoding. Raises ImageDecodeError for empty, unknown or corrupt data,
-    ImageTooLargeError above ``MAX_PIXELS`` pixels and TooMuchWorkError for a JPEG of more than
-    ``MAX_JPEG_SCANS`` scans.
+    white sheet (not a black square). Checks the header (``check_header``) and the dimensions, and counts a
+    JPEG's scans, before decoding. Raises ImageDecodeError for empty, unknown or corrupt data and RLE BMPs,
+    ImageTooLargeError above ``MAX_PIXELS`` pixels or a progressive JPEG over ``MAX_DECODE_BYTES``, and
+    TooMuchWorkError for a JPEG of more than ``MAX_JPEG_SCANS`` scans or for too many markers, chunks or blocks.
     """
     if not data:
         raise ImageDecodeError("The image is empty; draw a digit or choose an image file.")
+    check_header(data)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 89 M and 179 M pixels; anything over MAX_PIXELS is refused below.
@@ -149,6 +161,46 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
         raise ImageDecodeError(
             "The file could not be read as an image; send a PNG, JPEG, WebP, BMP or GIF."
         ) from exc
+
+
+def check_header(data: bytes) -> None:
+    """Refuse, from the header bytes alone, an image whose decoding would cost more than its size suggests.
+
+    Reads at most a few thousand markers, chunks or blocks (``recognizer.headers``), never pixels. Raises
+    ImageDecodeError (400) for an RLE-compressed BMP, TooMuchWorkError (422) for a JPEG of more than
+    ``MAX_JPEG_MARKERS`` markers or ``MAX_JPEG_PADDING`` fill bytes before its first scan, a PNG of more
+    than ``MAX_PNG_CHUNKS`` chunks or a GIF of more than ``MAX_GIF_BLOCKS`` extension blocks, and
+    ImageTooLargeError (413) for a progressive JPEG whose coefficient buffer (width x height x components
+    x 2 bytes, less for subsampled chroma) is over ``MAX_DECODE_BYTES``. Other data passes untouched.
+    """
+    if data.startswith(headers.JPEG_SIGNATURE):
+        header = headers.jpeg_header(data, MAX_JPEG_MARKERS, MAX_JPEG_PADDING)
+        if header.markers > MAX_JPEG_MARKERS or header.padding > MAX_JPEG_PADDING:
+            raise TooMuchWorkError(
+                f"The JPEG has more than {MAX_JPEG_MARKERS:,} markers or {MAX_JPEG_PADDING:,} fill bytes before "
+                "its image; no camera or editor writes that many. Save it again as a JPEG or a PNG."
+            )
+        buffer = header.coefficient_bytes()
+        if header.progressive and buffer > MAX_DECODE_BYTES:
+            raise ImageTooLargeError(
+                f"The progressive JPEG would need {buffer / 2**20:.0f} MB to decode (at most "
+                f"{MAX_DECODE_BYTES // 2**20} MB); save it as a baseline (non-progressive) JPEG or send a smaller image."
+            )
+    elif data.startswith(headers.PNG_SIGNATURE):
+        if headers.png_chunk_count(data, MAX_PNG_CHUNKS) > MAX_PNG_CHUNKS:
+            raise TooMuchWorkError(
+                f"The PNG has more than {MAX_PNG_CHUNKS:,} chunks; no encoder writes that many. Save it again as a PNG."
+            )
+    elif data.startswith(b"GIF8"):
+        if headers.gif_block_count(data, MAX_GIF_BLOCKS) > MAX_GIF_BLOCKS:
+            raise TooMuchWorkError(
+                f"The GIF has more than {MAX_GIF_BLOCKS:,} extension blocks before its image; save it as a PNG."
+            )
+    elif data.startswith(b"BM") and headers.bmp_compression(data) in RLE_BMP_COMPRESSIONS:
+        raise ImageDecodeError(
+            "RLE-compressed BMPs are not decoded here (they cost seconds to decode); "
+            "save it as an uncompressed BMP or a PNG."
+        )
 
 
 def _decode_bytes_per_pixel(image: Image.Image) -> int:

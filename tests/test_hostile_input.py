@@ -8,7 +8,9 @@ properties below feed random bytes and random images of random modes and sizes t
 from __future__ import annotations
 
 import io
+import struct
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import app as app_module
-from recognizer import backends, decode
+from recognizer import backends, decode, headers
 from recognizer.read import predict_image
 from synth.canvas import canvas_from_mnist, encode
 
@@ -234,3 +236,101 @@ def test_an_unwritable_temp_dir_stops_the_start(monkeypatch, fake_model):
     monkeypatch.setattr(app_module.tempfile, "TemporaryFile", no_temp)
     with pytest.raises(app_module.StartupError, match="TMPDIR"):
         app_module.create_app({"MODEL": fake_model})
+
+
+# ---- issue 24: decoding whose cost is bounded by the header, before Pillow opens anything ----------
+
+@pytest.fixture
+def pillow_never_opens(monkeypatch):
+    """Record every Image.open call (and fail it): the refusals below must come from the header alone."""
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise AssertionError("Pillow was asked to open an input that the header check should refuse")
+
+    monkeypatch.setattr(decode.Image, "open", refuse)
+    return calls
+
+
+def _tiny(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8), 255).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, payload: bytes = b"") -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _rle_bmp(bits: int) -> bytes:
+    """A 4096x4096 RLE8 (bits 8) or RLE4 (bits 4) BMP: a 1-pixel run and end-of-line on each row (17 KB)."""
+    rows = b"\x01\x00\x00\x00" * 4096 + b"\x00\x01"
+    offset = 14 + 40 + 4 * (1 << bits)
+    info = struct.pack("<IiiHHIIiiII", 40, 4096, 4096, 1, bits, {8: 1, 4: 2}[bits], len(rows), 0, 0, 1 << bits, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + b"\0" * (offset - 54) + rows
+
+
+def _after_gif_header(blocks: bytes) -> bytes:
+    """An 8x8 GIF with ``blocks`` inserted after its header and global colour table."""
+    data = _tiny("GIF")
+    end = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    return data[:end] + blocks + data[end:]
+
+
+COSTLY_HEADERS = {  # name: (body, status, words the error names)
+    "RLE8 BMP": (lambda: _rle_bmp(8), 400, "RLE"),
+    "RLE4 BMP": (lambda: _rle_bmp(4), 400, "RLE"),
+    "JPEG, 2 MB of fill bytes": (lambda: _tiny("JPEG")[:2] + b"\xff" * 2_000_000 + _tiny("JPEG")[2:], 422, "fill bytes"),
+    "JPEG, 500,000 COM markers": (lambda: _tiny("JPEG")[:2] + b"\xff\xfe\0\x02" * 500_000 + _tiny("JPEG")[2:],
+                                  422, "markers"),
+    "PNG, 174,000 chunks": (lambda: _tiny("PNG")[:33] + _png_chunk(b"prVt") * 174_000 + _tiny("PNG")[33:], 422, "chunks"),
+    "GIF, 1,000,000 comment blocks": (lambda: _after_gif_header(b"\x21\xfe" + b"\x01a" * 1_000_000 + b"\0"),
+                                      422, "extension blocks"),
+}
+
+
+@pytest.mark.parametrize("name", list(COSTLY_HEADERS))
+def test_inputs_that_pillow_parses_slowly_are_refused_from_the_header(client, pillow_never_opens, name):
+    build, status, words = COSTLY_HEADERS[name]
+    data = build()
+    assert len(data) <= app_module.MAX_UPLOAD_BYTES
+    response = client.post("/predict", data=data, content_type="image/png")
+    assert response.status_code == status, response.get_json()
+    assert words in response.get_json()["error"]
+    assert pillow_never_opens == []
+
+
+def test_a_progressive_jpeg_over_the_decode_budget_is_413_before_libjpeg_allocates(client, pillow_never_opens):
+    buffer = io.BytesIO()  # 3000x3000 CMYK: libjpeg would hold 4 x 3000 x 3000 x 2 bytes = 69 MB of coefficients
+    Image.new("CMYK", (3000, 3000), (0, 0, 0, 0)).save(buffer, format="JPEG", progressive=True)
+    response = client.post("/predict", data=buffer.getvalue(), content_type="image/jpeg")
+    assert response.status_code == 413, response.get_json()
+    assert "progressive" in response.get_json()["error"] and "69 MB" in response.get_json()["error"]
+    assert pillow_never_opens == []
+
+
+@pytest.mark.parametrize("mode, subsampling, mib", [("CMYK", -1, 128), ("RGB", 0, 96), ("RGB", 2, 48), ("L", -1, 32)])
+def test_the_coefficient_buffer_is_width_x_height_x_components_x_2_bytes_adjusted_for_sampling(mode, subsampling, mib):
+    buffer = io.BytesIO()
+    Image.new(mode, (4096, 4096)).save(buffer, format="JPEG", progressive=True, subsampling=subsampling)
+    header = headers.jpeg_header(buffer.getvalue(), decode.MAX_JPEG_MARKERS, decode.MAX_JPEG_PADDING)
+    assert header.progressive and header.coefficient_bytes() == mib * 2**20
+
+
+def test_progressive_jpegs_within_the_budget_and_ordinary_headers_are_still_decoded(seven_on_white):
+    buffer = io.BytesIO()  # 4:2:0 colour at 2048 (12 MB of coefficients), with EXIF and an ICC profile
+    seven_on_white.convert("RGB").resize((2048, 2048)).save(
+        buffer, format="JPEG", progressive=True, exif=Image.Exif(), icc_profile=b"\0" * 3000)
+    assert max(decode.decode_image(buffer.getvalue()).shape) <= decode.WORK_SIDE
+    few = _tiny("JPEG")[:2] + b"\xff\xfe\0\x02" * (decode.MAX_JPEG_MARKERS - 10) + _tiny("JPEG")[2:]
+    assert decode.decode_image(few).shape == (8, 8)
+    chunks = _tiny("PNG")[:33] + _png_chunk(b"prVt") * (decode.MAX_PNG_CHUNKS - 4) + _tiny("PNG")[33:]
+    assert decode.decode_image(chunks).shape == (8, 8)
+
+
+def test_deeply_nested_json_to_corrections_is_a_400_json_not_a_500(client):
+    body = b'{"label": 7, "image": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post("/corrections", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.get_json()["error"]

@@ -37,6 +37,12 @@ EXPECTED = {
     "WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)": 200,
     "grey PNG 4096x4096, a photo of a 7 (the largest accepted)": 200,
     "progressive JPEG, 25,000 scans": 422,  # more scans than MAX_JPEG_SCANS, counted before decoding
+    "RLE8 BMP 4096x4096": 400,  # RLE BMPs refused from the header (issue 24)
+    "RLE4 BMP 4096x4096": 400,
+    "JPEG with 2 MB of fill bytes": 422,  # more than MAX_JPEG_PADDING, counted before Pillow opens it
+    "JPEG with 500,000 empty COM markers": 422,  # more than MAX_JPEG_MARKERS
+    "PNG with 174,000 chunks": 422,  # more than MAX_PNG_CHUNKS
+    "progressive CMYK JPEG 4096x4096": 413,  # a 128 MB coefficient buffer, over MAX_DECODE_BYTES
     "JSON nested 100,000 deep": 400,
     "a 1-px-high line": 422,  # a line sliced into more units than MAX_UNITS
     "a 6x3 image with two dots": 200,
