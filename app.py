@@ -51,7 +51,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     ``config`` overrides settings; tests pass ``MODEL`` (any ``recognizer.backends.Backend``) to
     skip loading. ``MODEL_BACKEND`` (litert | keras; default ``backends.backend_name()``, which reads
-    the environment) and ``MODEL_PATH`` (default $MODEL_PATH, else the committed file). Raises
+    the environment) and ``MODEL_PATH`` (default $MODEL_PATH, else the committed file).
+    ``HEALTH_GOLDEN_DIGITS``: /healthz must read the golden digits shipped with the model (default: when
+    the model is loaded here; a fake ``MODEL`` is not held to them unless this is True). Raises
     backends.ModelLoadError, naming the file and the command that rebuilds it, when the model
     cannot be loaded or gives no probabilities: the process stops rather than answering 500s.
     """
@@ -63,9 +65,14 @@ def create_app(config: dict | None = None) -> Flask:
         MODEL=None,
         STRING_MODEL_PATH=os.environ.get("STRING_MODEL_PATH") or strings.STRING_MODEL_PATH,
         STRING_READER=None,  # tests may pass a strings.StringReader; False reads numbers by segments only
+        HEALTH_GOLDEN_DIGITS=None,  # /healthz reads the golden digits; None: for a model loaded here, not a MODEL passed in
     )
     app.config.update(config or {})
     _check_temp_dir()
+    golden = app.config["HEALTH_GOLDEN_DIGITS"]
+    golden = app.config["MODEL"] is None if golden is None else bool(golden)
+    if golden:
+        backends.golden_digits()  # a missing file stops the start, not the first health check
     model = app.config["MODEL"] or backends.load_backend(app.config["MODEL_BACKEND"], app.config["MODEL_PATH"])
     app.extensions["digit_model"] = model
     string_reader = app.config["STRING_READER"]
@@ -128,12 +135,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        """Run the model on a tiny batch; answer 200 ``{"status": "ok", "model", "backend", "file"}``.
+        """Run the model on a tiny batch and the golden digits; answer 200 ``{"status": "ok", "model", "backend", "file"}``.
 
-        Answers 503 ``{"status": "unhealthy", "error": ...}`` when the model fails or its output is
-        not probabilities (``backends.health_problem``), so a platform can take the instance out.
+        Answers 503 ``{"status": "unhealthy", "error": ...}`` when the model fails, its output is not
+        probabilities or it misreads a golden digit (``backends.health_problem``), so a platform can take
+        the instance out.
         """
-        problem = backends.health_problem(model)
+        problem = backends.health_problem(model, golden)
         if problem:
             log.error("health check failed: the model %s", problem)
             return jsonify(status="unhealthy", error=f"The model {problem}.", **read.model_info(model)), 503

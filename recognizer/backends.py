@@ -9,6 +9,7 @@ TensorFlow (``MODEL_BACKEND=keras``, development only).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from recognizer.mnist import IMAGE_SIZE, KERAS_MODEL_PATH, NUM_CLASSES, NUM_DIGITS, TFLITE_MODEL_PATH
+from recognizer.mnist import (GOLDEN_DIGITS_PATH, IMAGE_SIZE, KERAS_MODEL_PATH, NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS,
+                              TFLITE_MODEL_PATH)
 
 BACKENDS = ("litert", "keras")
 DEFAULT_BACKEND = "litert"
@@ -137,13 +139,47 @@ def probe_batch() -> np.ndarray:
     return batch
 
 
-def health_problem(backend) -> str | None:
-    """Run ``backend`` on ``probe_batch()`` and return what is wrong with it, or None when it is sound."""
+@functools.cache
+def golden_digits(path: str | os.PathLike = GOLDEN_DIGITS_PATH) -> tuple[np.ndarray, np.ndarray]:
+    """Return the golden digits shipped with the model: (10, 28, 28, 1) float32 in [0, 1] (ink = 1) and labels 0..9.
+
+    Read once from ``path`` (``mnist.GOLDEN_DIGITS_PATH``: a 280x28 grey PNG of 0..9, left to right). Raises
+    ModelLoadError, naming the file, when it is missing or not such a PNG.
+    """
+    from PIL import Image
+
     try:
-        probabilities = backend.predict(probe_batch())
+        with Image.open(path) as image:
+            strip = np.asarray(image.convert("L"), np.float32) / 255.0
+        images = strip.reshape(IMAGE_SIZE, NUM_DIGITS, IMAGE_SIZE).transpose(1, 0, 2)[..., np.newaxis]
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Golden digits file {path} is missing or not a 280x28 PNG ({exc}): "
+                             "it ships with the model; restore it with `git checkout`.") from exc
+    return images, np.arange(NUM_DIGITS)
+
+
+def health_problem(backend, golden: bool = False) -> str | None:
+    """Run ``backend`` on ``probe_batch()`` and return what is wrong with it, or None when it is sound.
+
+    With ``golden``, the golden digits (``golden_digits``) go in the same batch and each must be read as
+    itself: a model whose weights are zeroed gives probabilities, but reads every digit alike.
+    """
+    batch = probe_batch()
+    if golden:
+        images, labels = golden_digits()
+        batch = np.concatenate([batch, images])
+    try:
+        probabilities = backend.predict(batch)
     except Exception as exc:  # any failure of the runtime is a sick model, reported, not raised
-        return f"fails on a (2, 28, 28, 1) input ({type(exc).__name__}: {exc})"
-    return check_output(probabilities, 2)
+        return f"fails on a {tuple(batch.shape)} input ({type(exc).__name__}: {exc})"
+    problem = check_output(probabilities, len(batch))
+    if problem or not golden:
+        return problem
+    read = np.asarray(probabilities)[len(batch) - len(labels):].argmax(axis=1)
+    if np.any(read != labels):
+        seen = "".join("?" if digit == NOT_A_DIGIT else str(digit) for digit in read)
+        return f"reads its golden digits {''.join(map(str, labels))} as {seen}"
+    return None
 
 
 def load_backend(name: str | None = None, model_path: str | os.PathLike | None = None):

@@ -21,3 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_NAME = "mnist_cnn"
 KERAS_MODEL_PATH = ROOT / f"{MODEL_NAME}.h5"  # source of truth
 TFLITE_MODEL_PATH = ROOT / f"{MODEL_NAME}.tflite"  # derived from the .h5 by training.convert.convert_to_tflite()
+# The golden digits /healthz must read right: a 280x28 grey PNG (ink = 255) of 0..9, left to right. For each
+# digit, the one of MNIST's first 2,000 test images that the shipped model read most surely (probability
+# >= 0.99997): test indices 1333, 202, 1132, 90, 238, 375, 384, 307, 563, 501.
+GOLDEN_DIGITS_PATH = ROOT / f"{MODEL_NAME}_golden.png"

@@ -168,6 +168,46 @@ def test_healthz_runs_the_model(client, fake_model):
     assert fake_model.batches[-1].shape == (2, 28, 28, 1)
 
 
+def zeroed_tflite(path):
+    """Write a copy of the committed .tflite whose output layers' kernels are zero; return its path.
+
+    Each member's last kernel occurs once in the flatbuffer, transposed (TFLite stores (out, in)). The model
+    still gives probabilities (softmax of its biases), the same for every input.
+    """
+    model = TFLITE_MODEL_PATH.read_bytes()
+    kernels = []
+    with h5py.File(KERAS_MODEL_PATH) as weights:
+        weights["model_weights"].visititems(
+            lambda name, item: kernels.append(item[()]) if name.endswith("dense_1/kernel") else None)
+    assert kernels
+    for kernel in kernels:
+        raw = np.ascontiguousarray(np.asarray(kernel, np.float32).T).tobytes()
+        assert model.count(raw) == 1
+        model = model.replace(raw, bytes(len(raw)))
+    path.write_bytes(model)
+    return path
+
+
+def test_healthz_reads_the_golden_digits_shipped_with_the_model(litert_model):
+    images, labels = backends.golden_digits()
+    assert images.shape == (10, 28, 28, 1) and list(labels) == list(range(10))
+    client = app_module.create_app({"MODEL": litert_model, "HEALTH_GOLDEN_DIGITS": True}).test_client()
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+
+def test_healthz_is_a_503_json_for_a_model_whose_output_weights_are_zeroed(tmp_path):
+    client = app_module.create_app({"MODEL_PATH": str(zeroed_tflite(tmp_path / "zeroed.tflite"))}).test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.get_json()["status"] == "unhealthy"
+    assert "golden digits 0123456789 as" in response.get_json()["error"]
+
+
+def test_a_fake_model_held_to_the_golden_digits_fails_them(fake_model):
+    client = app_module.create_app({"MODEL": fake_model, "HEALTH_GOLDEN_DIGITS": True}).test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 503 and "as 3333333333" in response.get_json()["error"]
+
+
 def test_a_model_file_overwritten_while_serving_changes_nothing(tmp_path, seven_png):
     path = tmp_path / "model.tflite"
     shutil.copy(TFLITE_MODEL_PATH, path)
