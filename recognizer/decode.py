@@ -170,7 +170,7 @@ def check_header(data: bytes) -> None:
     ImageDecodeError (400) for an RLE-compressed BMP, TooMuchWorkError (422) for a JPEG of more than
     ``MAX_JPEG_MARKERS`` markers or ``MAX_JPEG_PADDING`` fill bytes before its first scan, a PNG of more
     than ``MAX_PNG_CHUNKS`` chunks or a GIF of more than ``MAX_GIF_BLOCKS`` extension blocks, and
-    ImageTooLargeError (413) for a progressive JPEG whose coefficient buffer (width x height x components
+    ImageTooLargeError (413) for a progressive or multi-scan JPEG whose coefficient buffer (width x height x components
     x 2 bytes, less for subsampled chroma) is over ``MAX_DECODE_BYTES``. Other data passes untouched.
     """
     if data.startswith(headers.JPEG_SIGNATURE):
@@ -181,9 +181,9 @@ def check_header(data: bytes) -> None:
                 "its image; no camera or editor writes that many. Save it again as a JPEG or a PNG."
             )
         buffer = header.coefficient_bytes()
-        if header.progressive and buffer > MAX_DECODE_BYTES:
+        if header.buffered and buffer > MAX_DECODE_BYTES:
             raise ImageTooLargeError(
-                f"The progressive JPEG would need {buffer / 2**20:.0f} MB to decode (at most "
+                f"The {'progressive' if header.progressive else 'multi-scan'} JPEG would need {buffer / 2**20:.0f} MB to decode (at most "
                 f"{MAX_DECODE_BYTES // 2**20} MB); save it as a baseline (non-progressive) JPEG or send a smaller image."
             )
     elif data.startswith(headers.PNG_SIGNATURE):

@@ -28,13 +28,22 @@ class JpegHeader:
 
     ``markers``: marker segments read (the walk stops at the limit + 1); ``padding``: fill bytes (FF) and
     junk between them, which Pillow reads one byte at a time; ``progressive``: a progressive frame was
-    seen; ``frames``: (width, height, [(h, v) sampling of each component]) of each frame header.
+    seen; ``frames``: (width, height, [(h, v) sampling of each component]) of each frame header;
+    ``scan_components``: the components of the first scan (0 when no scan was reached).
     """
 
     markers: int = 0
     padding: int = 0
     progressive: bool = False
     frames: list[tuple[int, int, list[tuple[int, int]]]] = field(default_factory=list)
+    scan_components: int = 0
+
+    @property
+    def buffered(self) -> bool:
+        """Whether libjpeg will hold the whole coefficient buffer: a progressive JPEG, or a sequential one
+        whose first scan holds fewer components than the frame (so more scans follow; jdinput.c)."""
+        components = len(self.frames[-1][2]) if self.frames else 0
+        return self.progressive or 0 < self.scan_components < components
 
     def coefficient_bytes(self) -> int:
         """Return the bytes of libjpeg's whole-image coefficient buffer for the largest frame (0 for none).
@@ -92,7 +101,10 @@ def jpeg_header(data: bytes, max_markers: int, max_padding: int) -> JpegHeader:
             sampling = [(b >> 4, b & 15) for b in segment[7:6 + 3 * count:3]]
             header.frames.append((width, height, sampling))
             header.progressive |= marker in _PROGRESSIVE
-        if marker == 0xDA or length < 2:
+        if marker == 0xDA:
+            header.scan_components = data[position + 2] if position + 2 < end else 0
+            break
+        if length < 2:
             break
         position += length
     return header

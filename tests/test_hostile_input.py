@@ -310,6 +310,23 @@ def test_a_progressive_jpeg_over_the_decode_budget_is_413_before_libjpeg_allocat
     assert pillow_never_opens == []
 
 
+def _sequential_jpeg_header(scan_components: int) -> bytes:
+    """SOI, a baseline frame of 4096x4096 in 3 components (1x1 sampling) and a first scan of ``scan_components``."""
+    frame = struct.pack(">BHHB", 8, 4096, 4096, 3) + b"".join(bytes([i, 0x11, 0]) for i in (1, 2, 3))
+    scan = bytes([scan_components]) + b"".join(bytes([i, 0]) for i in range(1, scan_components + 1)) + b"\0\x3f\0"
+    return (b"\xff\xd8" + b"\xff\xc0" + struct.pack(">H", 2 + len(frame)) + frame
+            + b"\xff\xda" + struct.pack(">H", 2 + len(scan)) + scan + b"\0" * 64 + b"\xff\xd9")
+
+
+def test_a_sequential_jpeg_scanned_one_component_at_a_time_is_held_to_the_budget_too(client, pillow_never_opens):
+    # libjpeg buffers every coefficient when the first scan holds fewer components than the frame: 96 MB here
+    response = client.post("/predict", data=_sequential_jpeg_header(1), content_type="image/jpeg")
+    assert response.status_code == 413 and "multi-scan JPEG would need 96 MB" in response.get_json()["error"]
+    assert pillow_never_opens == []
+    interleaved = headers.jpeg_header(_sequential_jpeg_header(3), decode.MAX_JPEG_MARKERS, decode.MAX_JPEG_PADDING)
+    assert interleaved.scan_components == 3 and not interleaved.buffered  # decoded a row of blocks at a time
+
+
 @pytest.mark.parametrize("mode, subsampling, mib", [("CMYK", -1, 128), ("RGB", 0, 96), ("RGB", 2, 48), ("L", -1, 32)])
 def test_the_coefficient_buffer_is_width_x_height_x_components_x_2_bytes_adjusted_for_sampling(mode, subsampling, mib):
     buffer = io.BytesIO()
