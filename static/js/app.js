@@ -11,6 +11,9 @@ import { showBoxes, clearBoxes } from "./boxes.js";
 
 const INTERIM_MS = 250; // at most four guesses a second while a stroke is drawn
 const ASPECT = { digit: 1, number: 2 }; // width / height of the canvas in each mode (style.css agrees)
+// The pen's width is fixed, so a drawing under about a third of the canvas's height is mostly pen once the
+// server scales it to MNIST's 20 px box: only then does the page advise writing larger.
+const SMALL_DRAWING = 0.35;
 
 const $ = (id) => document.getElementById(id);
 const dropzone = $("dropzone");
@@ -40,8 +43,8 @@ let controller = null;
 let pending = null; // the request in flight (a promise), or null
 let lastGuess = 0;
 let guessTimer = null;
-let lastFile = null; // the uploaded file shown on the canvas, sent again by Predict
-let current = null; // {answer, sent} of the reading shown, for choosing a digit's chart
+let lastFile = null; // the uploaded file shown on the canvas, sent again by Read again
+let current = null; // {answer, image, small} of the reading shown, for choosing a digit's chart
 
 function cancelRequest() {
   seq++;
@@ -100,7 +103,7 @@ async function guess() {
   const version = pad.version;
   const result = await postDrawing(pad.export());
   if (!pad.isDrawing()) return;
-  if (result?.ok) panel.result(result.data, { interim: true });
+  if (result?.ok) panel.result(result.data, { interim: true, small: isSmall() });
   if (pad.version !== version) scheduleGuess();
 }
 
@@ -111,15 +114,23 @@ function finish(result, image, sent) {
   } else if (!result.ok) {
     panel.error(`${result.data.error || `The server answered with an error.`} Your drawing is kept.`);
   } else {
-    current = { answer: result.data, sent };
-    panel.result(result.data);
+    current = { answer: result.data, image, small: sent ? isSmall() : false };
+    panel.result(result.data, { small: current.small, image });
     showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit);
     document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image, answer: result.data } }));
   }
 }
 
 function selectDigit(index) {
-  panel.result(current.answer, { selected: index, announce: false });
+  panel.result(current.answer, { selected: index, announce: false, small: current.small, image: current.image });
+}
+
+/** Whether the drawing is small on the canvas (SMALL_DRAWING). */
+function isSmall() {
+  const extent = pad.extent();
+  if (!extent) return false;
+  const narrow = readingMode() === "number" || extent.right - extent.left < SMALL_DRAWING; // a number is wide
+  return extent.bottom - extent.top < SMALL_DRAWING && narrow;
 }
 
 async function readDrawing() {

@@ -3,6 +3,7 @@
 // Only final readings, errors and requests for a drawing are announced, through the page's single
 // live region; interim guesses while a stroke is drawn are shown quietly.
 import { percent, renderProbabilities, resetProbabilities } from "./chart.js";
+import { thumbnail } from "./thumbnail.js";
 
 const SLOW_MS = 300; // a reading that takes longer than this shows a "Reading…" cue
 
@@ -19,6 +20,7 @@ export class ResultPanel {
     this.chartHeading = $("chart-heading");
     this.preview = $("preprocessed");
     this.figure = $("preview");
+    this.caption = this.figure.querySelector("figcaption");
     this.announcer = $("announce");
     this.state = "idle";
     this.slowTimer = null;
@@ -27,7 +29,10 @@ export class ResultPanel {
   }
 
   idle(message = "") {
-    this._render({ state: "idle", headline: this.number ? "Draw a number to start" : "Draw a digit to start", message });
+    this._render({
+      state: "idle", label: "Nothing read yet", headline: this.number ? "Draw a number to start" : "Draw a digit to start",
+      message: message || "It is read when you lift the pen.",
+    });
     if (message) this._announce(message);
   }
 
@@ -36,58 +41,63 @@ export class ResultPanel {
     this._setState("reading");
     this.panel.setAttribute("aria-busy", "true");
     this.slowTimer = setTimeout(() => {
-      this._render({ state: "reading", headline: "Reading…", slow: true });
+      this._render({ state: "reading", label: "Reading", headline: "Reading…", message: "Waiting for the server…", slow: true });
       this.panel.setAttribute("aria-busy", "true");
     }, SLOW_MS);
   }
 
   /**
    * Show an answer from /predict (see app.py); `interim` for a guess while a stroke is drawn.
-   * `selected` is the index in answer.digits whose chart to show in a number.
+   * `selected` is the index in answer.digits whose chart to show in a number (the first by default);
+   * `small` says the drawing is small on the canvas (only then is "larger" advised); `image` is the
+   * data URL that was sent, from which a digit's thumbnail is cut where the server sent none.
    */
-  result(answer, { interim = false, selected = null, announce = !interim } = {}) {
+  result(answer, { interim = false, selected = null, announce = !interim, small = false, image = null } = {}) {
     const notDigit = answer.not_a_digit === true || answer.digit === null || answer.digit === undefined;
     if (notDigit) {
+      const what = this.number ? "digits from 0 to 9" : "one digit from 0 to 9";
       this._render({
         state: "not-digit", interim, headline: "That does not look like a digit",
-        message: "Write one digit from 0 to 9, large and clear.",
-        probabilities: answer.probabilities, top: null, preview: answer.preprocessed,
+        message: small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`,
+        probabilities: answer.probabilities, notDigit: answer.not_digit_probability, top: "none",
       });
+      this._showThumbnail(answer, null, image);
       if (announce) this._announce("That does not look like a digit.");
       return;
     }
     const digits = answer.digits?.length ? answer.digits : [answer];
     const many = digits.length > 1;
-    const shown = many && selected !== null ? digits[selected] : answer;
+    const index = many ? selected ?? 0 : null;
+    const shown = many ? digits[index] : answer;
     const unsure = digits.some((d) => d.low_confidence) || Boolean(answer.low_confidence);
     const lowest = percent(Math.min(...digits.map((d) => d.confidence))).replace(">", "over ");
     const headline = many
       ? `${digits.length} digits, each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`
       : `${percent(answer.confidence).replace(">", "over ")} confident`;
-    const message = unsure ? (many ? "Not sure of every digit: write them larger and apart." : "Not sure: try writing it larger and clearer.") : "";
-    let chartHeading = "Probability of each digit";
-    if (many) {
-      const index = selected ?? 0;
-      chartHeading = `Probabilities for digit ${index + 1} of ${digits.length} (${digits[index].digit})`;
-    }
-    const chartOf = many && selected === null ? digits[0] : shown;
+    let message = "";
+    if (unsure && many) message = small ? "Not sure of every digit: write them larger and apart." : "Not sure of every digit: write them apart and clearly.";
+    else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
+    const chartHeading = many
+      ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})`
+      : "Probability of each digit";
     this._render({
       state: "result", interim, unsure, headline, message, chartHeading,
       prediction: many ? (answer.text || answer.number) : String(answer.digit),
-      probabilities: chartOf.probabilities || answer.probabilities, top: chartOf.digit,
-      preview: answer.preprocessed,
+      probabilities: shown.probabilities || answer.probabilities, top: shown.digit,
+      notDigit: shown.not_digit_probability ?? (many ? null : answer.not_digit_probability),
     });
+    this._showThumbnail(answer, index, image);
     if (announce) this._announce(`It reads ${many ? (answer.text || answer.number) : answer.digit}, ${headline}. ${message}`.trim());
   }
 
   error(message) {
-    this._render({ state: "error", headline: "No answer", message, error: true });
+    this._render({ state: "error", label: "Not read", headline: "Error", message, error: true });
     this._announce(message);
   }
 
   offline() {
-    const message = "The server could not be reached. Your drawing is kept: press Predict to try again.";
-    this._render({ state: "offline", headline: "Offline", message, error: true });
+    const message = "The server could not be reached. Your drawing is kept: press Read again to try again.";
+    this._render({ state: "offline", label: "Not read", headline: "Offline", message, error: true });
     this._announce(message);
   }
 
@@ -99,23 +109,47 @@ export class ResultPanel {
     this.panel.removeAttribute("aria-busy");
   }
 
-  _render({ state, interim = false, unsure = false, slow = false, error = false, prediction = "", headline = "",
-    message = "", chartHeading = "Probability of each digit", probabilities = null, top = null, preview = null }) {
+  _render({ state, label = "It reads", interim = false, unsure = false, slow = false, error = false, prediction = "",
+    headline = "", message = "", chartHeading = "Probability of each digit", probabilities = null, notDigit = null, top = null }) {
     this._setState(state);
     this.panel.classList.toggle("interim", interim);
     this.panel.classList.toggle("unsure", unsure);
     this.panel.classList.toggle("slow", slow);
-    this.label.textContent = interim ? "Guess so far" : "It reads";
+    this.label.textContent = interim ? "Guess so far" : label;
     this.prediction.textContent = prediction;
     this.headline.textContent = headline;
-    this.message.textContent = message;
+    this.message.textContent = interim && !message ? "Guessing as you draw; it is read when you lift the pen." : message;
     this.message.classList.toggle("error", error);
     this.chartHeading.textContent = chartHeading;
-    if (probabilities) renderProbabilities(this.chart, probabilities, top);
+    if (probabilities) renderProbabilities(this.chart, probabilities, top, notDigit);
     else resetProbabilities(this.chart);
-    this.figure.hidden = !preview;
-    if (preview) this.preview.src = preview;
-    else this.preview.removeAttribute("src");
+    this.thumbnailToken = (this.thumbnailToken || 0) + 1; // a thumbnail still being cut is for an older render
+    if (!probabilities) {
+      this.figure.hidden = true;
+      this.preview.removeAttribute("src");
+      delete this.preview.dataset.index;
+    }
+  }
+
+  /** Show the thumbnail of digit `index` of an answer (null: a single digit), once it is ready. */
+  async _showThumbnail(answer, index, image) {
+    const token = this.thumbnailToken;
+    let shown = null;
+    try {
+      shown = await thumbnail(answer, index, image);
+    } catch {
+      shown = null; // an image the browser cannot decode: no thumbnail rather than a wrong one
+    }
+    if (token !== this.thumbnailToken) return;
+    if (!shown?.src) {
+      this.figure.hidden = true;
+      return;
+    }
+    this.preview.src = shown.src;
+    this.preview.alt = shown.caption.replace(" (28×28)", ", 28×28 pixels");
+    this.preview.dataset.index = index === null ? "" : String(index);
+    this.caption.textContent = shown.caption;
+    this.figure.hidden = false;
   }
 
   _announce(text) {
