@@ -453,8 +453,9 @@ def css_rgb(page, selector, prop):
 
 @pytest.mark.parametrize("device, scheme, state", [
     (DESKTOP, "light", "result"), (PHONE, "light", "result"), (DESKTOP, "dark", "result"), (PHONE, "dark", "error"),
-    (DESKTOP, "light", "error"),
-], ids=["desktop", "phone", "desktop-dark", "phone-dark-error", "desktop-error"])
+    (DESKTOP, "light", "error"), (PHONE, "dark", "result"), (DESKTOP, "dark", "error"), (PHONE, "light", "error"),
+], ids=["desktop", "phone", "desktop-dark", "phone-dark-error", "desktop-error", "phone-dark", "desktop-dark-error",
+        "phone-error"])
 def test_axe_core_finds_no_critical_or_serious_violation(open_page, device, scheme, state):
     if not AXE.exists():
         if os.environ.get("CI"):

@@ -22,10 +22,14 @@ export async function thumbnail(answer, index, image) {
   const own = digits[index].preprocessed || (index === surest(digits) ? answer.preprocessed : null);
   if (own) return { src: own, caption: `What the network saw of ${which} (28×28)` };
   if (!image || !digits[index].box) return null;
-  return { src: await cut(image, digits[index].box), caption: `${which[0].toUpperCase()}${which.slice(1)} as written (28×28)` };
+  const src = await cut(image, digits[index].box);
+  return src && { src, caption: `${which[0].toUpperCase()}${which.slice(1)} as written (28×28)` };
 }
 
-/** Cut box [x, y, w, h] (pixels) out of an image's data URL: a 28x28 PNG data URL, ink white on black. */
+/**
+ * Cut box [x, y, w, h] (pixels) out of an image's data URL: a 28x28 PNG data URL, ink white on black;
+ * null where the box holds no ink (a box beside its digit would show a black square).
+ */
 async function cut(url, [x, y, w, h]) {
   const image = new Image();
   image.src = url;
@@ -43,11 +47,14 @@ async function cut(url, [x, y, w, h]) {
   // A drawing is black on transparent, its alpha is the ink; a photo is opaque, its darkness is the ink.
   let drawing = false;
   for (let i = 3; i < data.length && !drawing; i += 4) drawing = data[i] < 255;
+  let most = 0;
   for (let i = 0; i < data.length; i += 4) {
     const ink = drawing ? data[i + 3] : 255 - Math.round(0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2]);
     data[i] = data[i + 1] = data[i + 2] = ink;
+    most = Math.max(most, ink);
     data[i + 3] = 255;
   }
+  if (most < 64) return null;
   g.putImageData(pixels, 0, 0);
   const out = document.createElement("canvas");
   out.width = out.height = SIDE;
