@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -12,6 +13,7 @@ from PIL import Image, ImageDraw
 import evaluation
 from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, digits_probability, text_of
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line, find_lines
+from recognizer.normalize import label_components
 from recognizer.png import encode_png
 from recognizer.strings import load_string_reader
 from synth.canvas import encode
@@ -107,7 +109,6 @@ def test_a_bad_mode_is_a_400_json_error(client, mnist_test, where, mode):
     if where == "query":
         response = client.post(f"/predict?mode={mode}", data=png, content_type="image/png")
     elif where == "json":
-        import base64
         response = client.post("/predict", json={"image": base64.b64encode(png).decode(), "mode": mode})
     else:
         response = client.post("/predict", data={"image": (io.BytesIO(png), "n.png"), "mode": mode})
@@ -203,3 +204,21 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
     assert reader.threshold == pytest.approx(record["threshold"])
     reading = reader.read(np.asarray(number_image("90", 2, mnist_test), np.float32) / 255)
     assert reading.reader == "strings" and reading.string_confidence is not None
+
+
+def test_each_digit_of_a_number_is_boxed_where_its_ink_is(real_client, mnist_test):
+    # CTC marks a character by a spike over part of it: the boxes must still hold each digit's whole ink.
+    image = number_image("174", 1, mnist_test, height=120)
+    found = label_components(image < 128)
+    inks = sorted((int(x), int(x + w)) for (x, _, w, _), area in zip(found.boxes[1:], found.areas[1:]) if area > 30)
+    assert len(inks) == 3  # three separate digits
+    body = real_client.post("/predict?mode=number", data=encode_png(image), content_type="image/png").get_json()
+    assert body["number"] == "174"
+    for (left, right), digit in zip(inks, body["digits"]):
+        x, _, w, _ = digit["box"]
+        assert x <= left + 3 and x + w >= right - 3  # the whole digit
+        assert w <= (right - left) * 1.25  # and not its neighbours
+    images = [np.asarray(Image.open(io.BytesIO(base64.b64decode(d["preprocessed"].split(",", 1)[1]))))
+              for d in body["digits"]]
+    assert all(i.shape == (28, 28) for i in images)  # each digit's own 28x28, for the page to show beside it
+    assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])
