@@ -65,7 +65,8 @@ def create_app(config: dict | None = None) -> Flask:
         MODEL=None,
         STRING_MODEL_PATH=os.environ.get("STRING_MODEL_PATH") or strings.STRING_MODEL_PATH,
         STRING_READER=None,  # tests may pass a strings.StringReader; False reads numbers by segments only
-        HEALTH_GOLDEN_DIGITS=None,  # /healthz reads the golden digits; None: for a model loaded here, not a MODEL passed in
+        # /healthz reads the golden digits; None: for a model loaded here, not a MODEL passed in.
+        HEALTH_GOLDEN_DIGITS=None,
     )
     app.config.update(config or {})
     _check_temp_dir()
@@ -121,7 +122,8 @@ def create_app(config: dict | None = None) -> Flask:
         GIF. ``mode`` (a query parameter ``?mode=``, a JSON field or a form field): ``auto`` (default; an image
         whose line of ink is wide reads as a number), ``digit`` or ``number`` (read whole by the string reader);
         another is a 400. Answers 200 with ``read.Reading.to_json``: ``number`` (the digits left to right, "" for
-        none), ``text`` (the number with its separators, "37.50"), ``reader`` ("segments" or "strings"), ``digits`` (each with ``digit``, ``confidence``, ``probabilities`` (10 floats, summing to
+        none), ``text`` (the number with its separators, "37.50"), ``reader`` ("segments" or "strings"),
+        ``digits`` (each with ``digit``, ``confidence``, ``probabilities`` (10 floats, summing to
         1 - ``not_digit_probability``), ``not_digit_probability``, ``box`` [x, y, w, h] in pixels and
         ``low_confidence``), ``skipped`` (marks that are not digits, with boxes), ``not_a_digit``,
         ``low_confidence``, and for the strongest digit (a single drawing's one digit) ``digit`` (0..9,
@@ -135,7 +137,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        """Run the model on a tiny batch and the golden digits; answer 200 ``{"status": "ok", "model", "backend", "file"}``.
+        """Run the model on a tiny batch and the golden digits; answer 200 ``{"status": "ok", ...}``.
+
+        The 200 body also holds ``model``, ``backend`` and ``file`` (``read.model_info``).
 
         Answers 503 ``{"status": "unhealthy", "error": ...}`` when the model fails, its output is not
         probabilities or it misreads a golden digit (``backends.health_problem``), so a platform can take
@@ -248,7 +252,8 @@ def _image_bytes() -> bytes:
         try:
             body = request.get_json(silent=True)
         except RecursionError as exc:  # json.loads recurses once per level of nesting
-            raise ClientError(400, "The JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}.") from exc
+            raise ClientError(
+                400, "The JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}.") from exc
         if not isinstance(body, dict):
             raise ClientError(400, "The body is not a JSON object; send {\"image\": \"data:image/png;base64,...\"}.")
         image = body.get("image")
@@ -256,5 +261,6 @@ def _image_bytes() -> bytes:
             raise ClientError(400, "The JSON has no 'image' string; send {\"image\": \"data:image/png;base64,...\"}.")
         return decode.decode_base64_image(image)
     if not request.content_length and not request.mimetype:
-        raise ClientError(400, "The request has no image; send a PNG of the drawing (see the README for curl examples).")
+        raise ClientError(400, "The request has no image; send a PNG of the drawing "
+                               "(see the README for curl examples).")
     raise ClientError(415, ERROR_MESSAGES[415])

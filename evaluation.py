@@ -13,27 +13,28 @@ LiteRT models:
   answer is not a digit or is flagged ``low_confidence`` (``Reading.low_confidence``, the API's flag);
 - numbers composed from MNIST test digits; the models' sizes.
 
-    python evaluation.py [--limit N] [--model PATH.tflite]      # prints the README's Results table (a few minutes on 2 cores)
+    python evaluation.py [--limit N] [--model PATH.tflite]
+    # prints the README's Results table (a few minutes on 2 cores)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from functools import lru_cache
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from datasets import load_mnist, load_realworld, load_usps, to_model_input
 from recognizer import backends
-from recognizer.reader import Reader
-from recognizer.strings import STRING_MODEL_PATH, load_string_reader
 from recognizer.decode import PreprocessingError
 from recognizer.mnist import NOT_A_DIGIT, TFLITE_MODEL_PATH
 from recognizer.png import encode_png
+from recognizer.reader import Reader
+from recognizer.strings import STRING_MODEL_PATH, load_string_reader
 from synth.canvas import canvas_from_mnist, compose_number, encode, mark_on_canvas
 from synth.nondigits import NON_DIGIT_KINDS, non_digit
 from synth.scenes import photo
@@ -211,7 +212,8 @@ class StringReport:
         kinds = "  ".join(f"{k}: {v:.1%}" for k, v in sorted(self.by_kind.items()))
         return (f"{self.name} ({self.count}): exact {self.exact:.1%}{text}, per digit {self.per_digit:.1%}; read rate "
                 f"at <= {MAX_ERROR:.0%} error {self.read_rate:.1%} (confidence >= {self.threshold:.3f}); served flag: "
-                f"{self.flagged_rate:.1%} read, {self.flagged_error:.1%} of them wrong" + (f"\n  {kinds}" if kinds else ""))
+                f"{self.flagged_rate:.1%} read, {self.flagged_error:.1%} of them wrong"
+                + (f"\n  {kinds}" if kinds else ""))
 
 
 MAX_ERROR = 0.01  # the string error a cheque reader is run at (issue 21: 65-85% read at about 1% misread)
@@ -369,11 +371,12 @@ def results_table(backend=None, limit: int | None = None) -> str:
         f"the rest rejected (text probability >= {orand.threshold:.3f})")
     row("ORAND-CAR-A val not flagged low_confidence", f"{orand.flagged_rate:.1%}",
         f"{orand.flagged_error:.1%} of them wrong (threshold from training's held-out amounts)")
-    synthetic_numbers = evaluate_strings("synthetic", synthetic_number_samples(min(500, limit or 500)), reader)
-    row("Held-out synthetic numbers read exactly", f"{synthetic_numbers.exact:.1%}",
-        f"{synthetic_numbers.count} on canvas, paper, photo, scan; text with separators {synthetic_numbers.text_exact:.1%}")
+    synthetic = evaluate_strings("synthetic", synthetic_number_samples(min(500, limit or 500)), reader)
+    row("Held-out synthetic numbers read exactly", f"{synthetic.exact:.1%}",
+        f"{synthetic.count} on canvas, paper, photo, scan; text with separators {synthetic.text_exact:.1%}")
     non_digits = evaluate_non_digits(backend, min(200, limit or 200))
-    row("Non-digits caught, all kinds", f"{non_digits.overall:.1%}", f"{non_digits.count:,} marks, fonts and seeds apart")
+    row("Non-digits caught, all kinds", f"{non_digits.overall:.1%}",
+        f"{non_digits.count:,} marks, fonts and seeds apart")
     for kind, share in non_digits.caught.items():
         row(f"  {kind}", f"{share:.0%}", "caught")
     numbers = evaluate_numbers(backend, min(500, limit or 500))

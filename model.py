@@ -6,7 +6,8 @@ reader in ``training/strings.py``, and the synthetic inputs they train on in ``s
 Keras 3 backend; TensorFlow is needed only to convert to LiteRT. The server never imports this module.
 
 Command line (see ``python model.py --help``):
-    python model.py train [--members 1] [--epochs 30] [--extra-scale 1] [--data-dir DIR] [--output-dir DIR] [--extra-data PATH.npz]
+    python model.py train [--members 1] [--epochs 30] [--extra-scale 1] [--data-dir DIR] [--output-dir DIR]
+                          [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py convert
     python model.py train-strings [--steps N] [--synthetic N] [--init K --learning-rate R --data-seed S]
@@ -39,7 +40,8 @@ def _main(argv=None) -> int:
     p_train.add_argument("--extra-scale", type=float, default=EXTRA_SCALE,
                          help="size of the extra (non-MNIST) training set, a multiple of EXTRA_COUNTS; 0 = none")
     p_train.add_argument("--extra-cache", default=None, help=".npz to keep the extra set in between runs")
-    p_train.add_argument("--verbose", type=int, default=None, help="Keras fit verbosity: 0 silent, 1 progress bar, 2 a line an epoch")
+    p_train.add_argument("--verbose", type=int, default=None,
+                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 a line an epoch")
     p_train.add_argument("--extra-data", default=None, help="an .npz from `flask corrections export` to train on too")
     p_train.add_argument("--init", default=None, help="a saved .h5 of this network to go on training from (fine-tune)")
     p_train.add_argument("--learning-rate", type=float, default=LEARNING_RATE,
@@ -60,7 +62,8 @@ def _main(argv=None) -> int:
                            help="seed of the synthetic lines, real variants and batches (the holdout keeps --seed's)")
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     for p in (p_train,):
-        p.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
+        p.add_argument("--data-dir", default=None,
+                       help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
     args = parser.parse_args(argv)
 
     if args.command == "train":

@@ -40,12 +40,13 @@ def main() -> None:
         for path, data, kind in [("/predict", png, "image/png"), ("/corrections", body, "application/json")]:
             begin = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
-                results = list(pool.map(lambda _: timed(path, data, kind), range(args.requests)))
+                results = list(pool.map(lambda _, p=path, d=data, k=kind: timed(p, d, k), range(args.requests)))
             seconds = time.perf_counter() - begin
             statuses = sorted({s for s, _ in results})
             latency = np.array([t for _, t in results]) * 1000
             print(f"{path}: {args.requests / seconds:.0f} requests/s at concurrency {args.concurrency}, "
-                  f"p50 {np.percentile(latency, 50):.1f} ms, p95 {np.percentile(latency, 95):.1f} ms, statuses {statuses}")
+                  f"p50 {np.percentile(latency, 50):.1f} ms, p95 {np.percentile(latency, 95):.1f} ms, "
+                  f"statuses {statuses}")
         memory = server.memory_mb()
         print(f"gunicorn: {memory['processes']} processes, PSS {memory['pss']:.0f} MB, "
               f"database {url.split('://')[0]}, a canvas PNG of {len(png)} bytes")

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def procfile_command() -> list[str]:
     """Return the Procfile's `web:` command as argv, gunicorn taken from this interpreter's venv."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     argv = shlex.split(line.removeprefix("web:"))
     return [str(Path(sys.executable).with_name(argv[0])), *argv[1:]]
 

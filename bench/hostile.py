@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -122,7 +122,8 @@ def rle_bmp(bits: int = 8, side: int = 4096) -> bytes:
     colours = 1 << bits
     rows = b"\x01\x00\x00\x00" * side + b"\x00\x01"  # a run of 1 pixel, end of line; ...; end of bitmap
     offset = 14 + 40 + 4 * colours
-    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, bits, 1 if bits == 8 else 2, len(rows), 2835, 2835, colours, 0)
+    compression = 1 if bits == 8 else 2  # BI_RLE8 or BI_RLE4
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, bits, compression, len(rows), 2835, 2835, colours, 0)
     return b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) + info + b"\0" * 4 * colours + rows
 
 

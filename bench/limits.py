@@ -60,7 +60,7 @@ def measure(parallel: int = 2, timeout: float = 10) -> list[dict]:
         with ThreadPoolExecutor(parallel) as pool:
             for name, size, before, fn in calls:
                 with gunicorn_process.PeakMemory(server) as memory:
-                    answers = list(pool.map(lambda _: timed(lambda: fn(server.url)), range(parallel)))
+                    answers = list(pool.map(lambda _, fn=fn: timed(lambda: fn(server.url)), range(parallel)))
                 rows.append({"name": name, "bytes": size, "statuses": [a[0] for a in answers],
                              "seconds": max(a[2] for a in answers), "peak_mb": memory.peak, "before": before,
                              "error": answers[0][1].get("error", "")})

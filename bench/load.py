@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-
-from recognizer import backends, read
 import datasets
 from bench import gunicorn_process
+from recognizer import backends, read
 from synth.canvas import canvas_from_mnist, encode
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass

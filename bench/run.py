@@ -26,14 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from recognizer import backends, decode, mnist, normalize, read, segment as segmentation
 import datasets
 from bench import gunicorn_process
+from recognizer import backends, decode, mnist, normalize, read, segment as segmentation
 from synth.canvas import canvas_from_mnist, encode
 
+ROOT = Path(__file__).resolve().parent.parent
+# None of the imports above loads TensorFlow (the Keras backend and the reference import it when used).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # The reference server: gunicorn with 2 workers. gunicorn reads ./gunicorn.conf.py (port, workers);
 # MODEL_BACKEND=keras turns its preload off, as TensorFlow deadlocks in workers forked after loading it.
@@ -147,7 +147,8 @@ def median_of(runs: list[dict], key: str) -> float:
     return float(np.median([r[key] for r in runs]))
 
 
-def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, env=None, number: Path | None = None) -> dict:
+def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, env=None,
+              number: Path | None = None) -> dict:
     """Start a server, then latency at concurrency 1 and throughput at 8 and 16 (medians of ``runs``); with
     ``number`` (a PNG file), its latency at concurrency 1 too."""
     cold = []
@@ -210,8 +211,10 @@ def main(argv=None) -> int:
     naive = over_http(png, body, requests // 4, max(1, runs // 2), command=NAIVE_SERVER, env=NAIVE_ENV)
     print("\n| over HTTP (gunicorn, 2 workers, `hey` from another process) | ours | naive Keras server | ratio |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| p50 latency at concurrency 1, ms | {ours['p50_c1']:.2f} | {naive['p50_c1']:.2f} | {naive['p50_c1'] / ours['p50_c1']:.1f}x |")
-    print(f"| p99 latency at concurrency 1, ms | {ours['p99_c1']:.2f} | {naive['p99_c1']:.2f} | {naive['p99_c1'] / ours['p99_c1']:.1f}x |")
+    print(f"| p50 latency at concurrency 1, ms | {ours['p50_c1']:.2f} | {naive['p50_c1']:.2f} | "
+          f"{naive['p50_c1'] / ours['p50_c1']:.1f}x |")
+    print(f"| p99 latency at concurrency 1, ms | {ours['p99_c1']:.2f} | {naive['p99_c1']:.2f} | "
+          f"{naive['p99_c1'] / ours['p99_c1']:.1f}x |")
     print(f"| p50 / p99 at concurrency 1, a 600x200 number, ms | {ours['p50_number']:.2f} / {ours['p99_number']:.2f} | "
           f"(reads single digits) | |")
     for c in (1, 8, 16):
@@ -219,10 +222,10 @@ def main(argv=None) -> int:
               f"{ours[f'rps_c{c}'] / naive[f'rps_c{c}']:.1f}x |")
     print(f"| cold start to first answer, s | {ours['cold_start_s']:.2f} | {naive['cold_start_s']:.2f} | "
           f"{naive['cold_start_s'] / ours['cold_start_s']:.1f}x |")
-    print(f"| memory after load, master + workers, RSS MB | {ours['memory']['rss']:.0f} | {naive['memory']['rss']:.0f} | "
-          f"{naive['memory']['rss'] / ours['memory']['rss']:.1f}x |")
-    print(f"| memory after load, master + workers, PSS MB | {ours['memory']['pss']:.0f} | {naive['memory']['pss']:.0f} | "
-          f"{naive['memory']['pss'] / ours['memory']['pss']:.1f}x |")
+    print(f"| memory after load, master + workers, RSS MB | {ours['memory']['rss']:.0f} | "
+          f"{naive['memory']['rss']:.0f} | {naive['memory']['rss'] / ours['memory']['rss']:.1f}x |")
+    print(f"| memory after load, master + workers, PSS MB | {ours['memory']['pss']:.0f} | "
+          f"{naive['memory']['pss']:.0f} | {naive['memory']['pss'] / ours['memory']['pss']:.1f}x |")
     print(f"| non-200 answers | {ours['errors']} | {naive['errors']} | |")
     if not args.skip_install:
         runtime = installed_size_mb(ROOT / "requirements.txt")

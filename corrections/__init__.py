@@ -24,9 +24,9 @@ import os
 import sqlite3
 from pathlib import Path
 
+from alembic import command
 from flask import Flask
 from flask_limiter import Limiter
-from alembic import command
 from flask_migrate import Migrate
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url

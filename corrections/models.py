@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from flask_sqlalchemy import SQLAlchemy
@@ -42,7 +42,7 @@ class Correction(db.Model):
 
     @staticmethod
     def now() -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def input_images(self) -> np.ndarray:
         """Return the inputs as uint8 (input_count, 28, 28), ink = 255."""

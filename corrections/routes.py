@@ -12,9 +12,9 @@ from flask_limiter import Limiter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from recognizer import decode, read
 from corrections.export import export_arrays, write_npz
 from corrections.models import LABELS, Correction, db
+from recognizer import decode
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
               (b"BM", "image/bmp"), (b"RIFF", "image/webp"))
 UNAVAILABLE = "Corrections cannot be saved right now (the database is unavailable); please try again later."
-LABEL_HELP = "Send 'label' as a digit 0-9 or \"not_a_digit\", e.g. {\"image\": \"data:image/png;base64,...\", \"label\": 7}."
+LABEL_HELP = ("Send 'label' as a digit 0-9 or \"not_a_digit\", "
+              "e.g. {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
 LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
 
 
@@ -128,7 +129,8 @@ def _parse_request() -> tuple[bytes, int]:
         label = _label(body.get("label"))
         image = body.get("image")
         if not isinstance(image, str) or not image.strip():
-            raise Rejected(400, "The JSON has no 'image' string; send {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
+            raise Rejected(400, "The JSON has no 'image' string; "
+                                "send {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
         return decode.decode_base64_image(image), label
     raise Rejected(415, "Send JSON {\"image\": data URL, \"label\": 0-9 or \"not_a_digit\"}, or a multipart form "
                         "with a file field 'image' and a field 'label'.")

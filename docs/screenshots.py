@@ -15,17 +15,28 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from app import create_app  # noqa: E402
-from page_driver import (CHROMIUM, CHROMIUM_ARGS, FOUR, ONE, PHONE, SEVEN, draw_with_mouse,  # noqa: E402
-                         draw_with_touch, serve, shifted)
+from page_driver import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FOUR,
+    ONE,
+    PHONE,
+    SEVEN,
+    draw_with_mouse,
+    draw_with_touch,
+    serve,
+    shifted,
+)
 
 DESKTOP = {"viewport": {"width": 1100, "height": 760}, "device_scale_factor": 1}
+NUMBER_174 = [s for i, d in enumerate([ONE, SEVEN, FOUR]) for s in shifted(d, 0.08 + i * 0.3, 0.25)]
 SHOTS = {  # name: (context options, number mode, strokes, expected reading)
     "desktop": (DESKTOP, False, SEVEN, "7"),
     "phone": (PHONE, False, FOUR, "4"),
     "small-phone": ({**PHONE, "viewport": {"width": 320, "height": 568}, "device_scale_factor": 2}, False, SEVEN, "7"),
     "landscape": ({**PHONE, "viewport": {"width": 844, "height": 390}, "device_scale_factor": 2}, False, FOUR, "4"),
     "dark": ({**DESKTOP, "color_scheme": "dark"}, False, FOUR, "4"),
-    "number": (DESKTOP, True, [s for i, d in enumerate([ONE, SEVEN, FOUR]) for s in shifted(d, 0.08 + i * 0.3, 0.25)], "174"),
+    "number": (DESKTOP, True, NUMBER_174, "174"),
 }
 
 

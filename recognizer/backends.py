@@ -17,8 +17,15 @@ from typing import Protocol
 
 import numpy as np
 
-from recognizer.mnist import (GOLDEN_DIGITS_PATH, IMAGE_SIZE, KERAS_MODEL_PATH, NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS,
-                              TFLITE_MODEL_PATH)
+from recognizer.mnist import (
+    GOLDEN_DIGITS_PATH,
+    IMAGE_SIZE,
+    KERAS_MODEL_PATH,
+    NOT_A_DIGIT,
+    NUM_CLASSES,
+    NUM_DIGITS,
+    TFLITE_MODEL_PATH,
+)
 
 BACKENDS = ("litert", "keras")
 DEFAULT_BACKEND = "litert"
@@ -77,7 +84,8 @@ class LiteRTBackend:
             self._interpreter = Interpreter(model_content=self._content, num_threads=num_threads)
             self._interpreter.allocate_tensors()
         except Exception as exc:  # the runtime reports a bad flatbuffer as ValueError or RuntimeError
-            raise ModelLoadError(f"Model file {self.path} is not a valid LiteRT model ({exc}): {REBUILD_HINT}.") from exc
+            raise ModelLoadError(
+                f"Model file {self.path} is not a valid LiteRT model ({exc}): {REBUILD_HINT}.") from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._shape = tuple(self._interpreter.get_input_details()[0]["shape"])
@@ -210,10 +218,12 @@ def check_output(probabilities: np.ndarray, rows: int) -> str | None:
     within 1e-3 (a softmax). A model file whose weights hold NaN fails here, not in a client's JSON.
     """
     probabilities = np.asarray(probabilities)
-    if probabilities.ndim != 2 or probabilities.shape[0] != rows or probabilities.shape[1] not in (NUM_CLASSES, NUM_DIGITS):
+    if (probabilities.ndim != 2 or probabilities.shape[0] != rows
+            or probabilities.shape[1] not in (NUM_CLASSES, NUM_DIGITS)):
         return f"gives output of shape {probabilities.shape}, not ({rows}, {NUM_CLASSES}) probabilities"
     if not np.all(np.isfinite(probabilities)):
         return "gives NaN or infinite outputs"
-    if probabilities.min() < -1e-6 or probabilities.max() > 1 + 1e-6 or np.abs(probabilities.sum(axis=1) - 1).max() > 1e-3:
+    if (probabilities.min() < -1e-6 or probabilities.max() > 1 + 1e-6
+            or np.abs(probabilities.sum(axis=1) - 1).max() > 1e-3):
         return "gives outputs that are not probabilities (each row must be in [0, 1] and sum to 1)"
     return None

@@ -87,7 +87,8 @@ def decode_base64_image(text: str) -> bytes:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ImageDecodeError("The image is not valid base64; send a data URL such as the canvas's toDataURL().") from exc
+        raise ImageDecodeError(
+            "The image is not valid base64; send a data URL such as the canvas's toDataURL().") from exc
 
 
 def decode_image(data: bytes) -> np.ndarray:
@@ -183,8 +184,9 @@ def check_header(data: bytes) -> None:
         buffer = header.coefficient_bytes()
         if header.buffered and buffer > MAX_DECODE_BYTES:
             raise ImageTooLargeError(
-                f"The {'progressive' if header.progressive else 'multi-scan'} JPEG would need {buffer / 2**20:.0f} MB to decode (at most "
-                f"{MAX_DECODE_BYTES // 2**20} MB); save it as a baseline (non-progressive) JPEG or send a smaller image."
+                f"The {'progressive' if header.progressive else 'multi-scan'} JPEG would need "
+                f"{buffer / 2**20:.0f} MB to decode (at most {MAX_DECODE_BYTES // 2**20} MB); "
+                "save it as a baseline (non-progressive) JPEG or send a smaller image."
             )
     elif data.startswith(headers.PNG_SIGNATURE):
         if headers.png_chunk_count(data, MAX_PNG_CHUNKS) > MAX_PNG_CHUNKS:

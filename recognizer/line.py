@@ -79,9 +79,10 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS) -> list[Line]:
     ``grey``: float (H, W) in [0, 1], either polarity (``normalize.ink_map``), as ``decode.decode_image``
     returns it (at most 1024 px a side, so every step is bounded by the image's size). Each of the ``limit``
     largest strokes seeds a candidate line (the same line grown twice is returned once); strokes overlapping its
-    row band and no farther than ``MAX_GAP`` band heights from the line's ends join it, one at a time. Strokes that run along an edge of the image (a scanner's black margin,
-    a column rule cut by the crop) never seed it. Raises EmptyImageError when there is no ink and
-    TooMuchWorkError for more than ``MAX_LINE_STROKES`` strokes.
+    row band and no farther than ``MAX_GAP`` band heights from the line's ends join it, one at a time. Strokes
+    that run along an edge of the image (a scanner's black margin, a column rule cut by the crop) never seed
+    it. Raises EmptyImageError when there is no ink and TooMuchWorkError for more than ``MAX_LINE_STROKES``
+    strokes.
     """
     ink, photo = ink_map(grey)
     cleaned = remove_lines(ink, INK_THRESHOLD, photo)
@@ -179,7 +180,8 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     side = (x <= EDGE_SHARE * width) | (x + w >= (1 - EDGE_SHARE) * width)  # lighting may hollow a margin's edge
     writing = ~tall & (areas >= SPECK_FRACTION * areas[~tall].max()) if (~tall).any() else ~tall
     through = (y <= 1) & (y + h >= height - 1)  # a margin runs from the top edge to the bottom one
-    margins = tall & side & through & (h >= TALL_RATIO * np.median(h[writing])) if writing.any() else np.zeros_like(tall)
+    margins = (tall & side & through & (h >= TALL_RATIO * np.median(h[writing]))
+               if writing.any() else np.zeros_like(tall))
     margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width)
     rules = (tall & (w * RULE_ASPECT <= h)) | ((w >= MARGIN_SHARE * width) & (h * RULE_ASPECT <= w))
     return margins | rules

@@ -57,7 +57,8 @@ def run_lengths(mask: np.ndarray) -> np.ndarray:
     out = np.zeros((height, width), np.int32)
     if lengths.size:
         pixel_runs = np.repeat(np.arange(lengths.size), lengths)
-        columns = np.repeat(starts, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+        within_run = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # 0, 1, .. in each run
+        columns = np.repeat(starts, lengths) + within_run
         out[rows[pixel_runs], columns] = lengths[pixel_runs]
     return out
 

@@ -188,7 +188,9 @@ def predict_image(data: bytes, backend) -> Reading:
 
 
 def read_segments(grey: np.ndarray, backend) -> Reading:
-    """Read a decoded grey image (float32 (H, W) in [0, 1]) by segmenting it (``predict_image``); boxes in its pixels."""
+    """Read a decoded grey image (float32 (H, W) in [0, 1]) by segmenting it (``predict_image``).
+
+    The boxes are in the grey image's pixels."""
     frames = segment_frames(grey)
     readings = [(*read_segmentation(segmentation, backend), len(segmentation.units)) for segmentation in frames]
     # The deslanted frame comes first and is kept on a tie: max returns the first of equals.

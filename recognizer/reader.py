@@ -61,11 +61,11 @@ class Reader:
         """Read image bytes: the digit or the number in them, boxes in the pixels of the image as sent.
 
         ``mode``: "digit" reads by segments; "number" reads the line whole (the string reader); "auto" sends
-        an image with a candidate line of ink (``line.find_lines``) at least ``segment.NUMBER_ASPECT`` times wider than tall to the string
-        reader and any other to the segments, and falls back to the segments where the string reader finds no
-        line or at most one digit (a single digit drawn wide, a ruled line, a smudge: the segmenter reads single
-        digits best and answers blanks and marks as it always has). Raises ValueError for another mode, and
-        what the recognizers and ``decode.decode_image_sized`` raise."""
+        an image with a candidate line of ink (``line.find_lines``) at least ``segment.NUMBER_ASPECT`` times
+        wider than tall to the string reader and any other to the segments, and falls back to the segments
+        where the string reader finds no line or at most one digit (a single digit drawn wide, a ruled line, a
+        smudge: the segmenter reads single digits best and answers blanks and marks as it always has). Raises
+        ValueError for another mode, and what the recognizers and ``decode.decode_image_sized`` raise."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         grey, (width, height) = decode_image_sized(data)

@@ -11,8 +11,14 @@ import numpy as np
 
 from recognizer.decode import EmptyImageError, TooMuchWorkError
 from recognizer.lines import is_cell, remove_lines
-from recognizer.normalize import (INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, find_strokes, ink_map,
-                                  to_mnist_box)
+from recognizer.normalize import (
+    INK_THRESHOLD,
+    PHOTO_SPECK_FRACTION,
+    SPECK_FRACTION,
+    find_strokes,
+    ink_map,
+    to_mnist_box,
+)
 
 # Segmenting a number (segment). Components whose horizontal extents overlap by this share of
 # the narrower one (at least MERGE_MIN_WIDTH line heights wide, so a thin 1 is not swallowed by a
@@ -137,8 +143,9 @@ class Segmentation:
             right = self.units[first].x1
             for last in range(first, min(first + MAX_SPAN, len(self.units))):
                 unit = self.units[last]
-                if last > first and (unit.x0 - right > MAX_JOIN_GAP * self.line_height
-                                     or max(right, unit.x1) - self.units[first].x0 > MAX_DIGIT_WIDTH * self.line_height):
+                too_far = unit.x0 - right > MAX_JOIN_GAP * self.line_height
+                too_wide = max(right, unit.x1) - self.units[first].x0 > MAX_DIGIT_WIDTH * self.line_height
+                if last > first and (too_far or too_wide):
                     break
                 spans.append((first, last))
                 right = max(right, unit.x1)

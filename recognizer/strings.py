@@ -22,10 +22,10 @@ from recognizer.normalize import to_mnist_box
 from recognizer.read import Prediction, Reading
 
 STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
-# A reading whose digits' probability (``ctc.digits_probability``) is under the threshold is flagged low_confidence. The model's record
-# (digit_strings.json, beside it) holds the threshold chosen when it was trained: the operating point at which at
-# most 1% of the texts read are wrong, on real training amounts kept out of training
-# (``training.strings.choose_threshold``). This default serves a model without a record.
+# A reading whose digits' probability (``ctc.digits_probability``) is under the threshold is flagged
+# low_confidence. The model's record (digit_strings.json, beside it) holds the threshold chosen when it was
+# trained: the operating point at which at most 1% of the texts read are wrong, on real training amounts kept
+# out of training (``training.strings.choose_threshold``). This default serves a model without a record.
 STRING_THRESHOLD = 0.5
 
 
@@ -92,8 +92,9 @@ def character_columns(image: np.ndarray, centres: list[float]) -> list[int]:
     CTC marks each character by a spike of one or two frames (Graves et al., 2006), usually over part of the
     character only (a drawn 1 at columns 41-81 spiked at 69-78), so the spikes alone make boxes too narrow. Each
     cut between two neighbours is a column with the least ink between their spikes (the middle of the run of such
-    columns nearest the middle of the two: a gap, or where touching digits are thinnest); the first character starts at column 0, the last ends at
-    the line's width. ``image``: (LINE_HEIGHT, W) float ink; ``centres``: each spike's centre column, ascending.
+    columns nearest the middle of the two: a gap, or where touching digits are thinnest); the first character
+    starts at column 0, the last ends at the line's width. ``image``: (LINE_HEIGHT, W) float ink; ``centres``:
+    each spike's centre column, ascending.
     O(W) for the whole line."""
     width = image.shape[1]
     profile = image.sum(axis=0)

@@ -62,7 +62,7 @@ def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int | None], r
     if len(negatives) > max_negatives:
         negatives = [negatives[i] for i in rng.choice(len(negatives), max_negatives, replace=False)]
     chosen = positives + negatives
-    images = [np.round(segmentation.render(f, l).image * 255).astype(np.uint8) for f, l, _ in chosen]
+    images = [np.round(segmentation.render(first, last).image * 255).astype(np.uint8) for first, last, _ in chosen]
     if not images:
         return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros(0, np.uint8)
     return np.stack(images), np.array([c for _, _, c in chosen], np.uint8)

@@ -111,7 +111,8 @@ def cell_scene(rng: np.random.Generator, mnist_digits, content: str = "digit", p
         labels = [label]
     elif content == "candidates":
         for k in range(int(rng.integers(1, 5))):
-            glyph = digit_ink(int(rng.integers(1, 10)), rng, mnist_digits, int(side * rng.uniform(0.12, 0.22)), 0.3, part)
+            glyph = digit_ink(int(rng.integers(1, 10)), rng, mnist_digits, int(side * rng.uniform(0.12, 0.22)),
+                              0.3, part)
             x, y = (rng.integers(1, 4, 2) * side) // 4 - np.array(glyph.shape[::-1]) // 2
             _paste(ink, owner, glyph, int(max(0, x)), int(max(0, y)), k + 1)
             labels.append(None)
@@ -121,14 +122,10 @@ def cell_scene(rng: np.random.Generator, mnist_digits, content: str = "digit", p
         if rng.random() < 0.7:
             width = int(rng.integers(1, max(2, side // 12)))
             offset = int(rng.integers(0, max(1, side // 10)))
-            if edge == 0:
-                ink[offset: offset + width] = np.maximum(ink[offset: offset + width], darkness)
-            elif edge == 1:
-                ink[side - offset - width: side - offset] = np.maximum(ink[side - offset - width: side - offset], darkness)
-            elif edge == 2:
-                ink[:, offset: offset + width] = np.maximum(ink[:, offset: offset + width], darkness)
-            else:
-                ink[:, side - offset - width: side - offset] = np.maximum(ink[:, side - offset - width: side - offset], darkness)
+            # Edges 0 and 1 are the top and bottom rows, 2 and 3 the left and right columns.
+            band = slice(offset, offset + width) if edge in (0, 2) else slice(side - offset - width, side - offset)
+            where = band if edge < 2 else (slice(None), band)
+            ink[where] = np.maximum(ink[where], darkness)
     return camera(paper(ink, rng), rng), owner, labels
 
 
@@ -182,21 +179,23 @@ def separator(rng: np.random.Generator, height: int, trailing: bool = False) -> 
     """A handwritten separator: a dot, a comma, a dash, an equals sign or a slash, scaled to ``height``."""
     kind = rng.choice(["-", "=", ".-"]) if trailing else rng.choice([".", ",", "-", "=", "/", "."])
     w = max(3, round(height * rng.uniform(0.08, 0.14)))
+    stroke = max(2, w // 2)
     if kind == ".":
         return draw_ink((w + 2, w + 2), lambda d: d.ellipse([1, 1, w, w], fill=255))
     if kind == ",":
         return draw_ink((w + 2, 2 * w + 2), lambda d: d.line([(w, 1), (1, 2 * w)], fill=255, width=w))
     if kind == "/":
-        return draw_ink((height // 2, height), lambda d: d.line([(height // 2 - 2, 1), (2, height - 2)], fill=255, width=max(2, w // 2)))
+        return draw_ink((height // 2, height),
+                        lambda d: d.line([(height // 2 - 2, 1), (2, height - 2)], fill=255, width=stroke))
     length = int(height * rng.uniform(0.3, 0.7))
     if kind == "-":
-        return draw_ink((length, w), lambda d: d.line([(0, w / 2), (length, w / 2)], fill=255, width=max(2, w // 2)))
+        return draw_ink((length, w), lambda d: d.line([(0, w / 2), (length, w / 2)], fill=255, width=stroke))
     if kind == "=":
-        return draw_ink((length, 3 * w), lambda d: (d.line([(0, w / 2), (length, w / 2)], fill=255, width=max(2, w // 2)),
-                                                 d.line([(0, 2.5 * w), (length, 2.5 * w)], fill=255, width=max(2, w // 2))))
+        return draw_ink((length, 3 * w), lambda d: (d.line([(0, w / 2), (length, w / 2)], fill=255, width=stroke),
+                                                 d.line([(0, 2.5 * w), (length, 2.5 * w)], fill=255, width=stroke)))
     # ".-": a dot, a gap, then a dash, bottom-aligned.
     dot = draw_ink((w + 2, w + 2), lambda d: d.ellipse([1, 1, w, w], fill=255))
-    dash = draw_ink((length, w + 2), lambda d: d.line([(0, w / 2), (length, w / 2)], fill=255, width=max(2, w // 2)))
+    dash = draw_ink((length, w + 2), lambda d: d.line([(0, w / 2), (length, w / 2)], fill=255, width=stroke))
     return np.concatenate([dot, np.zeros((w + 2, w), np.float32), dash], axis=1)
 
 
@@ -210,7 +209,8 @@ def photo(ink: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (48
     width, height = size
     text = Image.fromarray(ink)
     scale = rng.uniform(0.30, 0.55) * height / text.height
-    text = text.resize((max(1, round(text.width * scale)), max(1, round(text.height * scale))), Image.Resampling.BICUBIC)
+    scaled_size = (max(1, round(text.width * scale)), max(1, round(text.height * scale)))
+    text = text.resize(scaled_size, Image.Resampling.BICUBIC)
     text = text.rotate(rng.uniform(-8, 8), resample=Image.Resampling.BICUBIC, expand=True)
     text = np.asarray(text, np.float32)[: height - 4, : width - 4] / 255.0
     top = int(rng.integers(2, height - text.shape[0] - 1))

@@ -110,7 +110,7 @@ def write_line(text: str, rng: np.random.Generator, mnist_digits, part: str = "t
     ink = np.zeros((canvas_h, width), np.float32)
     x = height // 2
     top = (canvas_h - height) // 2
-    for index, (piece, bottom) in enumerate(pieces):
+    for piece, bottom in pieces:
         y = int(np.clip(top + bottom * height - piece.shape[0], 0, canvas_h - piece.shape[0]))
         region = ink[y: y + piece.shape[0], x: x + piece.shape[1]]
         np.maximum(region, piece[:, : region.shape[1]], out=region)
@@ -157,7 +157,8 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
     ink = np.pad(ink, ((pad, pad), (pad + int(height * rng.uniform(0, 1.5)), pad + int(height * rng.uniform(0, 2)))))
     h, w = ink.shape
     if rng.random() < 0.7:
-        rule = int(rng.integers(0, max(1, int(0.15 * w)))) if rng.random() < 0.5 else int(rng.integers(int(0.85 * w), w))
+        rule = (int(rng.integers(0, max(1, int(0.15 * w)))) if rng.random() < 0.5
+                else int(rng.integers(int(0.85 * w), w)))
         ink[:, rule: rule + int(rng.integers(1, 4))] = rng.uniform(0.5, 1.0)
     if rng.random() < 0.6:
         size = int(height * rng.uniform(0.3, 0.6))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recognizer import backends
 import datasets
 from app import create_app
+from recognizer import backends
 
 
 class FakeModel:
@@ -82,8 +82,9 @@ def mnist_test():
 @pytest.fixture(scope="session")
 def browser():
     """One headless Debian Chromium for the whole session: Playwright's sync API allows one driver at a time."""
-    from page_driver import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
+
+    from page_driver import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -121,11 +121,14 @@ def draw_with_touch(page, strokes):
 def draw_with_pen(page, strokes):
     """Draw each stroke with a pen (CDP mouse events of pointerType pen)."""
     cdp = page.context.new_cdp_session(page)
+
+    def send(kind, x, y, buttons):
+        cdp.send("Input.dispatchMouseEvent", {
+            "type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1, "pointerType": "pen"})
+
     box = page.locator("#canvas").bounding_box()
     for stroke in strokes:
         path = points(box, stroke)
-        send = lambda kind, x, y, buttons: cdp.send("Input.dispatchMouseEvent", {
-            "type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1, "pointerType": "pen"})
         send("mousePressed", *path[0], 1)
         for x, y in path[1:]:
             send("mouseMoved", x, y, 1)

@@ -23,8 +23,20 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from page_driver import (CHROMIUM, FOUR, ONE, PHONE, SEVEN, Touch, draw_with_mouse, draw_with_pen,
-                         draw_with_touch, points, serve, shifted)
+from page_driver import (
+    CHROMIUM,
+    FOUR,
+    ONE,
+    PHONE,
+    SEVEN,
+    Touch,
+    draw_with_mouse,
+    draw_with_pen,
+    draw_with_touch,
+    points,
+    serve,
+    shifted,
+)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +109,9 @@ def ink(page):
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let l = c.width, t = c.height, r = -1, b = -1;
       for (let y = 0; y < c.height; y += 2) for (let x = 0; x < c.width; x += 2) {
-        if (d[(y * c.width + x) * 4 + 3] > 128) { l = Math.min(l, x); r = Math.max(r, x); t = Math.min(t, y); b = Math.max(b, y); }
+        if (d[(y * c.width + x) * 4 + 3] > 128) {
+          l = Math.min(l, x); r = Math.max(r, x); t = Math.min(t, y); b = Math.max(b, y);
+        }
       }
       return r < 0 ? null : [l / c.width, t / c.height, r / c.width, b / c.height];
     }""")
@@ -138,7 +152,8 @@ def in_view(page, selector):
     box = page.locator(selector).bounding_box()
     viewport = page.viewport_size
     return (box is not None and box["x"] >= -0.5 and box["y"] >= -0.5
-            and box["x"] + box["width"] <= viewport["width"] + 0.5 and box["y"] + box["height"] <= viewport["height"] + 0.5)
+            and box["x"] + box["width"] <= viewport["width"] + 0.5
+            and box["y"] + box["height"] <= viewport["height"] + 0.5)
 
 
 def assert_chart_shows(page, digit):
@@ -183,7 +198,8 @@ def test_drawing_with_a_finger_on_a_phone_is_read_and_the_page_does_not_scroll(o
     assert_chart_shows(page, 4)
     assert page.evaluate("window.scrollY") == 0
     # The backing store follows devicePixelRatio, so strokes are sharp on the phone.
-    assert page.evaluate("document.getElementById('canvas').width") >= 3 * page.locator("#canvas").bounding_box()["width"] - 1
+    css_width = page.locator("#canvas").bounding_box()["width"]
+    assert page.evaluate("document.getElementById('canvas').width") >= 3 * css_width - 1
 
 
 @pytest.mark.parametrize("radius, rest_ms", [(60, 0), (8, 300)], ids=["large-palm", "still-palm"])
@@ -305,7 +321,8 @@ def test_rotation_redraws_the_strokes_and_keeps_the_boxes_on_their_digits(open_p
 
     boxes_before = box_fractions()
     page.set_viewport_size(LANDSCAPE["viewport"])
-    wait_until(page, "document.getElementById('canvas').width === Math.round(document.getElementById('canvas').getBoundingClientRect().width * 3)")
+    wait_until(page, "document.getElementById('canvas').width === "
+                     "Math.round(document.getElementById('canvas').getBoundingClientRect().width * 3)")
     assert ink(page) == pytest.approx(before, abs=0.02)
     assert box_fractions() == pytest.approx(boxes_before, abs=0.02)
     page.click("#predict")
@@ -477,7 +494,8 @@ def test_axe_core_finds_no_critical_or_serious_violation(open_page, device, sche
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_one_live_region_visible_focus_and_a_canvas_border_of_3_to_1(open_page, scheme):
     page = open_page(**DESKTOP, color_scheme=scheme)
-    live = page.evaluate("""document.querySelectorAll('[aria-live], [role=status], [role=alert], [role=log], output').length""")
+    live = page.evaluate("document.querySelectorAll("
+                         "'[aria-live], [role=status], [role=alert], [role=log], output').length")
     assert live == 1
     expect(page.locator("#camera")).to_be_hidden()  # no camera on a desktop: no invisible tab stop
     page.keyboard.press("Tab")
@@ -585,7 +603,9 @@ def thumbnail_ink(page):
       const d = g.getImageData(0, 0, 28, 28).data;
       let l = 28, t = 28, r = -1, b = -1;
       for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
-        if (d[(y * 28 + x) * 4] > 100) { l = Math.min(l, x); r = Math.max(r, x); t = Math.min(t, y); b = Math.max(b, y); }
+        if (d[(y * 28 + x) * 4] > 100) {
+          l = Math.min(l, x); r = Math.max(r, x); t = Math.min(t, y); b = Math.max(b, y);
+        }
       }
       return r < 0 ? null : [l, t, r, b];
     }""")
@@ -684,7 +704,8 @@ def test_a_pressed_correction_and_its_error_are_readable_in_both_themes(open_pag
             raise RuntimeError(f"CI needs axe-core at {AXE}: npm ci")
         pytest.skip(f"no axe-core at {AXE} (npm ci)")
     page = open_page(**device, color_scheme=scheme, bypass_csp=True)
-    body = {} if saved else {"error": "Corrections cannot be saved right now (the database is unavailable); please try again later."}
+    body = {} if saved else {"error": "Corrections cannot be saved right now (the database is unavailable); "
+                                      "please try again later."}
     page.route("**/corrections", fulfil(body, status=201 if saved else 503))
     (draw_with_touch if device.get("has_touch") else draw_with_mouse)(page, SEVEN)
     expect(page.locator("#prediction")).to_have_text("7")

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,11 @@ from sqlalchemy import create_engine, inspect, select
 import model
 from app import create_app
 from corrections import Correction, database_uri, db
+from postgres_server import PostgresServer, find_bin_dir
 from synth.canvas import canvas_from_mnist, encode
 from synth.digits import stroke_digit
 from training.digits import load_extra_data
 from training.network import HISTORY_FILENAME
-from postgres_server import PostgresServer, find_bin_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = {"id", "created_at", "label", "image", "image_type", "image_size", "inputs", "input_count", "reading",
@@ -35,7 +35,9 @@ COLUMNS = {"id", "created_at", "label", "image", "image_type", "image_size", "in
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A PostgreSQL server from Debian's package for the whole session (CI installs it; skipped elsewhere without it)."""
+    """A PostgreSQL server from Debian's package for the whole session.
+
+    CI installs it; elsewhere the tests that need it are skipped without it."""
     bin_dir = find_bin_dir()
     if bin_dir is None:
         if os.environ.get("CI"):
@@ -100,7 +102,7 @@ def assert_error(response, status: int) -> str:
 
 
 def test_a_correction_stores_the_image_the_label_and_the_servers_own_reading(app, client, png, fake_model):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     response = client.post("/corrections", json={"image": data_url(png), "label": 7})
     assert response.status_code == 201 and response.get_json() == {"id": 1}
     assert "Set-Cookie" not in response.headers
@@ -111,8 +113,8 @@ def test_a_correction_stores_the_image_the_label_and_the_servers_own_reading(app
     seen = fake_model.batches[-1][:, :, :, 0]
     assert row.input_count == 1
     np.testing.assert_allclose(row.input_images() / 255.0, seen, atol=1 / 255)
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
-    assert before - timedelta(seconds=1) <= created <= datetime.now(timezone.utc)
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    assert before - timedelta(seconds=1) <= created <= datetime.now(UTC)
     # Nothing about the person: no column beyond these, and no address in any of them.
     with app.app_context():
         assert {c["name"] for c in inspect(db.engine).get_columns("corrections")} == COLUMNS
@@ -184,7 +186,8 @@ def test_the_rate_limit_is_per_client_and_leaves_predict_alone(fake_model, datab
     statuses = [client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=alice).status_code
                 for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
-    assert "wait" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=alice), 429)
+    refused = client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=alice)
+    assert "wait" in assert_error(refused, 429)
     assert client.post("/predict", data=png, content_type="image/png", headers=alice).status_code == 200
     assert client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=bob).status_code == 201
     assert len(rows(app)) == 4
@@ -247,7 +250,8 @@ def test_migrations_go_up_and_down(fake_model, database_url):
     assert "corrections" not in tables(database_url)
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert {"corrections", "alembic_version"} <= tables(database_url)
-    assert app.test_client().post("/corrections", json={"image": data_url(encode(stroke_digit(1))), "label": 1}).status_code == 201
+    body = {"image": data_url(encode(stroke_digit(1))), "label": 1}
+    assert app.test_client().post("/corrections", json=body).status_code == 201
     assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
     assert "corrections" not in tables(database_url)
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
@@ -256,7 +260,7 @@ def test_migrations_go_up_and_down(fake_model, database_url):
 
 @pytest.mark.slow
 def test_the_procfile_release_phase_creates_the_schema_from_a_paas_style_url(postgres):
-    release = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("release:"))
+    release = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("release:"))
     argv = release.removeprefix("release:").split()
     assert argv == ["flask", "--app", "app", "db", "upgrade"]
     with postgres.database() as url:
@@ -328,7 +332,8 @@ def test_two_gunicorn_workers_writing_at_once_lose_nothing(tmp_path, png):
     assert ids == list(range(1, 61))
     engine = create_engine(url)
     with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*), min(label), max(label) FROM corrections").one() == (60, 7, 7)
+        counts = connection.exec_driver_sql("SELECT count(*), min(label), max(label) FROM corrections").one()
+        assert counts == (60, 7, 7)
     engine.dispose()
 
 
@@ -343,8 +348,8 @@ def test_retraining_with_extra_data_trains_on_them_and_never_scores_them(fake_mo
     post_three(client)  # two more digits and one "not a digit"
     path = tmp_path / "corrections.npz"
     assert app.test_cli_runner().invoke(args=["corrections", "export", str(path)]).exit_code == 0
-    assert model._main(["train", "--epochs", "1", "--train-limit", "300", "--extra-scale", "0", "--extra-data", str(path),
-                        "--output-dir", str(tmp_path / "run")]) == 0
+    assert model._main(["train", "--epochs", "1", "--train-limit", "300", "--extra-scale", "0",
+                        "--extra-data", str(path), "--output-dir", str(tmp_path / "run")]) == 0
     record = json.loads((tmp_path / "run" / HISTORY_FILENAME).read_text())
     assert record["correction_images"] == 15  # the "not a digit" one trains the 11th class
     assert record["train_images"] == 240 + 15 and record["validation_images"] == 60

@@ -89,7 +89,8 @@ def test_a_failed_save_shows_the_error_and_keeps_the_drawing(served, page):
     page.goto(url)
     page.route("**/corrections", lambda route: route.fulfill(
         status=503, content_type="application/json",
-        body='{"error": "Corrections cannot be saved right now (the database is unavailable); please try again later."}'))
+        body='{"error": "Corrections cannot be saved right now (the database is unavailable); '
+             'please try again later."}'))
     draw(page, SEVEN)
     before = page.evaluate("document.getElementById('canvas').toDataURL()")
     page.get_by_role("button", name="It was 7").click()

@@ -29,8 +29,8 @@ def test_runtime_txt_and_python_version_agree_with_the_interpreter():
 
 
 def test_requirements_are_pinned_and_leave_tensorflow_out():
-    lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    packages = [l for l in lines if l and not l.startswith("#")]
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    packages = [line for line in lines if line and not line.startswith("#")]
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", p) for p in packages), packages
     names = {p.split("==")[0].lower() for p in packages}
     assert {"flask", "gunicorn", "numpy", "pillow", "ai-edge-litert"} <= names
@@ -38,7 +38,7 @@ def test_requirements_are_pinned_and_leave_tensorflow_out():
 
 
 def test_procfile_binds_port_with_gunicorn_and_the_app_factory():
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     command = shlex.split(line.removeprefix("web:"))
     assert command[0] == "gunicorn" and "app:create_app()" in command
 

@@ -14,8 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from PIL import Image
 
 import app as app_module
@@ -281,10 +280,12 @@ def _after_gif_header(blocks: bytes) -> bytes:
 COSTLY_HEADERS = {  # name: (body, status, words the error names)
     "RLE8 BMP": (lambda: _rle_bmp(8), 400, "RLE"),
     "RLE4 BMP": (lambda: _rle_bmp(4), 400, "RLE"),
-    "JPEG, 2 MB of fill bytes": (lambda: _tiny("JPEG")[:2] + b"\xff" * 2_000_000 + _tiny("JPEG")[2:], 422, "fill bytes"),
+    "JPEG, 2 MB of fill bytes": (lambda: _tiny("JPEG")[:2] + b"\xff" * 2_000_000 + _tiny("JPEG")[2:],
+                                 422, "fill bytes"),
     "JPEG, 500,000 COM markers": (lambda: _tiny("JPEG")[:2] + b"\xff\xfe\0\x02" * 500_000 + _tiny("JPEG")[2:],
                                   422, "markers"),
-    "PNG, 174,000 chunks": (lambda: _tiny("PNG")[:33] + _png_chunk(b"prVt") * 174_000 + _tiny("PNG")[33:], 422, "chunks"),
+    "PNG, 174,000 chunks": (lambda: _tiny("PNG")[:33] + _png_chunk(b"prVt") * 174_000 + _tiny("PNG")[33:],
+                            422, "chunks"),
     "GIF, 1,000,000 comment blocks": (lambda: _after_gif_header(b"\x21\xfe" + b"\x01a" * 1_000_000 + b"\0"),
                                       422, "extension blocks"),
 }

@@ -9,9 +9,9 @@ import struct
 import numpy as np
 import pytest
 
+import datasets
 import evaluation
 from recognizer import backends, mnist, read
-import datasets
 from synth.canvas import canvas_from_mnist, encode
 from synth.digits import stroke_digit
 from training.digits import train

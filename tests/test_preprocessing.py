@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 from scipy import ndimage
 
@@ -60,7 +59,8 @@ def test_off_centre_drawings_are_centred_by_mass(seven, box):
 
 
 def test_a_tiny_drawing_is_scaled_up(seven):
-    image = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, size=300, box=(140, 40, 20)))))
+    tiny = canvas_from_mnist(seven, size=300, box=(140, 40, 20))
+    image = normalize.normalize_digit(decode.decode_image(encode(tiny)))
     assert_mnist_like(image)
     assert similarity(image, seven / 255.0) > 0.8
 
@@ -78,7 +78,8 @@ def test_thin_and_thick_strokes_fill_the_20_pixel_box(width):
 
 
 def test_a_transparent_canvas_is_read_as_white_paper_not_a_black_square(seven):
-    transparent = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, background="transparent"))))
+    transparent = normalize.normalize_digit(
+        decode.decode_image(encode(canvas_from_mnist(seven, background="transparent"))))
     white = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, background="white"))))
     assert np.abs(transparent - white).max() < 0.02
     assert transparent.mean() < 0.3  # a black square would be all ink
@@ -193,7 +194,8 @@ def test_component_labelling_matches_scipy(height, width, density, seed):
     for label in range(1, count + 1):
         rows, cols = np.nonzero(found.labels == label)
         assert found.areas[label] == rows.size
-        assert tuple(found.boxes[label]) == (cols.min(), rows.min(), cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min())
+        width, height = cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min()
+        assert tuple(found.boxes[label]) == (cols.min(), rows.min(), width, height)
 
 
 @given(st.integers(1, 30), st.integers(1, 30), st.lists(st.integers(0, 12), min_size=30, max_size=30),
@@ -211,8 +213,8 @@ def test_shifting_rows_and_back_restores_the_image_exactly(height, width, shifts
 
 
 def test_a_number_is_deslanted_only_when_its_digits_lean():
-    from synth.ink import lean
     from recognizer.segment import deslant_shifts
+    from synth.ink import lean
 
     upright = np.zeros((40, 120), bool)
     for x in (10, 50, 90):  # three upright bars, apart

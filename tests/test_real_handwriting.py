@@ -166,7 +166,8 @@ def _leaning_number(digits: str, shear: float, gap: int, pen: int) -> bytes:
     return encode_png(rgba)
 
 
-@pytest.mark.parametrize("digits, shear, pen", [("1000", 0.6, 14), ("1000", 0.8, 14), ("1000", 0.8, 6), ("010", 0.8, 14)])
+@pytest.mark.parametrize("digits, shear, pen",
+                         [("1000", 0.6, 14), ("1000", 0.8, 14), ("1000", 0.8, 6), ("010", 0.8, 14)])
 def test_a_number_leaning_as_a_forward_hand_writes_it_is_read_digit_by_digit(real_client, digits, shear, pen):
     # Leaned 30-40 degrees with its digits touching, each loop shares columns with its neighbours and no upright
     # cut parts them: "1000" was read "1227" or "16227", and "010" "67". The number is cut deslanted, each digit

@@ -118,8 +118,9 @@ def test_a_bad_mode_is_a_400_json_error(client, mnist_test, where, mode):
 
 def test_the_mode_chooses_the_reader(real_client, mnist_test):
     png = encode_png(number_image("2026", 5, mnist_test))
-    assert real_client.post("/predict?mode=number", data=png, content_type="image/png").get_json()["reader"] == "strings"
-    assert real_client.post("/predict?mode=digit", data=png, content_type="image/png").get_json()["reader"] == "segments"
+    for mode, reader in (("number", "strings"), ("digit", "segments")):
+        body = real_client.post(f"/predict?mode={mode}", data=png, content_type="image/png").get_json()
+        assert body["reader"] == reader, mode
     body = real_client.post("/predict", data=png, content_type="image/png").get_json()
     assert body["reader"] == "strings" and body["number"] == "2026"
 

@@ -41,7 +41,7 @@ def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None,
         height, width = segmentation.shape
         chosen = []
         if label.isdigit():
-            def central(digit):
+            def central(digit, height=height, width=width):
                 x, y, w, h = digit.box
                 return abs(x + w / 2 - width / 2) < 0.35 * width and abs(y + h / 2 - height / 2) < 0.35 * height
             candidates = [(float(d.image.sum()), span, d) for span, d in rendered if central(d)]

@@ -15,13 +15,28 @@ from pathlib import Path
 import numpy as np
 
 from datasets import load_mnist, to_model_input
-from recognizer.mnist import (IMAGE_SIZE, INPUT_SHAPE, KERAS_MODEL_PATH, NOT_A_DIGIT, NUM_CLASSES, ROOT,
-                              TFLITE_MODEL_PATH)
+from recognizer.mnist import (
+    IMAGE_SIZE,
+    INPUT_SHAPE,
+    KERAS_MODEL_PATH,
+    NOT_A_DIGIT,
+    NUM_CLASSES,
+    ROOT,
+    TFLITE_MODEL_PATH,
+)
 from training.augment import augmentation_layer
 from training.convert import convert_if_possible
 from training.extra import extra_training_set
-from training.network import (BATCH_SIZE, EPOCHS, EXTRA_SCALE, HISTORY_FILENAME, LEARNING_RATE, SEED,
-                              VALIDATION_SIZE, build_model)
+from training.network import (
+    BATCH_SIZE,
+    EPOCHS,
+    EXTRA_SCALE,
+    HISTORY_FILENAME,
+    LEARNING_RATE,
+    SEED,
+    VALIDATION_SIZE,
+    build_model,
+)
 
 
 @dataclass
@@ -186,7 +201,8 @@ def load_extra_data(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """
     with np.load(path) as data:
         if "images" not in data or "labels" not in data:
-            raise ValueError(f"{path} has no 'images' and 'labels' arrays: write it with `flask --app app corrections export`.")
+            raise ValueError(f"{path} has no 'images' and 'labels' arrays: "
+                             "write it with `flask --app app corrections export`.")
         images, labels = data["images"].astype(np.uint8), data["labels"].astype(np.uint8)
     if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels) or (labels > 10).any():
         raise ValueError(f"{path}: images {images.shape} and labels {labels.shape} are not (N, 28, 28) and (N,) 0..10.")
