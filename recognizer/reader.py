@@ -61,10 +61,11 @@ class Reader:
         """Read image bytes: the digit or the number in them, boxes in the pixels of the image as sent.
 
         ``mode``: "digit" reads by segments; "number" reads the line whole (the string reader); "auto" sends
-        an image with a candidate line of ink (``line.find_lines``) at least ``segment.NUMBER_ASPECT`` times
-        wider than tall to the string reader and any other to the segments, and falls back to the segments
-        where the string reader finds no line or at most one digit (a single digit drawn wide, a ruled line, a
-        smudge: the segmenter reads single digits best and answers blanks and marks as it always has). Raises
+        an image whose line with the most ink (the first of ``line.find_lines``) is at least
+        ``segment.NUMBER_ASPECT`` times wider than tall to the string reader (which reads every candidate line)
+        and any other to the segments, and falls back to the segments where the string reader finds no line or
+        at most one digit (a single digit drawn wide, a ruled line, a smudge: the segmenter reads single digits
+        best and answers blanks and marks as it always has). Raises
         ValueError for another mode, and what the recognizers and ``decode.decode_image_sized`` raise."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -74,10 +75,11 @@ class Reader:
             reading, _ = self.strings.read_lines(find_lines(grey))
         elif mode == "auto" and self.strings is not None:
             try:
-                lines = [line for line in find_lines(grey) if line.box[2] >= NUMBER_ASPECT * line.box[3]]
+                lines = find_lines(grey)
             except PreprocessingError:
                 lines = []  # the segmenter answers blank and noisy images with its own words
-            if lines:
+            # The line with the most ink decides: a digit in a Sudoku cell beside a wide scrap of its grid is a digit.
+            if lines and lines[0].box[2] >= NUMBER_ASPECT * lines[0].box[3]:
                 reading, _ = self.strings.read_lines(lines)
                 if len(reading.digits) <= 1:
                     reading = None

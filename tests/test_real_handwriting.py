@@ -353,3 +353,13 @@ def test_chained_zeros_are_cut_at_their_joints_not_inside_their_loops():
     starts = sorted(u.x0 for u in segmentation.units)
     for joint in (47, 85):  # where the second and third loops begin
         assert min(abs(s - joint) for s in starts) <= 3, starts
+
+
+@pytest.mark.parametrize("index", [608, 1423, 1453])
+def test_a_sudoku_cell_with_a_wide_scrap_of_grid_is_read_as_its_digit_in_auto_mode(real_client, index):
+    # The cell's digit has the most ink, but a scrap of the grid beside it is a wide candidate line: auto mode
+    # sent such cells to the string reader, which read the scrap and the digit as "414", "616", "10".
+    images, labels, _ = datasets.load_realworld("sudoku_cells_train")
+    kind = "image/png" if images[index][:4] == b"\x89PNG" else "image/jpeg"
+    body = real_client.post("/predict", data=images[index], content_type=kind).get_json()
+    assert (body["reader"], body["number"]) == ("segments", labels[index])

@@ -99,7 +99,7 @@ def test_a_cross_larger_than_the_digits_does_not_hide_a_small_number(real_client
     assert len(lines) == 2 and lines[0].box[0] >= 295  # the cross has the most ink: it comes first
     assert 55 <= lines[1].box[0] and lines[1].box[0] + lines[1].box[2] <= 60 + number.shape[1] + 3
     assert len(find_lines(grey[:, :250])) == 1  # the number alone: its strokes grow one line, returned once
-    body = real_client.post("/predict", data=encode(cross, "PNG"), content_type="image/png").get_json()
+    body = real_client.post("/predict?mode=number", data=encode(cross, "PNG"), content_type="image/png").get_json()
     assert (body["reader"], body["number"]) == ("strings", "58")  # the reader keeps the surer candidate
 
 
