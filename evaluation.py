@@ -368,7 +368,7 @@ def results_table(backend=None, limit: int | None = None) -> str:
     row("ORAND-CAR-A val amounts read exactly", f"{orand.exact:.1%}", f"{orand.count:,} cheques, never trained on")
     row("ORAND-CAR-A val digits in place", f"{orand.per_digit:.1%}", "longest common subsequence")
     row("ORAND-CAR-A val read at <= 1% string error", f"{orand.read_rate:.1%}",
-        f"the rest rejected (text probability >= {orand.threshold:.3f})")
+        f"the rest rejected (digits' probability >= {orand.threshold:.5f})")
     row("ORAND-CAR-A val not flagged low_confidence", f"{orand.flagged_rate:.1%}",
         f"{orand.flagged_error:.1%} of them wrong (threshold from training's held-out amounts)")
     synthetic = evaluate_strings("synthetic", synthetic_number_samples(min(500, limit or 500)), reader)
