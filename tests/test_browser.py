@@ -522,6 +522,7 @@ def test_the_headline_and_the_chart_agree_and_a_warning_does_not_move_the_chart(
     draw_with_mouse(page, SEVEN)
     expect(page.locator("#confidence")).to_have_text("99.5% confident")
     expect(page.locator("#probabilities li.top .value")).to_have_text("99.5%")
+    expect(page.locator("#correction")).to_be_visible()  # the final reading, not a guess while drawing
     chart_top = page.locator("#probabilities").bounding_box()["y"]
     page.unroute("**/predict")
     page.route("**/predict", fulfil(fake_answer(confidence=0.41, low_confidence=True)))
