@@ -37,8 +37,14 @@ from corrections.routes import client_key, create_blueprint
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_FILENAME = "corrections.sqlite3"
-SQLITE_BUSY_SECONDS = 15  # a writer waits this long for another worker's transaction
-POSTGRES_CONNECT_SECONDS = 3  # a down database costs a /corrections request this long at most
+# A writer waits this long for another's write lock, then /corrections answers 503: a locked file must
+# not hold a sync worker (and the /predict requests queued behind it). A correction's transaction takes
+# milliseconds, so a second covers the other worker's.
+SQLITE_BUSY_SECONDS = 1
+POSTGRES_CONNECT_SECONDS = 2  # a down or unreachable database costs a /corrections request this long at most
+POSTGRES_LOCK_MS = 1000  # lock_timeout: the advisory lock of another writer, or a table lock, waited for at most
+POSTGRES_STATEMENT_MS = 2000  # statement_timeout: any one statement on a slow or overloaded server
+POSTGRES_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
 
 __all__ = ["Correction", "db", "init_app", "database_uri"]
 
@@ -82,8 +88,7 @@ def init_app(app: Flask) -> None:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}})
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     else:
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
-            "pool_pre_ping": True, "connect_args": {"connect_timeout": POSTGRES_CONNECT_SECONDS}})
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "connect_args": postgres_connect_args()})
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
@@ -104,6 +109,18 @@ def init_app(app: Flask) -> None:
                 db.engine.dispose()  # no connection crosses gunicorn's fork into the workers
 
 
+def postgres_connect_args() -> dict:
+    """Return psycopg's connection arguments that bound every wait on PostgreSQL (libpq keywords).
+
+    connect_timeout (seconds), TCP keepalives (a peer gone without a FIN is noticed in about 9 s), and
+    lock_timeout and statement_timeout (milliseconds) as session settings: a wait past them raises, and
+    /corrections answers 503. The export raises statement_timeout for its own transaction
+    (corrections.export).
+    """
+    return {"connect_timeout": POSTGRES_CONNECT_SECONDS, **POSTGRES_KEEPALIVE,
+            "options": f"-c lock_timeout={POSTGRES_LOCK_MS} -c statement_timeout={POSTGRES_STATEMENT_MS}"}
+
+
 def _model_sha256(model) -> str | None:
     """Return the hex sha256 of the model's file, or None when it has none (a test's fake model)."""
     path = Path(getattr(model, "path", "") or "")
@@ -121,7 +138,15 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
-    """SQLite: take the write lock when a transaction begins, so two workers' count-then-insert
-    run in turn (waiting up to SQLITE_BUSY_SECONDS) instead of failing on a lock upgrade."""
+    """SQLite: begin a transaction as its ``sqlite_begin`` execution option says, DEFERRED by default.
+
+    A read (the export) takes no lock and, in WAL mode, never waits for or blocks a writer. A writer
+    asks for "IMMEDIATE" (corrections.routes._insert, the migrations): it takes the write lock at once,
+    so two workers' count-then-insert run in turn, waiting up to SQLITE_BUSY_SECONDS, instead of
+    failing on a lock upgrade from a stale snapshot.
+    """
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        kind = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if kind not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise ValueError(f"sqlite_begin must be DEFERRED, IMMEDIATE or EXCLUSIVE, not {kind!r}")
+        connection.exec_driver_sql(f"BEGIN {kind}")

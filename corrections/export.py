@@ -18,13 +18,23 @@ Arrays (N rows, M training images; no pickled objects, so ``np.load`` needs no a
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from corrections.models import IMAGE_SIZE, NOT_A_DIGIT, Correction
 
+# PostgreSQL: the export's one SELECT may read the whole store (CORRECTIONS_MAX_BYTES), more than the 2 s
+# every other statement gets (corrections.POSTGRES_STATEMENT_MS); still under gunicorn's 20 s timeout.
+EXPORT_STATEMENT_MS = 15_000
+
 
 def export_arrays(session) -> dict[str, np.ndarray]:
-    """Read every correction, oldest first, into the arrays described in the module docstring."""
+    """Read every correction, oldest first, into the arrays described in the module docstring.
+
+    A read: on SQLite it takes no lock (a deferred transaction in WAL mode), so writers go on meanwhile;
+    on PostgreSQL its statement may run EXPORT_STATEMENT_MS, then raises sqlalchemy.exc.OperationalError.
+    """
+    if session.get_bind().dialect.name == "postgresql":  # for this transaction only
+        session.execute(select(func.set_config("statement_timeout", str(EXPORT_STATEMENT_MS), True)))
     rows = session.scalars(select(Correction).order_by(Correction.id)).all()
     images, labels, image_row = [], [], []
     for row in rows:

@@ -166,11 +166,17 @@ def _insert(row: Correction) -> int:
     """Insert ``row`` unless a cap is reached (Rejected 503); return its id.
 
     The count and the insert are one transaction that writers take in turn (SQLite: BEGIN IMMEDIATE;
-    PostgreSQL: an advisory lock), so concurrent workers cannot overshoot the caps.
+    PostgreSQL: an advisory lock), so concurrent workers cannot overshoot the caps. The id is read at the
+    flush, before the commit, and nothing is read after it: the commit is the last statement, so the
+    row is stored exactly when this returns, and an SQLAlchemyError raised here means nothing was stored
+    (short of a connection lost during the COMMIT itself, whose outcome no client can know).
     """
     config = current_app.config
     session = db.session
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":  # the write lock from the start (see corrections._sqlite_begin)
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    elif dialect == "postgresql":  # waits at most the connection's lock_timeout
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     count, stored = session.execute(
         select(func.count(Correction.id), func.coalesce(func.sum(Correction.image_size), 0))).one()
@@ -178,5 +184,7 @@ def _insert(row: Correction) -> int:
         session.rollback()
         raise Rejected(503, "The corrections store is full, so no more can be saved for now; thank you all the same.")
     session.add(row)
-    session.commit()
-    return row.id
+    session.flush()  # INSERT: SQLite's lastrowid or PostgreSQL's RETURNING gives the id
+    row_id = row.id
+    session.commit()  # expires row; reading row.id after this would reload it in a new transaction
+    return row_id

@@ -94,6 +94,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite: take the write lock as the transaction begins (corrections._sqlite_begin), so workers that
+        # migrate at the same start-up run in turn; other databases ignore the option.
+        connection.execution_options(sqlite_begin="IMMEDIATE")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -101,6 +104,12 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # The app's connections bound every statement to 2 s and every lock wait to 1 s
+                # (corrections.postgres_connect_args); a migration may rewrite the whole table, and may wait
+                # a little longer for the workers' locks. For this transaction only.
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
             context.run_migrations()
 
 

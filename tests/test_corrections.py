@@ -8,8 +8,10 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, event, inspect, make_url, select, text
+from sqlalchemy.exc import OperationalError
 
 import model
 from app import create_app
 from corrections import Correction, database_uri, db
+from corrections.routes import LOCK_KEY
 from postgres_server import PostgresServer, find_bin_dir
 from synth.canvas import canvas_from_mnist, encode
 from synth.digits import stroke_digit
@@ -233,6 +237,129 @@ def test_postgresql_going_down_and_coming_back(fake_model, postgres, png):
             postgres.start()
         assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
         assert len(rows(app)) == 2
+
+
+class FailingDatabase:
+    """Make every statement on ``app``'s engine fail, from its first commit on (``after_commit``) or at it."""
+
+    def __init__(self, app, after_commit: bool):
+        self.engine, self.after_commit, self.committed = None, after_commit, False
+        with app.app_context():
+            self.engine = db.engine
+
+    def on_commit(self, _connection):
+        if not self.after_commit:
+            raise OperationalError("COMMIT", {}, Exception("injected: the connection dropped before the commit"))
+        self.committed = True  # the DBAPI commit runs right after this hook: any later statement follows it
+
+    def before_execute(self, _connection, _cursor, statement, *_args):
+        if self.committed:
+            raise OperationalError(statement, {}, Exception("injected: the connection dropped after the commit"))
+
+    def __enter__(self):
+        event.listen(self.engine, "commit", self.on_commit)
+        event.listen(self.engine, "before_cursor_execute", self.before_execute)
+        return self
+
+    def __exit__(self, *_exc):
+        event.remove(self.engine, "commit", self.on_commit)
+        event.remove(self.engine, "before_cursor_execute", self.before_execute)
+
+
+def test_a_stored_row_is_answered_201_even_if_the_database_fails_after_the_commit(app, client, png):
+    # Nothing is read back after the commit: the id comes from the flush, so a 201 is exactly "stored".
+    with FailingDatabase(app, after_commit=True) as failing:
+        response = client.post("/corrections", json={"image": data_url(png), "label": 7})
+        assert failing.committed
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [(r.id, r.label) for r in rows(app)] == [(response.get_json()["id"], 7)]
+
+
+def test_a_failure_before_the_commit_is_a_503_and_stores_nothing(app, client, png):
+    with FailingDatabase(app, after_commit=False):
+        assert "database" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
+    assert rows(app) == []
+    assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
+
+
+def test_a_role_that_may_only_insert_gets_201_for_what_it_stored(fake_model, postgres, png):
+    # The issue's repro: INSERT and SELECT (id, image_size) only, so reloading the row after the commit fails.
+    with postgres.database() as url:
+        make_app(fake_model, url)  # the schema, made by the owner
+        engine = create_engine(database_uri(url, "/unused"))
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP ROLE IF EXISTS corrections_writer")
+            connection.exec_driver_sql("CREATE ROLE corrections_writer LOGIN")
+            connection.exec_driver_sql("GRANT INSERT, SELECT (id, image_size) ON corrections TO corrections_writer")
+            connection.exec_driver_sql("GRANT USAGE ON SEQUENCE corrections_id_seq TO corrections_writer")
+        try:
+            writer_url = make_url(url).set(username="corrections_writer").render_as_string(hide_password=False)
+            writer = make_app(fake_model, writer_url, CORRECTIONS_AUTO_UPGRADE=False).test_client()
+            answers = [writer.post("/corrections", json={"image": data_url(png), "label": 7}) for _ in range(2)]
+            assert [a.status_code for a in answers] == [201, 201], answers[0].get_data(as_text=True)
+            with engine.connect() as connection:
+                stored = connection.exec_driver_sql("SELECT id FROM corrections ORDER BY id").scalars().all()
+            assert stored == [a.get_json()["id"] for a in answers]
+        finally:
+            engine.dispose()
+
+
+def test_a_locked_sqlite_database_is_a_503_while_predict_and_reads_still_answer(fake_model, tmp_path, png):
+    path = tmp_path / "c.sqlite3"
+    app = make_app(fake_model, f"sqlite:///{path}", CORRECTIONS_TOKEN="s3cret-token")
+    client = app.test_client()
+    assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
+    holder = sqlite3.connect(path, isolation_level=None)  # another process's writer, holding the lock
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        message = assert_error(client.post("/corrections", json={"image": data_url(png), "label": 4}), 503)
+        assert "database" in message
+        assert client.post("/predict", data=png, content_type="image/png").status_code == 200
+        # Reads take no write lock: the download and the CLI export still answer while a writer holds it.
+        download = client.get("/corrections/export", headers={"Authorization": "Bearer s3cret-token"})
+        assert download.status_code == 200 and np.load(io.BytesIO(download.data))["label"].tolist() == [7]
+        result = app.test_cli_runner().invoke(args=["corrections", "export", str(tmp_path / "c.npz")])
+        assert result.exit_code == 0 and "1 corrections" in result.output
+        # A writer gives up within the busy timeout (milliseconds), so a locked file never holds a worker long.
+        with app.app_context():
+            raw = db.engine.raw_connection()
+            try:
+                assert 0 < raw.driver_connection.execute("PRAGMA busy_timeout").fetchone()[0] <= 2000
+            finally:
+                raw.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert client.post("/corrections", json={"image": data_url(png), "label": 4}).status_code == 201
+    assert [r.label for r in rows(app)] == [7, 4]
+
+
+def test_a_postgresql_lock_held_elsewhere_is_a_503_while_predict_still_answers(fake_model, postgres, png):
+    with postgres.database() as url:
+        app = make_app(fake_model, url)
+        client = app.test_client()
+        holder = create_engine(database_uri(url, "/unused")).connect()
+        holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")  # another writer, stalled
+        release = threading.Timer(20, holder.invalidate)  # without a lock_timeout the post would wait forever
+        release.start()
+        try:
+            message = assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
+            assert "database" in message
+            assert client.post("/predict", data=png, content_type="image/png").status_code == 200
+            with app.app_context():
+                settings = {name: db.session.execute(text(f"SHOW {name}")).scalar()
+                            for name in ("lock_timeout", "statement_timeout")}
+                params = db.session.connection().connection.driver_connection.info.get_parameters()
+                db.session.rollback()
+            assert settings["lock_timeout"] not in ("0", "0ms") and settings["statement_timeout"] not in ("0", "0ms")
+            assert params.get("keepalives") == "1" and params.get("connect_timeout")
+        finally:
+            release.cancel()
+            holder.rollback()
+            holder.close()
+            holder.engine.dispose()
+        assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
+        assert len(rows(app)) == 1
 
 
 def tables(url: str) -> set[str]:
