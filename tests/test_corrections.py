@@ -247,14 +247,18 @@ class FailingDatabase:
         with app.app_context():
             self.engine = db.engine
 
-    def on_commit(self, _connection):
+    def fail(self, _connection, statement: str) -> None:
+        raise OperationalError(statement, {}, Exception("injected: the connection dropped"))
+
+    def on_commit(self, connection):
         if not self.after_commit:
-            raise OperationalError("COMMIT", {}, Exception("injected: the connection dropped before the commit"))
+            return self.fail(connection, "COMMIT")
         self.committed = True  # the DBAPI commit runs right after this hook: any later statement follows it
 
-    def before_execute(self, _connection, _cursor, statement, *_args):
+    def before_execute(self, connection, _cursor, statement, *_args):
         if self.committed:
-            raise OperationalError(statement, {}, Exception("injected: the connection dropped after the commit"))
+            self.committed = False  # once
+            self.fail(connection, statement)
 
     def __enter__(self):
         event.listen(self.engine, "commit", self.on_commit)
@@ -264,6 +268,35 @@ class FailingDatabase:
     def __exit__(self, *_exc):
         event.remove(self.engine, "commit", self.on_commit)
         event.remove(self.engine, "before_cursor_execute", self.before_execute)
+
+
+class KilledBackend(FailingDatabase):
+    """Terminate the PostgreSQL backend of the failing statement (from another connection) instead."""
+
+    def __init__(self, app, after_commit: bool, url: str):
+        super().__init__(app, after_commit)
+        self.url = url
+
+    def fail(self, connection, _statement: str) -> None:
+        pid = connection.connection.driver_connection.info.backend_pid
+        killer = create_engine(database_uri(self.url, "/unused"))
+        try:
+            with killer.connect() as session:  # waits up to 5 s for the backend to exit
+                assert session.exec_driver_sql(f"SELECT pg_terminate_backend({pid}, 5000)").scalar()
+        finally:
+            killer.dispose()
+
+
+def test_a_backend_killed_before_or_after_the_commit_answers_exactly_what_was_stored(fake_model, postgres, png):
+    with postgres.database() as url:
+        app = make_app(fake_model, url)
+        client = app.test_client()
+        answers = []
+        for after_commit in (False, True, False, True):
+            with KilledBackend(app, after_commit, url):
+                answers.append(client.post("/corrections", json={"image": data_url(png), "label": 7}))
+        assert [a.status_code for a in answers] == [503, 201, 503, 201], answers[1].get_data(as_text=True)
+        assert [r.id for r in rows(app)] == [a.get_json()["id"] for a in answers if a.status_code == 201]
 
 
 def test_a_stored_row_is_answered_201_even_if_the_database_fails_after_the_commit(app, client, png):
