@@ -202,3 +202,39 @@ def test_an_unexpected_failure_is_a_json_500_without_a_stack_trace(png):
     body = response.get_data(as_text=True)
     assert "secret internal detail" not in body and "Traceback" not in body
     assert "try again" in response.get_json()["error"]
+
+
+def test_the_boxes_of_a_big_photo_are_in_its_own_pixels(real_client, mnist_test):
+    """Issue 23, 2: a 4000x3000 JPEG is read in a reduced copy, yet each box lies over its digit's ink as sent."""
+    from test_strings import number_image
+
+    number = number_image("2026", 5, mnist_test, height=100)
+    scale = 7  # the number 700 px tall, as a phone photo of a cheque would hold it
+    number = np.asarray(Image.fromarray(number).resize((number.shape[1] * scale, number.shape[0] * scale)))
+    page = np.full((3000, 4000), 200, np.uint8)  # grey paper: a photo, not a scan
+    top, left = 1100, 900
+    page[top: top + number.shape[0], left: left + number.shape[1]] = np.minimum(
+        page[top: top + number.shape[0], left: left + number.shape[1]], number)
+    buffer = io.BytesIO()
+    Image.fromarray(page).convert("RGB").save(buffer, "JPEG", quality=90)
+    response = real_client.post("/predict", data=buffer.getvalue(), content_type="image/jpeg")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["number"] == "2026" and len(body["digits"]) == 4
+    ink = page < 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    height = rows[-1] - rows[0] + 1
+    slack = 0.1 * height
+    covered = np.zeros_like(ink)
+    for digit in body["digits"]:
+        x, y, w, h = digit["box"]
+        # Inside the written number, about its height, and holding ink of its own (not a quarter-size box).
+        assert cols[0] - slack <= x and x + w <= cols[-1] + 1 + slack, digit["box"]
+        assert rows[0] - slack <= y and y + h <= rows[-1] + 1 + slack, digit["box"]
+        assert h >= 0.6 * height and w >= 0.15 * height, digit["box"]
+        assert ink[y: y + h, x: x + w].mean() > 0.05, digit["box"]
+        covered[y: y + h, x: x + w] = True
+    assert (covered & ink).sum() >= 0.95 * ink.sum()  # together the boxes hold the number's ink
+    lefts = [d["box"][0] for d in body["digits"]]
+    assert lefts == sorted(lefts)

@@ -19,6 +19,7 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -754,3 +755,139 @@ def test_the_copy_says_what_happens_read_again_and_no_bar_for_nothing(open_page,
     expect(page.locator("#status")).to_contain_text("Read again")
     placeholder = page.locator("#prediction").screenshot()
     assert no_thick_bar(placeholder, device.get("device_scale_factor", 1)), "the empty reading shows a thick bar"
+
+
+# Issue 23, findings 1, 2 and 12: phone photos, their boxes, and drawing over a photo.
+
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "runs" / "screenshots"))
+SERVER_LIMIT = 2 * 1024 * 1024  # app.MAX_UPLOAD_BYTES: what /predict accepts
+
+
+def phone_photo(path, mnist_test, text="2026"):
+    """Write a 12-megapixel phone JPEG of a number written on grey paper, sensor noise and all (over 2 MB).
+
+    Stored sideways (3000x4000) with EXIF orientation 6, as phones store a photo taken turned: shown upright
+    it is 4000x3000 with the number across it. Returns the number's ink box [left, top, right, bottom] in those
+    upright pixels.
+    """
+    from test_strings import number_image
+
+    number = number_image(text, 5, mnist_test, height=100)
+    number = np.asarray(Image.fromarray(number).resize((number.shape[1] * 7, 700)))  # 700 px tall
+    rng = np.random.default_rng(23)
+    paper = rng.normal(190, 14, (3000, 4000, 3))  # noise, so the JPEG does not compress small
+    top, left = 1150, 1000
+    window = paper[top: top + number.shape[0], left: left + number.shape[1]]
+    window[:] = np.minimum(window, number[..., None] + rng.normal(0, 8, window.shape))
+    upright = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to show": the pixels are stored turned the other way
+    upright.rotate(90, expand=True).save(path, "JPEG", quality=90, exif=exif.tobytes())
+    rows = np.flatnonzero((number < 128).any(axis=1))
+    cols = np.flatnonzero((number < 128).any(axis=0))
+    return [left + cols[0], top + rows[0], left + cols[-1] + 1, top + rows[-1] + 1]
+
+
+def record_sent_images(page):
+    """From now on, record in window.sent each /predict form's image: [its bytes, its width, its height, its type]."""
+    page.evaluate("""() => {
+      window.sent = [];
+      const before = window.fetch;
+      window.fetch = async (url, options = {}) => {
+        if (options.body instanceof FormData) {
+          const image = options.body.get("image");
+          const bitmap = await createImageBitmap(image, {imageOrientation: "none"});
+          window.sent.push([image.size, bitmap.width, bitmap.height, image.type]);
+        }
+        return before(url, options);
+      };
+    }""")
+
+
+def test_a_phone_photo_is_shrunk_upright_and_read_with_boxes_on_its_digits(open_page, mnist_test, tmp_path):
+    """Finding 1: a 12 MP JPEG of over 2 MB was refused ("larger than 2 MB"); finding 2: its boxes are the digits'."""
+    photo = tmp_path / "IMG_2026.jpg"
+    left, top, right, bottom = phone_photo(photo, mnist_test)
+    assert photo.stat().st_size > SERVER_LIMIT
+    page = open_page(**PHONE)
+    record_sent_images(page)
+    page.set_input_files("#camera", photo)
+    expect(page.locator("#prediction")).to_have_text("2026", timeout=15000)
+    expect(page.locator("#answer")).to_have_attribute("data-state", "result")
+    [(length, width, height, kind)] = page.evaluate("window.sent")
+    assert length < SERVER_LIMIT and kind == "image/jpeg"
+    assert 1600 <= width <= 2048 and height < width  # shrunk, and upright: no EXIF to turn it, so turned already
+    # Each box on the screen lies over its digit: the photo is shown fitted in the canvas.
+    canvas = page.locator("#canvas").bounding_box()
+    scale = min(canvas["width"] / 4000, canvas["height"] / 3000)
+    x0 = canvas["x"] + (canvas["width"] - 4000 * scale) / 2
+    y0 = canvas["y"] + (canvas["height"] - 3000 * scale) / 2
+    ink_box = [x0 + left * scale, y0 + top * scale, x0 + right * scale, y0 + bottom * scale]
+    height = ink_box[3] - ink_box[1]
+    slack = 0.1 * height
+    boxes = [page.locator("#boxes .box").nth(i).bounding_box() for i in range(page.locator("#boxes .box").count())]
+    assert len(boxes) == 4
+    for box in boxes:
+        assert ink_box[0] - slack <= box["x"] and box["x"] + box["width"] <= ink_box[2] + slack, (box, ink_box)
+        assert ink_box[1] - slack <= box["y"] and box["y"] + box["height"] <= ink_box[3] + slack, (box, ink_box)
+        assert box["height"] >= 0.6 * height
+    assert [b["x"] for b in boxes] == sorted(b["x"] for b in boxes)
+    assert sum(b["width"] for b in boxes) >= 0.7 * (ink_box[2] - ink_box[0])  # not stacked on each other
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "phone-photo.png")
+    assert page.errors == []
+
+
+def test_a_photo_over_40_mb_is_refused_by_the_page_with_a_message_about_the_photo(open_page, tmp_path):
+    """Finding 1: the page refuses a file too large to shrink itself, without sending it."""
+    huge = tmp_path / "IMG_huge.jpg"
+    huge.write_bytes(b"\xff\xd8\xff\xe0" + bytes(41 * 1024 * 1024))
+    page = open_page(**PHONE)
+    page.set_input_files("#camera", huge)
+    expect(page.locator("#answer")).to_have_attribute("data-state", "error")
+    status = page.locator("#status").inner_text()
+    assert "40 MB" in status and "photo" in status and "drawing" not in status
+    assert page.evaluate("window.probe.requests") == 0
+
+
+def test_a_refused_photo_says_so_not_that_the_drawing_is_kept(open_page, tmp_path):
+    """Finding 1: after a photo the server refused, the page said "Your drawing is kept."."""
+    from synth.digits import stroke_digit
+
+    photo = tmp_path / "digit.jpg"
+    stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
+    page = open_page(**PHONE)
+    page.route("**/predict", fulfil({"error": "The image could not be read; send a PNG or JPEG."}, status=400))
+    page.set_input_files("#camera", photo)
+    expect(page.locator("#answer")).to_have_attribute("data-state", "error")
+    status = page.locator("#status").inner_text()
+    assert "could not be read" in status and "photo" in status and "drawing is kept" not in status
+    page.route("**/predict", lambda route: route.abort("internetdisconnected"))
+    page.click("#predict")
+    expect(page.locator("#confidence")).to_have_text("Offline")
+    status = page.locator("#status").inner_text()
+    assert "photo" in status and "drawing" not in status
+
+
+def test_drawing_over_a_photo_clears_it_with_a_notice(open_page, tmp_path):
+    """Finding 12: a stroke over an uploaded photo dropped the photo silently while it stayed on screen."""
+    from synth.digits import stroke_digit
+
+    photo = tmp_path / "digit.jpg"
+    stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
+    page = open_page()
+    page.set_input_files("#upload", photo)
+    expect(page.locator("#prediction")).to_have_text("7")
+    assert ink(page) == pytest.approx([0, 0, 1, 1], abs=0.01)  # the opaque photo fills the canvas
+    draw_with_mouse(page, ONE)
+    notice = page.locator("#notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("photo")
+    expect(page.locator("#prediction")).to_have_text("1")
+    left, top, right, bottom = ink(page)  # the stroke alone is on the canvas: what was read is what is seen
+    assert left > 0.2 and right < 0.8 and top > 0.05 and bottom < 0.95
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "drawing-over-photo.png")
+    page.click("#clear")
+    expect(notice).to_be_hidden()
+    assert page.errors == []

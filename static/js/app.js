@@ -1,6 +1,7 @@
 // Page wiring: guesses while a stroke is drawn, a reading when the pen lifts, the controls and keys,
 // uploads, number mode and the boxes around each digit. Requests: one in flight at most; only the
-// answer to the newest is shown. A failed request never touches the drawing.
+// answer to the newest is shown. A failed request never touches the drawing or the photo. Photos are
+// shrunk before they are sent (photo.js); a stroke drawn over a photo clears the photo, with a notice.
 //
 // Events on document (the contract with other page modules):
 //   "digit:reading" {detail: {image: data URL sent, answer: the JSON}} after each final reading;
@@ -8,12 +9,14 @@
 import { DrawingPad } from "./pad.js";
 import { ResultPanel } from "./state.js";
 import { showBoxes, clearBoxes } from "./boxes.js";
+import { PhotoError, preparePhoto } from "./photo.js";
 
 const INTERIM_MS = 250; // at most four guesses a second while a stroke is drawn
 const ASPECT = { digit: 1, number: 2 }; // width / height of the canvas in each mode (style.css agrees)
 // The pen's width is fixed, so a drawing under about a third of the canvas's height is mostly pen once the
 // server scales it to MNIST's 20 px box: only then does the page advise writing larger.
 const SMALL_DRAWING = 0.35;
+const NOTICE_MS = 6000; // how long the notice over the canvas stays
 
 const $ = (id) => document.getElementById(id);
 const dropzone = $("dropzone");
@@ -24,6 +27,7 @@ const pad = new DrawingPad($("canvas"), {
   onStrokeStart() {
     cancelRequest();
     clearBoxes();
+    if (lastFile) dropPhoto();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
   },
   onStrokeMove: scheduleGuess,
@@ -43,7 +47,9 @@ let controller = null;
 let pending = null; // the request in flight (a promise), or null
 let lastGuess = 0;
 let guessTimer = null;
-let lastFile = null; // the uploaded file shown on the canvas, sent again by Read again
+let lastFile = null; // the uploaded file shown on the canvas
+let lastBlob = null; // what is sent for it (the file, or the photo shrunk), again by Read again
+let noticeTimer = null;
 let current = null; // {answer, image, small} of the reading shown, for choosing a digit's chart
 
 function cancelRequest() {
@@ -109,10 +115,12 @@ async function guess() {
 
 function finish(result, image, sent) {
   if (!result) return;
+  // `sent` is the exported drawing, or null for a photo: a failure never touches either.
   if (result.offline) {
-    panel.offline();
+    panel.offline(sent ? "drawing" : "photo");
   } else if (!result.ok) {
-    panel.error(`${result.data.error || `The server answered with an error.`} Your drawing is kept.`);
+    const after = sent ? "Your drawing is kept." : "The photo was not read: choose another photo, or draw instead.";
+    panel.error(`${result.data.error || `The server answered with an error.`} ${after}`);
   } else {
     current = { answer: result.data, image, small: sent ? isSmall() : false };
     panel.result(result.data, { small: current.small, image });
@@ -141,7 +149,7 @@ async function readDrawing() {
     panel.idle(modeButton.getAttribute("aria-pressed") === "true" ? "Draw a number first." : "Draw a digit first.");
     return;
   }
-  if (lastFile && !pad.strokes.length) return readFile(lastFile);
+  if (lastBlob && !pad.strokes.length) return readFile(lastFile);
   clearBoxes();
   const sent = pad.export();
   panel.reading();
@@ -165,27 +173,57 @@ async function readFile(file) {
   }
   cancelRequest();
   clearBoxes();
+  panel.reading(); // a 12 MP photo takes a moment to shrink on a phone
   if (file !== lastFile) {
+    hideNotice();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
+    const id = seq;
+    let photo;
     try {
-      pad.setImage(await createImageBitmap(file));
-    } catch {
-      pad.clear(); // the browser cannot show it; the server still gets to try
+      photo = await preparePhoto(file);
+    } catch (error) {
+      if (id !== seq) return;
+      pad.clear();
+      lastFile = lastBlob = null;
+      panel.error(error instanceof PhotoError ? error.message : "This photo could not be read; choose another.");
+      return;
     }
+    if (id !== seq) return; // something newer came while the photo was shrunk
+    if (photo.shown) pad.setImage(photo.shown);
+    else pad.clear(); // the browser cannot show it; the server still gets to try
     lastFile = file;
+    lastBlob = photo.blob;
   }
+  const blob = lastBlob;
   const form = new FormData();
-  form.append("image", file);
+  form.append("image", blob, blob === file ? file.name : "photo.jpg");
   // A photo may hold a number whatever the canvas's mode: the server chooses unless number mode is on.
   form.append("mode", readingMode() === "number" ? "number" : "auto");
-  panel.reading();
   const result = await post(form);
-  finish(result, result ? await dataURL(file) : "", null);
+  finish(result, result ? await dataURL(blob) : "", null);
+}
+
+/** A stroke starts over the photo: clear the photo (a drawing is read on its own) and say so. */
+function dropPhoto() {
+  lastFile = lastBlob = null;
+  pad.dropImage();
+  const notice = $("notice");
+  notice.textContent = "The photo was cleared: a drawing is read on its own. Upload the photo again to read it.";
+  notice.hidden = false;
+  panel.announce(notice.textContent);
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(hideNotice, NOTICE_MS);
+}
+
+function hideNotice() {
+  clearTimeout(noticeTimer);
+  $("notice").hidden = true;
 }
 
 function clearAll() {
   cancelRequest();
-  lastFile = null;
+  hideNotice();
+  lastFile = lastBlob = null;
   current = null;
   pad.clear();
   clearBoxes();

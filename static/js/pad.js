@@ -77,6 +77,13 @@ export class DrawingPad {
     this._changed();
   }
 
+  /** Take the uploaded image away, keeping the strokes and the stroke under way. */
+  dropImage() {
+    if (this.image === null) return;
+    this.image = null;
+    this._changed();
+  }
+
   /**
    * Map every stroke through f({u, v}) -> {u, v} (used when the canvas changes shape with the mode).
    * @param {(point: {u: number, v: number}) => {u: number, v: number}} f

@@ -95,8 +95,9 @@ export class ResultPanel {
     this._announce(message);
   }
 
-  offline() {
-    const message = "The server could not be reached. Your drawing is kept: press Read again to try again.";
+  /** The server could not be reached; `what` was sent: "drawing" or "photo". */
+  offline(what = "drawing") {
+    const message = `The server could not be reached. Your ${what} is kept: press Read again to try again.`;
     this._render({ state: "offline", label: "Not read", headline: "Offline", message, error: true });
     this._announce(message);
   }
@@ -150,6 +151,11 @@ export class ResultPanel {
     this.preview.dataset.index = index === null ? "" : String(index);
     this.caption.textContent = shown.caption;
     this.figure.hidden = false;
+  }
+
+  /** Say something through the page's live region (a notice that is not a reading). */
+  announce(text) {
+    this._announce(text);
   }
 
   _announce(text) {
