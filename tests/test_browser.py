@@ -848,6 +848,8 @@ def test_a_photo_over_40_mb_is_refused_by_the_page_with_a_message_about_the_phot
     status = page.locator("#status").inner_text()
     assert "40 MB" in status and "photo" in status and "drawing" not in status
     assert page.evaluate("window.probe.requests") == 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "photo-over-40-mb.png")
 
 
 def test_a_refused_photo_says_so_not_that_the_drawing_is_kept(open_page, tmp_path):

@@ -11,7 +11,7 @@ const ATTEMPTS = [[SIDE, 0.9], [SIDE, 0.8], [1600, 0.8], [1280, 0.75]];
 
 export class PhotoError extends Error {}
 
-const megabytes = (bytes) => `${Math.ceil(bytes / (1024 * 1024))} MB`;
+const megabytes = (bytes, digits = 0) => `${(bytes / (1024 * 1024)).toFixed(digits)} MB`;
 
 /**
  * Prepare an image file for /predict: {blob, shown}, `shown` the upright picture to draw on the canvas
@@ -21,7 +21,7 @@ const megabytes = (bytes) => `${Math.ceil(bytes / (1024 * 1024))} MB`;
  */
 export async function preparePhoto(file) {
   if (file.size > MAX_PHOTO_BYTES) {
-    throw new PhotoError(`This photo is ${megabytes(file.size)}; choose one under ${megabytes(MAX_PHOTO_BYTES)}.`);
+    throw new PhotoError(`This photo is ${megabytes(file.size, 1)}; choose one under ${megabytes(MAX_PHOTO_BYTES)}.`);
   }
   let bitmap;
   try {
