@@ -103,7 +103,6 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS) -> list[Line]:
     margin |= speck
     if margin.all():
         margin = np.zeros_like(speck)
-    kept = np.arange(1, found.count + 1)
     # Each of the ``limit`` largest strokes grows a line, so a cross or a tick larger than any one digit beside a
     # short number does not hide the number: the string reader reads each candidate and keeps the surest.
     order = np.argsort(np.where(margin, -1.0, areas))[::-1][:max(1, limit)]
@@ -114,15 +113,14 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS) -> list[Line]:
         if not any(np.array_equal(mask, other) for other in masks):
             masks.append(mask)
     masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
-    return [_line_of(mask, kept, found, speck, cleaned, boxes) for mask in masks]
+    return [_line_of(mask, found, speck, cleaned, boxes) for mask in masks]
 
 
-def _line_of(chosen: np.ndarray, kept: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray,
-             boxes: np.ndarray) -> Line:
-    """Normalise the strokes ``chosen`` (mask (n,)) of ``found`` into a Line; specks stay in its ink."""
+def _line_of(chosen: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray, boxes: np.ndarray) -> Line:
+    """Normalise the strokes ``chosen`` (mask (n,) over labels 1..n) of ``found`` into a Line; specks stay in its
+    ink."""
     selected = np.zeros(found.count + 1, bool)
-    selected[kept[chosen]] = True
-    selected[1:] |= speck
+    selected[1:] = chosen | speck
     others = (found.labels > 0) & ~selected[found.labels]
     line_ink = np.where(others, 0.0, cleaned).astype(np.float32)
     x, y, w, h = boxes[chosen].T

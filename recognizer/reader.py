@@ -65,14 +65,14 @@ class Reader:
         ``segment.NUMBER_ASPECT`` times wider than tall to the string reader (which reads every candidate line)
         and any other to the segments, and falls back to the segments where the string reader finds no line or
         at most one digit (a single digit drawn wide, a ruled line, a smudge: the segmenter reads single digits
-        best and answers blanks and marks as it always has). Raises
-        ValueError for another mode, and what the recognizers and ``decode.decode_image_sized`` raise."""
+        best and answers blanks and marks as it always has). Raises ValueError for another mode, and what the
+        recognizers and ``decode.decode_image_sized`` raise."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         grey, (width, height) = decode_image_sized(data)
         reading = None
         if mode == "number" and self.strings is not None:
-            reading, _ = self.strings.read_lines(find_lines(grey))
+            reading = self.strings.read_lines(find_lines(grey))
         elif mode == "auto" and self.strings is not None:
             try:
                 lines = find_lines(grey)
@@ -80,7 +80,7 @@ class Reader:
                 lines = []  # the segmenter answers blank and noisy images with its own words
             # The line with the most ink decides: a digit in a Sudoku cell beside a wide scrap of its grid is a digit.
             if lines and lines[0].box[2] >= NUMBER_ASPECT * lines[0].box[3]:
-                reading, _ = self.strings.read_lines(lines)
+                reading = self.strings.read_lines(lines)
                 if len(reading.digits) <= 1:
                     reading = None
         if reading is None:

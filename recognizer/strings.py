@@ -43,20 +43,20 @@ class StringReader:
 
         Raises recognizer.decode.PreprocessingError as ``line.find_lines`` does, ModelOutputError as
         ``read_line``."""
-        return self.read_lines(find_lines(grey))[0]
+        return self.read_lines(find_lines(grey))
 
-    def read_lines(self, lines: list[Line]) -> tuple[Reading, Line]:
+    def read_lines(self, lines: list[Line]) -> Reading:
         """Read each candidate line (``line.find_lines``: at most ``line.SEEDS``, so at most that many network
-        runs) and return the surest reading that holds a digit, with its line: the highest digits' probability
+        runs) and return the surest reading that holds a digit: the highest digits' probability
         (``ctc.digits_probability``); the first line's reading where none holds a digit. Raises ModelOutputError as
         ``read_line``; ValueError for no lines."""
         if not lines:
             raise ValueError("read_lines needs at least one line")
-        readings = [(self.read_line(line), line) for line in lines]
-        with_digits = [pair for pair in readings if pair[0].digits]
+        readings = [self.read_line(line) for line in lines]
+        with_digits = [reading for reading in readings if reading.digits]
         if not with_digits:
             return readings[0]
-        return max(with_digits, key=lambda pair: pair[0].string_confidence)  # the first (most ink) on a tie
+        return max(with_digits, key=lambda reading: reading.string_confidence)  # the first (most ink) on a tie
 
     def read_line(self, line: Line) -> Reading:
         """Read a found line: its text, each digit's probabilities and box, separators as skipped marks.
