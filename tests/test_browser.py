@@ -103,6 +103,15 @@ def events(page, kind):
     return [e for e in page.evaluate("window.probe.events") if e["type"] == kind]
 
 
+def seven_photo(tmp_path):
+    """A 600 px JPEG of a stroked 7 on white, as a photo to upload: its path."""
+    from synth.digits import stroke_digit
+
+    photo = tmp_path / "digit.jpg"
+    stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
+    return photo
+
+
 def ink(page):
     """The drawing's ink extent as fractions of the canvas [left, top, right, bottom], or None."""
     return page.evaluate("""() => {
@@ -439,10 +448,7 @@ def test_predict_on_an_empty_canvas_asks_for_a_drawing(open_page):
 
 
 def test_uploading_an_image_file_reads_it(open_page, tmp_path):
-    from synth.digits import stroke_digit
-
-    photo = tmp_path / "digit.jpg"
-    stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
+    photo = seven_photo(tmp_path)
     page = open_page()
     page.set_input_files("#upload", photo)
     expect(page.locator("#prediction")).to_have_text("7")
@@ -854,10 +860,7 @@ def test_a_photo_over_40_mb_is_refused_by_the_page_with_a_message_about_the_phot
 
 def test_a_refused_photo_says_so_not_that_the_drawing_is_kept(open_page, tmp_path):
     """Finding 1: after a photo the server refused, the page said "Your drawing is kept."."""
-    from synth.digits import stroke_digit
-
-    photo = tmp_path / "digit.jpg"
-    stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
+    photo = seven_photo(tmp_path)
     page = open_page(**PHONE)
     page.route("**/predict", fulfil({"error": "The image could not be read; send a PNG or JPEG."}, status=400))
     page.set_input_files("#camera", photo)
@@ -873,10 +876,7 @@ def test_a_refused_photo_says_so_not_that_the_drawing_is_kept(open_page, tmp_pat
 
 def test_drawing_over_a_photo_clears_it_with_a_notice(open_page, tmp_path):
     """Finding 12: a stroke over an uploaded photo dropped the photo silently while it stayed on screen."""
-    from synth.digits import stroke_digit
-
-    photo = tmp_path / "digit.jpg"
-    stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
+    photo = seven_photo(tmp_path)
     page = open_page()
     page.set_input_files("#upload", photo)
     expect(page.locator("#prediction")).to_have_text("7")
