@@ -100,6 +100,8 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS) -> list[Line]:
     if np.count_nonzero(~speck) > MAX_LINE_STROKES:
         raise TooMuchWorkError(f"The image has {np.count_nonzero(~speck):,} separate marks; a line of digits has at "
                                f"most {MAX_LINE_STROKES}. Send a photo of the number alone.")
+    # A photo's specks that a drawing would count as strokes (a dash, a thin 1) carry the line across them.
+    bridge = speck & ~margin & (areas >= SPECK_FRACTION * areas[~margin].max()) if photo else np.zeros_like(speck)
     margin |= speck
     if margin.all():
         margin = np.zeros_like(speck)
@@ -109,7 +111,7 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS) -> list[Line]:
     order = order[~margin[order]] if (~margin[order]).any() else order[:1]
     masks = []
     for seed in order:
-        mask = _grow(int(seed), boxes, margin, speck)
+        mask = _grow(int(seed), boxes, margin, speck, bridge)
         if not any(np.array_equal(mask, other) for other in masks):
             masks.append(mask)
     masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
@@ -129,11 +131,12 @@ def _line_of(chosen: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray, 
     return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0))
 
 
-def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray) -> np.ndarray:
+def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray, bridge: np.ndarray) -> np.ndarray:
     """Return which strokes (boxes (n, 4)) form the line grown from stroke ``seed``: a boolean mask (n,).
 
     Strokes that overlap the line's row band and lie within ``MAX_GAP`` band heights of its ends join it, one
-    round at a time (at most n rounds of O(n) each); specks join in one last pass and never grow the band."""
+    round at a time (at most n rounds of O(n) each); specks join in one last pass and never grow the band, but
+    ``bridge`` specks (a photo's dash) join in the rounds and lengthen the line, so the gap is measured past them."""
     chosen = np.zeros(len(boxes), bool)
     chosen[seed] = True
     x, y, w, h = boxes.T
@@ -144,7 +147,7 @@ def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray) -
         changed = False
         band = bottom - top
         slack = BAND_SLACK * band
-        near = ~chosen & ~margin & (y < bottom + slack) & (y + h > top - slack)
+        near = ~chosen & (~margin | bridge) & (y < bottom + slack) & (y + h > top - slack)
         near &= (x < right + MAX_GAP * band) & (x + w > left - MAX_GAP * band)
         # Strokes far taller than the line (a column rule, a border) are not part of it.
         near &= h <= 2.5 * band
@@ -153,7 +156,7 @@ def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray) -
             changed = True
             left, right = min(left, x[index]), max(right, x[index] + w[index])
             # The band grows with digits, not with a low comma or a high apostrophe.
-            if h[index] >= 0.5 * band:
+            if h[index] >= 0.5 * band and not bridge[index]:
                 top, bottom = min(top, y[index]), max(bottom, y[index] + h[index])
     # One pass for the specks, once the line is known: a thin 1 or a decimal point beside it joins the line (so
     # the box holds it); the band does not grow with them. Specks elsewhere stay in the ink, outside the box.
@@ -166,7 +169,8 @@ def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray) -
 def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Which strokes (boxes (n, 4), areas (n,)) are a scanner's margin or a rule, not writing.
 
-    A stroke at least MARGIN_SHARE of the image tall, within EDGE_SHARE of its left or right edge, is a margin where the
+    A stroke at least MARGIN_SHARE of the image tall, within EDGE_SHARE of its left or right edge (or at least four
+    times taller than wide: the edge of a margin whose inside the lighting hollowed), is a margin where the
     writing beside it is far shorter (its strokes, specks aside, under 1 / TALL_RATIO of it tall: the margin
     beside a row number). In a tight crop of "3.827" the 3, 8 and 7 are as tall as the crop, and the 1 of "25.441"
     touches its edge, but the other digits are nearly as tall, so they stay writing. A stroke that long across
@@ -178,7 +182,7 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     side = (x <= EDGE_SHARE * width) | (x + w >= (1 - EDGE_SHARE) * width)  # lighting may hollow a margin's edge
     writing = ~tall & (areas >= SPECK_FRACTION * areas[~tall].max()) if (~tall).any() else ~tall
     through = (y <= 1) & (y + h >= height - 1)  # a margin runs from the top edge to the bottom one
-    margins = (tall & side & through & (h >= TALL_RATIO * np.median(h[writing]))
+    margins = (tall & (side | (w * 4 <= h)) & through & (h >= TALL_RATIO * np.median(h[writing]))
                if writing.any() else np.zeros_like(tall))
     margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width)
     rules = (tall & (w * RULE_ASPECT <= h)) | ((w >= MARGIN_SHARE * width) & (h * RULE_ASPECT <= w))

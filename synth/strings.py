@@ -169,8 +169,8 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
         region = ink[y: y + size, x: x + size]
         np.maximum(region, cross[: region.shape[0], : region.shape[1]], out=region)
     grey = paper(ink, rng, level=rng.uniform(0.75, 0.97))
-    margin = int(w * rng.uniform(0.03, 0.12))
     side = rng.integers(4)
+    margin = int((w if side == 0 else h) * rng.uniform(0.03, 0.12))  # a margin above or below stays off the digits
     if side == 0:
         grey[:, :margin] = rng.uniform(0.0, 0.15)
     elif side == 1:

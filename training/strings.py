@@ -55,19 +55,19 @@ def build_string_model():
         return layers.ReLU()(layers.BatchNormalization()(x))
 
     inputs = keras.Input(shape=(LINE_HEIGHT, None, 1), name="line")
-    x = conv_bn(inputs, 16)  # (B, 32, W, 16)
-    x = layers.MaxPooling2D((2, 2))(x)  # (B, 16, W/2, 16)
-    x = conv_bn(x, 48)
-    x = layers.MaxPooling2D((2, 2))(x)  # (B, 8, W/4, 48)
-    x = conv_bn(x, 96)
-    x = conv_bn(x, 96)
-    x = layers.MaxPooling2D((2, 1))(x)  # (B, 4, W/4, 96)
+    x = conv_bn(inputs, 32)  # (B, 32, W, 32)
+    x = layers.MaxPooling2D((2, 2))(x)  # (B, 16, W/2, 32)
+    x = conv_bn(x, 64)
+    x = layers.MaxPooling2D((2, 2))(x)  # (B, 8, W/4, 64)
     x = conv_bn(x, 128)
-    x = layers.MaxPooling2D((2, 1))(x)  # (B, 2, W/4, 128)
-    x = layers.Permute((2, 1, 3))(x)  # (B, W/4, 2, 128)
-    x = layers.Reshape((-1, 2 * 128))(x)  # (B, T, 256): one frame per LINE_STRIDE columns
+    x = conv_bn(x, 128)
+    x = layers.MaxPooling2D((2, 1))(x)  # (B, 4, W/4, 128)
+    x = conv_bn(x, 192)
+    x = layers.MaxPooling2D((2, 1))(x)  # (B, 2, W/4, 192)
+    x = layers.Permute((2, 1, 3))(x)  # (B, W/4, 2, 192)
+    x = layers.Reshape((-1, 2 * 192))(x)  # (B, T, 384): one frame per LINE_STRIDE columns
     for dilation in (1, 2, 4):  # each frame sees about +-7 frames (28 px, a digit and its neighbours)
-        x = layers.Conv1D(192, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
+        x = layers.Conv1D(256, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Dropout(0.2)(x)
     logits = layers.Dense(NUM_STRING_CLASSES, name="logits")(x)  # (B, T, 15)
@@ -194,7 +194,7 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
 
     ``config``: overrides of ``CONFIG``: from fresh weights, or from ``init``'s (fine-tuning, on fresh data when
     ``data_seed`` differs). ``seed`` alone chooses the held-out real amounts, so a fine-tuning run keeps the
-    holdout of the run it starts from. Synthetic lines are made once per (seed, count) and cached in
+    holdout of the run it starts from. Synthetic lines are made once per (seed, count, code that makes them) and cached in
     ``work_dir``. Returns the training record (config, data, time, holdout figures), also written beside the
     model as ``<name>.json``."""
     import keras
@@ -208,7 +208,7 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     keras.utils.set_random_seed(data_seed)
     started = time.time()
     work_dir.mkdir(parents=True, exist_ok=True)
-    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}.npz"
+    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
     if cache.exists():
         with np.load(cache) as saved:
             synth_blob, synth_offsets, synth_texts = saved["blob"], saved["offsets"], list(saved["texts"])
@@ -343,6 +343,19 @@ def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = ST
     converter = tf.lite.TFLiteConverter.from_keras_model(probabilities)
     Path(tflite_path).write_bytes(converter.convert())
     return Path(tflite_path)
+
+
+def _source_digest() -> str:
+    """A short digest of the code that makes and normalises the synthetic lines: a cache made by other code is not
+    reused."""
+    import hashlib
+
+    files = sorted((ROOT / "synth").glob("*.py")) + [ROOT / "recognizer" / name for name in
+                                                     ("decode.py", "line.py", "lines.py", "normalize.py")]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def _commit() -> str:
