@@ -1,0 +1,125 @@
+"""Issue 24, finding 7: every answer over real HTTP is JSON with the security headers, gunicorn's own included.
+
+gunicorn answers a request line too long, too many or too large headers and malformed requests before the
+app sees them, and a request its worker was stopped in; ``gunicorn_worker.JsonErrorWorker`` (the
+``worker_class`` of gunicorn.conf.py) writes those as the app does. gunicorn is started as the Procfile
+starts it, with a 4 s worker timeout (GUNICORN_CMD_ARGS) so the stopped request is quick to see.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+from gunicorn.http import errors
+
+from app import SECURITY_HEADERS
+from bench import gunicorn_process
+from gunicorn_worker import error_answer, json_error
+from synth.canvas import encode
+from synth.digits import stroke_digit
+
+TIMEOUT_S = 4  # the worker timeout of this test's gunicorn (the Procfile's is 20 s)
+LIMITS = SimpleNamespace(limit_request_line=4094, limit_request_fields=100, limit_request_field_size=8190,
+                         timeout=20)
+
+
+def request(lines: list[str], body: bytes = b"") -> bytes:
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+# What gunicorn itself refuses, before the app sees the request (the issue's list), and Flask's own errors.
+RAW = {
+    "URL of 8,000 characters": (request(["GET /" + "a" * 8000 + " HTTP/1.1", "Host: x"]), 414),
+    "101 headers": (request(["GET / HTTP/1.1", "Host: x"] + [f"X-H{i}: 1" for i in range(101)]), 431),
+    "one 9 KB header": (request(["GET / HTTP/1.1", "Host: x", "X-Big: " + "b" * 9000]), 431),
+    "a request line that is not HTTP": (request(["GARBAGE"]), 400),
+    "a bad method": (request(["G@T / HTTP/1.1", "Host: x"]), 400),
+    "a bad HTTP version": (request(["GET / HTTP/9.x", "Host: x"]), 400),
+    "a bad header name": (request(["GET / HTTP/1.1", "Host: x", "Bad Header: 1"]), 400),
+    "a bad Content-Length": (request(["POST /predict HTTP/1.1", "Host: x", "Content-Length: abc"]), 400),
+    "Content-Length with Transfer-Encoding": (
+        request(["POST /predict HTTP/1.1", "Host: x", "Content-Length: 3", "Transfer-Encoding: chunked"], b"abc"),
+        400),
+    "an unknown transfer coding": (  # gunicorn 27 refuses it as an invalid header
+        request(["POST /predict HTTP/1.1", "Host: x", "Transfer-Encoding: gzip"], b"abc"), 400),
+    "Flask: an unknown path": (request(["GET /nothing-here HTTP/1.1", "Host: x"]), 404),
+    "Flask: a wrong method": (request(["GET /predict HTTP/1.1", "Host: x"]), 405),
+    "Flask: a body over 2 MB": (request(["POST /predict HTTP/1.1", "Host: x", "Content-Type: image/png",
+                                         "Content-Length: 3000000"]), 413),
+    "Flask: bytes that are not an image": (
+        request(["POST /predict HTTP/1.1", "Host: x", "Content-Type: image/png", "Content-Length: 4"], b"junk"), 400),
+}
+
+
+def exchange(url: str, raw: bytes, timeout: float = 10) -> tuple[int, http.client.HTTPMessage, bytes, float]:
+    """Send ``raw`` on a fresh connection; return status, headers, body and seconds to the answer."""
+    parts = urlsplit(url)
+    start = time.perf_counter()
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.headers, response.read(), time.perf_counter() - start
+
+
+def assert_json_error(status: int, headers, body: bytes, expected: int) -> str:
+    assert status == expected, body[:300]
+    assert headers.get_content_type() == "application/json", body[:300]
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name] == value, name
+    message = json.loads(body)["error"]
+    assert isinstance(message, str) and len(message) > 20
+    return message
+
+
+@pytest.fixture(scope="module")
+def server():
+    seven = encode(stroke_digit(7))
+    env = {"GUNICORN_CMD_ARGS": f"--timeout {TIMEOUT_S}", "MODEL_BACKEND": "litert"}
+    with gunicorn_process.start(seven, env=env) as running:
+        yield running
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(RAW))
+def test_every_error_over_http_is_json_with_the_security_headers(server, name):
+    raw, expected = RAW[name]
+    status, headers, body, _ = exchange(server.url, raw)
+    assert_json_error(status, headers, body, expected)
+    assert gunicorn_process.post(server.url + "/predict", encode(stroke_digit(7)))[0] == 200  # still serving
+
+
+@pytest.mark.slow
+def test_a_request_stopped_at_the_worker_timeout_is_a_json_503(server):
+    # A client that sends half its headers and waits: gunicorn's arbiter stops the worker at its timeout
+    # (SystemExit in the worker), which answers before it exits; gunicorn's own answer was an HTML 500.
+    status, headers, body, seconds = exchange(server.url, b"POST /predict HTTP/1.1\r\nHost: x\r\n",
+                                              timeout=TIMEOUT_S + 10)
+    message = assert_json_error(status, headers, body, 503)
+    assert f"{TIMEOUT_S} s" in message
+    assert TIMEOUT_S <= seconds < TIMEOUT_S + 3
+
+
+@pytest.mark.parametrize(("exc", "status"), [
+    (errors.LimitRequestLine(8000, 4094), 414),
+    (errors.LimitRequestHeaders("too many headers"), 431),
+    (errors.InvalidRequestLine("GARBAGE"), 400),
+    (errors.InvalidHeaderName("Bad Header"), 400),
+    (errors.InvalidChunkSize(b"zz"), 400),
+    (errors.UnsupportedTransferCoding("gzip"), 501),
+    (errors.InvalidResponseHeader("X: \n"), 500),  # the app's fault, not the client's
+    (SystemExit(1), 503),
+    (RuntimeError("boom"), 500),
+])
+def test_each_exception_gets_its_status_and_a_sentence(exc, status):
+    code, reason, message = error_answer(exc, LIMITS)
+    assert code == status and reason and len(message) > 20 and "boom" not in message
+    head, body = json_error(code, reason, message).split(b"\r\n\r\n", 1)
+    assert head.startswith(f"HTTP/1.1 {code} {reason}\r\n".encode())
+    assert f"Content-Length: {len(body)}".encode() in head and json.loads(body) == {"error": message}
