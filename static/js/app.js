@@ -2,6 +2,8 @@
 // uploads, number mode and the boxes around each digit. Requests: one in flight at most; only the
 // answer to the newest is shown. A failed request never touches the drawing or the photo. Photos are
 // shrunk before they are sent (photo.js); a stroke drawn over a photo clears the photo, with a notice.
+// Everything the page remembers lives in `state`; the mode is state.mode alone, and the toggle, the lede,
+// the empty canvas's cue and the panel's idle headline are drawn from it.
 //
 // Events on document (the contract with other page modules):
 //   "digit:reading" {detail: {image: data URL sent, answer: the JSON}} after each final reading;
@@ -10,24 +12,37 @@ import { DrawingPad } from "./pad.js";
 import { ResultPanel } from "./state.js";
 import { showBoxes, clearBoxes } from "./boxes.js";
 import { PhotoError, preparePhoto } from "./photo.js";
+import { isSmall as smallFor, refit } from "./geometry.js";
 
 const INTERIM_MS = 250; // at most four guesses a second while a stroke is drawn
-const ASPECT = { digit: 1, number: 2 }; // width / height of the canvas in each mode (style.css agrees)
-// The pen's width is fixed, so a drawing under about a third of the canvas's height is mostly pen once the
-// server scales it to MNIST's 20 px box: only then does the page advise writing larger.
-const SMALL_DRAWING = 0.35;
 const NOTICE_MS = 6000; // how long the notice over the canvas stays
 
 const $ = (id) => document.getElementById(id);
 const dropzone = $("dropzone");
 const modeButton = $("mode");
-const panel = new ResultPanel();
+const LEDE = { digit: $("lede").textContent, number: $("lede").dataset.number }; // the line under the title
+const CUE = { digit: "Draw a digit here", number: "Write a number here" }; // over the empty canvas
+
+const state = {
+  mode: "digit", // "digit" (the square canvas) or "number" (the wide one); the template starts in digit mode
+  seq: 0, // only the answer to request number `seq` is shown
+  controller: null, // aborts the request in flight
+  pending: null, // the request in flight (a promise), or null
+  lastGuess: 0, // when the last guess was sent (performance.now())
+  guessTimer: null,
+  file: null, // the uploaded file shown on the canvas
+  blob: null, // what is sent for it (the file, or the photo shrunk), again by Read again
+  noticeTimer: null,
+  reading: null, // {answer, image, small} of the reading shown, for choosing a digit's chart
+};
+
+const panel = new ResultPanel({ mode: () => state.mode });
 
 const pad = new DrawingPad($("canvas"), {
   onStrokeStart() {
     cancelRequest();
     clearBoxes();
-    if (lastFile) dropPhoto();
+    if (state.file) dropPhoto();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
   },
   onStrokeMove: scheduleGuess,
@@ -42,19 +57,9 @@ const pad = new DrawingPad($("canvas"), {
   },
 });
 
-let seq = 0; // only the answer to request number `seq` is shown
-let controller = null;
-let pending = null; // the request in flight (a promise), or null
-let lastGuess = 0;
-let guessTimer = null;
-let lastFile = null; // the uploaded file shown on the canvas
-let lastBlob = null; // what is sent for it (the file, or the photo shrunk), again by Read again
-let noticeTimer = null;
-let current = null; // {answer, image, small} of the reading shown, for choosing a digit's chart
-
 function cancelRequest() {
-  seq++;
-  controller?.abort();
+  state.seq++;
+  state.controller?.abort();
 }
 
 /**
@@ -62,12 +67,12 @@ function cancelRequest() {
  * Resolves to {ok, data} or {offline: true}, or null when a newer request superseded this one.
  */
 async function post(body, headers = {}) {
-  const id = ++seq;
-  controller?.abort();
-  while (pending) await pending;
-  if (id !== seq) return null;
-  controller = new AbortController();
-  const { signal } = controller;
+  const id = ++state.seq;
+  state.controller?.abort();
+  while (state.pending) await state.pending;
+  if (id !== state.seq) return null;
+  state.controller = new AbortController();
+  const { signal } = state.controller;
   const run = (async () => {
     try {
       const response = await fetch("/predict", { method: "POST", body, headers, signal });
@@ -82,30 +87,26 @@ async function post(body, headers = {}) {
       return error.name === "AbortError" ? null : { offline: true };
     }
   })();
-  pending = run.then(() => { pending = null; });
+  state.pending = run.then(() => { state.pending = null; });
   const result = await run;
-  return id === seq ? result : null;
+  return id === state.seq ? result : null;
 }
 
-/** The reading mode /predict is asked for: "number" reads the line whole (the string reader), "digit" by segments. */
-function readingMode() {
-  return modeButton.getAttribute("aria-pressed") === "true" ? "number" : "digit";
-}
-
+/** A drawing is read in the page's mode: "number" reads the line whole (the string reader), "digit" by segments. */
 function postDrawing(sent) {
-  return post(JSON.stringify({ image: sent.url, mode: readingMode() }), { "Content-Type": "application/json" });
+  return post(JSON.stringify({ image: sent.url, mode: state.mode }), { "Content-Type": "application/json" });
 }
 
 /** While a stroke is drawn, guess at most every INTERIM_MS, never with a request already in flight. */
 function scheduleGuess() {
-  if (guessTimer !== null || pending) return;
-  guessTimer = setTimeout(guess, Math.max(0, lastGuess + INTERIM_MS - performance.now()));
+  if (state.guessTimer !== null || state.pending) return;
+  state.guessTimer = setTimeout(guess, Math.max(0, state.lastGuess + INTERIM_MS - performance.now()));
 }
 
 async function guess() {
-  guessTimer = null;
-  if (!pad.isDrawing() || pending) return;
-  lastGuess = performance.now();
+  state.guessTimer = null;
+  if (!pad.isDrawing() || state.pending) return;
+  state.lastGuess = performance.now();
   const version = pad.version;
   const result = await postDrawing(pad.export());
   if (!pad.isDrawing()) return;
@@ -122,34 +123,32 @@ function finish(result, image, sent) {
     const after = sent ? "Your drawing is kept." : "The photo was not read: choose another photo, or draw instead.";
     panel.error(`${result.data.error || `The server answered with an error.`} ${after}`);
   } else {
-    current = { answer: result.data, image, small: sent ? isSmall() : false };
-    panel.result(result.data, { small: current.small, image });
+    state.reading = { answer: result.data, image, small: sent ? isSmall() : false };
+    panel.result(result.data, { small: state.reading.small, image });
     showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit);
     document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image, answer: result.data } }));
   }
 }
 
 function selectDigit(index) {
-  panel.result(current.answer, { selected: index, announce: false, small: current.small, image: current.image });
+  const { answer, small, image } = state.reading;
+  panel.result(answer, { selected: index, announce: false, small, image });
 }
 
-/** Whether the drawing is small on the canvas (SMALL_DRAWING). */
+/** Whether the drawing is small on the canvas (geometry.js's SMALL_DRAWING). */
 function isSmall() {
-  const extent = pad.extent();
-  if (!extent) return false;
-  const narrow = readingMode() === "number" || extent.right - extent.left < SMALL_DRAWING; // a number is wide
-  return extent.bottom - extent.top < SMALL_DRAWING && narrow;
+  return smallFor(pad.extent(), state.mode);
 }
 
 async function readDrawing() {
-  clearTimeout(guessTimer);
-  guessTimer = null;
+  clearTimeout(state.guessTimer);
+  state.guessTimer = null;
   if (pad.isEmpty()) {
     cancelRequest();
-    panel.idle(modeButton.getAttribute("aria-pressed") === "true" ? "Draw a number first." : "Draw a digit first.");
+    panel.idle(`Draw a ${state.mode} first.`);
     return;
   }
-  if (lastBlob && !pad.strokes.length) return readFile(lastFile);
+  if (state.blob && !pad.strokes.length) return readFile(state.file);
   clearBoxes();
   const sent = pad.export();
   panel.reading();
@@ -174,57 +173,57 @@ async function readFile(file) {
   cancelRequest();
   clearBoxes();
   panel.reading(); // a 12 MP photo takes a moment to shrink on a phone
-  if (file !== lastFile) {
+  if (file !== state.file) {
     hideNotice();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
-    const id = seq;
+    const id = state.seq;
     let photo;
     try {
       photo = await preparePhoto(file);
     } catch (error) {
-      if (id !== seq) return;
+      if (id !== state.seq) return;
       pad.clear();
-      lastFile = lastBlob = null;
+      state.file = state.blob = null;
       panel.error(error instanceof PhotoError ? error.message : "This photo could not be read; choose another.");
       return;
     }
-    if (id !== seq) return; // something newer came while the photo was shrunk
+    if (id !== state.seq) return; // something newer came while the photo was shrunk
     if (photo.shown) pad.setImage(photo.shown);
     else pad.clear(); // the browser cannot show it; the server still gets to try
-    lastFile = file;
-    lastBlob = photo.blob;
+    state.file = file;
+    state.blob = photo.blob;
   }
-  const blob = lastBlob;
+  const blob = state.blob;
   const form = new FormData();
   form.append("image", blob, blob === file ? file.name : "photo.jpg");
   // A photo may hold a number whatever the canvas's mode: the server chooses unless number mode is on.
-  form.append("mode", readingMode() === "number" ? "number" : "auto");
+  form.append("mode", state.mode === "number" ? "number" : "auto");
   const result = await post(form);
   finish(result, result ? await dataURL(blob) : "", null);
 }
 
 /** A stroke starts over the photo: clear the photo (a drawing is read on its own) and say so. */
 function dropPhoto() {
-  lastFile = lastBlob = null;
+  state.file = state.blob = null;
   pad.dropImage();
   const notice = $("notice");
   notice.textContent = "The photo was cleared: a drawing is read on its own. Upload the photo again to read it.";
   notice.hidden = false;
   panel.announce(notice.textContent);
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(hideNotice, NOTICE_MS);
+  clearTimeout(state.noticeTimer);
+  state.noticeTimer = setTimeout(hideNotice, NOTICE_MS);
 }
 
 function hideNotice() {
-  clearTimeout(noticeTimer);
+  clearTimeout(state.noticeTimer);
   $("notice").hidden = true;
 }
 
 function clearAll() {
   cancelRequest();
   hideNotice();
-  lastFile = lastBlob = null;
-  current = null;
+  state.file = state.blob = null;
+  state.reading = null;
   pad.clear();
   clearBoxes();
   panel.idle();
@@ -239,32 +238,32 @@ function undo() {
   else readDrawing();
 }
 
-/** Switch between the square canvas and the wide one, keeping the drawing, or asking first. */
-async function setMode(number) {
-  const before = number ? ASPECT.digit : ASPECT.number;
-  const after = number ? ASPECT.number : ASPECT.digit;
-  const extent = pad.extent();
-  if (extent && (extent.right - extent.left) * before > after) {
+/** Switch to `mode` ("digit" or "number"), keeping the drawing where it fits the new canvas, or asking first. */
+async function setMode(mode) {
+  if (mode === state.mode) return;
+  const moved = refit(pad.toData(), state.mode, mode);
+  if (moved === null) {
     if ((await ask()) !== "discard") return;
     clearAll();
-  } else if (extent) {
-    // Keep the strokes' size: measured in canvas heights, slide them into the new canvas.
-    const centre = ((extent.left + extent.right) / 2) * before;
-    const shift = before > after ? Math.min(Math.max(centre - after / 2, 0), before - after) : 0;
-    pad.transform(({ u, v }) => ({ u: (u * before - shift) / after, v }));
+  } else if (moved.length) {
+    pad.fromData(moved);
   }
+  state.mode = mode;
+  renderMode();
+  pad.resize();
+  if (state.file) clearAll();
+  else if (pad.isEmpty()) panel.idle();
+  else readDrawing();
+}
+
+/** Draw the mode on the page: the toggle, the canvas's shape, the cue over the empty canvas, the lede. */
+function renderMode() {
+  const number = state.mode === "number";
   modeButton.setAttribute("aria-pressed", String(number));
   $("mode-state").textContent = number ? "on" : "off";
   $("main").classList.toggle("wide", number);
-  dropzone.querySelector(".empty-cue").textContent = number ? "Write a number here" : "Draw a digit here";
-  const lede = $("lede");
-  lede.dataset.digit ??= lede.textContent;
-  lede.textContent = number ? lede.dataset.number : lede.dataset.digit;
-  panel.number = number;
-  pad.resize();
-  if (lastFile) clearAll();
-  else if (pad.isEmpty()) panel.idle();
-  else readDrawing();
+  dropzone.querySelector(".empty-cue").textContent = CUE[state.mode];
+  $("lede").textContent = LEDE[state.mode];
 }
 
 function ask() {
@@ -281,7 +280,7 @@ $("mode-keep").addEventListener("click", () => $("mode-dialog").close("keep"));
 $("predict").addEventListener("click", readDrawing);
 $("clear").addEventListener("click", clearAll);
 $("undo").addEventListener("click", undo);
-modeButton.addEventListener("click", () => setMode(modeButton.getAttribute("aria-pressed") !== "true"));
+modeButton.addEventListener("click", () => setMode(state.mode === "number" ? "digit" : "number"));
 
 document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || document.querySelector("dialog[open]")) return;
@@ -305,7 +304,7 @@ for (const input of [$("upload"), $("camera")]) {
   input.addEventListener("change", () => {
     const file = input.files[0];
     input.value = "";
-    lastFile = null;
+    state.file = null;
     readFile(file);
   });
 }
@@ -321,6 +320,6 @@ for (const type of ["dragleave", "drop"]) {
 }
 dropzone.addEventListener("drop", (event) => {
   event.preventDefault();
-  lastFile = null;
+  state.file = null;
   readFile(event.dataTransfer.files[0]);
 });

@@ -1,6 +1,7 @@
 // Boxes around each digit of a number, placed in fractions of the canvas so that a resize or a
 // rotation keeps them on their digits. Each box's label sits outside the box (below, else above),
 // never over the start of a stroke, and is a button that shows that digit's chart.
+import { labelPlace } from "./geometry.js";
 
 const LABEL_PX = 28; // room a label needs beside its box
 
@@ -29,7 +30,7 @@ export function showBoxes(answer, toFractions, onSelect) {
     const label = document.createElement("button");
     label.type = "button";
     label.textContent = String(digit.digit);
-    label.className = y + h + room <= 1 ? "below" : y >= room ? "above" : "inside";
+    label.className = labelPlace(y, h, room);
     label.setAttribute("aria-label", `Show the chart of digit ${index + 1} of ${digits.length}, read as ${digit.digit}`);
     label.setAttribute("aria-pressed", "false");
     label.addEventListener("click", () => {

@@ -1,8 +1,10 @@
 // A drawing pad on a <canvas>. Strokes are kept as vectors in canvas-independent units (fractions
 // of the canvas' width and height; each mode keeps one aspect ratio), so a resize or a rotation
 // redraws them in place. The backing store follows devicePixelRatio. The canvas stays transparent
-// (like signature_pad); the server composites it onto white.
+// (like signature_pad); the server composites it onto white. While a stroke lasts only its new
+// segment is painted; the whole drawing is repainted when a stroke starts or ends, and on any other change.
 import { PointerTracker } from "./pointers.js";
+import { boxToFractions, extent } from "./geometry.js";
 
 const STROKE_FRACTION = 0.075; // line width as a share of the canvas' shorter side: MNIST-like strokes
 const EXPORT_SIDE = 140; // the PNG sent to the server has its shorter side at most this many pixels
@@ -20,15 +22,41 @@ export class DrawingPad {
     this.current = null; // the stroke being drawn, or null
     this.image = null; // an uploaded image drawn beneath the strokes
     this.version = 0; // grows with every change, so callers can tell a drawing from its successor
+    this.ink = "#000"; // the canvas' CSS colour, read at each full repaint (it follows the theme)
     this.tracker = new PointerTracker(canvas, {
       start: (p) => this._start(p),
       move: (points) => this._move(points),
       end: () => this._end(),
       cancel: () => this._cancel(),
     });
-    new ResizeObserver(() => this.resize()).observe(canvas);
-    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.redraw());
+    this._resized = () => this.resize();
+    this._themed = () => this.redraw();
+    this.observer = new ResizeObserver(this._resized);
+    this.observer.observe(canvas);
+    this.scheme = matchMedia("(prefers-color-scheme: dark)");
+    this.scheme.addEventListener("change", this._themed);
     this.resize();
+  }
+
+  /** Stop listening: to the pointer, to the canvas' size and to the theme (the drawing stays as it is). */
+  off() {
+    this.tracker.off();
+    this.current = null;
+    this.observer.disconnect();
+    this.scheme.removeEventListener("change", this._themed);
+  }
+
+  /** The finished strokes as plain data, a copy: [[{u, v}, ...], ...] in 0..1 of the canvas' width and height. */
+  toData() {
+    return this.strokes.map((stroke) => stroke.map(({ u, v }) => ({ u, v })));
+  }
+
+  /** Replace the strokes with `data` (as toData gives it); a stroke under way is dropped, an uploaded image kept. */
+  fromData(data) {
+    this.tracker.reset();
+    this.current = null;
+    this.strokes = data.map((stroke) => stroke.map(({ u, v }) => ({ u, v })));
+    this._changed();
   }
 
   /** Match the backing store to the displayed size times devicePixelRatio, and redraw. */
@@ -84,22 +112,9 @@ export class DrawingPad {
     this._changed();
   }
 
-  /**
-   * Map every stroke through f({u, v}) -> {u, v} (used when the canvas changes shape with the mode).
-   * @param {(point: {u: number, v: number}) => {u: number, v: number}} f
-   */
-  transform(f) {
-    this.strokes = this.strokes.map((stroke) => stroke.map(f));
-    this._changed();
-  }
-
-  /** The strokes' extent as {left, top, right, bottom} in 0..1 units, or null when there are none. */
+  /** The finished strokes' extent as {left, top, right, bottom} in 0..1 units, or null when there are none. */
   extent() {
-    const points = this.strokes.flat();
-    if (!points.length) return null;
-    const us = points.map((p) => p.u);
-    const vs = points.map((p) => p.v);
-    return { left: Math.min(...us), top: Math.min(...vs), right: Math.max(...us), bottom: Math.max(...vs) };
+    return extent(this.strokes);
   }
 
   /**
@@ -124,20 +139,14 @@ export class DrawingPad {
    * Map a box [x, y, w, h] in the pixels of what was sent to fractions of the canvas (0..1):
    * `sent` is {width, height} of the exported drawing, or null for the uploaded image shown fitted.
    */
-  boxToFractions([x, y, w, h], sent) {
-    if (!sent && this.image) {
-      const scale = Math.min(this.width / this.image.width, this.height / this.image.height);
-      const left = (this.width - this.image.width * scale) / 2;
-      const top = (this.height - this.image.height * scale) / 2;
-      return [(left + x * scale) / this.width, (top + y * scale) / this.height,
-        (w * scale) / this.width, (h * scale) / this.height];
-    }
-    return [x / sent.width, y / sent.height, w / sent.width, h / sent.height];
+  boxToFractions(box, sent) {
+    return boxToFractions(box, { canvas: { width: this.width, height: this.height }, image: this.image, sent });
   }
 
   redraw() {
+    this.ink = getComputedStyle(this.canvas).color;
     this.ctx.clearRect(0, 0, this.width, this.height);
-    this._paint(this.ctx, getComputedStyle(this.canvas).color);
+    this._paint(this.ctx, this.ink);
   }
 
   _changed() {
@@ -185,10 +194,13 @@ export class DrawingPad {
     this._changed();
   }
 
+  /** Add points to the stroke under way, painting only the segment from its last point through them. */
   _move(points) {
-    if (!this.current) return;
-    for (const p of points) this.current.push(this._unit(p));
-    this._changed();
+    if (!this.current || !points.length) return;
+    const added = points.map((p) => this._unit(p));
+    this._drawStroke(this.ctx, [this.current[this.current.length - 1], ...added], this.ink);
+    this.current.push(...added);
+    this.version++;
     this.callbacks.onStrokeMove?.();
   }
 

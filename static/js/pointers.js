@@ -35,6 +35,15 @@ export class PointerTracker {
     this.drawing = null;
   }
 
+  /** Stop listening altogether: on the element and, for a stroke under way, on the window. */
+  off() {
+    this.element.removeEventListener("pointerdown", this._down);
+    this._listen(false);
+    this.contacts.clear();
+    this.drawing = null;
+    this.pinch = false;
+  }
+
   _point(event) {
     const rect = this.element.getBoundingClientRect();
     return { x: event.clientX - rect.left, y: event.clientY - rect.top };

@@ -9,8 +9,50 @@ const SLOW_MS = 300; // a reading that takes longer than this shows a "Readingâ€
 
 const $ = (id) => document.getElementById(id);
 
+/**
+ * What the panel says of an answer from /predict (see app.py), without touching the page:
+ * {state: "result" or "not-digit", headline, message, prediction, chartHeading, probabilities, top,
+ * notDigit, unsure, index, announcement}. `index` is the digit of a number whose chart is shown
+ * (`selected`, else the first; null for a single digit), `small` says the drawing is small on the
+ * canvas (only then is "larger" advised), `number` that the page is in number mode.
+ */
+export function describe(answer, { selected = null, small = false, number = false } = {}) {
+  const notDigit = answer.not_a_digit === true || answer.digit === null || answer.digit === undefined;
+  if (notDigit) {
+    const what = number ? "digits from 0 to 9" : "one digit from 0 to 9";
+    return {
+      state: "not-digit", headline: "That does not look like a digit",
+      message: small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`,
+      probabilities: answer.probabilities, notDigit: answer.not_digit_probability, top: "none",
+      index: null, announcement: "That does not look like a digit.",
+    };
+  }
+  const digits = answer.digits?.length ? answer.digits : [answer];
+  const many = digits.length > 1;
+  const index = many ? selected ?? 0 : null;
+  const shown = many ? digits[index] : answer;
+  const unsure = digits.some((d) => d.low_confidence) || Boolean(answer.low_confidence);
+  const lowest = percent(Math.min(...digits.map((d) => d.confidence))).replace(">", "over ");
+  const headline = many
+    ? `${digits.length} digits, each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`
+    : `${percent(answer.confidence).replace(">", "over ")} confident`;
+  let message = "";
+  if (unsure && many) message = small ? "Not sure of every digit: write them larger and apart." : "Not sure of every digit: write them apart and clearly.";
+  else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
+  const prediction = many ? (answer.text || answer.number) : String(answer.digit);
+  return {
+    state: "result", unsure, headline, message, prediction,
+    chartHeading: many ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})` : "Probability of each digit",
+    probabilities: shown.probabilities || answer.probabilities, top: shown.digit,
+    notDigit: shown.not_digit_probability ?? (many ? null : answer.not_digit_probability),
+    index, announcement: `It reads ${prediction}, ${headline}. ${message}`.trim(),
+  };
+}
+
 export class ResultPanel {
-  constructor() {
+  /** @param {{mode?: () => string}} options `mode` tells the page's mode, "digit" or "number" (app.js holds it) */
+  constructor({ mode = () => "digit" } = {}) {
+    this.mode = mode;
     this.panel = $("answer");
     this.label = $("answer-label");
     this.prediction = $("prediction");
@@ -24,13 +66,12 @@ export class ResultPanel {
     this.announcer = $("announce");
     this.state = "idle";
     this.slowTimer = null;
-    this.number = false; // number mode: the idle headline asks for a number
     this.idle();
   }
 
   idle(message = "") {
     this._render({
-      state: "idle", label: "Nothing read yet", headline: this.number ? "Draw a number to start" : "Draw a digit to start",
+      state: "idle", label: "Nothing read yet", headline: this.mode() === "number" ? "Draw a number to start" : "Draw a digit to start",
       message: message || "It is read when you lift the pen.",
     });
     if (message) this._announce(message);
@@ -53,41 +94,10 @@ export class ResultPanel {
    * data URL that was sent, from which a digit's thumbnail is cut where the server sent none.
    */
   result(answer, { interim = false, selected = null, announce = !interim, small = false, image = null } = {}) {
-    const notDigit = answer.not_a_digit === true || answer.digit === null || answer.digit === undefined;
-    if (notDigit) {
-      const what = this.number ? "digits from 0 to 9" : "one digit from 0 to 9";
-      this._render({
-        state: "not-digit", interim, headline: "That does not look like a digit",
-        message: small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`,
-        probabilities: answer.probabilities, notDigit: answer.not_digit_probability, top: "none",
-      });
-      this._showThumbnail(answer, null, image);
-      if (announce) this._announce("That does not look like a digit.");
-      return;
-    }
-    const digits = answer.digits?.length ? answer.digits : [answer];
-    const many = digits.length > 1;
-    const index = many ? selected ?? 0 : null;
-    const shown = many ? digits[index] : answer;
-    const unsure = digits.some((d) => d.low_confidence) || Boolean(answer.low_confidence);
-    const lowest = percent(Math.min(...digits.map((d) => d.confidence))).replace(">", "over ");
-    const headline = many
-      ? `${digits.length} digits, each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`
-      : `${percent(answer.confidence).replace(">", "over ")} confident`;
-    let message = "";
-    if (unsure && many) message = small ? "Not sure of every digit: write them larger and apart." : "Not sure of every digit: write them apart and clearly.";
-    else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
-    const chartHeading = many
-      ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})`
-      : "Probability of each digit";
-    this._render({
-      state: "result", interim, unsure, headline, message, chartHeading,
-      prediction: many ? (answer.text || answer.number) : String(answer.digit),
-      probabilities: shown.probabilities || answer.probabilities, top: shown.digit,
-      notDigit: shown.not_digit_probability ?? (many ? null : answer.not_digit_probability),
-    });
+    const { index, announcement, ...shown } = describe(answer, { selected, small, number: this.mode() === "number" });
+    this._render({ ...shown, interim });
     this._showThumbnail(answer, index, image);
-    if (announce) this._announce(`It reads ${many ? (answer.text || answer.number) : answer.digit}, ${headline}. ${message}`.trim());
+    if (announce) this._announce(announcement);
   }
 
   error(message) {

@@ -1,0 +1,75 @@
+// What the result panel says of an answer (static/js/state.js's describe): the words a person reads.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { describe } from "../../static/js/state.js";
+
+const probabilities = (top, p) => Array.from({ length: 10 }, (_, d) => (d === top ? p : (1 - p) / 10));
+const digit = (d, confidence, extra = {}) => ({ digit: d, confidence, probabilities: probabilities(d, confidence), ...extra });
+const number = (digits, extra = {}) => ({
+  digit: digits[0].digit, confidence: Math.max(...digits.map((x) => x.confidence)), digits,
+  number: digits.map((x) => x.digit).join(""), probabilities: digits[0].probabilities, ...extra,
+});
+
+test("a sure digit reads as itself with its confidence, its bar highlighted, nothing to worry about", () => {
+  const said = describe(digit(7, 0.9986));
+  assert.equal(said.state, "result");
+  assert.equal(said.prediction, "7");
+  assert.equal(said.headline, "99.8% confident");
+  assert.equal(said.message, "");
+  assert.equal(said.top, 7);
+  assert.equal(said.index, null, "a single digit has no digit of a number to choose");
+  assert.equal(said.announcement, "It reads 7, 99.8% confident.");
+});
+
+test("a saturated confidence is 'over 99.9%', never 100%", () => {
+  assert.equal(describe(digit(1, 1)).headline, "over 99.9% confident");
+});
+
+test("an unsure digit says so, and asks for a larger one only when the drawing is small", () => {
+  const unsure = digit(4, 0.62, { low_confidence: true });
+  assert.equal(describe(unsure).message, "Not sure: the chart shows what else it may be.");
+  assert.equal(describe(unsure, { small: true }).message, "Not sure: it is small, try writing it larger.");
+  assert.equal(describe(unsure).unsure, true);
+  assert.match(describe(unsure).announcement, /^It reads 4, 62\.0% confident\. Not sure/);
+});
+
+test("a number reads as its text, with the least sure digit in the headline and the first digit's chart", () => {
+  const answer = number([digit(1, 0.97), digit(7, 0.999), digit(4, 0.98)], { text: "1,74" });
+  const said = describe(answer);
+  assert.equal(said.prediction, "1,74", "separators kept as written");
+  assert.equal(said.headline, "3 digits, each at least 97.0% confident");
+  assert.equal(said.chartHeading, "Probabilities for digit 1 of 3 (1)");
+  assert.equal(said.index, 0);
+});
+
+test("choosing a digit of a number shows that digit's chart", () => {
+  const answer = number([digit(1, 0.97), digit(7, 0.999), digit(4, 0.98)]);
+  const said = describe(answer, { selected: 2 });
+  assert.equal(said.chartHeading, "Probabilities for digit 3 of 3 (4)");
+  assert.equal(said.top, 4);
+  assert.deepEqual(said.probabilities, answer.digits[2].probabilities);
+  assert.equal(said.prediction, "174", "without a text, the digits");
+});
+
+test("a number whose digits are all saturated is 'each over 99.9%'", () => {
+  assert.equal(describe(number([digit(3, 1), digit(8, 0.9995)])).headline, "2 digits, each over 99.9% confident");
+});
+
+test("one unsure digit of a number makes the whole reading unsure", () => {
+  const said = describe(number([digit(3, 0.99), digit(8, 0.55, { low_confidence: true })]));
+  assert.equal(said.unsure, true);
+  assert.equal(said.message, "Not sure of every digit: write them apart and clearly.");
+});
+
+test("not a digit shows no digit, its own bar, and asks for what the mode reads", () => {
+  const answer = { digit: null, not_a_digit: true, probabilities: probabilities(0, 0.05), not_digit_probability: 0.5 };
+  const said = describe(answer);
+  assert.equal(said.state, "not-digit");
+  assert.equal(said.prediction, undefined);
+  assert.equal(said.top, "none");
+  assert.equal(said.notDigit, 0.5);
+  assert.equal(said.message, "Write one digit from 0 to 9, clearly.");
+  assert.equal(describe(answer, { number: true, small: true }).message, "It is small: write digits from 0 to 9, larger.");
+  assert.equal(said.announcement, "That does not look like a digit.");
+});
