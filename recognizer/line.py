@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from recognizer.decode import EmptyImageError, TooMuchWorkError
-from recognizer.lines import remove_lines
-from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION, ink_map, label_components
+from recognizer.lines import CleanInk, clean_ink
+from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION
 
 LINE_HEIGHT = 32  # px: the string reader's input height
 MAX_LINE_WIDTH = 512  # px: the widest line it reads (16 aspect units: a 16-character line at most)
@@ -73,20 +73,20 @@ def find_line(grey: np.ndarray) -> Line:
     return find_lines(grey)[0]
 
 
-def find_lines(grey: np.ndarray, limit: int = SEEDS) -> list[Line]:
+def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = None) -> list[Line]:
     """Find the candidate lines of handwriting in a grey image, normalised: 1..``limit`` ``Line``s, most ink first.
 
     ``grey``: float (H, W) in [0, 1], either polarity (``normalize.ink_map``), as ``decode.decode_image``
-    returns it (at most 1024 px a side, so every step is bounded by the image's size). Each of the ``limit``
+    returns it (at most 1024 px a side, so every step is bounded by the image's size); ``clean``: its
+    ``lines.clean_ink`` where the caller has it (auto mode shares it with the segmenter). Each of the ``limit``
     largest strokes seeds a candidate line (the same line grown twice is returned once); strokes overlapping its
     row band and no farther than ``MAX_GAP`` band heights from the line's ends join it, one at a time. Strokes
     that run along an edge of the image (a scanner's black margin, a column rule cut by the crop) never seed
     it. Raises EmptyImageError when there is no ink and TooMuchWorkError for more than ``MAX_LINE_STROKES``
     strokes.
     """
-    ink, photo = ink_map(grey)
-    cleaned = remove_lines(ink, INK_THRESHOLD, photo)
-    found = label_components(cleaned > INK_THRESHOLD)
+    clean = clean_ink(grey) if clean is None else clean
+    cleaned, photo, found = clean.ink, clean.photo, clean.found
     if found.count == 0:
         raise EmptyImageError("The image has no ink: write a number, or send a picture of one.")
     boxes = found.boxes[1:].astype(np.int64)  # (n, 4) x, y, w, h of labels 1..n

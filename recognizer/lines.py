@@ -21,9 +21,11 @@ The cost is a few passes over the pixels: O(H * W), bounded by the decoder's pix
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from recognizer.normalize import label_components
+from recognizer.normalize import INK_THRESHOLD, Components, ink_map, label_components
 
 LINE_LENGTH = 0.6  # share of the image's side a line's run must span
 BORDER_BAND = 0.15  # share of the side, from each edge, where borders and margins lie
@@ -159,3 +161,27 @@ def remove_edge_remains(ink: np.ndarray, threshold: float) -> np.ndarray:
         return ink
     erase = np.concatenate([[False], remains])[found.labels]
     return np.where(erase, 0.0, ink).astype(np.float32)
+
+
+@dataclass
+class CleanInk:
+    """An image's ink with its lines, borders and margins out, and its strokes: where line finding
+    (``recognizer.line.find_lines``) and segmentation (``recognizer.segment``) both start.
+
+    Made once per request (``clean_ink``) and shared, so auto mode's two readers do not each map the ink,
+    search for lines and label the strokes again. Readers copy what they change."""
+
+    ink: np.ndarray  # float32 (H, W) in [0, 1], 1 = ink, lines erased (``remove_lines``)
+    photo: bool  # a photo or scan of paper (``normalize.ink_map``)
+    erased: bool  # ``remove_lines`` erased something
+    found: Components  # ``label_components(ink > INK_THRESHOLD)``: every stroke, specks included
+
+
+def clean_ink(grey: np.ndarray) -> CleanInk:
+    """Map a grey image's ink (``normalize.ink_map``), erase its lines (``remove_lines``) and label its strokes.
+
+    ``grey``: float (H, W) in [0, 1], either polarity, at most ``decode.WORK_SIDE`` a side. O(H * W). Raises
+    TooMuchWorkError past ``normalize.MAX_RUNS`` runs of ink."""
+    ink, photo = ink_map(grey)
+    cleaned = remove_lines(ink, INK_THRESHOLD, photo)
+    return CleanInk(cleaned, photo, cleaned is not ink, label_components(cleaned > INK_THRESHOLD))

@@ -246,15 +246,15 @@ def label_components(mask: np.ndarray) -> Components:
     return Components(labels, count, areas, boxes)
 
 
-def find_strokes(ink: np.ndarray, speck_fraction: float = SPECK_FRACTION):
+def find_strokes(ink: np.ndarray, speck_fraction: float = SPECK_FRACTION, found: Components | None = None):
     """Label the strokes of an ink map and erase specks of noise from it, in place.
 
-    Strokes are the 8-connected components of pixels above ``INK_THRESHOLD``; a component whose
-    area is under ``speck_fraction`` of the largest one is a speck. Returns ``(components, kept)``:
-    the Components (specks unlabelled) and the sorted label numbers kept. Raises EmptyImageError
-    when there is no ink.
+    Strokes are the 8-connected components of pixels above ``INK_THRESHOLD`` (``found``, where the caller has
+    labelled them already: it is changed in place too); a component whose area is under ``speck_fraction`` of
+    the largest one is a speck. Returns ``(components, kept)``: the Components (specks unlabelled) and the
+    sorted label numbers kept. Raises EmptyImageError when there is no ink.
     """
-    found = label_components(ink > INK_THRESHOLD)
+    found = label_components(ink > INK_THRESHOLD) if found is None else found
     if found.count == 0:
         raise EmptyImageError("The image has no ink: draw a digit, or send a picture of one.")
     areas = found.areas[1:]

@@ -13,6 +13,7 @@ import numpy as np
 
 from recognizer.backends import ModelOutputError, check_output
 from recognizer.decode import decode_image_sized
+from recognizer.lines import CleanInk
 from recognizer.mnist import MODEL_NAME, NOT_A_DIGIT, NUM_DIGITS
 from recognizer.png import to_png_data_url
 from recognizer.segment import Segmentation, segment_frames
@@ -187,11 +188,12 @@ def predict_image(data: bytes, backend) -> Reading:
     return read_segments(grey, backend).scaled(width / grey.shape[1], height / grey.shape[0])
 
 
-def read_segments(grey: np.ndarray, backend) -> Reading:
+def read_segments(grey: np.ndarray, backend, clean: CleanInk | None = None) -> Reading:
     """Read a decoded grey image (float32 (H, W) in [0, 1]) by segmenting it (``predict_image``).
 
-    The boxes are in the grey image's pixels."""
-    frames = segment_frames(grey)
+    ``clean``: the image's ``lines.clean_ink`` where the caller made it already. The boxes are in the grey
+    image's pixels."""
+    frames = segment_frames(grey, clean)
     readings = [(*read_segmentation(segmentation, backend), len(segmentation.units)) for segmentation in frames]
     # The deslanted frame comes first and is kept on a tie: max returns the first of equals.
     return max(readings, key=lambda r: r[1] / r[2])[0]

@@ -16,6 +16,7 @@ import numpy as np
 
 from recognizer.decode import PreprocessingError, decode_image_sized
 from recognizer.line import find_lines
+from recognizer.lines import CleanInk, clean_ink
 from recognizer.read import Reading, read_segments
 from recognizer.segment import NUMBER_ASPECT
 
@@ -28,9 +29,10 @@ class Recognizer(Protocol):
 
     name: str
 
-    def read(self, grey: np.ndarray) -> Reading:
+    def read(self, grey: np.ndarray, clean: CleanInk | None = None) -> Reading:
         """Read a grey image, float32 (H, W) in [0, 1] (either polarity); boxes in its pixels.
 
+        ``clean``: the image's ``lines.clean_ink``, where the caller made it already (a reader may ignore it).
         Raises recognizer.decode.PreprocessingError for an image it cannot read (a client error) and
         recognizer.backends.ModelOutputError when its network's output is not probabilities."""
 
@@ -43,8 +45,8 @@ class SegmentingReader:
     def __init__(self, backend):
         self.backend = backend
 
-    def read(self, grey: np.ndarray) -> Reading:
-        return read_segments(grey, self.backend)
+    def read(self, grey: np.ndarray, clean: CleanInk | None = None) -> Reading:
+        return read_segments(grey, self.backend, clean)
 
 
 class Reader:
@@ -70,12 +72,13 @@ class Reader:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         grey, (width, height) = decode_image_sized(data)
-        reading = None
+        reading, clean = None, None
         if mode == "number" and self.strings is not None:
             reading = self.strings.read_lines(find_lines(grey))
         elif mode == "auto" and self.strings is not None:
             try:
-                lines = find_lines(grey)
+                clean = clean_ink(grey)  # made once: the line finder and the segmenter both start from it
+                lines = find_lines(grey, clean=clean)
             except PreprocessingError:
                 lines = []  # the segmenter answers blank and noisy images with its own words
             # The line with the most ink decides: a digit in a Sudoku cell beside a wide scrap of its grid is a digit.
@@ -84,5 +87,5 @@ class Reader:
                 if len(reading.digits) <= 1:
                     reading = None
         if reading is None:
-            reading = self.digits.read(grey)
+            reading = self.digits.read(grey) if clean is None else self.digits.read(grey, clean)
         return reading.scaled(width / grey.shape[1], height / grey.shape[0])

@@ -5,18 +5,17 @@ Which spans of units are digits is for the network to say (``recognizer.read.pre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from recognizer.decode import EmptyImageError, TooMuchWorkError
-from recognizer.lines import is_cell, remove_lines
+from recognizer.lines import CleanInk, clean_ink, is_cell
 from recognizer.normalize import (
     INK_THRESHOLD,
     PHOTO_SPECK_FRACTION,
     SPECK_FRACTION,
     find_strokes,
-    ink_map,
     to_mnist_box,
 )
 
@@ -179,7 +178,7 @@ class Segmentation:
         return Digit(to_mnist_box(crop), (x0 + int(cols[0]), y0 + int(rows[0]), crop.shape[1], crop.shape[0]))
 
 
-def segment(grey: np.ndarray) -> Segmentation:
+def segment(grey: np.ndarray, clean: CleanInk | None = None) -> Segmentation:
     """Cut an image of one digit or of a number written left to right into units.
 
     ``grey``: float (H, W) in [0, 1], either polarity. Lines and borders are erased first
@@ -191,27 +190,29 @@ def segment(grey: np.ndarray) -> Segmentation:
     units, which the network may read back together (finer, in an image wide enough to hold a number:
     ``NUMBER_ASPECT``, which is also cut deslanted: ``deslant_shifts``, ``Segmentation.row_shifts``). Units
     with no stroke pixel are dropped.
+    ``clean``: ``lines.clean_ink(grey)`` where the caller has it (auto mode), else made here.
     Raises EmptyImageError when there is no ink, and TooMuchWorkError for more than ``MAX_STROKES``
     strokes or ``MAX_UNITS`` units (or more than ``normalize.MAX_RUNS`` runs of ink).
     """
-    return _segmentations(grey, upright_too=False)[0]
+    return _segmentations(grey, upright_too=False, clean=clean)[0]
 
 
-def segment_frames(grey: np.ndarray) -> list[Segmentation]:
+def segment_frames(grey: np.ndarray, clean: CleanInk | None = None) -> list[Segmentation]:
     """Cut an image as ``segment`` does and, where it was cut deslanted, upright too: [deslanted, upright], or
     the one Segmentation. The ink, lines and strokes are found once for both (``recognizer.read.BOTH_FRAMES``).
     Raises as ``segment``."""
-    return _segmentations(grey, upright_too=True)
+    return _segmentations(grey, upright_too=True, clean=clean)
 
 
-def _segmentations(grey: np.ndarray, upright_too: bool) -> list[Segmentation]:
+def _segmentations(grey: np.ndarray, upright_too: bool, clean: CleanInk | None) -> list[Segmentation]:
     """``segment`` and ``segment_frames``: the ink, lines out and strokes, then the cut in each frame."""
-    ink, photo = ink_map(grey)
-    cleaned = remove_lines(ink, INK_THRESHOLD, photo)
-    erased, ink = cleaned is not ink, cleaned  # remove_lines returns its input itself when it erases nothing
+    clean = clean_ink(grey) if clean is None else clean
+    # find_strokes erases specks in place: work on copies, so the shared stage stays as it was made.
+    ink, photo, erased = clean.ink.copy(), clean.photo, clean.erased
     number = ink.shape[1] >= NUMBER_ASPECT * ink.shape[0]
     try:
-        found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
+        found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION,
+                                   replace(clean.found, labels=clean.found.labels.copy()))
     except EmptyImageError:
         if erased:  # there was ink, and all of it was lines or a border
             raise EmptyImageError(NO_DIGIT_FOUND) from None

@@ -17,6 +17,7 @@ import numpy as np
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
 from recognizer.ctc import NUM_STRING_CLASSES, best_path, digits_probability, text_of
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines
+from recognizer.lines import CleanInk
 from recognizer.mnist import NUM_DIGITS, ROOT
 from recognizer.normalize import to_mnist_box
 from recognizer.read import Prediction, Reading
@@ -38,12 +39,13 @@ class StringReader:
         self.backend = backend
         self.threshold = threshold
 
-    def read(self, grey: np.ndarray) -> Reading:
+    def read(self, grey: np.ndarray, clean: CleanInk | None = None) -> Reading:
         """Find the line in a grey image (float32 (H, W) in [0, 1]) and read it; boxes in its pixels.
+        ``clean``: its ``lines.clean_ink``, where the caller made it already.
 
         Raises recognizer.decode.PreprocessingError as ``line.find_lines`` does, ModelOutputError as
         ``read_line``."""
-        return self.read_lines(find_lines(grey))
+        return self.read_lines(find_lines(grey, clean=clean))
 
     def read_lines(self, lines: list[Line]) -> Reading:
         """Read each candidate line (``line.find_lines``: at most ``line.SEEDS``, so at most that many network

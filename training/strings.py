@@ -194,8 +194,8 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
 
     ``config``: overrides of ``CONFIG``: from fresh weights, or from ``init``'s (fine-tuning, on fresh data when
     ``data_seed`` differs). ``seed`` alone chooses the held-out real amounts, so a fine-tuning run keeps the
-    holdout of the run it starts from. Synthetic lines are made once per (seed, count, code that makes them) and cached in
-    ``work_dir``. Returns the training record (config, data, time, holdout figures), also written beside the
+    holdout of the run it starts from. Synthetic lines are made once per (seed, count, code that makes them) and
+    cached in ``work_dir``. Returns the training record (config, data, time, holdout figures), also written beside the
     model as ``<name>.json``."""
     import keras
     import tensorflow as tf
