@@ -11,7 +11,7 @@ Settings (app config, else the environment):
     RATELIMIT_STORAGE_URI         where the limiter counts; default memory:// (per worker)
     CORRECTIONS_TRUSTED_PROXIES   proxies in front that append X-Forwarded-For (1 on Heroku); default 0
     CORRECTIONS_MAX_ROWS          rows kept at most, then 503; default 10000
-    CORRECTIONS_MAX_BYTES         bytes of stored images at most, then 503; default 200 MB
+    CORRECTIONS_MAX_BYTES         bytes of stored images and 28x28 inputs at most, then 503; default 200 MB
     CORRECTIONS_TOKEN             bearer token of GET /corrections/export; unset = no such endpoint
     CORRECTIONS_AUTO_UPGRADE      migrate the schema at start-up; default on for SQLite only
 """
@@ -114,7 +114,7 @@ def postgres_connect_args() -> dict:
 
     connect_timeout (seconds), TCP keepalives (a peer gone without a FIN is noticed in about 9 s), and
     lock_timeout and statement_timeout (milliseconds) as session settings: a wait past them raises, and
-    /corrections answers 503. The export raises statement_timeout for its own transaction
+    /corrections answers 503. The export reads a page of rows a statement, each within the same bounds
     (corrections.export).
     """
     return {"connect_timeout": POSTGRES_CONNECT_SECONDS, **POSTGRES_KEEPALIVE,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from corrections.export import export_arrays, write_npz
+from corrections.export import snapshot, write_export
 from corrections.models import db
 
 group = AppGroup("corrections", help="Export the corrections people sent.")
@@ -16,8 +16,15 @@ group = AppGroup("corrections", help="Export the corrections people sent.")
 @group.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def export(path: Path) -> None:
-    """Write every correction to PATH (.npz): images, labels, inputs and originals (see corrections.export)."""
-    arrays = export_arrays(db.session)
-    write_npz(path, arrays)
-    click.echo(f"wrote {path}: {len(arrays['id'])} corrections, {len(arrays['images'])} training images "
-               f"({int((arrays['labels'] == 10).sum())} not a digit)")
+    """Write every correction to PATH (.npz): images, labels, inputs and originals (see corrections.export).
+
+    Written a page of rows at a time, with no bound on the store's size (the download has one).
+    """
+    try:
+        with snapshot(db.engine) as connection, path.open("wb") as target:
+            size = write_export(connection, target)
+    except BaseException:
+        path.unlink(missing_ok=True)  # never a partial .npz that looks whole
+        raise
+    click.echo(f"wrote {path}: {size.rows} corrections, {size.training_images} training images, "
+               f"{size.stored_bytes / 2**20:.1f} MB stored")

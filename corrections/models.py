@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 db = SQLAlchemy()
 
 IMAGE_SIZE = 28  # the network's input side, pixels (model.IMAGE_SIZE; not imported to keep this light)
+INPUT_BYTES = IMAGE_SIZE * IMAGE_SIZE  # one stored 28x28 uint8 input
 NOT_A_DIGIT = 10  # the label "not_a_digit" in the database and the export: the network's 11th class
 LABELS = {**{str(d): d for d in range(10)}, "not_a_digit": NOT_A_DIGIT}  # what the API accepts
 
@@ -33,7 +34,7 @@ class Correction(db.Model):
     label: Mapped[int] = mapped_column(SmallInteger)  # 0..9, or NOT_A_DIGIT
     image: Mapped[bytes] = mapped_column(LargeBinary)  # the bytes as sent (PNG, JPEG, ...)
     image_type: Mapped[str] = mapped_column(String(16))  # its media type, e.g. "image/png"
-    image_size: Mapped[int]  # len(image) in bytes; summed for the storage cap
+    image_size: Mapped[int]  # len(image) in bytes; with the inputs, summed for the storage cap
     inputs: Mapped[bytes] = mapped_column(LargeBinary)  # (input_count, 28, 28) uint8
     input_count: Mapped[int]
     reading: Mapped[str] = mapped_column(String(32))  # the number read, e.g. "7"; "" if none
@@ -47,3 +48,8 @@ class Correction(db.Model):
     def input_images(self) -> np.ndarray:
         """Return the inputs as uint8 (input_count, 28, 28), ink = 255."""
         return np.frombuffer(self.inputs, np.uint8).reshape(self.input_count, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def stored_bytes():
+    """Return the SQL expression of the bytes a row counts against CORRECTIONS_MAX_BYTES: its image and inputs."""
+    return Correction.image_size + Correction.input_count * INPUT_BYTES

@@ -205,7 +205,8 @@ def test_the_row_cap_and_the_storage_cap_answer_503(fake_model, database_url, pn
     assert "full" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 1}), 503)
     assert len(rows(app)) == 2
 
-    app = make_app(fake_model, database_url, CORRECTIONS_MAX_BYTES=3 * len(png) + 1)  # 2 already stored
+    # The cap counts each row's image and its one 28x28 input: 2 rows already stored, room for one more.
+    app = make_app(fake_model, database_url, CORRECTIONS_MAX_BYTES=3 * (len(png) + 784) + 1)
     client = app.test_client()
     assert client.post("/corrections", json={"image": data_url(png), "label": 1}).status_code == 201
     assert_error(client.post("/corrections", json={"image": data_url(png), "label": 1}), 503)
@@ -316,14 +317,16 @@ def test_a_failure_before_the_commit_is_a_503_and_stores_nothing(app, client, pn
 
 
 def test_a_role_that_may_only_insert_gets_201_for_what_it_stored(fake_model, postgres, png):
-    # The issue's repro: INSERT and SELECT (id, image_size) only, so reloading the row after the commit fails.
+    # The issue's repro: INSERT and SELECT of the columns the caps sum only, so reloading the row after the
+    # commit fails.
     with postgres.database() as url:
         make_app(fake_model, url)  # the schema, made by the owner
         engine = create_engine(database_uri(url, "/unused"))
         with engine.begin() as connection:
             connection.exec_driver_sql("DROP ROLE IF EXISTS corrections_writer")
             connection.exec_driver_sql("CREATE ROLE corrections_writer LOGIN")
-            connection.exec_driver_sql("GRANT INSERT, SELECT (id, image_size) ON corrections TO corrections_writer")
+            connection.exec_driver_sql("GRANT INSERT, SELECT (id, image_size, input_count) ON corrections"
+                                       " TO corrections_writer")
             connection.exec_driver_sql("GRANT USAGE ON SEQUENCE corrections_id_seq TO corrections_writer")
         try:
             writer_url = make_url(url).set(username="corrections_writer").render_as_string(hide_password=False)
@@ -473,6 +476,111 @@ def test_the_download_needs_the_token_and_exists_only_with_one(fake_model, tmp_p
     data = np.load(io.BytesIO(response.data))
     assert data["label"].tolist() == [7] and data["originals"].tobytes() == png
     assert client.post("/corrections/export").status_code == 405  # read-only
+
+
+def bars(count: int) -> bytes:
+    """A PNG of ``count`` short vertical bars: a few hundred bytes that the fake model reads as ``count`` digits."""
+    image = np.full((80, count * 30 + 20), 255, np.uint8)
+    for i in range(count):
+        image[10:70, 10 + i * 30: 18 + i * 30] = 0
+    return encode(Image.fromarray(image))
+
+
+def test_the_storage_cap_counts_the_inputs_too(fake_model, database_url):
+    # The issue's repro: a few hundred bytes of PNG that is read as 24 marks stores 24 x 784 bytes of inputs.
+    image = bars(24)
+    body = {"image": data_url(image), "label": "not_a_digit"}
+    segments = {"STRING_READER": False}  # read by segments: one input a bar
+    app = make_app(fake_model, database_url, CORRECTIONS_MAX_BYTES=len(image) + 24 * 784 - 1, **segments)
+    assert "full" in assert_error(app.test_client().post("/corrections", json=body), 503)
+    assert rows(app) == []
+    app = make_app(fake_model, database_url, CORRECTIONS_MAX_BYTES=len(image) + 24 * 784, **segments)
+    assert app.test_client().post("/corrections", json=body).status_code == 201
+    [row] = rows(app)
+    assert row.input_count == 24 and len(row.inputs) == 24 * 784 and row.image_size == len(image) < 1000
+
+
+def fill(app, count: int, image_bytes: int, inputs: int, seed: int = 0) -> list[bytes]:
+    """Store ``count`` rows directly, each a random ``image_bytes`` image (incompressible) with ``inputs`` inputs."""
+    rng = np.random.default_rng(seed)
+    images = [rng.integers(0, 256, image_bytes, np.uint8).tobytes() for _ in range(count)]
+    with app.app_context():
+        for i, image in enumerate(images):
+            marks = rng.integers(0, 256, (inputs, 28, 28), np.uint8)
+            db.session.add(Correction(created_at=Correction.now(), label=10 if i % 2 else 7, image=image,
+                                      image_type="image/png", image_size=len(image), inputs=marks.tobytes(),
+                                      input_count=inputs, reading="", confidence=0.5, model_sha256=None))
+            db.session.commit()
+    return images
+
+
+def test_the_export_is_written_a_page_at_a_time_never_whole_in_memory(fake_model, database_url, tmp_path):
+    import tracemalloc
+
+    from corrections.export import snapshot, write_export
+
+    app = make_app(fake_model, database_url)
+    images = fill(app, count=24, image_bytes=1_000_000, inputs=20)  # 24 MB of originals, 7.5 MB of inputs
+    path = tmp_path / "big.npz"
+    with app.app_context(), path.open("wb") as target:
+        tracemalloc.start()
+        try:
+            with snapshot(db.engine) as connection:
+                size = write_export(connection, target)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert size.rows == 24 and size.stored_bytes == 24 * (1_000_000 + 20 * 784)
+    assert path.stat().st_size > 24_000_000
+    assert peak < 12_000_000, f"{peak / 1e6:.1f} MB"  # a page of 4 originals and some change, not 31 MB
+    data = np.load(path)
+    assert data["originals"][data["original_offsets"][5]:data["original_offsets"][6]].tobytes() == images[5]
+    assert data["inputs"].shape == (480, 28, 28) and data["images"].shape == (240, 28, 28)  # the 12 "not a digit"
+    assert data["labels"].tolist() == [10] * 240 and data["image_row"][:20].tolist() == [2] * 20
+    np.testing.assert_array_equal(data["images"][:20], data["inputs"][20:40])
+
+
+def test_the_export_is_one_snapshot_while_rows_are_added(fake_model, database_url, tmp_path):
+    from corrections.export import snapshot, write_export
+
+    app = make_app(fake_model, database_url)
+    fill(app, count=3, image_bytes=500, inputs=1)
+    added = []
+
+    def add_one_row(_connection, _cursor, statement, *_args):  # a writer commits between the export's queries
+        if "corrections.image " in statement.replace("\n", " ") + " " and not added:
+            added.append(fill(app, count=1, image_bytes=700, inputs=2, seed=1))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", add_one_row)
+        try:
+            with snapshot(db.engine) as connection, (tmp_path / "c.npz").open("wb") as target:
+                size = write_export(connection, target)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", add_one_row)
+    assert added and size.rows == 3 and len(rows(app)) == 4
+    data = np.load(tmp_path / "c.npz")
+    assert data["id"].tolist() == [1, 2, 3] and data["originals"].shape == (1500,) and data["inputs"].shape[0] == 3
+
+
+def test_a_download_over_the_caps_is_refused_before_a_row_is_read(fake_model, database_url):
+    app = make_app(fake_model, database_url, CORRECTIONS_TOKEN="s3cret-token")
+    fill(app, count=3, image_bytes=10_000, inputs=1)
+    small = make_app(fake_model, database_url, CORRECTIONS_TOKEN="s3cret-token", CORRECTIONS_MAX_BYTES=20_000)
+    statements = []
+    with small.app_context():
+        engine = db.engine
+    record = lambda _c, _cur, statement, *_a: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = small.test_client().get("/corrections/export", headers={"Authorization": "Bearer s3cret-token"})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert "corrections export" in assert_error(response, 503)
+    assert statements and not any("ORDER BY" in s for s in statements), statements  # the sizes' one query
+    response = app.test_client().get("/corrections/export", headers={"Authorization": "Bearer s3cret-token"})
+    assert response.status_code == 200 and response.content_length == len(response.data)
+    assert np.load(io.BytesIO(response.data))["original_offsets"].tolist() == [0, 10_000, 20_000, 30_000]
 
 
 @pytest.mark.slow
