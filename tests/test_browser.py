@@ -893,3 +893,45 @@ def test_drawing_over_a_photo_clears_it_with_a_notice(open_page, tmp_path):
     page.click("#clear")
     expect(notice).to_be_hidden()
     assert page.errors == []
+
+
+# Issue 23, findings 5, 11, 7, 10 and 3: numbers as written, no wrapping, no jumps, keyboards, reflow.
+
+THREE = [[(0.25, 0.2), (0.6, 0.15), (0.72, 0.3), (0.45, 0.48), (0.72, 0.62), (0.62, 0.85), (0.25, 0.8)]]
+FIVE = [[(0.72, 0.15), (0.32, 0.15), (0.28, 0.48), (0.6, 0.42), (0.74, 0.62), (0.58, 0.85), (0.25, 0.8)]]
+ZERO = [[(0.5 + 0.28 * np.sin(t * np.pi / 6), 0.5 - 0.36 * np.cos(t * np.pi / 6)) for t in range(13)]]
+DOT = [[(0.5, 0.84), (0.52, 0.85), (0.5, 0.86)]]
+
+
+def written(*characters):
+    """Strokes of characters written left to right across the wide canvas, each in its own band."""
+    width = 0.9 / len(characters)
+    return [s for i, c in enumerate(characters) for s in shifted(c, 0.05 + i * width, width)]
+
+
+def percent(p):
+    """chart.js's percent(): rounded down, ">99.9%" and "<0.1%" at the ends."""
+    if p > 0.999:
+        return ">99.9%"
+    if 0 < p < 0.001:
+        return "<0.1%"
+    return f"{np.floor(p * 1000 + 1e-6) / 10:.1f}%"
+
+
+@pytest.mark.parametrize("device", [WIDE_DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_price_keeps_its_decimal_point_on_the_page(open_page, device):
+    """Finding 5: "37.50" read "3750" with no sign of the point, a 100x error for a price."""
+    page = open_page(**device)
+    answers = []
+    page.on("response", lambda response: response.url.endswith("/predict") and answers.append(response))
+    page.click("#mode")
+    (draw_with_touch if device.get("has_touch") else draw_with_mouse)(page, written(THREE, SEVEN, DOT, FIVE, ZERO))
+    expect(page.locator("#announce")).to_contain_text("It reads 37.50")
+    answer = answers[-1].json()
+    assert (answer["reader"], answer["number"], answer["text"]) == ("strings", "3750", "37.50")
+    expect(page.locator("#prediction")).to_have_text("37.50")
+    # The headline names the point, and gives the string reader's confidence: that of the digits together.
+    headline = page.locator("#confidence").inner_text()
+    assert "and a point" in headline and percent(answer["confidence"]).replace(">", "over ") in headline, headline
+    assert "each" not in headline
+    assert page.errors == []

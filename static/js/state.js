@@ -9,6 +9,15 @@ const SLOW_MS = 300; // a reading that takes longer than this shows a "Readingâ€
 
 const $ = (id) => document.getElementById(id);
 
+const SEPARATORS = { ".": "a point", ",": "a comma", "-": "a dash", "/": "a slash" }; // what the string reader keeps
+
+/** Name the separators of a number's text (" and a point" for "37.50"), so a person sees they were read. */
+function separators(text) {
+  const marks = [...text].filter((c) => !/[0-9]/.test(c));
+  if (!marks.length) return "";
+  return marks.length === 1 ? ` and ${SEPARATORS[marks[0]] || "a separator"}` : ` and ${marks.length} separators`;
+}
+
 /**
  * What the panel says of an answer from /predict (see app.py), without touching the page:
  * {state: "result" or "not-digit", headline, message, prediction, chartHeading, probabilities, top,
@@ -33,13 +42,17 @@ export function describe(answer, { selected = null, small = false, number = fals
   const shown = many ? digits[index] : answer;
   const unsure = digits.some((d) => d.low_confidence) || Boolean(answer.low_confidence);
   const lowest = percent(Math.min(...digits.map((d) => d.confidence))).replace(">", "over ");
+  const prediction = many ? (answer.text || answer.number) : String(answer.digit);
+  // The string reader's confidence is that of its digits together, not of each (docs/api.md).
+  const whole = answer.reader === "strings";
   const headline = many
-    ? `${digits.length} digits, each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`
+    ? `${digits.length} digits${separators(prediction)}, ${whole
+      ? `${percent(answer.confidence).replace(">", "over ")} confident of all ${digits.length}`
+      : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
     : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";
   if (unsure && many) message = small ? "Not sure of every digit: write them larger and apart." : "Not sure of every digit: write them apart and clearly.";
   else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
-  const prediction = many ? (answer.text || answer.number) : String(answer.digit);
   return {
     state: "result", unsure, headline, message, prediction,
     chartHeading: many ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})` : "Probability of each digit",

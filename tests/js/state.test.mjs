@@ -38,9 +38,17 @@ test("a number reads as its text, with the least sure digit in the headline and 
   const answer = number([digit(1, 0.97), digit(7, 0.999), digit(4, 0.98)], { text: "1,74" });
   const said = describe(answer);
   assert.equal(said.prediction, "1,74", "separators kept as written");
-  assert.equal(said.headline, "3 digits, each at least 97.0% confident");
+  assert.equal(said.headline, "3 digits and a comma, each at least 97.0% confident", "its separator named");
   assert.equal(said.chartHeading, "Probabilities for digit 1 of 3 (1)");
   assert.equal(said.index, 0);
+});
+
+test("the string reader's price keeps its point, with the confidence of the digits together (issue 23, finding 5)", () => {
+  const digits = [digit(3, 0.999), digit(7, 0.998), digit(5, 0.999), digit(0, 0.999)];
+  const said = describe(number(digits, { text: "37.50", reader: "strings", confidence: 0.978, low_confidence: true }));
+  assert.equal(said.prediction, "37.50");
+  assert.equal(said.headline, "4 digits and a point, 97.8% confident of all 4", "not 'each at least 99.8%' beside 'Not sure'");
+  assert.match(said.announcement, /^It reads 37\.50, 4 digits and a point, 97\.8% confident of all 4\. Not sure/);
 });
 
 test("choosing a digit of a number shows that digit's chart", () => {
