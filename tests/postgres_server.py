@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,6 +72,33 @@ class PostgresServer:
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    @contextmanager
+    def frozen(self, thaw_after: float = 30):
+        """Stop every process of the server (SIGSTOP: the postmaster, its backends and workers), yield, resume them.
+
+        The kernel still accepts connections and acknowledges bytes, so clients see a server that never answers.
+        The server resumes by itself after ``thaw_after`` seconds, so a client that would wait forever fails a
+        test instead of hanging it.
+        """
+        import psutil
+
+        postmaster = psutil.Process(int((self.data / "postmaster.pid").read_text().split()[0]))
+        processes = [postmaster, *postmaster.children(recursive=True)]
+
+        def thaw():
+            for process in processes:
+                process.resume()
+
+        for process in processes:
+            process.suspend()
+        timer = threading.Timer(thaw_after, thaw)
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            thaw()
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

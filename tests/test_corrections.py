@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -396,6 +397,71 @@ def test_a_postgresql_lock_held_elsewhere_is_a_503_while_predict_still_answers(f
             holder.engine.dispose()
         assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
         assert len(rows(app)) == 1
+
+
+def timed(call) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
+def test_a_frozen_postgresql_is_a_503_within_a_bound_while_predict_still_answers(fake_model, postgres, png):
+    # The repro: the server SIGSTOPped under a pooled connection; the pool's pre-ping waited forever.
+    from corrections import POSTGRES_CONNECT_SECONDS, deadline
+
+    margin = 1.5  # seconds, for 2 shared cores
+    body = {"image": data_url(png), "label": 7}
+    with postgres.database() as url:
+        app = make_app(fake_model, url, CORRECTIONS_TOKEN="s3cret-token")
+        client = app.test_client()
+        assert client.post("/corrections", json=body).status_code == 201  # the pool now holds a connection
+        with postgres.frozen(thaw_after=15):
+            response, seconds = timed(lambda: client.post("/corrections", json=body))  # its ping is cut
+            assert "database" in assert_error(response, 503)
+            assert seconds < deadline.REQUEST_SECONDS + margin, seconds
+            response, seconds = timed(lambda: client.post("/corrections", json=body))  # a new connection
+            assert_error(response, 503)
+            assert seconds < POSTGRES_CONNECT_SECONDS + margin, seconds
+            response, seconds = timed(lambda: client.get("/corrections/export",
+                                                         headers={"Authorization": "Bearer s3cret-token"}))
+            assert_error(response, 503)
+            assert seconds < POSTGRES_CONNECT_SECONDS + margin, seconds
+            response, seconds = timed(lambda: client.post("/predict", data=png, content_type="image/png"))
+            assert response.status_code == 200 and seconds < margin
+        assert client.post("/corrections", json=body).status_code == 201  # resumed, and served again
+        assert len(rows(app)) == 2
+
+
+def test_postgresql_frozen_in_the_middle_of_an_insert_is_a_503_that_stores_nothing(fake_model, postgres, png):
+    # Frozen after the advisory lock is taken, as the INSERT is sent: the statement is cut at the deadline.
+    from contextlib import ExitStack
+
+    from corrections import deadline
+
+    body = {"image": data_url(png), "label": 7}
+    with postgres.database() as url:
+        app = make_app(fake_model, url)
+        client = app.test_client()
+        assert client.post("/corrections", json=body).status_code == 201
+        with app.app_context():
+            engine = db.engine
+        stack, froze = ExitStack(), []
+
+        def freeze_at_insert(_connection, _cursor, statement, *_args):
+            if statement.lstrip().upper().startswith("INSERT") and not froze:
+                froze.append(stack.enter_context(postgres.frozen(thaw_after=15)))
+
+        event.listen(engine, "before_cursor_execute", freeze_at_insert)
+        try:
+            with stack:
+                response, seconds = timed(lambda: client.post("/corrections", json=body))
+        finally:
+            event.remove(engine, "before_cursor_execute", freeze_at_insert)
+        assert froze
+        assert "database" in assert_error(response, 503)
+        assert deadline.REQUEST_SECONDS <= seconds < deadline.REQUEST_SECONDS + 1.5, seconds
+        assert client.post("/corrections", json=body).status_code == 201  # the lock went with the cut session
+        assert len(rows(app)) == 2
 
 
 def tables(url: str) -> set[str]:
