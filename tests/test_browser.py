@@ -935,3 +935,62 @@ def test_a_price_keeps_its_decimal_point_on_the_page(open_page, device):
     assert "and a point" in headline and percent(answer["confidence"]).replace(">", "over ") in headline, headline
     assert "each" not in headline
     assert page.errors == []
+
+
+def number_answer(text, reader="strings", confidence=0.9):
+    """An answer of /predict for the number `text` (its separators kept in `text`), every digit 99% sure."""
+    digits = []
+    for i, character in enumerate(c for c in text if c.isdigit()):
+        probabilities = [0.001] * 10
+        probabilities[int(character)] = 0.99
+        digits.append({"digit": int(character), "confidence": 0.99, "probabilities": probabilities,
+                       "not_digit_probability": 0.0, "box": [4 + 12 * i, 20, 10, 60], "low_confidence": False})
+    return fake_answer(digit=digits[0]["digit"], confidence=confidence, probabilities=digits[0]["probabilities"],
+                       number="".join(c for c in text if c.isdigit()), text=text, reader=reader, digits=digits)
+
+
+def lines_of(page, selector):
+    """How many lines the text of an element stands on (its text's boxes at distinct heights)."""
+    return page.eval_on_selector(selector, """e => {
+      const range = document.createRange();
+      range.selectNodeContents(e);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    }""")
+
+
+@pytest.mark.parametrize("device, mode, text", [
+    (PHONE, "number", "0612345678"), (SMALL_PHONE, "number", "0612345678"), (LANDSCAPE, "number", "0612345678"),
+    (WIDE_DESKTOP, "digit", "2026"), (WIDE_DESKTOP, "number", "06/12/34/56/78"),
+], ids=["phone", "small-phone", "landscape", "desktop-digit-mode", "desktop-number-mode"])
+def test_a_long_number_stays_on_one_line_inside_the_panel(open_page, device, mode, text):
+    """Finding 11: "0612345 / 678" on a phone, "06/12/34/56/78" in landscape, "20 / 26" on desktop: a wrapped
+    number reads as two numbers."""
+    page = open_page(**device)
+    page.route("**/predict", fulfil(number_answer(text, reader="strings" if mode == "number" else "segments")))
+    if mode == "number":
+        page.click("#mode")
+    (draw_with_touch if device.get("has_touch") else draw_with_mouse)(page, SEVEN)
+    expect(page.locator("#prediction")).to_have_text(text)
+    expect(page.locator("#announce")).to_contain_text(f"It reads {text}")
+    assert lines_of(page, "#prediction") == 1
+    number, panel = page.locator("#prediction").bounding_box(), page.locator("#answer").bounding_box()
+    assert panel["x"] - 0.5 <= number["x"] and number["x"] + number["width"] <= panel["x"] + panel["width"] + 0.5
+    assert page.eval_on_selector("#prediction", "e => parseFloat(getComputedStyle(e).fontSize)") >= 24  # legible
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    assert page.errors == []
+
+
+def test_the_landscape_number_canvas_uses_the_height_it_has(open_page):
+    """Finding 11: in landscape the number canvas was 360x178 with empty space below it."""
+    page = open_page(**LANDSCAPE)
+    page.click("#mode")
+    canvas = page.locator("#canvas").bounding_box()
+    assert canvas["width"] == pytest.approx(2 * canvas["height"], rel=0.02)  # number mode's 2:1 canvas
+    assert canvas["height"] >= 0.6 * page.viewport_size["height"], canvas
+    draw_with_touch(page, [s for i, d in enumerate([ONE, SEVEN]) for s in shifted(d, 0.15 + i * 0.4, 0.3)])
+    expect(page.locator("#prediction")).to_have_text("17")
+    for selector in ["#canvas", "#predict", "#undo", "#clear", "#mode", "label[for=upload]", "#prediction",
+                     "#confidence"]:
+        assert in_view(page, selector), selector
+    assert page.evaluate("window.scrollY") == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]

@@ -4,6 +4,7 @@
 // live region; interim guesses while a stroke is drawn are shown quietly.
 import { percent, renderProbabilities, resetProbabilities } from "./chart.js";
 import { thumbnail } from "./thumbnail.js";
+import { fitLine } from "./fit.js";
 
 const SLOW_MS = 300; // a reading that takes longer than this shows a "Reading…" cue
 
@@ -79,6 +80,11 @@ export class ResultPanel {
     this.announcer = $("announce");
     this.state = "idle";
     this.slowTimer = null;
+    // The number never wraps (a wrapped "2026" reads as two numbers): it shrinks to the panel's width.
+    this.fittedTo = 0;
+    new ResizeObserver(() => {
+      if (this.panel.clientWidth !== this.fittedTo) this._fit();
+    }).observe(this.panel);
     this.idle();
   }
 
@@ -141,6 +147,7 @@ export class ResultPanel {
     this.panel.classList.toggle("slow", slow);
     this.label.textContent = interim ? "Guess so far" : label;
     this.prediction.textContent = prediction;
+    this._fit();
     this.headline.textContent = headline;
     this.message.textContent = interim && !message ? "Guessing as you draw; it is read when you lift the pen." : message;
     this.message.classList.toggle("error", error);
@@ -153,6 +160,11 @@ export class ResultPanel {
       this.preview.removeAttribute("src");
       delete this.preview.dataset.index;
     }
+  }
+
+  _fit() {
+    this.fittedTo = this.panel.clientWidth;
+    fitLine(this.prediction, this.fittedTo);
   }
 
   /** Show the thumbnail of digit `index` of an answer (null: a single digit), once it is ready. */
