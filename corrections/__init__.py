@@ -31,8 +31,8 @@ from flask_migrate import Migrate
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from corrections import deadline
 from corrections.cli import group
+from corrections.deadline import guard
 from corrections.models import Correction, db
 from corrections.routes import client_key, create_blueprint
 
@@ -89,13 +89,13 @@ def init_app(app: Flask) -> None:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}})
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     else:
-        # No pool_pre_ping: deadline.guard pings a pooled connection itself, under the request's deadline.
+        # No pool_pre_ping: corrections.deadline.guard pings a pooled connection itself, under the request's deadline.
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": postgres_connect_args()})
 
     db.init_app(app)
     if not is_sqlite:
         with app.app_context():
-            deadline.guard(db.engine)  # a frozen server is cut off at the deadline of the request
+            guard(db.engine)  # a frozen server is cut off at the deadline of the request
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     limiter = Limiter(client_key, app=app)
     app.register_blueprint(create_blueprint(limiter, config["CORRECTIONS_TOKEN"]))

@@ -12,7 +12,7 @@ from flask_limiter import Limiter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from corrections import deadline
+from corrections.deadline import EXPORT_SECONDS, REQUEST_SECONDS, within
 from corrections.export import ExportTooLarge, snapshot, write_export
 from corrections.models import LABELS, Correction, db, stored_bytes
 from recognizer import decode
@@ -67,14 +67,14 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
         /predict takes, within the same size limit. Answers 201 ``{"id": int}``; 400 for a bad label
         or image, 413 oversized, 415 another body, 422 blank, 429 over the rate limit, 503 when the
         store is full or the database is down, locked or stalled (PostgreSQL is cut off after
-        ``deadline.REQUEST_SECONDS``). Nothing is stored unless the answer is 201.
+        ``corrections.deadline.REQUEST_SECONDS``). Nothing is stored unless the answer is 201.
         """
         data, label = _parse_request()
         reading = current_app.extensions["reader"].read(data)
         row = Correction(created_at=Correction.now(), label=label, image=data, image_type=_media_type(data),
                          image_size=len(data), model_sha256=current_app.extensions["corrections_model_sha256"],
                          **_reading_fields(reading))
-        with deadline.within(deadline.REQUEST_SECONDS):  # a stalled PostgreSQL is cut off: a 503
+        with within(REQUEST_SECONDS):  # a stalled PostgreSQL is cut off: a 503
             row_id = _insert(row)
         return jsonify(id=row_id), 201
 
@@ -96,7 +96,7 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
             config = current_app.config
             spool = tempfile.TemporaryFile()  # already unlinked: its disk space goes when the answer is sent
             try:
-                with deadline.within(deadline.EXPORT_SECONDS), snapshot(db.engine) as connection:
+                with within(EXPORT_SECONDS), snapshot(db.engine) as connection:
                     write_export(connection, spool, max_rows=config["CORRECTIONS_MAX_ROWS"],
                                  max_bytes=config["CORRECTIONS_MAX_BYTES"])
             except BaseException:
