@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from PIL.PngImagePlugin import PngInfo
 
 from bench import gunicorn_process
 from synth.canvas import encode  # noqa: E402
@@ -27,20 +28,29 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     png = encode(stroke_digit(7))
-    body = json.dumps({"image": "data:image/png;base64," + base64.b64encode(png).decode(), "label": 7}).encode()
+
+    def body(i: int) -> bytes:  # the same drawing as distinct bytes (a PNG text chunk): a duplicate stores nothing
+        info = PngInfo()
+        info.add_text("n", str(i))
+        image = encode(stroke_digit(7), pnginfo=info)
+        return json.dumps({"image": "data:image/png;base64," + base64.b64encode(image).decode(), "label": 7}).encode()
+
     folder = tempfile.mkdtemp()
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder}/corrections.sqlite3"
-    env = {"DATABASE_URL": url, "CORRECTIONS_RATE_LIMIT": "100000 per minute", "CORRECTIONS_MAX_ROWS": "1000000"}
+    env = {"DATABASE_URL": url, "CORRECTIONS_RATE_LIMIT": "100000 per minute", "CORRECTIONS_MAX_ROWS": "1000000",
+           "CORRECTIONS_CLIENT_MB_PER_DAY": "0"}
     with gunicorn_process.start(png, env=env) as server:
         def timed(path, data, kind):
             begin = time.perf_counter()
             status, _ = gunicorn_process.post(server.url + path, data, kind)
             return status, time.perf_counter() - begin
 
-        for path, data, kind in [("/predict", png, "image/png"), ("/corrections", body, "application/json")]:
+        bodies = [body(i) for i in range(args.requests)]
+        for path, data, kind in [("/predict", [png] * args.requests, "image/png"),
+                                 ("/corrections", bodies, "application/json")]:
             begin = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
-                results = list(pool.map(lambda _, p=path, d=data, k=kind: timed(p, d, k), range(args.requests)))
+                results = list(pool.map(lambda d, p=path, k=kind: timed(p, d, k), data))
             seconds = time.perf_counter() - begin
             statuses = sorted({s for s, _ in results})
             latency = np.array([t for _, t in results]) * 1000
@@ -49,7 +59,7 @@ def main() -> None:
                   f"statuses {statuses}")
         memory = server.memory_mb()
         print(f"gunicorn: {memory['processes']} processes, PSS {memory['pss']:.0f} MB, "
-              f"database {url.split('://')[0]}, a canvas PNG of {len(png)} bytes")
+              f"database {url.split('://')[0]}, a canvas PNG of {len(png)} bytes (a distinct one per correction)")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,14 @@ Settings (app config, else the environment):
     DATABASE_URL                  PostgreSQL URL (postgres:// accepted); default SQLite in the instance folder
     CORRECTIONS_RATE_LIMIT        per client, Flask-Limiter notation; default "10 per minute"
     RATELIMIT_STORAGE_URI         where the limiter counts; default memory:// (per worker)
-    CORRECTIONS_TRUSTED_PROXIES   proxies in front that append X-Forwarded-For (1 on Heroku); default 0
+    CORRECTIONS_TRUSTED_PROXIES   proxies in front that append X-Forwarded-For (1 on Heroku); default 0.
+                                  Only where every request comes through them: else X-Forwarded-For is
+                                  the client's to forge, and with it the limits' key
     CORRECTIONS_MAX_ROWS          rows kept at most, then 503; default 10000
     CORRECTIONS_MAX_BYTES         bytes of stored images and 28x28 inputs at most, then 503; default 200 MB
+    CORRECTIONS_CLIENT_MB_PER_DAY per client, MB stored a day (images and inputs), then 429; default 20; 0 = none
     CORRECTIONS_TOKEN             bearer token of GET /corrections/export; unset = no such endpoint
+    CORRECTIONS_TOKEN_RATE_LIMIT  wrong download tokens per client, Flask-Limiter notation; default "10 per hour"
     CORRECTIONS_AUTO_UPGRADE      migrate the schema at start-up; default on for SQLite only
 """
 
@@ -83,6 +87,8 @@ def init_app(app: Flask) -> None:
     config.setdefault("CORRECTIONS_MAX_ROWS", int(env.get("CORRECTIONS_MAX_ROWS", "10000")))
     config.setdefault("CORRECTIONS_MAX_BYTES", int(env.get("CORRECTIONS_MAX_BYTES", str(200 * 2**20))))
     config.setdefault("CORRECTIONS_TOKEN", env.get("CORRECTIONS_TOKEN") or None)
+    config.setdefault("CORRECTIONS_CLIENT_MB_PER_DAY", int(env.get("CORRECTIONS_CLIENT_MB_PER_DAY", "20")))
+    config.setdefault("CORRECTIONS_TOKEN_RATE_LIMIT", env.get("CORRECTIONS_TOKEN_RATE_LIMIT", "10 per hour"))
     is_sqlite = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite"
     config.setdefault("CORRECTIONS_AUTO_UPGRADE", env.get("CORRECTIONS_AUTO_UPGRADE", "1" if is_sqlite else "0") == "1")
     if is_sqlite:

@@ -40,6 +40,9 @@ class Correction(db.Model):
     reading: Mapped[str] = mapped_column(String(32))  # the number read, e.g. "7"; "" if none
     confidence: Mapped[float]  # the probability of the strongest digit read, 0..1
     model_sha256: Mapped[str | None] = mapped_column(String(64))  # hex; None if the model has no file
+    # hex sha256 of ``image``: the same drawing with the same label is stored once (migration 0002 hashed
+    # the rows stored before it)
+    image_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
 
     @staticmethod
     def now() -> datetime:

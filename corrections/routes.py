@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import tempfile
+from collections.abc import Callable
 
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_limiter import Limiter
+from limits import parse
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +29,46 @@ UNAVAILABLE = "Corrections cannot be saved right now (the database is unavailabl
 LABEL_HELP = ("Send 'label' as a digit 0-9 or \"not_a_digit\", "
               "e.g. {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
 LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
+
+
+class Budget:
+    """Each client's daily budget of stored bytes (CORRECTIONS_CLIENT_MB_PER_DAY; 0: none), counted by ``limiter``.
+
+    A correction costs what the storage cap counts for it (its image and inputs), in KiB rounded up, and is
+    charged only once stored, so a duplicate or a refusal costs nothing. The count lives where the rate
+    limit's does (RATELIMIT_STORAGE_URI: per worker with memory://).
+    """
+
+    def __init__(self, limiter: Limiter):
+        self.limiter = limiter
+
+    def _item(self):
+        megabytes = current_app.config["CORRECTIONS_CLIENT_MB_PER_DAY"]
+        return parse(f"{megabytes * 1024} per day") if megabytes > 0 else None
+
+    @staticmethod
+    def cost(row: Correction) -> int:
+        """Return ``row``'s cost in KiB: its image and its 28x28 inputs, rounded up."""
+        return -(-(row.image_size + len(row.inputs)) // 1024)
+
+    def check(self, cost: int) -> None:
+        """Raise Rejected (429) when ``cost`` KiB would take the client past today's budget."""
+        item = self._item()
+        if item is not None and not self.limiter.limiter.test(item, "corrections-budget", client_key(), cost=cost):
+            megabytes = current_app.config["CORRECTIONS_CLIENT_MB_PER_DAY"]
+            raise Rejected(429, f"This address has sent its {megabytes} MB of corrections for today; "
+                                "thank you, and please try again tomorrow.")
+
+    def charge(self, cost: int) -> None:
+        """Count ``cost`` KiB against the client's budget for today. Never raises: the row is stored already,
+        so a failing limiter storage (a Redis down) is logged and the answer stays 201."""
+        item = self._item()
+        if item is None:
+            return
+        try:
+            self.limiter.limiter.hit(item, "corrections-budget", client_key(), cost=cost)
+        except Exception as error:
+            log.warning("the corrections budget could not be counted: %s", error)
 
 
 class Rejected(Exception):
@@ -55,6 +98,7 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
     The download GET /corrections/export exists only when ``token`` (CORRECTIONS_TOKEN) is set.
     """
     bp = Blueprint("corrections", __name__)
+    budget = Budget(limiter)
 
     @bp.post("/corrections")
     @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
@@ -64,29 +108,40 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
 
         Accepts JSON ``{"image": "<data URL or bare base64>", "label": 0..9 | "not_a_digit"}`` or
         multipart/form-data with a file field ``image`` and a field ``label``; the image in any format
-        /predict takes, within the same size limit. Answers 201 ``{"id": int}``; 400 for a bad label
-        or image, 413 oversized, 415 another body, 422 blank, 429 over the rate limit, 503 when the
+        /predict takes, within the same size limit. Answers 201 ``{"id": int}`` when the row is stored, 200
+        ``{"id": int, "duplicate": true}`` when the same image bytes with the same label are stored already
+        (as row ``id``: a retry stores nothing twice); 400 for a bad label or image, 413 oversized, 415
+        another body, 422 blank, 429 over the rate limit or the client's daily budget of bytes, 503 when the
         store is full or the database is down, locked or stalled (PostgreSQL is cut off after
         ``corrections.deadline.REQUEST_SECONDS``). Nothing is stored unless the answer is 201.
         """
         data, label = _parse_request()
         reading = current_app.extensions["reader"].read(data)
         row = Correction(created_at=Correction.now(), label=label, image=data, image_type=_media_type(data),
-                         image_size=len(data), model_sha256=current_app.extensions["corrections_model_sha256"],
-                         **_reading_fields(reading))
+                         image_size=len(data), image_sha256=hashlib.sha256(data).hexdigest(),
+                         model_sha256=current_app.extensions["corrections_model_sha256"], **_reading_fields(reading))
+        cost = budget.cost(row)
         with within(REQUEST_SECONDS):  # a stalled PostgreSQL is cut off: a 503
-            row_id = _insert(row)
+            row_id, stored = _insert(row, admit=lambda: budget.check(cost))
+        if not stored:
+            return jsonify(id=row_id, duplicate=True), 200
+        budget.charge(cost)
         return jsonify(id=row_id), 201
 
     if token:
         @bp.get("/corrections/export")
+        @limiter.limit(lambda: current_app.config["CORRECTIONS_TOKEN_RATE_LIMIT"], key_func=client_key,
+                       deduct_when=lambda response: response.status_code == 401,
+                       error_message="Too many wrong download tokens from this address; try again in an hour.")
         def download():
             """Send every correction as an .npz (see corrections.export) to ``Authorization: Bearer <token>``.
 
-            Answers 401 without the right token. Read-only. The .npz is written a page of rows at a time to
-            a temporary file, then sent from it in blocks, so memory holds a page, never the export; its size
-            is checked first, from one query: a store over the caps (CORRECTIONS_MAX_ROWS,
-            CORRECTIONS_MAX_BYTES, which count the inputs too) is a 503 naming the CLI, which has no bound.
+            Answers 401 without the right token, and 429 to a client that sent a wrong one more often than
+            CORRECTIONS_TOKEN_RATE_LIMIT (default 10 per hour; only the 401s count). Read-only. The .npz is
+            written a page of rows at a time to a temporary file, then sent from it in blocks, so memory holds
+            a page, never the export; its size is checked first, from one query: a store over the caps
+            (CORRECTIONS_MAX_ROWS, CORRECTIONS_MAX_BYTES, which count the inputs too) is a 503 naming the CLI,
+            which has no bound.
             """
             sent = request.headers.get("Authorization", "")
             if not (sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].encode(), token.encode())):
@@ -181,8 +236,12 @@ def _reading_fields(reading) -> dict:
             "input_count": len(inputs)}
 
 
-def _insert(row: Correction) -> int:
-    """Insert ``row`` unless a cap is reached (Rejected 503); return its id.
+def _insert(row: Correction, admit: Callable[[], None] = lambda: None) -> tuple[int, bool]:
+    """Insert ``row`` unless it is stored already or a cap is reached (Rejected 503); return (id, stored).
+
+    A row with the same image bytes (``image_sha256``) and label is stored already: (its id, False), and
+    nothing is written, even in a full store or past the client's budget (so a retry is answered as the
+    first try was). Otherwise ``admit()`` is called, which may raise Rejected (the client's budget: 429).
 
     The caps: CORRECTIONS_MAX_ROWS rows, and CORRECTIONS_MAX_BYTES bytes of images and 28x28 inputs together
     (a 553-byte PNG of 24 marks stores 18.8 KB of inputs).
@@ -200,6 +259,16 @@ def _insert(row: Correction) -> int:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     elif dialect == "postgresql":  # waits at most the connection's lock_timeout
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    duplicate = session.scalar(select(Correction.id).where(
+        Correction.image_sha256 == row.image_sha256, Correction.label == row.label).order_by(Correction.id).limit(1))
+    if duplicate is not None:
+        session.rollback()
+        return duplicate, False
+    try:
+        admit()
+    except Rejected:
+        session.rollback()
+        raise
     count, stored = session.execute(
         select(func.count(Correction.id), func.coalesce(func.sum(stored_bytes()), 0))).one()
     adding = row.image_size + len(row.inputs)  # the image and its inputs, as stored_bytes counts them
@@ -210,4 +279,4 @@ def _insert(row: Correction) -> int:
     session.flush()  # INSERT: SQLite's lastrowid or PostgreSQL's RETURNING gives the id
     row_id = row.id
     session.commit()  # expires row; reading row.id after this would reload it in a new transaction
-    return row_id
+    return row_id, True

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import create_engine, event, inspect, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -35,7 +36,7 @@ from training.network import HISTORY_FILENAME
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = {"id", "created_at", "label", "image", "image_type", "image_size", "inputs", "input_count", "reading",
-           "confidence", "model_sha256"}
+           "confidence", "model_sha256", "image_sha256"}
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +92,18 @@ def data_url(png_bytes: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes).decode()
 
 
+def drawing(i: int, digit: int = 7) -> bytes:
+    """A drawn ``digit`` whose bytes differ for each ``i`` (a PNG text chunk), so it is never a duplicate."""
+    info = PngInfo()
+    info.add_text("n", str(i))
+    return encode(stroke_digit(digit), pnginfo=info)
+
+
+def json_body(i: int, label=7) -> dict:
+    """A correction of ``drawing(i)``: distinct for each ``i``."""
+    return {"image": data_url(drawing(i)), "label": label}
+
+
 def rows(app) -> list[Correction]:
     with app.app_context():
         found = db.session.scalars(select(Correction).order_by(Correction.id)).all()
@@ -113,6 +126,7 @@ def test_a_correction_stores_the_image_the_label_and_the_servers_own_reading(app
     assert "Set-Cookie" not in response.headers
     [row] = rows(app)
     assert row.label == 7 and row.image == png and row.image_type == "image/png" and row.image_size == len(png)
+    assert row.image_sha256 == hashlib.sha256(png).hexdigest()
     # The reading is the server's (the fake model says 3 at 0.91), and the inputs are what it saw.
     assert row.reading == "3" and row.confidence == pytest.approx(0.91)
     seen = fake_model.batches[-1][:, :, :, 0]
@@ -188,29 +202,102 @@ def test_the_rate_limit_is_per_client_and_leaves_predict_alone(fake_model, datab
     app = make_app(fake_model, database_url, CORRECTIONS_RATE_LIMIT="3 per minute", CORRECTIONS_TRUSTED_PROXIES=1)
     client = app.test_client()
     alice, bob = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
-    statuses = [client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=alice).status_code
-                for _ in range(4)]
+    statuses = [client.post("/corrections", json=json_body(i), headers=alice).status_code for i in range(4)]
     assert statuses == [201, 201, 201, 429]
-    refused = client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=alice)
+    refused = client.post("/corrections", json=json_body(4), headers=alice)
     assert "wait" in assert_error(refused, 429)
     assert client.post("/predict", data=png, content_type="image/png", headers=alice).status_code == 200
-    assert client.post("/corrections", json={"image": data_url(png), "label": 7}, headers=bob).status_code == 201
+    assert client.post("/corrections", json=json_body(5), headers=bob).status_code == 201
     assert len(rows(app)) == 4
+
+
+def test_the_same_correction_sent_twice_is_stored_once(fake_model, database_url):
+    app = make_app(fake_model, database_url, CORRECTIONS_MAX_ROWS=3)
+    client = app.test_client()
+    first = client.post("/corrections", json=json_body(0))
+    assert first.status_code == 201 and first.get_json() == {"id": 1}
+    again = client.post("/corrections", json=json_body(0))  # a retry, or a person pressing twice
+    assert again.status_code == 200 and again.get_json() == {"id": 1, "duplicate": True}
+    multipart = client.post("/corrections", data={"image": (io.BytesIO(drawing(0)), "d.png"), "label": "7"},
+                            content_type="multipart/form-data")
+    assert multipart.status_code == 200 and multipart.get_json()["id"] == 1
+    # Another label for the same drawing, or the same label for other bytes, is another correction.
+    assert client.post("/corrections", json=json_body(0, label=1)).status_code == 201
+    assert client.post("/corrections", json=json_body(1)).status_code == 201
+    # The store is full now (3 rows), and a duplicate is still answered as the first try was.
+    assert client.post("/corrections", json=json_body(0)).get_json() == {"id": 1, "duplicate": True}
+    assert_error(client.post("/corrections", json=json_body(2)), 503)
+    assert [(r.id, r.label) for r in rows(app)] == [(1, 7), (2, 1), (3, 7)]
+
+
+def padded_drawing(i: int, kilobytes: int) -> bytes:
+    """``drawing(i)`` with about ``kilobytes`` KB of text chunk: a large upload that is still a drawn 7."""
+    info = PngInfo()
+    info.add_text("pad", f"{i:08d}" * (kilobytes * 128))
+    return encode(stroke_digit(7), pnginfo=info)
+
+
+def test_each_client_has_a_daily_budget_of_stored_bytes(fake_model, database_url):
+    # The issue's repro: one client filled the whole 200 MB store in about 5 minutes, within the rate limit.
+    app = make_app(fake_model, database_url, CORRECTIONS_CLIENT_MB_PER_DAY=1, CORRECTIONS_TRUSTED_PROXIES=1,
+                   CORRECTIONS_RATE_LIMIT="100 per minute")
+    client = app.test_client()
+    alice, bob = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
+    images = [padded_drawing(i, 300) for i in range(5)]
+    assert all(300_000 < len(image) < 320_000 for image in images)
+    post = lambda image, who: client.post("/corrections", json={"image": data_url(image), "label": 7},  # noqa: E731
+                                          headers=who)
+    assert [post(image, alice).status_code for image in images[:3]] == [201, 201, 201]  # about 0.9 MB
+    assert "today" in assert_error(post(images[3], alice), 429)
+    assert post(images[0], alice).status_code == 200  # a duplicate costs nothing and is still answered
+    assert post(images[3], bob).status_code == 201  # the budget is per client
+    assert [r.image for r in rows(app)] == [*images[:3], images[3]]
+    unlimited = make_app(fake_model, database_url, CORRECTIONS_CLIENT_MB_PER_DAY=0, CORRECTIONS_TRUSTED_PROXIES=1)
+    assert unlimited.test_client().post("/corrections", json={"image": data_url(images[4]), "label": 7},
+                                        headers=alice).status_code == 201
+
+
+def test_a_spoofed_x_forwarded_for_does_not_escape_the_rate_limit(fake_model, database_url):
+    # With no proxy in front (0, the default) the header is ignored; behind one proxy (1) only the address the
+    # proxy appended counts, so whatever the client put before it changes nothing.
+    for hops, headers in [(0, lambda i: {"X-Forwarded-For": f"10.0.0.{i}"}),
+                          (1, lambda i: {"X-Forwarded-For": f"10.0.0.{i}, 203.0.113.5"})]:
+        app = make_app(fake_model, database_url, CORRECTIONS_RATE_LIMIT="2 per minute",
+                       CORRECTIONS_TRUSTED_PROXIES=hops)
+        client = app.test_client()
+        statuses = [client.post("/corrections", json=json_body(10 * hops + i), headers=headers(i)).status_code
+                    for i in range(3)]
+        assert statuses == [201, 201, 429], hops
+
+
+def test_wrong_download_tokens_are_rate_limited(fake_model, tmp_path):
+    # The issue's repro: 300 wrong tokens were 300 x 401. Only wrong tokens count.
+    app = make_app(fake_model, f"sqlite:///{tmp_path / 'c.sqlite3'}", CORRECTIONS_TOKEN="s3cret-token",
+                   CORRECTIONS_TOKEN_RATE_LIMIT="3 per hour", CORRECTIONS_TRUSTED_PROXIES=1)
+    client = app.test_client()
+    mallory, carol = {"X-Forwarded-For": "203.0.113.66"}, {"X-Forwarded-For": "198.51.100.9"}
+    right = {"Authorization": "Bearer s3cret-token"}
+    assert [client.get("/corrections/export", headers={**carol, **right}).status_code for _ in range(5)] == [200] * 5
+    guesses = [client.get("/corrections/export", headers={**mallory, "Authorization": f"Bearer guess{i}"})
+               for i in range(4)]
+    assert [g.status_code for g in guesses] == [401, 401, 401, 429]
+    assert "token" in assert_error(guesses[-1], 429)
+    assert client.get("/corrections/export", headers={**mallory, **right}).status_code == 429  # for the hour
+    assert client.get("/corrections/export", headers={**carol, **right}).status_code == 200
 
 
 def test_the_row_cap_and_the_storage_cap_answer_503(fake_model, database_url, png):
     app = make_app(fake_model, database_url, CORRECTIONS_MAX_ROWS=2)
     client = app.test_client()
-    assert [client.post("/corrections", json={"image": data_url(png), "label": 1}).status_code
-            for _ in range(2)] == [201, 201]
-    assert "full" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 1}), 503)
+    assert [client.post("/corrections", json=json_body(i, 1)).status_code for i in range(2)] == [201, 201]
+    assert "full" in assert_error(client.post("/corrections", json=json_body(2, 1)), 503)
     assert len(rows(app)) == 2
 
     # The cap counts each row's image and its one 28x28 input: 2 rows already stored, room for one more.
-    app = make_app(fake_model, database_url, CORRECTIONS_MAX_BYTES=3 * (len(png) + 784) + 1)
+    app = make_app(fake_model, database_url, CORRECTIONS_MAX_BYTES=sum(len(drawing(i)) + 784 for i in range(3)) + 1)
     client = app.test_client()
-    assert client.post("/corrections", json={"image": data_url(png), "label": 1}).status_code == 201
-    assert_error(client.post("/corrections", json={"image": data_url(png), "label": 1}), 503)
+    assert client.post("/corrections", json=json_body(2, 1)).status_code == 201
+    assert_error(client.post("/corrections", json=json_body(3, 1)), 503)
     assert len(rows(app)) == 3
 
 
@@ -237,7 +324,7 @@ def test_postgresql_going_down_and_coming_back(fake_model, postgres, png):
             assert_error(other.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
         finally:
             postgres.start()
-        assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
+        assert client.post("/corrections", json=json_body(1)).status_code == 201
         assert len(rows(app)) == 2
 
 
@@ -294,9 +381,9 @@ def test_a_backend_killed_before_or_after_the_commit_answers_exactly_what_was_st
         app = make_app(fake_model, url)
         client = app.test_client()
         answers = []
-        for after_commit in (False, True, False, True):
+        for i, after_commit in enumerate((False, True, False, True)):
             with KilledBackend(app, after_commit, url):
-                answers.append(client.post("/corrections", json={"image": data_url(png), "label": 7}))
+                answers.append(client.post("/corrections", json=json_body(i)))
         assert [a.status_code for a in answers] == [503, 201, 503, 201], answers[1].get_data(as_text=True)
         assert [r.id for r in rows(app)] == [a.get_json()["id"] for a in answers if a.status_code == 201]
 
@@ -318,21 +405,21 @@ def test_a_failure_before_the_commit_is_a_503_and_stores_nothing(app, client, pn
 
 
 def test_a_role_that_may_only_insert_gets_201_for_what_it_stored(fake_model, postgres, png):
-    # The issue's repro: INSERT and SELECT of the columns the caps sum only, so reloading the row after the
-    # commit fails.
+    # The issue's repro: INSERT, and SELECT of only the columns the caps and the duplicate check read, so
+    # reloading the row after the commit fails.
     with postgres.database() as url:
         make_app(fake_model, url)  # the schema, made by the owner
         engine = create_engine(database_uri(url, "/unused"))
         with engine.begin() as connection:
             connection.exec_driver_sql("DROP ROLE IF EXISTS corrections_writer")
             connection.exec_driver_sql("CREATE ROLE corrections_writer LOGIN")
-            connection.exec_driver_sql("GRANT INSERT, SELECT (id, image_size, input_count) ON corrections"
-                                       " TO corrections_writer")
+            connection.exec_driver_sql("GRANT INSERT, SELECT (id, label, image_size, input_count, image_sha256)"
+                                       " ON corrections TO corrections_writer")
             connection.exec_driver_sql("GRANT USAGE ON SEQUENCE corrections_id_seq TO corrections_writer")
         try:
             writer_url = make_url(url).set(username="corrections_writer").render_as_string(hide_password=False)
             writer = make_app(fake_model, writer_url, CORRECTIONS_AUTO_UPGRADE=False).test_client()
-            answers = [writer.post("/corrections", json={"image": data_url(png), "label": 7}) for _ in range(2)]
+            answers = [writer.post("/corrections", json=json_body(i)) for i in range(2)]
             assert [a.status_code for a in answers] == [201, 201], answers[0].get_data(as_text=True)
             with engine.connect() as connection:
                 stored = connection.exec_driver_sql("SELECT id FROM corrections ORDER BY id").scalars().all()
@@ -428,7 +515,7 @@ def test_a_frozen_postgresql_is_a_503_within_a_bound_while_predict_still_answers
             assert seconds < POSTGRES_CONNECT_SECONDS + margin, seconds
             response, seconds = timed(lambda: client.post("/predict", data=png, content_type="image/png"))
             assert response.status_code == 200 and seconds < margin
-        assert client.post("/corrections", json=body).status_code == 201  # resumed, and served again
+        assert client.post("/corrections", json=json_body(1)).status_code == 201  # resumed, and served again
         assert len(rows(app)) == 2
 
 
@@ -438,11 +525,11 @@ def test_postgresql_frozen_in_the_middle_of_an_insert_is_a_503_that_stores_nothi
 
     from corrections import deadline
 
-    body = {"image": data_url(png), "label": 7}
+    body = json_body(1)
     with postgres.database() as url:
         app = make_app(fake_model, url)
         client = app.test_client()
-        assert client.post("/corrections", json=body).status_code == 201
+        assert client.post("/corrections", json=json_body(0)).status_code == 201
         with app.app_context():
             engine = db.engine
         stack, froze = ExitStack(), []
@@ -460,7 +547,7 @@ def test_postgresql_frozen_in_the_middle_of_an_insert_is_a_503_that_stores_nothi
         assert froze
         assert "database" in assert_error(response, 503)
         assert deadline.REQUEST_SECONDS <= seconds < deadline.REQUEST_SECONDS + 1.5, seconds
-        assert client.post("/corrections", json=body).status_code == 201  # the lock went with the cut session
+        assert client.post("/corrections", json=json_body(2)).status_code == 201  # the lock went with the session
         assert len(rows(app)) == 2
 
 
@@ -485,6 +572,25 @@ def test_migrations_go_up_and_down(fake_model, database_url):
     assert "corrections" not in tables(database_url)
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert "corrections" in tables(database_url) and rows(app) == []
+
+
+def test_the_hash_migration_hashes_the_rows_stored_before_it(fake_model, database_url):
+    app = create_app({"MODEL": fake_model, "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
+                      "CORRECTIONS_AUTO_UPGRADE": False})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0001"]).exit_code == 0
+    engine = create_engine(database_uri(database_url, "/unused"))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO corrections (created_at, label, image, image_type, image_size, inputs, input_count,"
+                " reading, confidence) VALUES (:t, 7, :image, 'image/png', 4, :inputs, 0, '', 0.5)"),
+                {"t": datetime.now(UTC), "image": b"\x89PN", "inputs": b""})
+    finally:
+        engine.dispose()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    [row] = rows(app)
+    assert row.image_sha256 == hashlib.sha256(b"\x89PN").hexdigest()
 
 
 @pytest.mark.slow
@@ -655,14 +761,15 @@ def test_two_gunicorn_workers_writing_at_once_lose_nothing(tmp_path, png):
 
     url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     env = {"DATABASE_URL": url, "CORRECTIONS_RATE_LIMIT": "1000 per minute", "MODEL_BACKEND": "litert"}
-    body = json.dumps({"image": data_url(png), "label": 7}).encode()
+    bodies = [json.dumps(json_body(i)).encode() for i in range(60)] * 2  # each correction sent twice at once
     with gunicorn_process.start(png, env=env, workers=2) as server:
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: gunicorn_process.post(server.url + "/corrections", body,
-                                                                    "application/json"), range(60)))
+            answers = list(pool.map(lambda body: gunicorn_process.post(server.url + "/corrections", body,
+                                                                       "application/json"), bodies))
         assert server.memory_mb()["processes"] == 3
-    assert [status for status, _ in answers] == [201] * 60
-    ids = sorted(body["id"] for _, body in answers)
+    for first, second in zip(answers[:60], answers[60:]):  # one stored (201), the other its duplicate (200)
+        assert sorted([first[0], second[0]]) == [200, 201] and first[1]["id"] == second[1]["id"], (first, second)
+    ids = sorted(body["id"] for status, body in answers if status == 201)
     assert ids == list(range(1, 61))
     engine = create_engine(url)
     with engine.connect() as connection:
