@@ -51,6 +51,7 @@ def main() -> None:
                 page.click("#mode")
             (draw_with_touch if options.get("has_touch") else draw_with_mouse)(page, strokes)
             expect(page.locator("#prediction")).to_have_text(expected)
+            expect(page.locator("#correction")).to_be_visible()  # the final reading, after the writer's pause
             page.wait_for_timeout(300)  # the bars' transition
             page.screenshot(path=ROOT / "docs" / f"screenshot-{name}.png")
             print(f"docs/screenshot-{name}.png")

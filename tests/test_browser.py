@@ -322,6 +322,7 @@ def test_rotation_redraws_the_strokes_and_keeps_the_boxes_on_their_digits(open_p
     page.click("#mode")
     draw_with_touch(page, [s for i, d in enumerate([ONE, SEVEN]) for s in shifted(d, 0.15 + i * 0.4, 0.3)])
     expect(page.locator("#prediction")).to_have_text("17")
+    expect(page.locator("#boxes .box")).to_have_count(2)  # "17" may be a guess shown before the pen lifts
     before = ink(page)
 
     def box_fractions():
@@ -994,3 +995,67 @@ def test_the_landscape_number_canvas_uses_the_height_it_has(open_page):
         assert in_view(page, selector), selector
     assert page.evaluate("window.scrollY") == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+# Records every text the live region is given, in window.announced.
+ANNOUNCEMENTS = """() => {
+  window.announced = [];
+  const region = document.getElementById('announce');
+  new MutationObserver(() => region.textContent && window.announced.push(region.textContent))
+    .observe(region, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def readings_announced(page):
+    return [t for t in page.evaluate("window.announced") if t.startswith(("It reads", "That does not"))]
+
+
+@pytest.mark.parametrize("number", [False, True], ids=["a-4-in-two-strokes", "174-stroke-by-stroke"])
+def test_a_reading_is_announced_once_when_the_writer_pauses(open_page, number):
+    """Finding 7: every pen lift was a final reading: after a 4's first stroke screen readers heard "It reads
+    6? 3.2% confident. Not sure…", and writing "2026" announced "2", "20", "202", "2026"."""
+    page = open_page(**WIDE_DESKTOP)
+    page.evaluate(ANNOUNCEMENTS)
+    if number:
+        page.click("#mode")
+    for stroke in NUMBER_174 if number else FOUR:
+        draw_with_mouse(page, [stroke])
+        page.wait_for_timeout(200)  # a writer's pause between strokes: shorter than the page waits
+    expected = "174" if number else "4"
+    expect(page.locator("#announce")).to_contain_text(f"It reads {expected}")
+    page.wait_for_timeout(800)
+    assert len(readings_announced(page)) == 1, readings_announced(page)
+    assert len(events(page, "digit:reading")) == 1  # one final reading, one offer to correct it
+    expect(page.locator("#prediction")).to_have_text(expected)
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("device", [WIDE_DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_chart_stays_put_as_the_pen_goes_down_and_up(open_page, device):
+    """Finding 7: the correction bar (about 280 px) hid when the pen went down and came back when it lifted,
+    moving the chart with every stroke."""
+    page = open_page(**device)
+    chart_top = lambda: page.locator("#probabilities").bounding_box()["y"]  # noqa: E731
+    idle = chart_top()
+    touch = device.get("has_touch")
+    (draw_with_touch if touch else draw_with_mouse)(page, SEVEN)
+    expect(page.locator("#correction")).to_be_visible()
+    assert chart_top() == idle  # the bar's place was kept for it
+    # The next drawing: the pen goes down and moves, then lifts.
+    if touch:
+        finger = Touch(page)
+        finger.stroke(1, ONE[0], lift=False)
+    else:
+        box = page.locator("#canvas").bounding_box()
+        path = points(box, ONE[0])
+        page.mouse.move(*path[0])
+        page.mouse.down()
+        for x, y in path[1:]:
+            page.mouse.move(x, y)
+    expect(page.locator("#correction")).to_be_hidden()  # nothing to correct while drawing
+    assert chart_top() == idle
+    finger.end(1) if touch else page.mouse.up()
+    assert chart_top() == idle
+    expect(page.locator("#correction")).to_be_visible()
+    assert chart_top() == idle
+    assert page.errors == []

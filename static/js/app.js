@@ -1,7 +1,10 @@
 // Page wiring: guesses while a stroke is drawn, a reading when the pen lifts, the controls and keys,
 // uploads, number mode and the boxes around each digit. Requests: one in flight at most; only the
-// answer to the newest is shown. A failed request never touches the drawing or the photo. Photos are
-// shrunk before they are sent (photo.js); a stroke drawn over a photo clears the photo, with a notice.
+// answer to the newest is shown. The reading made when the pen lifts is shown at once but quietly: it
+// becomes final (announced, offered for correction, "digit:reading") only once the writer has paused for
+// SETTLE_MS, so a 4's two strokes or the digits of "2026" are one reading, announced once. A failed
+// request never touches the drawing or the photo. Photos are shrunk before they are sent (photo.js); a
+// stroke drawn over a photo clears the photo, with a notice.
 // Everything the page remembers lives in `state`; the mode is state.mode alone, and the toggle, the lede,
 // the empty canvas's cue and the panel's idle headline are drawn from it.
 //
@@ -15,6 +18,7 @@ import { PhotoError, preparePhoto } from "./photo.js";
 import { isSmall as smallFor, refit } from "./geometry.js";
 
 const INTERIM_MS = 250; // at most four guesses a second while a stroke is drawn
+const SETTLE_MS = 500; // a pause this long after the pen lifts makes the reading final (people pause less between strokes)
 const NOTICE_MS = 6000; // how long the notice over the canvas stays
 
 const $ = (id) => document.getElementById(id);
@@ -46,10 +50,10 @@ const pad = new DrawingPad($("canvas"), {
     document.dispatchEvent(new CustomEvent("digit:cleared"));
   },
   onStrokeMove: scheduleGuess,
-  onStrokeEnd: readDrawing,
+  onStrokeEnd: () => readDrawing({ settle: true }),
   onStrokeCancel() {
     if (pad.isEmpty()) clearAll();
-    else readDrawing();
+    else readDrawing({ settle: true });
   },
   onChange() {
     dropzone.classList.toggle("empty", pad.isEmpty());
@@ -114,9 +118,13 @@ async function guess() {
   if (pad.version !== version) scheduleGuess();
 }
 
-function finish(result, image, sent) {
+/**
+ * Show a result: `sent` is the exported drawing, or null for a photo (a failure never touches either).
+ * `quiet`: a reading shown while the writer may still add a stroke: not announced, not yet final
+ * (makeFinal() makes it final).
+ */
+function finish(result, image, sent, quiet = false) {
   if (!result) return;
-  // `sent` is the exported drawing, or null for a photo: a failure never touches either.
   if (result.offline) {
     panel.offline(sent ? "drawing" : "photo");
   } else if (!result.ok) {
@@ -124,10 +132,17 @@ function finish(result, image, sent) {
     panel.error(`${result.data.error || `The server answered with an error.`} ${after}`);
   } else {
     state.reading = { answer: result.data, image, small: sent ? isSmall() : false };
-    panel.result(result.data, { small: state.reading.small, image });
+    panel.result(result.data, { small: state.reading.small, image, announce: false });
     showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit);
-    document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image, answer: result.data } }));
+    if (!quiet) makeFinal();
   }
+}
+
+/** The reading shown is final: announce it and offer it for correction. */
+function makeFinal() {
+  const { answer, image } = state.reading;
+  panel.announceReading();
+  document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image, answer } }));
 }
 
 function selectDigit(index) {
@@ -140,7 +155,11 @@ function isSmall() {
   return smallFor(pad.extent(), state.mode);
 }
 
-async function readDrawing() {
+/**
+ * Read the drawing. `settle`: the pen has just lifted, so the answer is shown quietly and made final only
+ * after SETTLE_MS without a new stroke (a new stroke, undo or clear supersedes it: state.seq moves on).
+ */
+async function readDrawing({ settle = false } = {}) {
   clearTimeout(state.guessTimer);
   state.guessTimer = null;
   if (pad.isEmpty()) {
@@ -151,8 +170,14 @@ async function readDrawing() {
   if (state.blob && !pad.strokes.length) return readFile(state.file);
   clearBoxes();
   const sent = pad.export();
+  const paused = settle ? new Promise((resolve) => setTimeout(resolve, SETTLE_MS)) : null;
   panel.reading();
-  finish(await postDrawing(sent), sent.url, sent);
+  const result = await postDrawing(sent);
+  if (!paused || !result?.ok) return finish(result, sent.url, sent);
+  const id = state.seq;
+  finish(result, sent.url, sent, true);
+  await paused;
+  if (id === state.seq) makeFinal(); // else the writer went on: this reading was not the last
 }
 
 function dataURL(file) {
@@ -277,7 +302,7 @@ function ask() {
 
 $("mode-discard").addEventListener("click", () => $("mode-dialog").close("discard"));
 $("mode-keep").addEventListener("click", () => $("mode-dialog").close("keep"));
-$("predict").addEventListener("click", readDrawing);
+$("predict").addEventListener("click", () => readDrawing());
 $("clear").addEventListener("click", clearAll);
 $("undo").addEventListener("click", undo);
 modeButton.addEventListener("click", () => setMode(state.mode === "number" ? "digit" : "number"));

@@ -1,6 +1,8 @@
 // The correction bar: after each reading, "Wrong? It was …". Pressing a digit (or "not a digit")
 // posts the drawing that was read and that label to /corrections; nothing is sent otherwise.
-// Listens for app.js's digit:reading / digit:cleared events and never touches the drawing.
+// Listens for app.js's digit:reading / digit:cleared events and never touches the drawing. With nothing to
+// correct (before a reading, while a drawing goes on) the bar is invisible but keeps its place, so the
+// chart below it never moves as the pen goes down and up.
 const section = document.getElementById("correction");
 const message = document.getElementById("correction-status");
 const buttons = [...section.querySelectorAll("button[data-label]")];
@@ -52,12 +54,12 @@ async function send(button) {
 
 document.addEventListener("digit:reading", (event) => {
   image = event.detail.image;
-  section.hidden = !image;
+  section.classList.toggle("off", !image);
   reset(Boolean(image));
 });
 document.addEventListener("digit:cleared", () => {
   image = null;
-  section.hidden = true;
+  section.classList.add("off");
   reset(false);
 });
 for (const button of buttons) button.addEventListener("click", () => send(button));

@@ -117,6 +117,13 @@ export class ResultPanel {
     this._render({ ...shown, interim });
     this._showThumbnail(answer, index, image);
     if (announce) this._announce(announcement);
+    else if (!interim) this.unannounced = announcement;
+  }
+
+  /** Announce the reading shown quietly (app.js: the writer has paused, so it is final). */
+  announceReading() {
+    if (this.unannounced) this._announce(this.unannounced);
+    this.unannounced = null;
   }
 
   error(message) {
@@ -132,6 +139,7 @@ export class ResultPanel {
   }
 
   _setState(state) {
+    this.unannounced = null;
     clearTimeout(this.slowTimer);
     this.slowTimer = null;
     this.state = state;
