@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
+import threading
 import time
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -123,3 +125,56 @@ def test_each_exception_gets_its_status_and_a_sentence(exc, status):
     head, body = json_error(code, reason, message).split(b"\r\n\r\n", 1)
     assert head.startswith(f"HTTP/1.1 {code} {reason}\r\n".encode())
     assert f"Content-Length: {len(body)}".encode() in head and json.loads(body) == {"error": message}
+
+
+# ---- slow clients (issue 24, finding 8: two dribbling connections stalled both sync workers) ----------
+
+def dribble(url: str, head: bytes, seconds: float, answers: list) -> None:
+    """Send ``head``, then one more byte every 0.2 s, until the server answers; append what it said."""
+    parts = urlsplit(url)
+    start = time.perf_counter()
+    with socket.create_connection((parts.hostname, parts.port), timeout=seconds) as sock:
+        sock.sendall(head)
+        try:
+            while time.perf_counter() - start < seconds:
+                sock.sendall(b"x")
+                readable, _, _ = select.select([sock], [], [], 0.2)
+                if readable:
+                    break
+        except OSError:  # the server closed its side while we were still sending
+            pass
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        answers.append((response.status, response.headers, response.read(), time.perf_counter() - start))
+
+
+SLOW = {  # the headers are read by gunicorn's parser, the body by Flask
+    "headers": b"GET /healthz HTTP/1.1\r\nX-Slow: ",
+    "body": b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", list(SLOW))
+def test_two_slow_clients_hold_the_sync_workers_for_at_most_the_timeout(server, part):
+    # Without a buffering proxy in front, each sync worker reads its client's request itself: two clients that
+    # dribble their headers (or body) hold both workers, and /predict waits for one of them to be stopped at
+    # gunicorn's timeout (20 s as deployed, TIMEOUT_S here). The timeout bounds it; each slow client gets a 503.
+    answers: list = []
+    threads = [threading.Thread(target=dribble, args=(server.url, SLOW[part], TIMEOUT_S + 10, answers))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # both workers are now reading a slow client
+    start = time.perf_counter()
+    status, body = gunicorn_process.post(server.url + "/predict", encode(stroke_digit(7)), timeout=TIMEOUT_S + 10)
+    waited = time.perf_counter() - start
+    for thread in threads:
+        thread.join()
+    print(f"\n/predict behind two clients sending their {part} slowly: {waited:.1f} s (worker timeout {TIMEOUT_S} s)")
+    assert status == 200 and body["digit"] == 7
+    assert waited < TIMEOUT_S + 3
+    assert len(answers) == 2
+    for status, headers, answer, seconds in answers:
+        assert_json_error(status, headers, answer, 503)
+        assert TIMEOUT_S <= seconds < TIMEOUT_S + 3
