@@ -1059,3 +1059,51 @@ def test_the_chart_stays_put_as_the_pen_goes_down_and_up(open_page, device):
     expect(page.locator("#correction")).to_be_visible()
     assert chart_top() == idle
     assert page.errors == []
+
+
+def focused(page):
+    """What has the focus: its id, else its text, else its tag ("BODY" when nothing has)."""
+    return page.evaluate("(() => { const e = document.activeElement; "
+                         "return e === document.body ? 'BODY' : e.id || e.textContent.trim() || e.tagName; })()")
+
+
+def test_the_keyboard_reaches_every_control_and_never_drops_the_focus(open_page):
+    """Finding 10: a correction press disabled all 11 buttons and the focus fell to <body> (the next Tab left
+    the page), "Thanks — saved." was not announced, and Ctrl+Z with a box label focused dropped the focus."""
+    page = open_page(**WIDE_DESKTOP)
+    page.route("**/corrections", fulfil({"id": 1}, status=201))
+    page.evaluate(ANNOUNCEMENTS)
+    page.click("#mode")
+    draw_with_mouse(page, NUMBER_174)
+    expect(page.locator("#prediction")).to_have_text("174")
+    expect(page.locator("#correction")).to_be_visible()
+
+    # Tab, from the first box's label, reaches every control.
+    page.locator("#boxes button").first.focus()
+    reached = [focused(page)]
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        reached.append(focused(page))
+    for control in ["1", "7", "4", "predict", "undo", "clear", "mode", "upload", "0", "9", "not a digit"]:
+        assert control in reached, (control, reached)
+
+    # A correction pressed with the keyboard keeps the focus, shows it is chosen and is announced.
+    page.get_by_role("button", name="It was 1").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#correction-status")).to_have_text("Thanks — saved.")
+    assert focused(page) == "1" and page.evaluate("document.activeElement.closest('#correction') !== null")
+    expect(page.get_by_role("button", name="It was 1")).to_have_attribute("aria-pressed", "true")
+    wait_until(page, "window.announced.includes('Thanks — saved.')")
+    page.keyboard.press("Shift+Tab")  # the focus moves on from there, not from the top of the page
+    assert focused(page) not in ("BODY", "1")
+
+    # Ctrl+Z with a box label focused: the last stroke goes, and the focus stays on a control.
+    page.locator("#boxes button").nth(1).focus()
+    page.keyboard.press("Control+z")
+    wait_until(page, "window.probe.events.filter(e => e.type === 'digit:reading').length === 2")
+    assert focused(page) == "undo"
+    page.get_by_role("button", name="It was 4").focus()  # Escape on a correction button clears the drawing
+    page.keyboard.press("Escape")
+    wait_until(page, "document.getElementById('prediction').textContent === ''")
+    assert focused(page) == "predict"
+    assert page.errors == []

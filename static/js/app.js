@@ -45,7 +45,7 @@ const panel = new ResultPanel({ mode: () => state.mode });
 const pad = new DrawingPad($("canvas"), {
   onStrokeStart() {
     cancelRequest();
-    clearBoxes();
+    clearBoxes(focusFallback);
     if (state.file) dropPhoto();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
   },
@@ -60,6 +60,11 @@ const pad = new DrawingPad($("canvas"), {
     $("undo").disabled = $("clear").disabled = pad.isEmpty();
   },
 });
+
+/** Where the focus goes when the box label holding it is removed: Undo, or Read again once nothing is left. */
+function focusFallback() {
+  return $("undo").disabled ? $("predict") : $("undo");
+}
 
 function cancelRequest() {
   state.seq++;
@@ -168,7 +173,7 @@ async function readDrawing({ settle = false } = {}) {
     return;
   }
   if (state.blob && !pad.strokes.length) return readFile(state.file);
-  clearBoxes();
+  clearBoxes(focusFallback);
   const sent = pad.export();
   const paused = settle ? new Promise((resolve) => setTimeout(resolve, SETTLE_MS)) : null;
   panel.reading();
@@ -196,7 +201,7 @@ async function readFile(file) {
     return;
   }
   cancelRequest();
-  clearBoxes();
+  clearBoxes(focusFallback);
   panel.reading(); // a 12 MP photo takes a moment to shrink on a phone
   if (file !== state.file) {
     hideNotice();
@@ -250,7 +255,7 @@ function clearAll() {
   state.file = state.blob = null;
   state.reading = null;
   pad.clear();
-  clearBoxes();
+  clearBoxes(focusFallback);
   panel.idle();
   document.dispatchEvent(new CustomEvent("digit:cleared"));
 }

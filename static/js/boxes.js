@@ -7,8 +7,14 @@ const LABEL_PX = 28; // room a label needs beside its box
 
 const boxes = document.getElementById("boxes");
 
-export function clearBoxes() {
+/**
+ * Remove every box. A label that has the focus hands it to `fallback()` (an element, or null), so that
+ * removing it (Ctrl+Z pressed on a label, say) never drops the focus to <body>.
+ */
+export function clearBoxes(fallback = null) {
+  const focused = boxes.contains(document.activeElement);
   boxes.replaceChildren();
+  if (focused) fallback?.()?.focus();
 }
 
 /**

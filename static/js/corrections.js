@@ -2,16 +2,22 @@
 // posts the drawing that was read and that label to /corrections; nothing is sent otherwise.
 // Listens for app.js's digit:reading / digit:cleared events and never touches the drawing. With nothing to
 // correct (before a reading, while a drawing goes on) the bar is invisible but keeps its place, so the
-// chart below it never moves as the pen goes down and up.
+// chart below it never moves as the pen goes down and up. The pressed button keeps the focus (it stays
+// enabled, showing it is chosen) and the outcome is said through the page's one live region.
 const section = document.getElementById("correction");
 const message = document.getElementById("correction-status");
 const buttons = [...section.querySelectorAll("button[data-label]")];
+const announcer = document.getElementById("announce"); // the page's live region (state.js speaks through it too)
 
 let image = null; // the data URL that was read, for the current reading only
 
-function say(text, isError = false) {
+/** Show `text` under the bar; `announce` it to screen readers too (an outcome, not "Saving…"). */
+function say(text, { isError = false, announce = false } = {}) {
   message.textContent = text;
   message.classList.toggle("error", isError);
+  if (!announce) return;
+  announcer.textContent = ""; // emptied first, so the same sentence twice is announced twice
+  requestAnimationFrame(() => { announcer.textContent = text; });
 }
 
 function reset(enabled) {
@@ -23,8 +29,9 @@ function reset(enabled) {
 }
 
 async function send(button) {
+  if (button.getAttribute("aria-pressed") === "true") return; // saved, or being saved: once per reading
   const sent = image;
-  for (const other of buttons) other.disabled = true;
+  for (const other of buttons) other.disabled = other !== button; // the pressed one keeps the focus
   button.setAttribute("aria-pressed", "true");
   say("Saving…");
   let text = "";
@@ -45,10 +52,10 @@ async function send(button) {
   }
   if (sent !== image) return; // a new drawing came meanwhile
   if (saved) {
-    say("Thanks — saved.");
+    say("Thanks — saved.", { announce: true });
   } else {
     reset(true);
-    say(text, true);
+    say(text, { isError: true, announce: true });
   }
 }
 
@@ -58,6 +65,8 @@ document.addEventListener("digit:reading", (event) => {
   reset(Boolean(image));
 });
 document.addEventListener("digit:cleared", () => {
+  // A focused button is about to be hidden (Escape pressed on it, say): the focus goes to Read again.
+  if (section.contains(document.activeElement)) document.getElementById("predict").focus();
   image = null;
   section.classList.add("off");
   reset(false);
