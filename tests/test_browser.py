@@ -1107,3 +1107,56 @@ def test_the_keyboard_reaches_every_control_and_never_drops_the_focus(open_page)
     wait_until(page, "document.getElementById('prediction').textContent === ''")
     assert focused(page) == "predict"
     assert page.errors == []
+
+
+REFLOW = {  # the window sizes of finding 3, in CSS px
+    "600x520": {"viewport": {"width": 600, "height": 520}},
+    "zoom-200": {"viewport": {"width": 640, "height": 400}},  # a 1280x800 window at 200%
+    "zoom-400": {"viewport": {"width": 320, "height": 200}},  # the same at 400% (WCAG 2.2, 1.4.10: 320 px wide)
+    "zoom-400-tall": {"viewport": {"width": 320, "height": 256}},  # a 1280x1024 window at 400%
+}
+
+
+def not_covered(page, selector):
+    """Whether the middle of an element, scrolled into view, is the element itself (nothing lies over it)."""
+    page.locator(selector).scroll_into_view_if_needed()
+    return page.eval_on_selector(selector, """e => {
+      const r = e.getBoundingClientRect();
+      const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      return top !== null && (top === e || e.contains(top));
+    }""")
+
+
+@pytest.mark.parametrize("size", REFLOW)
+@pytest.mark.parametrize("number", [False, True], ids=["digit", "number"])
+def test_the_page_reflows_at_mid_sizes_and_zoom(open_page, size, number):
+    """Finding 3: at 600x520 the result panel was 16 px wide, the page 753 px wide and the panel over Predict;
+    at 200% zoom (640x400) the reading was off-screen and the chart's bars had no width; at 400% (320 px) the
+    page was 419 px wide (WCAG 2.2, 1.4.10 Reflow: no scrolling in two directions)."""
+    page = open_page(**REFLOW[size])
+    if number:
+        page.locator("#mode").click(timeout=5000)
+        page.evaluate("window.scrollTo(0, 0)")  # at 320x200 the toggle is below the canvas
+    expected = "17" if number else "7"
+    draw_with_mouse(page, [s for i, d in enumerate([ONE, SEVEN]) for s in shifted(d, 0.15 + i * 0.4, 0.3)]
+                    if number else SEVEN)
+    expect(page.locator("#prediction")).to_have_text(expected)
+    expect(page.locator("#correction")).to_be_visible()
+    page.wait_for_timeout(250)  # the bars' transition
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate("window.scrollX") == 0
+    if page.viewport_size["height"] >= 400:  # the reading is on the screen with the canvas, unscrolled
+        assert in_view(page, "#prediction") and in_view(page, "#confidence")
+    canvas = page.locator("#canvas").bounding_box()
+    assert canvas["height"] >= 110 and canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= width
+    result = page.locator(".result").bounding_box()
+    assert result["width"] >= min(200, width - 16) and result["x"] + result["width"] <= width + 0.5
+    for selector in ["#predict", "#undo", "#clear", "#mode", "#prediction"]:
+        assert not_covered(page, selector), selector
+    bars = page.eval_on_selector_all("#probabilities .bar", "els => els.map(e => e.getBoundingClientRect().width)")
+    assert min(bars) >= 60, bars  # every bar has a track to show its length
+    assert page.locator("#probabilities li.top .fill").bounding_box()["width"] >= 50
+    page.click("#predict", timeout=5000)  # Read again is usable
+    expect(page.locator("#prediction")).to_have_text(expected)
+    assert page.errors == []
