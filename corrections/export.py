@@ -4,11 +4,15 @@ Arrays (N rows, M training images; no pickled objects, so ``np.load`` needs no a
 
 - ``images`` uint8 (M, 28, 28), ink = 255, and ``labels`` uint8 (M,), 10 = not a digit: what
   ``training.digits.load_extra_data`` trains on. A row adds its one input when the network read one mark;
-  a "not a digit" row adds every mark it read (none of them is a digit). A digit label on a drawing
-  read as several marks is kept below but not paired: which mark it names is unknown.
+  a "not a digit" row adds every mark it read (none of them is a digit); a number row adds every input,
+  each labelled with its digit of the number, when the network read as many digits as the number has (the
+  inputs are left to right, as the digits are). A digit label on a drawing read as several marks, or a
+  number whose count of digits differs from the reading's, is kept below but not paired: which mark each
+  digit names is unknown.
 - ``image_row`` int64 (M,): the row id each training image came from (to split by drawing).
-- per row: ``id`` int64, ``label`` uint8, ``reading`` str, ``confidence`` float32, ``model_sha256``
-  str, ``created_at`` str (ISO 8601, UTC), ``original_type`` str (media type).
+- per row: ``id`` int64, ``label`` uint8 (255 for a number: see ``number``), ``number`` str (the number's
+  digits, "" for a digit label), ``number_text`` str (as written, "37.50"), ``reading`` str, ``confidence``
+  float32, ``model_sha256`` str, ``created_at`` str (ISO 8601, UTC), ``original_type`` str (media type).
 - ``inputs`` uint8 (K, 28, 28): every row's inputs in row order; row i's are
   ``inputs[input_offsets[i]:input_offsets[i + 1]]``.
 - ``originals`` uint8 (B,): the images as sent, concatenated; row i's bytes are
@@ -29,14 +33,28 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 
-from corrections.models import IMAGE_SIZE, INPUT_BYTES, NOT_A_DIGIT, Correction
+from corrections.models import IMAGE_SIZE, INPUT_BYTES, NOT_A_DIGIT, NUMBER_LABEL, Correction
 
 IMAGE_PAGE_ROWS = 4  # originals are up to 2 MB each: at most 8 MB of them in memory at once
 INPUT_PAGE_ROWS = 256  # inputs are at most 24 x 784 bytes a row: under 5 MB a page
 COMPRESS_LEVEL = 1  # deflate for the 28x28 arrays (mostly zeros); the originals, already PNG or JPEG, are stored
-PAIRED = or_(Correction.input_count == 1, Correction.label == NOT_A_DIGIT)  # rows whose inputs train
+PAIRED = or_(  # rows whose inputs train: one digit read for a digit label, "not a digit", a number digit for digit
+    and_(Correction.label.is_not(None), Correction.input_count == 1), Correction.label == NOT_A_DIGIT,
+    and_(Correction.number.is_not(None), func.length(Correction.number) == Correction.input_count))
+
+
+def _paired(row) -> bool:
+    """PAIRED for a row read into Python."""
+    if row.number is not None:
+        return len(row.number) == row.input_count
+    return row.input_count == 1 or row.label == NOT_A_DIGIT
+
+
+def _input_labels(row) -> list[int]:
+    """The label of each of a paired row's inputs, left to right."""
+    return [int(d) for d in row.number] if row.number is not None else [row.label] * row.input_count
 
 
 class ExportTooLarge(Exception):
@@ -97,20 +115,22 @@ def write_export(connection: Connection, target: BinaryIO, max_rows: int | None 
         raise ExportTooLarge(f"The store holds {size.rows} corrections and {size.stored_bytes / 2**20:.1f} MB, "
                              f"over this export's bound of {max_rows} and {(max_bytes or 0) / 2**20:.1f} MB.")
     rows = connection.execute(select(
-        Correction.id, Correction.label, Correction.reading, Correction.confidence, Correction.model_sha256,
-        Correction.created_at, Correction.image_type, Correction.input_count, Correction.image_size,
+        Correction.id, Correction.label, Correction.number, Correction.number_text, Correction.reading,
+        Correction.confidence, Correction.model_sha256, Correction.created_at, Correction.image_type,
+        Correction.input_count, Correction.image_size,
     ).order_by(Correction.id)).all()
     if len(rows) != size.rows:
         raise RuntimeError("The corrections changed during the export; export from a snapshot.")
     counts = np.array([r.input_count for r in rows], np.int64)
-    paired = np.array([r.input_count == 1 or r.label == NOT_A_DIGIT for r in rows], bool)
+    paired = np.array([_paired(r) for r in rows], bool)
     ids = np.array([r.id for r in rows], np.int64)
-    labels = np.array([r.label for r in rows], np.uint8)
     small = {
-        "labels": np.repeat(labels[paired], counts[paired]),
+        "labels": np.array([d for r in rows if _paired(r) for d in _input_labels(r)], np.uint8),
         "image_row": np.repeat(ids[paired], counts[paired]),
         "id": ids,
-        "label": labels,
+        "label": np.array([NUMBER_LABEL if r.label is None else r.label for r in rows], np.uint8),
+        "number": np.array([r.number or "" for r in rows], dtype="U32"),
+        "number_text": np.array([r.number_text or "" for r in rows], dtype="U32"),
         "reading": np.array([r.reading for r in rows], dtype="U32"),
         "confidence": np.array([r.confidence for r in rows], np.float32),
         "model_sha256": np.array([r.model_sha256 or "" for r in rows], dtype="U64"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
+import secrets
 import tempfile
 from collections.abc import Callable
 
@@ -19,6 +21,7 @@ from corrections.deadline import EXPORT_SECONDS, REQUEST_SECONDS, within
 from corrections.export import ExportTooLarge, snapshot, write_export
 from corrections.models import LABELS, Correction, db, stored_bytes
 from recognizer import decode
+from recognizer.reader import DEFAULT_MODE, MODES
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,12 @@ log = logging.getLogger(__name__)
 SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
               (b"BM", "image/bmp"), (b"RIFF", "image/webp"))
 UNAVAILABLE = "Corrections cannot be saved right now (the database is unavailable); please try again later."
-LABEL_HELP = ("Send 'label' as a digit 0-9 or \"not_a_digit\", "
+LABEL_HELP = ("Send 'label' as a digit 0-9 or \"not_a_digit\", or 'number' as the number written (\"37.50\"), "
               "e.g. {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
+# A number as a person gives it: digits, with single separators of the string reader's (.,-/) between them.
+NUMBER = re.compile(r"[0-9]+(?:[.,/-][0-9]+)*")
+NUMBER_CHARS = 32  # the columns' width (Correction.number_text)
+SECRET_HELP = "Send the secret answered when the correction was saved as 'Authorization: Bearer <secret>'."
 LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
 
 
@@ -106,19 +113,24 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
     def create():
         """Store a correction: the image, the label a person chose and the server's own reading.
 
-        Accepts JSON ``{"image": "<data URL or bare base64>", "label": 0..9 | "not_a_digit"}`` or
-        multipart/form-data with a file field ``image`` and a field ``label``; the image in any format
-        /predict takes, within the same size limit. Answers 201 ``{"id": int}`` when the row is stored, 200
+        Accepts JSON ``{"image": "<data URL or bare base64>", "label": 0..9 | "not_a_digit"}``, or with
+        ``"number": "37.50"`` (a whole number, as written) in place of ``label``, or multipart/form-data with a
+        file field ``image`` and a field ``label`` or ``number``; the image in any format /predict takes,
+        within the same size limit. ``mode`` (as for /predict, default "auto") is how the server reads the
+        image again, so that its stored reading is the one the person saw. Answers 201 ``{"id": int,
+        "secret": str}`` when the row is stored (the secret changes or withdraws it: PATCH and DELETE), 200
         ``{"id": int, "duplicate": true}`` when the same image bytes with the same label are stored already
         (as row ``id``: a retry stores nothing twice); 400 for a bad label or image, 413 oversized, 415
         another body, 422 blank, 429 over the rate limit or the client's daily budget of bytes, 503 when the
         store is full or the database is down, locked or stalled (PostgreSQL is cut off after
         ``corrections.deadline.REQUEST_SECONDS``). Nothing is stored unless the answer is 201.
         """
-        data, label = _parse_request()
-        reading = current_app.extensions["reader"].read(data)
-        row = Correction(created_at=Correction.now(), label=label, image=data, image_type=_media_type(data),
+        data, label, mode = _parse_request()
+        reading = current_app.extensions["reader"].read(data, mode)
+        secret = secrets.token_urlsafe(18)
+        row = Correction(created_at=Correction.now(), **label, image=data, image_type=_media_type(data),
                          image_size=len(data), image_sha256=hashlib.sha256(data).hexdigest(),
+                         secret_sha256=_sha256(secret),
                          model_sha256=current_app.extensions["corrections_model_sha256"], **_reading_fields(reading))
         cost = budget.cost(row)
         with within(REQUEST_SECONDS):  # a stalled PostgreSQL is cut off: a 503
@@ -126,7 +138,35 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
         if not stored:
             return jsonify(id=row_id, duplicate=True), 200
         budget.charge(cost)
-        return jsonify(id=row_id), 201
+        return jsonify(id=row_id, secret=secret), 201
+
+    @bp.patch("/corrections/<int:row_id>")
+    @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
+                   error_message="Too many changes from this address; please wait a minute and try again.")
+    def change(row_id: int):
+        """Change a stored correction's label: JSON ``{"label": ...}`` or ``{"number": ...}`` as for POST, with
+        ``Authorization: Bearer <secret>`` (the secret answered when it was stored). Answers 200 ``{"id": int}``;
+        400 a bad label, 403 a wrong or missing secret (or a row stored without one), 404 no such row.
+        """
+        body = _json_body()
+        label = _label_fields(body)
+        with within(REQUEST_SECONDS):
+            row = _own_row(row_id)
+            row.label, row.number, row.number_text = label["label"], label["number"], label["number_text"]
+            db.session.commit()
+        return jsonify(id=row_id), 200
+
+    @bp.delete("/corrections/<int:row_id>")
+    @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
+                   error_message="Too many changes from this address; please wait a minute and try again.")
+    def withdraw(row_id: int):
+        """Withdraw (delete) a stored correction, with ``Authorization: Bearer <secret>``. Answers 204; 403 a wrong
+        or missing secret, 404 no such row (withdrawn already).
+        """
+        with within(REQUEST_SECONDS):
+            db.session.delete(_own_row(row_id))
+            db.session.commit()
+        return "", 204
 
     if token:
         @bp.get("/corrections/export")
@@ -183,31 +223,81 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
     return bp
 
 
-def _parse_request() -> tuple[bytes, int]:
-    """Return (image bytes, label 0..10) from a JSON or multipart request.
+def _parse_request() -> tuple[bytes, dict, str]:
+    """Return (image bytes, the row's label fields, reading mode) from a JSON or multipart request.
 
-    Raises Rejected: 400 for a missing image or label, or JSON nested too deeply to parse; 415 for another body.
+    Raises Rejected: 400 for a missing image or label, a bad mode, or JSON nested too deeply to parse; 415 for
+    another body.
     """
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is None:
             raise Rejected(400, "The form has no file field named 'image'; send it with -F image=@digit.png.")
-        return upload.read(), _label(request.form.get("label"))
+        return upload.read(), _label_fields(request.form), _mode(request.form.get("mode"))
     if request.is_json:
-        try:
-            body = request.get_json(silent=True)
-        except RecursionError as exc:  # json.loads recurses once per level of nesting; silent= does not catch it
-            raise Rejected(400, "The JSON is nested too deeply; " + LABEL_HELP) from exc
-        if not isinstance(body, dict):
-            raise Rejected(400, "The body is not a JSON object; " + LABEL_HELP)
-        label = _label(body.get("label"))
+        body = _json_body()
+        label = _label_fields(body)
         image = body.get("image")
         if not isinstance(image, str) or not image.strip():
             raise Rejected(400, "The JSON has no 'image' string; "
                                 "send {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
-        return decode.decode_base64_image(image), label
+        return decode.decode_base64_image(image), label, _mode(body.get("mode"))
     raise Rejected(415, "Send JSON {\"image\": data URL, \"label\": 0-9 or \"not_a_digit\"}, or a multipart form "
                         "with a file field 'image' and a field 'label'.")
+
+
+def _json_body() -> dict:
+    """Return the request's JSON object. Raises Rejected (400) for anything else, or JSON nested too deeply."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError as exc:  # json.loads recurses once per level of nesting; silent= does not catch it
+        raise Rejected(400, "The JSON is nested too deeply; " + LABEL_HELP) from exc
+    if not isinstance(body, dict):
+        raise Rejected(400, "The body is not a JSON object; " + LABEL_HELP)
+    return body
+
+
+def _label_fields(fields) -> dict:
+    """Return the row's ``label``, ``number`` and ``number_text`` from a request's ``label`` or ``number`` (one)."""
+    if fields.get("number") is None:
+        return {"label": _label(fields.get("label")), "number": None, "number_text": None}
+    if fields.get("label") is not None:
+        raise Rejected(400, "Send 'label' (a digit) or 'number' (a whole number), not both. " + LABEL_HELP)
+    text = fields.get("number")
+    text = text.strip() if isinstance(text, str) else str(text) if isinstance(text, int) else ""
+    if not (len(text) <= NUMBER_CHARS and NUMBER.fullmatch(text)):
+        raise Rejected(400, f"The number {text[:NUMBER_CHARS + 2]!r} is not digits 0-9, with separators . , - / "
+                            f"between them, of at most {NUMBER_CHARS} characters. " + LABEL_HELP)
+    return {"label": None, "number": re.sub(r"[^0-9]", "", text), "number_text": text}
+
+
+def _mode(value) -> str:
+    """Return the reading mode sent with a correction (as /predict takes it), "auto" by default."""
+    if value is None:
+        return DEFAULT_MODE
+    if not isinstance(value, str) or value not in MODES:
+        raise Rejected(400, f"mode must be one of {', '.join(MODES)} (default {DEFAULT_MODE}).")
+    return value
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _own_row(row_id: int) -> Correction:
+    """Return row ``row_id`` if the request's bearer secret is its own.
+
+    Raises Rejected: 404 for no such row, 403 for another secret, none, or a row stored without one.
+    """
+    row = db.session.get(Correction, row_id)
+    if row is None:
+        raise Rejected(404, f"There is no correction {row_id} (withdrawn already, or never stored).")
+    sent = request.headers.get("Authorization", "")
+    if not (sent.startswith("Bearer ") and row.secret_sha256
+            and hmac.compare_digest(_sha256(sent[7:]), row.secret_sha256)):
+        db.session.rollback()
+        raise Rejected(403, f"That is not correction {row_id}'s secret. " + SECRET_HELP)
+    return row
 
 
 def _label(value) -> int:
@@ -260,7 +350,8 @@ def _insert(row: Correction, admit: Callable[[], None] = lambda: None) -> tuple[
     elif dialect == "postgresql":  # waits at most the connection's lock_timeout
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     duplicate = session.scalar(select(Correction.id).where(
-        Correction.image_sha256 == row.image_sha256, Correction.label == row.label).order_by(Correction.id).limit(1))
+        Correction.image_sha256 == row.image_sha256, Correction.label.is_not_distinct_from(row.label),
+        Correction.number_text.is_not_distinct_from(row.number_text)).order_by(Correction.id).limit(1))
     if duplicate is not None:
         session.rollback()
         return duplicate, False

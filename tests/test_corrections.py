@@ -35,8 +35,8 @@ from training.digits import load_extra_data
 from training.network import HISTORY_FILENAME
 
 ROOT = Path(__file__).resolve().parent.parent
-COLUMNS = {"id", "created_at", "label", "image", "image_type", "image_size", "inputs", "input_count", "reading",
-           "confidence", "model_sha256", "image_sha256"}
+COLUMNS = {"id", "created_at", "label", "number", "number_text", "image", "image_type", "image_size", "inputs",
+           "input_count", "reading", "confidence", "model_sha256", "image_sha256", "secret_sha256"}
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +66,16 @@ def database_url(request, tmp_path):
     else:
         with request.getfixturevalue("postgres").database() as url:
             yield url
+
+
+class AnySecret:
+    """Equal to any secret the API answers: a URL-safe string of at least 128 bits."""
+
+    def __eq__(self, other):
+        return isinstance(other, str) and len(other) >= 22 and other.replace("-", "").replace("_", "").isalnum()
+
+
+ANY_SECRET = AnySecret()
 
 
 def make_app(fake_model, url, **config):
@@ -122,7 +132,7 @@ def assert_error(response, status: int) -> str:
 def test_a_correction_stores_the_image_the_label_and_the_servers_own_reading(app, client, png, fake_model):
     before = datetime.now(UTC)
     response = client.post("/corrections", json={"image": data_url(png), "label": 7})
-    assert response.status_code == 201 and response.get_json() == {"id": 1}
+    assert response.status_code == 201 and response.get_json() == {"id": 1, "secret": ANY_SECRET}
     assert "Set-Cookie" not in response.headers
     [row] = rows(app)
     assert row.label == 7 and row.image == png and row.image_type == "image/png" and row.image_size == len(png)
@@ -215,7 +225,7 @@ def test_the_same_correction_sent_twice_is_stored_once(fake_model, database_url)
     app = make_app(fake_model, database_url, CORRECTIONS_MAX_ROWS=3)
     client = app.test_client()
     first = client.post("/corrections", json=json_body(0))
-    assert first.status_code == 201 and first.get_json() == {"id": 1}
+    assert first.status_code == 201 and first.get_json() == {"id": 1, "secret": ANY_SECRET}
     again = client.post("/corrections", json=json_body(0))  # a retry, or a person pressing twice
     assert again.status_code == 200 and again.get_json() == {"id": 1, "duplicate": True}
     multipart = client.post("/corrections", data={"image": (io.BytesIO(drawing(0)), "d.png"), "label": "7"},
@@ -413,8 +423,8 @@ def test_a_role_that_may_only_insert_gets_201_for_what_it_stored(fake_model, pos
         with engine.begin() as connection:
             connection.exec_driver_sql("DROP ROLE IF EXISTS corrections_writer")
             connection.exec_driver_sql("CREATE ROLE corrections_writer LOGIN")
-            connection.exec_driver_sql("GRANT INSERT, SELECT (id, label, image_size, input_count, image_sha256)"
-                                       " ON corrections TO corrections_writer")
+            connection.exec_driver_sql("GRANT INSERT, SELECT (id, label, number_text, image_size, input_count,"
+                                       " image_sha256) ON corrections TO corrections_writer")
             connection.exec_driver_sql("GRANT USAGE ON SEQUENCE corrections_id_seq TO corrections_writer")
         try:
             writer_url = make_url(url).set(username="corrections_writer").render_as_string(hide_password=False)
@@ -634,6 +644,134 @@ def test_export_round_trip(app, client, tmp_path, fake_model):
     assert extra_images.shape == (3, 28, 28) and extra_images.dtype == np.uint8
     assert extra_labels.tolist() == [7, 4, 10]
     np.testing.assert_array_equal(extra_images, data["inputs"])
+
+
+def number_drawing(digits: str = "1474") -> bytes:
+    """A number drawn on a wide canvas, one digit's strokes beside the next (digits of stroke_digit's)."""
+    canvas = Image.new("RGBA", (280 * len(digits), 280), (0, 0, 0, 0))
+    for i, digit in enumerate(digits):
+        canvas.alpha_composite(stroke_digit(int(digit)), (280 * i, 0))
+    return encode(canvas)
+
+
+def test_a_number_is_stored_as_given_with_the_servers_reading_in_the_mode_sent(app, client, fake_model):
+    """Issue 23, finding 4: a misread number could be corrected only by one digit 0-9 (the export then could
+    not pair it); now the whole number is stored, digits and text, beside the server's own reading."""
+    image = number_drawing()
+    response = client.post("/corrections", json={"image": data_url(image), "number": "37.50", "mode": "digit"})
+    assert response.status_code == 201 and response.get_json() == {"id": 1, "secret": ANY_SECRET}
+    [row] = rows(app)
+    assert (row.label, row.number, row.number_text) == (None, "3750", "37.50")
+    assert row.reading == "3333" and row.input_count == 4  # read by segments: the fake model says 3 for each
+    form = client.post("/corrections", data={"image": (io.BytesIO(image), "n.png"), "number": "3850", "mode": "digit"},
+                       content_type="multipart/form-data")
+    assert form.status_code == 201
+    assert [(r.label, r.number, r.number_text) for r in rows(app)] == [(None, "3750", "37.50"), (None, "3850", "3850")]
+    # The same drawing with the same number is stored once; another number is another correction.
+    again = client.post("/corrections", json={"image": data_url(image), "number": "37.50", "mode": "digit"})
+    assert again.status_code == 200 and again.get_json() == {"id": 1, "duplicate": True}
+
+
+@pytest.mark.parametrize("body", [
+    {"number": ""}, {"number": "37..50"}, {"number": ".5"}, {"number": "5-"}, {"number": "3 850"}, {"number": "x"},
+    {"number": "1" * 33}, {"number": True}, {"number": [3850]}, {"label": 7, "number": "7"},
+    {"number": "3850", "mode": "strings"},
+], ids=["empty", "two-points", "leading-point", "trailing-dash", "space", "letter", "too-long", "bool", "list",
+        "both", "bad-mode"])
+def test_a_bad_number_or_mode_is_a_400_and_stores_nothing(app, client, png, body):
+    assert_error(client.post("/corrections", json={"image": data_url(png), **body}), 400)
+    assert rows(app) == []
+
+
+def test_a_correction_is_changed_or_withdrawn_only_with_its_secret(app, client, png):
+    """Issue 23, finding 4: a mis-tapped label could not be changed. PATCH and DELETE take the secret answered
+    at creation (never a cookie); another row's secret, none, or a wrong one changes nothing."""
+    first = client.post("/corrections", json={"image": data_url(png), "label": 7}).get_json()
+    other = client.post("/corrections", json={"image": data_url(drawing(1)), "label": 1}).get_json()
+    mine = {"Authorization": f"Bearer {first['secret']}"}
+    assert first["secret"] != other["secret"]
+    for headers in [{}, {"Authorization": f"Bearer {other['secret']}"}, {"Authorization": "Bearer nope"},
+                    {"Authorization": first["secret"]}]:
+        assert_error(client.patch(f"/corrections/{first['id']}", json={"label": 4}, headers=headers), 403)
+        assert_error(client.delete(f"/corrections/{first['id']}", headers=headers), 403)
+    assert_error(client.patch("/corrections/99", json={"label": 4}, headers=mine), 404)
+    assert_error(client.patch(f"/corrections/{first['id']}", json={"label": 11}, headers=mine), 400)
+    assert [(r.id, r.label) for r in rows(app)] == [(1, 7), (2, 1)]
+
+    changed = client.patch(f"/corrections/{first['id']}", json={"label": "not_a_digit"}, headers=mine)
+    assert changed.status_code == 200 and changed.get_json() == {"id": 1}
+    assert [(r.label, r.number) for r in rows(app)] == [(10, None), (1, None)]
+    assert client.patch("/corrections/1", json={"number": "3,850"}, headers=mine).status_code == 200
+    assert [(r.label, r.number, r.number_text) for r in rows(app)][0] == (None, "3850", "3,850")
+    assert client.patch("/corrections/1", json={"label": 4}, headers=mine).status_code == 200
+    assert [(r.label, r.number, r.number_text) for r in rows(app)][0] == (4, None, None)
+
+    withdrawn = client.delete("/corrections/1", headers=mine)
+    assert withdrawn.status_code == 204 and withdrawn.get_data() == b""
+    assert_error(client.delete("/corrections/1", headers=mine), 404)
+    assert [r.id for r in rows(app)] == [2]
+
+
+def test_the_export_pairs_each_digit_of_a_number_with_its_input(app, client, tmp_path, fake_model):
+    """A number correction whose digits are as many as the marks read trains on each of them, in order; one whose
+    count differs is kept, with its reading, but trains on nothing."""
+    image = number_drawing()
+    client.post("/corrections", json={"image": data_url(image), "number": "37.50", "mode": "digit"})
+    client.post("/corrections", json={"image": data_url(image), "number": "38", "mode": "digit"})
+    client.post("/corrections", json={"image": data_url(encode(stroke_digit(7))), "label": 7})
+    path = tmp_path / "corrections.npz"
+    assert app.test_cli_runner().invoke(args=["corrections", "export", str(path)]).exit_code == 0
+    data = np.load(path)
+    assert data["label"].tolist() == [255, 255, 7]
+    assert data["number"].tolist() == ["3750", "38", ""] and data["number_text"].tolist() == ["37.50", "38", ""]
+    assert data["reading"].tolist() == ["3333", "3333", "3"]
+    assert data["labels"].tolist() == [3, 7, 5, 0, 7] and data["image_row"].tolist() == [1, 1, 1, 1, 3]
+    np.testing.assert_array_equal(data["images"][:4], data["inputs"][:4])  # the number's inputs, left to right
+    extra_images, extra_labels = load_extra_data(path)
+    assert extra_images.shape == (5, 28, 28) and extra_labels.tolist() == [3, 7, 5, 0, 7]
+
+
+def test_the_number_migration_keeps_the_rows_stored_before_it_unchangeable(fake_model, database_url):
+    app = create_app({"MODEL": fake_model, "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
+                      "CORRECTIONS_AUTO_UPGRADE": False})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0002"]).exit_code == 0
+    engine = create_engine(database_uri(database_url, "/unused"))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO corrections (created_at, label, image, image_type, image_size, inputs, input_count,"
+                " reading, confidence, image_sha256) VALUES (:t, 7, :image, 'image/png', 4, :inputs, 0, '', 0.5, '')"),
+                {"t": datetime.now(UTC), "image": b"\x89PN", "inputs": b""})
+    finally:
+        engine.dispose()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    [row] = rows(app)
+    assert (row.label, row.number, row.secret_sha256) == (7, None, None)
+    client = app.test_client()
+    assert_error(client.delete("/corrections/1", headers={"Authorization": "Bearer anything"}), 403)
+    assert client.post("/corrections", json={"image": data_url(number_drawing()), "number": "1474",
+                                             "mode": "digit"}).status_code == 201
+    with app.app_context():  # a row with neither a label nor a number, or both, is refused by the database
+        for label, number in [(None, None), (7, "7")]:
+            db.session.add(Correction(created_at=Correction.now(), label=label, number=number, image=b"x",
+                                      image_type="image/png", image_size=1, inputs=b"", input_count=0, reading="",
+                                      confidence=0.0))
+            with pytest.raises(Exception, match="(?i)check"):
+                db.session.commit()
+            db.session.rollback()
+    assert runner.invoke(args=["db", "downgrade", "0002"]).exit_code == 0  # number rows have no digit label
+    assert [(r.id, r.label) for r in rows_at_0002(database_url)] == [(1, 7)]
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+
+
+def rows_at_0002(url: str) -> list:
+    engine = create_engine(database_uri(url, "/unused"))
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT id, label FROM corrections ORDER BY id")).all()
+    finally:
+        engine.dispose()
 
 
 def test_the_download_needs_the_token_and_exists_only_with_one(fake_model, tmp_path, png):
