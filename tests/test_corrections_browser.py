@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app import create_app
 from corrections import Correction, db
-from page_driver import CHROMIUM, draw_with_mouse, serve
+from page_driver import CHROMIUM, FOUR, ONE, SEVEN, draw_with_mouse, serve, shifted
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +22,8 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import expect  # noqa: E402
 
-SEVEN = [(0.22, 0.2), (0.78, 0.2), (0.42, 0.85)]  # a 7 in canvas fractions
+NUMBER_174 = [s for i, d in enumerate([ONE, SEVEN, FOUR]) for s in shifted(d, 0.08 + i * 0.3, 0.25)]
+SEVEN = SEVEN[0]  # a 7 in canvas fractions: one stroke
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +73,18 @@ def test_a_person_corrects_a_reading_and_a_row_appears(served, page):
     expect(page.locator("#correction-status")).to_have_text("Thanks — saved.")
     assert stored(app) == [(1, "7")]  # the label the person chose, the reading the server made
     expect(page.get_by_role("button", name="It was 1")).to_have_attribute("aria-pressed", "true")
-    expect(page.get_by_role("button", name="It was 2")).to_be_disabled()  # one correction per reading
     assert page.evaluate("document.getElementById('canvas').toDataURL().length") > 3000  # drawing kept
+    # A mis-tap is put right: another press changes the row, Withdraw removes it (issue 23, finding 4).
+    page.get_by_role("button", name="It was 2").click()
+    expect(page.locator("#correction-status")).to_have_text("Changed to 2 — saved.")
+    assert stored(app) == [(2, "7")]
+    expect(page.get_by_role("button", name="It was 2")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="It was 1")).to_have_attribute("aria-pressed", "false")
+    page.get_by_role("button", name="Withdraw").click()
+    expect(page.locator("#correction-status")).to_contain_text("Withdrawn")
+    assert stored(app) == []
+    expect(page.get_by_role("button", name="Withdraw")).to_be_hidden()
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "It was 2"  # focus kept
 
     # A new stroke hides the bar; the next reading offers it again, and "not a digit" is stored as 10.
     page.click("#clear")
@@ -80,7 +93,7 @@ def test_a_person_corrects_a_reading_and_a_row_appears(served, page):
     expect(bar).to_be_visible()
     page.get_by_role("button", name="not a digit").click()
     expect(page.locator("#correction-status")).to_have_text("Thanks — saved.")
-    assert [label for label, _ in stored(app)] == [1, 10]
+    assert [label for label, _ in stored(app)] == [10]
     assert errors == []
 
 
@@ -99,3 +112,60 @@ def test_a_failed_save_shows_the_error_and_keeps_the_drawing(served, page):
     assert page.evaluate("document.getElementById('canvas').toDataURL()") == before
     expect(page.locator("#prediction")).to_have_text("7")
     page.unroute("**/corrections")
+
+
+def stored_numbers(app) -> list[tuple]:
+    with app.app_context():
+        return [(r.label, r.number, r.number_text, r.reading)
+                for r in db.session.scalars(db.select(Correction).order_by(Correction.id))]
+
+
+def test_a_misread_number_is_corrected_as_a_whole_and_a_mis_tap_put_right(served, page):
+    """Issue 23, finding 4: a touching "3850" read "3890" could be corrected only as one digit 0-9: pressing 5
+    stored label 5 against the reading "3890", which the export could not pair, and a mis-tap stayed."""
+    app, url = served
+    with app.app_context():
+        db.session.execute(db.delete(Correction))
+        db.session.commit()
+    page.goto(url)
+    page.click("#mode")
+    draw_with_mouse(page, NUMBER_174)
+    expect(page.locator("#prediction")).to_have_text("174")
+    field = page.get_by_role("textbox", name="The number it was")
+    expect(field).to_be_visible()
+    expect(field).to_have_value("174")  # the number as read, to be put right
+    expect(page.get_by_role("button", name="It was 5")).to_be_hidden()  # not one digit for a number
+    expect(page.locator("#correction .correction-choices button:visible")).to_have_count(2)  # Save, not a number
+
+    field.fill("17a")  # what the API would refuse is not sent
+    field.press("Enter")
+    expect(page.locator("#correction-status")).to_contain_text("digits 0–9")
+    assert stored_numbers(app) == []
+
+    field.fill("1,47")  # the whole number, as written
+    field.press("Enter")
+    expect(page.locator("#correction-status")).to_have_text("Thanks — saved.")
+    assert stored_numbers(app) == [(None, "147", "1,47", "174")]  # read again in number mode, as the page read it
+    field.fill("147")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#correction-status")).to_have_text("Changed to 147 — saved.")
+    assert stored_numbers(app) == [(None, "147", "147", "174")]
+    page.get_by_role("button", name="not a number").click()
+    expect(page.locator("#correction-status")).to_have_text("Changed to not a number — saved.")
+    assert stored_numbers(app) == [(10, None, None, "174")]
+    page.get_by_role("button", name="Withdraw").click()
+    expect(page.locator("#correction-status")).to_contain_text("Withdrawn")
+    assert stored_numbers(app) == []
+
+    # The export pairs a number's digits with the digits read: its 28x28 inputs, left to right.
+    field.fill("147")
+    field.press("Enter")
+    expect(page.locator("#correction-status")).to_have_text("Thanks — saved.")
+    from corrections.export import write_export
+    buffer = io.BytesIO()
+    with app.app_context():
+        with db.engine.connect() as connection, connection.begin():
+            write_export(connection, buffer)
+    data = np.load(io.BytesIO(buffer.getvalue()))
+    assert data["labels"].tolist() == [1, 4, 7] and data["number"].tolist() == ["147"]
+    assert data["reading"].tolist() == ["174"]

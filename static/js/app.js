@@ -9,7 +9,8 @@
 // the empty canvas's cue and the panel's idle headline are drawn from it.
 //
 // Events on document (the contract with other page modules):
-//   "digit:reading" {detail: {image: data URL sent, answer: the JSON}} after each final reading;
+//   "digit:reading" {detail: {image: data URL sent, answer: the JSON, mode: the mode it was read in}} after
+//   each final reading;
 //   "digit:cleared" when the drawing is cleared, undone to empty, or a new stroke starts.
 import { DrawingPad } from "./pad.js";
 import { ResultPanel } from "./state.js";
@@ -136,7 +137,9 @@ function finish(result, image, sent, quiet = false) {
     const after = sent ? "Your drawing is kept." : "The photo was not read: choose another photo, or draw instead.";
     panel.error(`${result.data.error || `The server answered with an error.`} ${after}`);
   } else {
-    state.reading = { answer: result.data, image, small: sent ? isSmall() : false };
+    // A photo is read in number mode, or as the server chooses ("auto"): readFile's form says which.
+    const mode = sent || state.mode === "number" ? state.mode : "auto";
+    state.reading = { answer: result.data, image, small: sent ? isSmall() : false, mode };
     panel.result(result.data, { small: state.reading.small, image, announce: false });
     showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit);
     if (!quiet) makeFinal();
@@ -145,9 +148,9 @@ function finish(result, image, sent, quiet = false) {
 
 /** The reading shown is final: announce it and offer it for correction. */
 function makeFinal() {
-  const { answer, image } = state.reading;
+  const { answer, image, mode } = state.reading;
   panel.announceReading();
-  document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image, answer } }));
+  document.dispatchEvent(new CustomEvent("digit:reading", { detail: { image, answer, mode } }));
 }
 
 function selectDigit(index) {
