@@ -22,19 +22,21 @@ from synth.canvas import encode  # noqa: E402
 from synth.digits import stroke_digit  # noqa: E402
 
 
+def correction_body(i: int) -> bytes:
+    """A JSON correction of a drawn 7, labelled 7, whose PNG bytes differ for each ``i`` (a PNG text chunk), so it
+    is stored: the same bytes with the same label again are a duplicate, which stores nothing."""
+    info = PngInfo()
+    info.add_text("n", str(i))
+    image = encode(stroke_digit(7), pnginfo=info)
+    return json.dumps({"image": "data:image/png;base64," + base64.b64encode(image).decode(), "label": 7}).encode()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     png = encode(stroke_digit(7))
-
-    def body(i: int) -> bytes:  # the same drawing as distinct bytes (a PNG text chunk): a duplicate stores nothing
-        info = PngInfo()
-        info.add_text("n", str(i))
-        image = encode(stroke_digit(7), pnginfo=info)
-        return json.dumps({"image": "data:image/png;base64," + base64.b64encode(image).decode(), "label": 7}).encode()
-
     folder = tempfile.mkdtemp()
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder}/corrections.sqlite3"
     env = {"DATABASE_URL": url, "CORRECTIONS_RATE_LIMIT": "100000 per minute", "CORRECTIONS_MAX_ROWS": "1000000",
@@ -45,7 +47,7 @@ def main() -> None:
             status, _ = gunicorn_process.post(server.url + path, data, kind)
             return status, time.perf_counter() - begin
 
-        bodies = [body(i) for i in range(args.requests)]
+        bodies = [correction_body(i) for i in range(args.requests)]
         for path, data, kind in [("/predict", [png] * args.requests, "image/png"),
                                  ("/corrections", bodies, "application/json")]:
             begin = time.perf_counter()

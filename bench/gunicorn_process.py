@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def procfile_command() -> list[str]:
-    """Return the Procfile's `web:` command as argv, gunicorn taken from this interpreter's venv."""
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    argv = shlex.split(line.removeprefix("web:"))
+def procfile_command(process: str = "web") -> list[str]:
+    """Return the Procfile's ``process`` command (`web:`, or `release:`) as argv, its program (gunicorn,
+    flask) taken from this interpreter's venv."""
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith(f"{process}:"))
+    argv = shlex.split(line.removeprefix(f"{process}:"))
     return [str(Path(sys.executable).with_name(argv[0])), *argv[1:]]
 
 
@@ -152,16 +153,20 @@ def start(probe: bytes, command: list[str] | None = None, env: dict | None = Non
                                stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     server = Server(process, url, 0.0)
-    while True:
-        try:
-            if post(url + "/predict", probe, timeout=5)[0] == 200:
-                server.startup_seconds = time.perf_counter() - begin
-                return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}: {process.stderr.read().decode()[-2000:]}")
-        if time.perf_counter() - begin > timeout:
-            server.stop()
-            raise RuntimeError(f"gunicorn did not answer within {timeout} s")
-        time.sleep(0.01)
+    try:
+        while True:
+            try:
+                if post(url + "/predict", probe, timeout=5)[0] == 200:
+                    server.startup_seconds = time.perf_counter() - begin
+                    return server
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}: "
+                                   f"{process.stderr.read().decode()[-2000:]}")
+            if time.perf_counter() - begin > timeout:
+                raise RuntimeError(f"gunicorn did not answer within {timeout} s")
+            time.sleep(0.01)
+    except BaseException:  # Ctrl+C included: gunicorn runs in its own session, so nothing else would stop it
+        server.stop()
+        raise

@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL server from Debian's `postgresql` package, started and stopped by the tests.
+"""A throwaway PostgreSQL server from Debian's `postgresql` package, for the tests and `bench.database`.
 
 PostgreSQL refuses to run as root, and CI runs as root: then initdb and pg_ctl run as the `postgres`
 user (which the Debian package creates) through `runuser`. The cluster lives in a fresh folder under
 /tmp with trust authentication on 127.0.0.1 only, fsync off (a test server, thrown away at the end).
-Each test gets its own database from pytest-postgresql's DatabaseJanitor.
+Each test gets its own database from pytest-postgresql's DatabaseJanitor (``database()``, so only the
+tests need that package). It lives in bench/ because benchmarks never import tests/ (tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-
-from pytest_postgresql.janitor import DatabaseJanitor
 
 
 def find_bin_dir() -> Path | None:
@@ -43,10 +42,10 @@ class PostgresServer:
 
     user = "postgres"
 
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, prefix: str = "pytest-postgres-"):
         self.bin_dir = bin_dir
         self.port = _free_port()
-        self.folder = Path(tempfile.mkdtemp(prefix="pytest-postgres-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))
         self.data = self.folder / "data"
         self.prefix: list[str] = []
         if os.geteuid() == 0:
@@ -109,6 +108,8 @@ class PostgresServer:
     @contextmanager
     def database(self):
         """Create a fresh database, yield its URL, drop it."""
+        from pytest_postgresql.janitor import DatabaseJanitor
+
         janitor = DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port,
                                   dbname=f"test_{uuid.uuid4().hex[:12]}")
         janitor.init()
@@ -116,6 +117,26 @@ class PostgresServer:
             yield self.url(janitor.dbname)
         finally:
             janitor.drop()
+
+
+@contextmanager
+def running(bin_dir: Path, prefix: str = "pytest-postgres-"):
+    """Initialise and start a fresh cluster, yield its PostgresServer, then stop it and remove its folder.
+
+    The server is stopped whenever its postmaster.pid exists, so one started by an interrupted ``start`` is
+    stopped too; thaw a ``frozen`` server first (leave its block), or the stop waits for it.
+    """
+    server = PostgresServer(bin_dir, prefix)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        try:
+            if (server.data / "postmaster.pid").exists():
+                server.stop()
+        finally:
+            server.remove()
 
 
 def _has_user(name: str) -> bool:

@@ -26,9 +26,9 @@ from sqlalchemy.exc import OperationalError
 
 import model
 from app import create_app
+from bench.postgres_server import find_bin_dir, running as running_postgres
 from corrections import Correction, database_uri, db
 from corrections.routes import LOCK_KEY
-from postgres_server import PostgresServer, find_bin_dir
 from synth.canvas import canvas_from_mnist, encode
 from synth.digits import stroke_digit
 from training.digits import load_extra_data
@@ -49,13 +49,8 @@ def postgres():
         if os.environ.get("CI"):
             raise RuntimeError("CI needs PostgreSQL's pg_ctl: apt-get install -y postgresql")
         pytest.skip("no pg_ctl (apt-get install -y postgresql)")
-    server = PostgresServer(bin_dir).init()
-    server.start()
-    yield server
-    try:
-        server.stop()
-    finally:
-        server.remove()
+    with running_postgres(bin_dir) as server:
+        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
