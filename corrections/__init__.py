@@ -18,6 +18,9 @@ Settings (app config, else the environment):
     CORRECTIONS_TOKEN             bearer token of GET /corrections/export; unset = no such endpoint
     CORRECTIONS_TOKEN_RATE_LIMIT  wrong download tokens per client, Flask-Limiter notation; default "10 per hour"
     CORRECTIONS_AUTO_UPGRADE      migrate the schema at start-up; default on for SQLite only
+    CORRECTIONS_BREAKER_SECONDS   after a correction's database call fails by a timeout, a lock or a lost
+                                  connection, corrections are answered 503 (Retry-After) at once, without
+                                  the database, for this long, per worker; default 15; 0 = off
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from flask_migrate import Migrate
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from corrections.breaker import Breaker
 from corrections.cli import group
 from corrections.deadline import guard
 from corrections.models import Correction, db
-from corrections.routes import client_key, create_blueprint
+from corrections.routes import client_key, create_blueprint, keep_retry_after
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_FILENAME = "corrections.sqlite3"
@@ -50,6 +54,9 @@ POSTGRES_CONNECT_SECONDS = 2  # a down or unreachable database costs a /correcti
 POSTGRES_LOCK_MS = 1000  # lock_timeout: the advisory lock of another writer, or a table lock, waited for at most
 POSTGRES_STATEMENT_MS = 2000  # statement_timeout: any one statement on a slow or overloaded server
 POSTGRES_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
+# A stalled database costs each worker one bounded wait (1 s SQLite, 3 s PostgreSQL) per cool-down, not one per
+# correction; corrections arriving meanwhile are refused at once (corrections.breaker).
+BREAKER_SECONDS = 15
 
 __all__ = ["Correction", "db", "init_app", "database_uri"]
 
@@ -89,6 +96,8 @@ def init_app(app: Flask) -> None:
     config.setdefault("CORRECTIONS_TOKEN", env.get("CORRECTIONS_TOKEN") or None)
     config.setdefault("CORRECTIONS_CLIENT_MB_PER_DAY", int(env.get("CORRECTIONS_CLIENT_MB_PER_DAY", "20")))
     config.setdefault("CORRECTIONS_TOKEN_RATE_LIMIT", env.get("CORRECTIONS_TOKEN_RATE_LIMIT", "10 per hour"))
+    config.setdefault("CORRECTIONS_BREAKER_SECONDS",
+                      float(env.get("CORRECTIONS_BREAKER_SECONDS", str(BREAKER_SECONDS))))
     is_sqlite = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite"
     config.setdefault("CORRECTIONS_AUTO_UPGRADE", env.get("CORRECTIONS_AUTO_UPGRADE", "1" if is_sqlite else "0") == "1")
     if is_sqlite:
@@ -103,8 +112,11 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             guard(db.engine)  # a frozen server is cut off at the deadline of the request
     migrate.init_app(app, db, directory=str(MIGRATIONS))
+    app.after_request(keep_retry_after)  # before the Limiter, so that it runs after the Limiter's header hook
     limiter = Limiter(client_key, app=app)
-    app.register_blueprint(create_blueprint(limiter, config["CORRECTIONS_TOKEN"]))
+    # Created here, so each gunicorn worker has its own (forked before any request): its state is per process.
+    breaker = app.extensions["corrections_breaker"] = Breaker(config["CORRECTIONS_BREAKER_SECONDS"])
+    app.register_blueprint(create_blueprint(limiter, config["CORRECTIONS_TOKEN"], breaker))
     app.cli.add_command(group)
     app.extensions["corrections_model_sha256"] = _model_sha256(app.extensions.get("digit_model"))
 

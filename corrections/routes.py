@@ -8,15 +8,17 @@ import logging
 import re
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from flask_limiter import Limiter
 from limits import parse
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from corrections.breaker import TRIPS, Breaker, Open
 from corrections.deadline import EXPORT_SECONDS, REQUEST_SECONDS, within
 from corrections.export import ExportTooLarge, snapshot, write_export
 from corrections.models import LABELS, Correction, db, stored_bytes
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
               (b"BM", "image/bmp"), (b"RIFF", "image/webp"))
 UNAVAILABLE = "Corrections cannot be saved right now (the database is unavailable); please try again later."
+RETRY = "Corrections cannot be saved right now (the database is unavailable); please try again in {} s."
 LABEL_HELP = ("Send 'label' as a digit 0-9 or \"not_a_digit\", or 'number' as the number written (\"37.50\"), "
               "e.g. {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
 # A number as a person gives it: digits, with single separators of the string reader's (.,-/) between them.
@@ -99,13 +102,23 @@ def client_key() -> str:
     return request.remote_addr or "unknown"
 
 
-def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
+def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> Blueprint:
     """Return the corrections blueprint, rate-limited by ``limiter`` (one per app).
 
-    The download GET /corrections/export exists only when ``token`` (CORRECTIONS_TOKEN) is set.
+    POST, PATCH and DELETE reach the database through ``breaker`` (CORRECTIONS_BREAKER_SECONDS): after one
+    fails by a timeout, a lock or a lost connection, they are answered 503 with Retry-After at once, without
+    touching it, until its cool-down is over. The download GET /corrections/export, an operator's read under
+    its own deadline, is not behind it; it exists only when ``token`` (CORRECTIONS_TOKEN) is set.
     """
     bp = Blueprint("corrections", __name__)
     budget = Budget(limiter)
+    guarded = {f"{bp.name}.{name}" for name in ("create", "change", "withdraw")}
+
+    @contextmanager
+    def database_call() -> Iterator[None]:
+        """One correction's use of the database: through the breaker, cut off at the deadline (PostgreSQL)."""
+        with breaker.call(), within(REQUEST_SECONDS):
+            yield
 
     @bp.post("/corrections")
     @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
@@ -123,8 +136,10 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
         (as row ``id``: a retry stores nothing twice); 400 for a bad label or image, 413 oversized, 415
         another body, 422 blank, 429 over the rate limit or the client's daily budget of bytes, 503 when the
         store is full or the database is down, locked or stalled (PostgreSQL is cut off after
-        ``corrections.deadline.REQUEST_SECONDS``). Nothing is stored unless the answer is 201.
+        ``corrections.deadline.REQUEST_SECONDS``), and at once, with Retry-After, for the breaker's cool-down
+        after such a failure. Nothing is stored unless the answer is 201.
         """
+        breaker.check()  # an open breaker answers before the image is read
         data, label, mode = _parse_request()
         reading = current_app.extensions["reader"].read(data, mode)
         secret = secrets.token_urlsafe(18)
@@ -133,7 +148,7 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
                          secret_sha256=_sha256(secret),
                          model_sha256=current_app.extensions["corrections_model_sha256"], **_reading_fields(reading))
         cost = budget.cost(row)
-        with within(REQUEST_SECONDS):  # a stalled PostgreSQL is cut off: a 503
+        with database_call():  # a stalled PostgreSQL is cut off: a 503
             row_id, stored = _insert(row, admit=lambda: budget.check(cost))
         if not stored:
             return jsonify(id=row_id, duplicate=True), 200
@@ -146,11 +161,13 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
     def change(row_id: int):
         """Change a stored correction's label: JSON ``{"label": ...}`` or ``{"number": ...}`` as for POST, with
         ``Authorization: Bearer <secret>`` (the secret answered when it was stored). Answers 200 ``{"id": int}``;
-        400 a bad label, 403 a wrong or missing secret (or a row stored without one), 404 no such row.
+        400 a bad label, 403 a wrong or missing secret (or a row stored without one), 404 no such row; 503 as for
+        POST.
         """
+        breaker.check()
         body = _json_body()
         label = _label_fields(body)
-        with within(REQUEST_SECONDS):
+        with database_call():
             row = _own_row(row_id)
             row.label, row.number, row.number_text = label["label"], label["number"], label["number_text"]
             db.session.commit()
@@ -161,9 +178,10 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
                    error_message="Too many changes from this address; please wait a minute and try again.")
     def withdraw(row_id: int):
         """Withdraw (delete) a stored correction, with ``Authorization: Bearer <secret>``. Answers 204; 403 a wrong
-        or missing secret, 404 no such row (withdrawn already).
+        or missing secret, 404 no such row (withdrawn already); 503 as for POST.
         """
-        with within(REQUEST_SECONDS):
+        breaker.check()
+        with database_call():
             db.session.delete(_own_row(row_id))
             db.session.commit()
         return "", 204
@@ -213,14 +231,37 @@ def create_blueprint(limiter: Limiter, token: str | None) -> Blueprint:
     def rejected(error: Rejected):
         return jsonify(error=str(error)), error.status
 
+    @bp.errorhandler(Open)
+    def breaker_open(error: Open):
+        """Answer 503 with Retry-After: the database failed within the breaker's cool-down, and is not tried."""
+        g.corrections_retry_after = error.retry_after  # keep_retry_after writes it over Flask-Limiter's
+        return jsonify(error=RETRY.format(error.retry_after)), 503
+
     @bp.errorhandler(SQLAlchemyError)
     def database_error(error: SQLAlchemyError):
-        """Answer 503 when the database is down, unreachable or has no schema; log the cause."""
+        """Answer 503 when the database is down, unreachable or has no schema; log the cause.
+
+        A correction whose failure opened the breaker is told, with Retry-After, when to try again.
+        """
         db.session.rollback()
         log.warning("corrections database error: %s", str(error).splitlines()[0])
-        return jsonify(error=UNAVAILABLE), 503
+        retry = breaker.retry_after() if request.endpoint in guarded and isinstance(error, TRIPS) else None
+        return breaker_open(Open(retry)) if retry is not None else (jsonify(error=UNAVAILABLE), 503)
 
     return bp
+
+
+def keep_retry_after(response: Response) -> Response:
+    """Give a correction refused by the breaker its Retry-After: the seconds left of the cool-down.
+
+    Register it on the app before the Limiter (after_request hooks run last-registered first): Flask-Limiter's
+    hook sets Retry-After on every answer of a rate-limited route, to the rate limit window's reset (up to a
+    minute with "10 per minute"), or to the later of that and one already set.
+    """
+    seconds = g.pop("corrections_retry_after", None)
+    if seconds is not None:
+        response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _parse_request() -> tuple[bytes, dict, str]:

@@ -28,7 +28,8 @@ import model
 from app import create_app
 from bench.postgres_server import find_bin_dir, running as running_postgres
 from corrections import Correction, database_uri, db
-from corrections.routes import LOCK_KEY
+from corrections.breaker import Breaker, Open
+from corrections.routes import LOCK_KEY, Rejected
 from synth.canvas import canvas_from_mnist, encode
 from synth.digits import stroke_digit
 from training.digits import load_extra_data
@@ -71,6 +72,9 @@ class AnySecret:
 
 
 ANY_SECRET = AnySecret()
+# Tests of one database call's own bound, or of what a failed call stored, turn the breaker off: with it on, the
+# correction after a failure is refused for the cool-down without reaching the database (tested on its own).
+BREAKER_OFF = {"CORRECTIONS_BREAKER_SECONDS": 0}
 
 
 def make_app(fake_model, url, **config):
@@ -316,7 +320,7 @@ def test_with_no_sqlite_file_possible_predict_answers_and_corrections_is_503(fak
 
 def test_postgresql_going_down_and_coming_back(fake_model, postgres, png):
     with postgres.database() as url:
-        app = make_app(fake_model, url)
+        app = make_app(fake_model, url, **BREAKER_OFF)
         client = app.test_client()
         assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
         postgres.stop()
@@ -324,7 +328,7 @@ def test_postgresql_going_down_and_coming_back(fake_model, postgres, png):
             assert client.post("/predict", data=png, content_type="image/png").status_code == 200
             assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
             # A fresh app cannot reach it either, and still starts and serves /predict.
-            other = make_app(fake_model, url).test_client()
+            other = make_app(fake_model, url, **BREAKER_OFF).test_client()
             assert other.post("/predict", data=png, content_type="image/png").status_code == 200
             assert_error(other.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
         finally:
@@ -383,7 +387,7 @@ class KilledBackend(FailingDatabase):
 
 def test_a_backend_killed_before_or_after_the_commit_answers_exactly_what_was_stored(fake_model, postgres, png):
     with postgres.database() as url:
-        app = make_app(fake_model, url)
+        app = make_app(fake_model, url, **BREAKER_OFF)
         client = app.test_client()
         answers = []
         for i, after_commit in enumerate((False, True, False, True)):
@@ -402,7 +406,9 @@ def test_a_stored_row_is_answered_201_even_if_the_database_fails_after_the_commi
     assert [(r.id, r.label) for r in rows(app)] == [(response.get_json()["id"], 7)]
 
 
-def test_a_failure_before_the_commit_is_a_503_and_stores_nothing(app, client, png):
+def test_a_failure_before_the_commit_is_a_503_and_stores_nothing(fake_model, database_url, png):
+    app = make_app(fake_model, database_url, **BREAKER_OFF)
+    client = app.test_client()
     with FailingDatabase(app, after_commit=False):
         assert "database" in assert_error(client.post("/corrections", json={"image": data_url(png), "label": 7}), 503)
     assert rows(app) == []
@@ -435,7 +441,7 @@ def test_a_role_that_may_only_insert_gets_201_for_what_it_stored(fake_model, pos
 
 def test_a_locked_sqlite_database_is_a_503_while_predict_and_reads_still_answer(fake_model, tmp_path, png):
     path = tmp_path / "c.sqlite3"
-    app = make_app(fake_model, f"sqlite:///{path}", CORRECTIONS_TOKEN="s3cret-token")
+    app = make_app(fake_model, f"sqlite:///{path}", CORRECTIONS_TOKEN="s3cret-token", **BREAKER_OFF)
     client = app.test_client()
     assert client.post("/corrections", json={"image": data_url(png), "label": 7}).status_code == 201
     holder = sqlite3.connect(path, isolation_level=None)  # another process's writer, holding the lock
@@ -465,7 +471,7 @@ def test_a_locked_sqlite_database_is_a_503_while_predict_and_reads_still_answer(
 
 def test_a_postgresql_lock_held_elsewhere_is_a_503_while_predict_still_answers(fake_model, postgres, png):
     with postgres.database() as url:
-        app = make_app(fake_model, url)
+        app = make_app(fake_model, url, **BREAKER_OFF)
         client = app.test_client()
         holder = create_engine(database_uri(url, "/unused")).connect()
         holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")  # another writer, stalled
@@ -504,7 +510,7 @@ def test_a_frozen_postgresql_is_a_503_within_a_bound_while_predict_still_answers
     margin = 1.5  # seconds, for 2 shared cores
     body = {"image": data_url(png), "label": 7}
     with postgres.database() as url:
-        app = make_app(fake_model, url, CORRECTIONS_TOKEN="s3cret-token")
+        app = make_app(fake_model, url, CORRECTIONS_TOKEN="s3cret-token", **BREAKER_OFF)
         client = app.test_client()
         assert client.post("/corrections", json=body).status_code == 201  # the pool now holds a connection
         with postgres.frozen(thaw_after=15):
@@ -532,7 +538,7 @@ def test_postgresql_frozen_in_the_middle_of_an_insert_is_a_503_that_stores_nothi
 
     body = json_body(1)
     with postgres.database() as url:
-        app = make_app(fake_model, url)
+        app = make_app(fake_model, url, **BREAKER_OFF)
         client = app.test_client()
         assert client.post("/corrections", json=json_body(0)).status_code == 201
         with app.app_context():
@@ -554,6 +560,174 @@ def test_postgresql_frozen_in_the_middle_of_an_insert_is_a_503_that_stores_nothi
         assert deadline.REQUEST_SECONDS <= seconds < deadline.REQUEST_SECONDS + 1.5, seconds
         assert client.post("/corrections", json=json_body(2)).status_code == 201  # the lock went with the session
         assert len(rows(app)) == 2
+
+
+class Clock:
+    """A clock for the breaker that moves only when told (seconds)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def locked() -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_the_breaker_opens_on_a_database_failure_and_lets_one_trial_through_after_its_cool_down():
+    clock = Clock()
+    breaker = Breaker(10, clock)
+    with breaker.call():
+        pass
+    with pytest.raises(Rejected), breaker.call():  # the database answered: a full store is no failure
+        raise Rejected(503, "The corrections store is full.")
+    assert breaker.state == "closed"
+    with pytest.raises(OperationalError), breaker.call():
+        raise locked()
+    assert breaker.state == "open"
+    clock.now = 2.5
+    with pytest.raises(Open) as refused:
+        breaker.check()
+    assert refused.value.retry_after == 8 and breaker.retry_after() == 8
+    ran = []
+    with pytest.raises(Open), breaker.call():
+        ran.append("the database")
+    assert ran == []  # refused without running the call
+    clock.now = 10
+    assert breaker.state == "half-open" and breaker.retry_after() is None
+    with breaker.call():  # the one trial: another call meanwhile is refused
+        with pytest.raises(Open) as refused, breaker.call():
+            pass
+        assert refused.value.retry_after == 1
+    assert breaker.state == "closed"
+    with pytest.raises(OperationalError), breaker.call():
+        raise locked()
+    clock.now = 20
+    with pytest.raises(OperationalError), breaker.call():  # a failed trial opens it for another cool-down
+        raise locked()
+    clock.now = 25
+    assert breaker.state == "open" and breaker.retry_after() == 5
+
+
+def test_a_call_begun_before_the_breaker_opened_does_not_close_it_and_0_seconds_turns_it_off():
+    clock = Clock()
+    breaker = Breaker(10, clock)
+    with breaker.call():  # answered after another call failed meanwhile: it says nothing about the database now
+        with pytest.raises(OperationalError), breaker.call():
+            raise locked()
+    assert breaker.state == "open"
+    off = Breaker(0, clock)
+    with pytest.raises(OperationalError), off.call():
+        raise locked()
+    assert off.state == "closed" and off.retry_after() is None
+    with off.call():
+        pass
+
+
+COOL_DOWN = 1  # seconds: CORRECTIONS_BREAKER_SECONDS in the tests below
+
+
+class Touches:
+    """Count the uses of ``app``'s database: a pooled connection checked out, or a new one tried (even in vain)."""
+
+    EVENTS = ("checkout", "do_connect")
+
+    def __init__(self, app):
+        with app.app_context():
+            self.engine = db.engine
+        self.count = 0
+
+    def touch(self, *_args):
+        self.count += 1
+
+    def __enter__(self):
+        for name in self.EVENTS:
+            event.listen(self.engine, name, self.touch)
+        return self
+
+    def __exit__(self, *_exc):
+        for name in self.EVENTS:
+            event.remove(self.engine, name, self.touch)
+
+
+def assert_retry_after(response) -> None:
+    assert_error(response, 503)
+    assert 1 <= int(response.headers["Retry-After"]) <= COOL_DOWN
+    assert f"try again in {response.headers['Retry-After']} s" in response.get_json()["error"]
+
+
+def assert_refused_at_once(app, send) -> None:
+    """``send()`` is answered 503 with Retry-After in milliseconds, without touching the database."""
+    with Touches(app) as touches:
+        response, seconds = timed(send)
+    assert_retry_after(response)
+    assert touches.count == 0 and seconds < 0.5, (touches.count, seconds)
+
+
+def test_the_breaker_answers_corrections_at_once_while_sqlite_is_locked_and_stores_them_after(fake_model, tmp_path,
+                                                                                              png):
+    from corrections import SQLITE_BUSY_SECONDS
+
+    path = tmp_path / "c.sqlite3"
+    app = make_app(fake_model, f"sqlite:///{path}", CORRECTIONS_BREAKER_SECONDS=COOL_DOWN)
+    client = app.test_client()
+    first = client.post("/corrections", json=json_body(0))
+    assert first.status_code == 201
+    holder = sqlite3.connect(path, isolation_level=None)  # another connection's writer, holding the lock
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        response, seconds = timed(lambda: client.post("/corrections", json=json_body(1)))
+        assert_retry_after(response)  # the busy timeout ran out: the breaker opens
+        assert seconds >= SQLITE_BUSY_SECONDS, seconds
+        assert_refused_at_once(app, lambda: client.post("/corrections", json=json_body(2)))
+        assert_refused_at_once(app, lambda: client.patch(
+            f"/corrections/{first.get_json()['id']}", json={"label": 4},
+            headers={"Authorization": f"Bearer {first.get_json()['secret']}"}))
+        assert client.post("/predict", data=png, content_type="image/png").status_code == 200
+        time.sleep(COOL_DOWN)
+        with Touches(app) as touches:  # half-open: one trial reaches the database, finds it locked, reopens
+            response, seconds = timed(lambda: client.post("/corrections", json=json_body(3)))
+        assert_retry_after(response)
+        assert touches.count >= 1 and seconds >= SQLITE_BUSY_SECONDS, seconds
+        assert_refused_at_once(app, lambda: client.post("/corrections", json=json_body(4)))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    time.sleep(COOL_DOWN)
+    assert client.post("/corrections", json=json_body(5)).status_code == 201  # the trial succeeds: closed
+    assert client.post("/corrections", json=json_body(6)).status_code == 201
+    assert app.extensions["corrections_breaker"].state == "closed"
+    assert [r.image for r in rows(app)] == [drawing(i) for i in (0, 5, 6)]
+
+
+def test_the_breaker_answers_corrections_at_once_while_postgresql_is_frozen_and_stores_them_after(fake_model,
+                                                                                                   postgres, png):
+    from corrections import POSTGRES_CONNECT_SECONDS, deadline
+
+    margin = 1.5  # seconds, for 2 shared cores
+    with postgres.database() as url:
+        app = make_app(fake_model, url, CORRECTIONS_BREAKER_SECONDS=COOL_DOWN)
+        client = app.test_client()
+        assert client.post("/corrections", json=json_body(0)).status_code == 201  # the pool holds a connection
+        with postgres.frozen(thaw_after=15):
+            response, seconds = timed(lambda: client.post("/corrections", json=json_body(1)))
+            assert_retry_after(response)  # its ping was cut at the deadline: the breaker opens
+            assert deadline.REQUEST_SECONDS <= seconds < deadline.REQUEST_SECONDS + margin, seconds
+            assert_refused_at_once(app, lambda: client.post("/corrections", json=json_body(2)))
+            response, seconds = timed(lambda: client.post("/predict", data=png, content_type="image/png"))
+            assert response.status_code == 200 and seconds < margin
+            time.sleep(COOL_DOWN)
+            with Touches(app) as touches:  # the trial, on a new connection: connect_timeout, then open again
+                response, seconds = timed(lambda: client.post("/corrections", json=json_body(3)))
+            assert_retry_after(response)
+            assert touches.count >= 1 and seconds < POSTGRES_CONNECT_SECONDS + margin, seconds
+            assert_refused_at_once(app, lambda: client.post("/corrections", json=json_body(4)))
+        time.sleep(COOL_DOWN)
+        assert client.post("/corrections", json=json_body(5)).status_code == 201  # thawed: the trial closes it
+        assert client.post("/corrections", json=json_body(6)).status_code == 201
+        assert [r.image for r in rows(app)] == [drawing(i) for i in (0, 5, 6)]
 
 
 def tables(url: str) -> set[str]:
