@@ -11,6 +11,7 @@ Command line (see ``python model.py --help``):
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py convert
     python model.py train-strings [--steps N] [--synthetic N] [--init K --learning-rate R --data-seed S]
+                                   [--filters 32,64,128,128,192 --frame-units 256]
                                                                # the string reader (training/strings.py)
 Measurements: ``python evaluation.py``.
 """
@@ -61,6 +62,9 @@ def _main(argv=None) -> int:
     p_strings.add_argument("--data-seed", type=int, default=None,
                            help="seed of the synthetic lines, real variants and batches (the holdout keeps --seed's)")
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
+    p_strings.add_argument("--filters", default=None,
+                           help="the five convolutions' widths, comma-separated (default: training.strings.CONFIG)")
+    p_strings.add_argument("--frame-units", type=int, default=None, help="the 1-D convolutions' width")
     for p in (p_train,):
         p.add_argument("--data-dir", default=None,
                        help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
@@ -86,7 +90,9 @@ def _main(argv=None) -> int:
         from training import strings
 
         overrides = {k: v for k, v in (("steps", args.steps), ("synthetic", args.synthetic), ("init", args.init),
-                                       ("learning_rate", args.learning_rate), ("data_seed", args.data_seed))
+                                       ("learning_rate", args.learning_rate), ("data_seed", args.data_seed),
+                                       ("filters", args.filters and [int(f) for f in args.filters.split(",")]),
+                                       ("frame_units", args.frame_units))
                      if v is not None}
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))

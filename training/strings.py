@@ -42,11 +42,15 @@ CONFIG = {
     "real_share": 0.3,  # share of each batch drawn from the real amounts
     "init": None,  # a .keras reader to start from (fine-tuning), or None for fresh weights
     "data_seed": None,  # seeds the synthetic lines, the real variants and the batches; None: "seed" does
+    "filters": [16, 48, 96, 96, 128],  # the network's width (build_string_model)
+    "frame_units": 192,
 }
 
 
-def build_string_model():
-    """Build the reader (uncompiled): (B, 32, W, 1) float32 in [0, 1] -> (B, W/4, NUM_STRING_CLASSES) logits."""
+def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
+    """Build the reader (uncompiled): (B, 32, W, 1) float32 in [0, 1] -> (B, W/4, NUM_STRING_CLASSES) logits.
+
+    ``filters``: the five convolutions' widths; ``frame_units``: the 1-D convolutions' (``CONFIG``)."""
     import keras
     from keras import layers
 
@@ -55,19 +59,19 @@ def build_string_model():
         return layers.ReLU()(layers.BatchNormalization()(x))
 
     inputs = keras.Input(shape=(LINE_HEIGHT, None, 1), name="line")
-    x = conv_bn(inputs, 32)  # (B, 32, W, 32)
-    x = layers.MaxPooling2D((2, 2))(x)  # (B, 16, W/2, 32)
-    x = conv_bn(x, 64)
-    x = layers.MaxPooling2D((2, 2))(x)  # (B, 8, W/4, 64)
-    x = conv_bn(x, 128)
-    x = conv_bn(x, 128)
-    x = layers.MaxPooling2D((2, 1))(x)  # (B, 4, W/4, 128)
-    x = conv_bn(x, 192)
-    x = layers.MaxPooling2D((2, 1))(x)  # (B, 2, W/4, 192)
-    x = layers.Permute((2, 1, 3))(x)  # (B, W/4, 2, 192)
-    x = layers.Reshape((-1, 2 * 192))(x)  # (B, T, 384): one frame per LINE_STRIDE columns
+    x = conv_bn(inputs, filters[0])  # (B, 32, W, f0)
+    x = layers.MaxPooling2D((2, 2))(x)  # (B, 16, W/2, f0)
+    x = conv_bn(x, filters[1])
+    x = layers.MaxPooling2D((2, 2))(x)  # (B, 8, W/4, f1)
+    x = conv_bn(x, filters[2])
+    x = conv_bn(x, filters[3])
+    x = layers.MaxPooling2D((2, 1))(x)  # (B, 4, W/4, f3)
+    x = conv_bn(x, filters[4])
+    x = layers.MaxPooling2D((2, 1))(x)  # (B, 2, W/4, f4)
+    x = layers.Permute((2, 1, 3))(x)  # (B, W/4, 2, f4)
+    x = layers.Reshape((-1, 2 * filters[4]))(x)  # (B, T, 2 f4): one frame per LINE_STRIDE columns
     for dilation in (1, 2, 4):  # each frame sees about +-7 frames (28 px, a digit and its neighbours)
-        x = layers.Conv1D(256, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
+        x = layers.Conv1D(frame_units, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Dropout(0.2)(x)
     logits = layers.Dense(NUM_STRING_CLASSES, name="logits")(x)  # (B, T, 15)
@@ -206,7 +210,7 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     seed = config["seed"]
     data_seed = seed if config["data_seed"] is None else int(config["data_seed"])
     keras.utils.set_random_seed(data_seed)
-    started = time.time()
+    started, commit = time.time(), _commit()  # the code the run starts from, whatever is committed meanwhile
     work_dir.mkdir(parents=True, exist_ok=True)
     cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
     if cache.exists():
@@ -227,7 +231,7 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
     sources = [(synth_blob, synth_offsets, synth_texts, False), (real_blob, real_offsets, real_texts, True)]
-    model = build_string_model()
+    model = build_string_model(config["filters"], config["frame_units"])
     if config["init"]:
         model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
         log(f"starting from {config['init']}")
@@ -282,7 +286,7 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     record = {
         "model": output.name, "config": config, "minutes": round(minutes, 1),
         "command": " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else "",
-        "commit": _commit(), "real_training_amounts": int(len(trainable)),
+        "commit": commit, "real_training_amounts": int(len(trainable)),
         "holdout_indices": [int(i) for i in holdout], "final_loss": float(np.mean(losses[-250:])),
     }
     output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
