@@ -179,8 +179,9 @@ def probe(server, numbers, label: str, interval: float) -> str:
     most = max((n for _, n, _ in workers.samples), default=0)
     total = max((total for _, _, total in workers.samples), default=0)
     return (f"{label}: one correction held {most} of {total} workers for {span:.2f} s (sampled every "
-            f"{1000 * np.mean(np.diff(times)):.0f} ms) and was answered {status} after {seconds:.2f} s: one every "
-            f"{interval:g} s needs {seconds / interval:.1f} workers to itself")
+            f"{1000 * np.mean(np.diff(times)):.0f} ms) and was answered {status} after {seconds:.2f} s: without the "
+            f"circuit breaker, one every {interval:g} s would need {seconds / interval:.1f} workers to itself; "
+            f"with it, one such wait per worker per cool-down")
 
 
 def measure(database: str, state: str, server, stall, png: bytes, args, numbers) -> tuple[list[Row], list[str]]:
