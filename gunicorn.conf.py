@@ -8,10 +8,15 @@ from recognizer.backends import backend_name  # the one place MODEL_BACKEND is r
 bind = f"0.0.0.0:{os.environ['PORT']}" if os.environ.get("PORT") else "127.0.0.1:8000"
 # Heroku sets WEB_CONCURRENCY from the dyno size; two workers fit a 512 MB dyno with LiteRT.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# The sync worker, but the errors gunicorn answers itself (414, 431, a malformed request, a request
+# gunicorn's threaded worker, but the errors gunicorn answers itself (414, 431, a malformed request, a request
 # stopped at the timeout) are JSON with the app's security headers, not gunicorn's HTML page.
 worker_class = "gunicorn_worker.JsonErrorWorker"
-# Under the Heroku router's 30 s limit: a stuck worker is replaced before the router gives up.
+# Connections each worker handles at once: a client sending its request a byte at a time holds a thread, not
+# the worker. The model runs one request at a time per worker (one interpreter, behind a lock), so more
+# threads add room for slow clients and database waits, not inference throughput.
+threads = 4
+# Under the Heroku router's 30 s limit: a request not received and handed to the app within it is answered
+# a 503 (JsonErrorWorker's own deadline), and a worker whose main loop stalls is replaced.
 timeout = 20
 graceful_timeout = 10
 accesslog = "-"

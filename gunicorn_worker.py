@@ -1,4 +1,4 @@
-"""gunicorn's sync worker, answering the errors gunicorn writes itself as the app's JSON.
+"""gunicorn's threaded worker, answering the errors gunicorn writes itself as the app's JSON.
 
 gunicorn answers some requests before the app sees them: a request line over ``limit_request_line``
 (414), too many headers or one too large (431), a malformed request line, method, header or chunk (400),
@@ -6,21 +6,36 @@ an unknown transfer coding (501), and a request its worker was stopped in (the `
 shutdown). Its own answer is an HTML page without the security headers; ``JsonErrorWorker`` writes
 ``{"error": "..."}`` with the headers of every other answer (``app.SECURITY_HEADERS``). gunicorn.conf.py
 names it as the ``worker_class``.
+
+It is gunicorn's ``gthread`` worker (``threads`` connections at once per worker), so a client that sends its
+request a byte at a time holds one thread, not the worker. gthread's main loop tells the arbiter it is alive
+whatever its threads do, so the arbiter's ``timeout`` no longer stops a slow request; ``JsonErrorWorker``
+gives each request that deadline itself: a request not received and handed to the app's answer within
+``timeout`` seconds gets the JSON 503 and its connection is shut, which frees the thread.
 """
 
 from __future__ import annotations
 
+import ctypes
+import io
 import json
+import socket
+import threading
 from datetime import datetime
 
 from gunicorn import util
 from gunicorn.http import errors
 from gunicorn.http.wsgi import Response, default_environ
-from gunicorn.workers.sync import SyncWorker
+from gunicorn.workers.gthread import ThreadWorker
 
-from app import SECURITY_HEADERS
+from app import MAX_UPLOAD_BYTES, SECURITY_HEADERS
 
 MAX_DETAIL = 120  # characters of gunicorn's own description kept in the message (it may quote the request)
+_current = threading.local()  # the _Deadline of the request this thread handles, or None
+
+
+class RequestTimeout(SystemExit):
+    """A request stopped at the worker's ``timeout``: answered as a worker stopped mid-request (a 503)."""
 
 
 def error_answer(exc: BaseException, limits) -> tuple[int, str, str]:
@@ -69,8 +84,147 @@ def json_error(status: int, reason: str, message: str) -> bytes:
     return head.encode("latin-1") + b"\r\n" + body
 
 
-class JsonErrorWorker(SyncWorker):
-    """gunicorn's sync worker whose own error answers are JSON with the security headers (see the module)."""
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+
+
+def one_malloc_arena() -> None:
+    """Make this process's threads share glibc's one malloc arena (as ``MALLOC_ARENA_MAX=1`` would).
+
+    By default each new thread gets an arena of its own, and an image decoded in one thread leaves its pages
+    in that thread's arena, unused by the others: a worker's memory grew by one decode's worth per thread.
+    The app runs one request at a time per worker, so the threads never contend for the arena. Not glibc
+    (musl, macOS): nothing to do.
+    """
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
+    except (OSError, AttributeError):
+        pass
+
+
+class _Unreadable:
+    """A request body whose reading failed: every read raises that error again, for the app to answer."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def read(self, *_args):
+        raise self.error
+
+    readline = read
+
+
+def buffer_body(environ: dict) -> None:
+    """Read the request body into memory, up to ``MAX_UPLOAD_BYTES`` + 1 bytes, in place of ``wsgi.input``.
+
+    A body declared larger is left unread (the app answers 413 without reading it); a chunked one is read up
+    to one byte over the limit, so the app still sees that it is too large. An error while reading (a
+    malformed chunk, a client gone) is raised again by the app's first read, as it would have been.
+    """
+    length = environ.get("CONTENT_LENGTH")
+    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
+        return
+    stream = environ["wsgi.input"]
+    try:
+        environ["wsgi.input"] = io.BytesIO(stream.read(int(length) if length else MAX_UPLOAD_BYTES + 1))
+    except Exception as error:  # gunicorn's InvalidChunkSize, NoMoreData, ...
+        environ["wsgi.input"] = _Unreadable(error)
+
+
+class _Deadline:
+    """Answer one connection's request a JSON 503 and shut it ``seconds`` after ``start``, unless by then the
+    app has begun its answer (``answering``) or the request is done (``stop``)."""
+
+    def __init__(self, worker: JsonErrorWorker, conn, seconds: float):
+        self.worker, self.conn, self.lock, self.state = worker, conn, threading.Lock(), "reading"
+        self.timer = threading.Timer(seconds, self.expire)
+        self.timer.daemon = True
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def answering(self) -> None:
+        with self.lock:  # waits for an expiry under way: the app's answer then meets a shut socket (EPIPE)
+            if self.state == "reading":
+                self.state = "answering"
+
+    def stop(self) -> None:
+        with self.lock:
+            if self.state != "expired":
+                self.state = "done"
+        self.timer.cancel()
+
+    @property
+    def expired(self) -> bool:
+        return self.state == "expired"
+
+    def expire(self) -> None:
+        with self.lock:
+            if self.state != "reading":
+                return
+            self.state = "expired"
+            self.worker.handle_error(None, self.conn.sock, self.conn.client, RequestTimeout(1))
+            try:  # ends the thread's blocking read of the request at once (EOF), and the connection
+                self.conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class JsonErrorWorker(ThreadWorker):
+    """gunicorn's gthread worker whose own error answers are JSON with the security headers, and whose requests
+    each end at the ``timeout`` (see the module)."""
+
+    def init_process(self) -> None:
+        one_malloc_arena()
+        self.deadlines: set[_Deadline] = set()
+        self.deadlines_lock = threading.Lock()
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        """Load the app, wrapped so that it runs one request at a time per worker, on a body already read.
+
+        The request's body (up to ``MAX_UPLOAD_BYTES`` + 1) is read in the request's own thread before the
+        app is entered, so a slow upload holds its thread only; the app itself then runs under the worker's
+        lock, so decoding and the model use a worker's memory as a sync worker did (one image at a time),
+        whatever ``threads`` is. The app's ``start_response`` lifts the request's deadline.
+        """
+        super().load_wsgi()
+        app, lock = self.wsgi, threading.Lock()
+
+        def wsgi(environ, start_response):
+            deadline = getattr(_current, "deadline", None)
+
+            def answering(*args):
+                if deadline is not None:
+                    deadline.answering()
+                return start_response(*args)
+            buffer_body(environ)
+            with lock:
+                return app(environ, answering)
+        self.wsgi = wsgi
+
+    def handle(self, conn):
+        """Handle one request on ``conn`` as gthread does, within ``cfg.timeout`` seconds."""
+        deadline = _Deadline(self, conn, self.cfg.timeout)
+        with self.deadlines_lock:
+            self.deadlines.add(deadline)
+        _current.deadline = deadline
+        deadline.start()
+        try:
+            keep = super().handle(conn)
+        finally:
+            deadline.stop()
+            _current.deadline = None
+            with self.deadlines_lock:
+                self.deadlines.discard(deadline)
+        return False if deadline.expired else keep
+
+    def handle_abort(self, sig, frame) -> None:
+        """The arbiter stops this worker (its main loop stalled, or a shutdown): answer what is still being read."""
+        with self.deadlines_lock:
+            pending = list(self.deadlines)
+        for deadline in pending:
+            deadline.expire()
+        super().handle_abort(sig, frame)
 
     def handle_error(self, req, client, addr, exc: BaseException) -> None:
         """Log the failed request as gunicorn does and answer ``json_error(*error_answer(exc, self.cfg))``.

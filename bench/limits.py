@@ -4,6 +4,9 @@ its answer, the time of the slowest of ``--parallel`` copies sent at once, and t
     .venv/bin/python -m bench.limits               # about a minute on two cores
     .venv/bin/python -m bench.limits --parallel 4  # four of each in flight, as in the issue
 
+A last row times a /predict sent while two clients send their request body a byte every 0.2 s (issue 24:
+with sync workers it waited for gunicorn's 20 s timeout; the threaded worker answers it at once).
+
 Memory is the RSS of the master plus its workers, sampled every 10 ms (shared pages counted in every
 process, so an upper bound on what a 512 MB dyno sees).
 """
@@ -12,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from bench import gunicorn_process, hostile
 
@@ -31,6 +37,37 @@ def transport_cases() -> list[tuple[str, callable, str]]:
         ("chunked body over 2 MB", lambda url: gunicorn_process.post_chunked(url + "/predict", over),
          "cut at 2 MB, answered 200"),
     ]
+
+
+SLOW_HEAD = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+
+
+def dribble(url: str, head: bytes, stop: threading.Event) -> None:
+    """Send ``head``, then one byte every 0.2 s until ``stop`` is set or the server answers (a slow client)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            while not stop.wait(0.2):
+                sock.sendall(b"x")
+        except OSError:  # the server answered and closed
+            pass
+
+
+def predict_behind_slow_clients(url: str, seven: bytes, clients: int = 2, timeout: float = 10) -> dict:
+    """Time one /predict sent while ``clients`` connections dribble their body a byte every 0.2 s."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=dribble, args=(url, SLOW_HEAD, stop), daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # both are now being read
+    status, body, seconds = timed(lambda: gunicorn_process.post(url + "/predict", seven, timeout=timeout))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return {"name": f"/predict while {clients} clients send their body a byte every 0.2 s", "bytes": 0,
+            "statuses": [status], "seconds": seconds, "before": "waited for the 20 s timeout",
+            "error": str(body.get("digit", body.get("error", "")))}
 
 
 def timed(fn) -> tuple[int, dict, float]:
@@ -64,6 +101,10 @@ def measure(parallel: int = 2, timeout: float = 10) -> list[dict]:
                 rows.append({"name": name, "bytes": size, "statuses": [a[0] for a in answers],
                              "seconds": max(a[2] for a in answers), "peak_mb": memory.peak, "before": before,
                              "error": answers[0][1].get("error", "")})
+        with gunicorn_process.PeakMemory(server) as memory:
+            row = predict_behind_slow_clients(server.url, hostile.seven_png(), timeout=timeout)
+        rows.append({**row, "peak_mb": memory.peak})
+        print(f"{row['name']}: {row['seconds']:.2f} s, answered {row['statuses'][0]} ({row['error']})")
         # Still serving after all of it:
         status, body = gunicorn_process.post(server.url + "/predict", hostile.seven_png())
         rows.append({"name": "a 7 after all of the above", "bytes": 0, "statuses": [status],
