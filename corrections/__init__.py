@@ -47,14 +47,14 @@ from corrections.routes import client_key, create_blueprint, keep_retry_after
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_FILENAME = "corrections.sqlite3"
 # A writer waits this long for another's write lock, then /corrections answers 503: a locked file must
-# not hold a sync worker (and the /predict requests queued behind it). A correction's transaction takes
+# not hold a worker (and the /predict requests queued behind it). A correction's transaction takes
 # milliseconds, so a second covers the other worker's.
 SQLITE_BUSY_SECONDS = 1
-POSTGRES_CONNECT_SECONDS = 2  # a down or unreachable database costs a /corrections request this long at most
+POSTGRES_CONNECT_SECONDS = 2  # a down or frozen database costs a new connection this long at most (libpq's least)
 POSTGRES_LOCK_MS = 1000  # lock_timeout: the advisory lock of another writer, or a table lock, waited for at most
-POSTGRES_STATEMENT_MS = 2000  # statement_timeout: any one statement on a slow or overloaded server
+POSTGRES_STATEMENT_MS = 1500  # statement_timeout: any one statement on a slow server; under deadline.REQUEST_SECONDS
 POSTGRES_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
-# A stalled database costs each worker one bounded wait (1 s SQLite, 3 s PostgreSQL) per cool-down, not one per
+# A stalled database costs each worker one bounded wait (1 s SQLite, 2 s PostgreSQL) per cool-down, not one per
 # correction; corrections arriving meanwhile are refused at once (corrections.breaker).
 BREAKER_SECONDS = 15
 

@@ -1,10 +1,11 @@
 """A circuit breaker over the corrections database, so that a stalled database costs a worker one wait, not one
 per correction.
 
-A sync worker waiting on the database also holds the /predict requests queued behind it. Each wait is bounded
-(SQLite's busy timeout, 1 s; corrections.deadline, 3 s), but while the database stays locked or frozen every
-correction would wait its bound again, and corrections arriving faster than that keep the workers busy. The
-breaker (the standard pattern, as in the ``pybreaker`` library) remembers the failure instead:
+A worker waiting on the database (the app runs one request at a time a worker) also holds the /predict
+requests queued behind it. Each wait is bounded (SQLite's busy timeout, 1 s; corrections.deadline, 2 s), but
+while the database stays locked or frozen every correction would wait its bound again, and corrections
+arriving faster than that keep the workers busy. The breaker (the standard pattern, as in the ``pybreaker``
+library) remembers the failure instead:
 
 - **closed** (normal): every call reaches the database. A call that fails by a timeout, a lock or a lost
   connection (``TRIPS``) opens the breaker; any other outcome, errors included (a full store, a bad row),

@@ -500,14 +500,37 @@ def test_a_postgresql_lock_held_elsewhere_is_a_503_while_predict_still_answers(f
 def timed(call) -> tuple[object, float]:
     start = time.perf_counter()
     result = call()
-    return result, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    print(f"answered {getattr(result, 'status_code', '?')} in {seconds:.2f} s")  # shown with -s
+    return result, seconds
+
+
+STALL_BOUND_S = 2  # issue 24: every stall of the database ends in a 503 within 2 s
+STALL_MARGIN_S = 0.5  # measured on 2 shared cores: the 503 itself, and a scheduler that is busy elsewhere
+
+
+def test_every_database_wait_is_bounded_within_two_seconds():
+    # A pooled connection is cut at the deadline; a new one waits connect_timeout at most to connect, and its work
+    # is cut at the same deadline (counted from the start); a live server's own timeouts come first.
+    from corrections import (
+        POSTGRES_CONNECT_SECONDS,
+        POSTGRES_LOCK_MS,
+        POSTGRES_STATEMENT_MS,
+        SQLITE_BUSY_SECONDS,
+        deadline,
+        postgres_connect_args,
+    )
+
+    assert max(deadline.REQUEST_SECONDS, POSTGRES_CONNECT_SECONDS, SQLITE_BUSY_SECONDS) <= STALL_BOUND_S
+    assert POSTGRES_LOCK_MS <= POSTGRES_STATEMENT_MS < deadline.REQUEST_SECONDS * 1000
+    args = postgres_connect_args()
+    assert args["connect_timeout"] == POSTGRES_CONNECT_SECONDS
+    assert f"statement_timeout={POSTGRES_STATEMENT_MS}" in args["options"]
 
 
 def test_a_frozen_postgresql_is_a_503_within_a_bound_while_predict_still_answers(fake_model, postgres, png):
     # The issue's repro: the server SIGSTOPped under a pooled connection; the pool's pre-ping waited forever.
-    from corrections import POSTGRES_CONNECT_SECONDS, deadline
-
-    margin = 1.5  # seconds, for 2 shared cores
+    margin = STALL_MARGIN_S
     body = {"image": data_url(png), "label": 7}
     with postgres.database() as url:
         app = make_app(fake_model, url, CORRECTIONS_TOKEN="s3cret-token", **BREAKER_OFF)
@@ -516,14 +539,14 @@ def test_a_frozen_postgresql_is_a_503_within_a_bound_while_predict_still_answers
         with postgres.frozen(thaw_after=15):
             response, seconds = timed(lambda: client.post("/corrections", json=body))  # its ping is cut
             assert "database" in assert_error(response, 503)
-            assert seconds < deadline.REQUEST_SECONDS + margin, seconds
+            assert seconds < STALL_BOUND_S + margin, seconds
             response, seconds = timed(lambda: client.post("/corrections", json=body))  # a new connection
             assert_error(response, 503)
-            assert seconds < POSTGRES_CONNECT_SECONDS + margin, seconds
+            assert seconds < STALL_BOUND_S + margin, seconds
             response, seconds = timed(lambda: client.get("/corrections/export",
                                                          headers={"Authorization": "Bearer s3cret-token"}))
             assert_error(response, 503)
-            assert seconds < POSTGRES_CONNECT_SECONDS + margin, seconds
+            assert seconds < STALL_BOUND_S + margin, seconds
             response, seconds = timed(lambda: client.post("/predict", data=png, content_type="image/png"))
             assert response.status_code == 200 and seconds < margin
         assert client.post("/corrections", json=json_body(1)).status_code == 201  # resumed, and served again
@@ -557,7 +580,7 @@ def test_postgresql_frozen_in_the_middle_of_an_insert_is_a_503_that_stores_nothi
             event.remove(engine, "before_cursor_execute", freeze_at_insert)
         assert froze
         assert "database" in assert_error(response, 503)
-        assert deadline.REQUEST_SECONDS <= seconds < deadline.REQUEST_SECONDS + 1.5, seconds
+        assert deadline.REQUEST_SECONDS <= seconds < STALL_BOUND_S + STALL_MARGIN_S, seconds
         assert client.post("/corrections", json=json_body(2)).status_code == 201  # the lock went with the session
         assert len(rows(app)) == 2
 
@@ -704,9 +727,9 @@ def test_the_breaker_answers_corrections_at_once_while_sqlite_is_locked_and_stor
 
 def test_the_breaker_answers_corrections_at_once_while_postgresql_is_frozen_and_stores_them_after(fake_model,
                                                                                                    postgres, png):
-    from corrections import POSTGRES_CONNECT_SECONDS, deadline
+    from corrections import deadline
 
-    margin = 1.5  # seconds, for 2 shared cores
+    margin = STALL_MARGIN_S
     with postgres.database() as url:
         app = make_app(fake_model, url, CORRECTIONS_BREAKER_SECONDS=COOL_DOWN)
         client = app.test_client()
@@ -714,7 +737,7 @@ def test_the_breaker_answers_corrections_at_once_while_postgresql_is_frozen_and_
         with postgres.frozen(thaw_after=15):
             response, seconds = timed(lambda: client.post("/corrections", json=json_body(1)))
             assert_retry_after(response)  # its ping was cut at the deadline: the breaker opens
-            assert deadline.REQUEST_SECONDS <= seconds < deadline.REQUEST_SECONDS + margin, seconds
+            assert deadline.REQUEST_SECONDS <= seconds < STALL_BOUND_S + margin, seconds
             assert_refused_at_once(app, lambda: client.post("/corrections", json=json_body(2)))
             response, seconds = timed(lambda: client.post("/predict", data=png, content_type="image/png"))
             assert response.status_code == 200 and seconds < margin
@@ -722,7 +745,7 @@ def test_the_breaker_answers_corrections_at_once_while_postgresql_is_frozen_and_
             with Touches(app) as touches:  # the trial, on a new connection: connect_timeout, then open again
                 response, seconds = timed(lambda: client.post("/corrections", json=json_body(3)))
             assert_retry_after(response)
-            assert touches.count >= 1 and seconds < POSTGRES_CONNECT_SECONDS + margin, seconds
+            assert touches.count >= 1 and seconds < STALL_BOUND_S + margin, seconds
             assert_refused_at_once(app, lambda: client.post("/corrections", json=json_body(4)))
         time.sleep(COOL_DOWN)
         assert client.post("/corrections", json=json_body(5)).status_code == 201  # thawed: the trial closes it
