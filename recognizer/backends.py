@@ -66,7 +66,8 @@ class LiteRTBackend:
 
     ``num_threads`` is the interpreter's CPU thread count: one per gunicorn worker, so workers
     do not oversubscribe the cores. Calls are serialised by a lock (the interpreter is not
-    thread-safe), which costs nothing under gunicorn's one-request-per-worker sync workers.
+    thread-safe), which costs nothing while each gunicorn worker runs the app for one request at a time
+    (``gunicorn_worker``: its threads read requests, one runs the app).
     """
 
     name = "litert"
