@@ -466,6 +466,15 @@ def relative_luminance(rgb):
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
+
+def serious_axe_violations(page) -> list:
+    """Run axe-core (node_modules, pinned) on the page as it is: [(rule id, impact, targets)] of its critical and
+    serious violations."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results["violations"]
+            if v["impact"] in ("critical", "serious")]
+
 def contrast(a, b):
     la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
@@ -492,11 +501,7 @@ def test_axe_core_finds_no_critical_or_serious_violation(open_page, device, sche
     (draw_with_touch if device.get("has_touch") else draw_with_mouse)(page, SEVEN)
     expect(page.locator("#answer")).to_have_attribute("data-state", "result" if state == "result" else "error")
     page.wait_for_timeout(250)  # the bars' transition
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results["violations"]
-           if v["impact"] in ("critical", "serious")]
-    assert bad == []
+    assert serious_axe_violations(page) == []
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -726,11 +731,7 @@ def test_a_pressed_correction_and_its_error_are_readable_in_both_themes(open_pag
         assert pressed.evaluate("e => getComputedStyle(e).opacity") == "1"
         selector = "#correction button[aria-pressed=true]"
         assert contrast(css_rgb(page, selector, "color"), css_rgb(page, selector, "backgroundColor")) >= 4.5
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results["violations"]
-           if v["impact"] in ("critical", "serious")]
-    assert bad == []
+    assert serious_axe_violations(page) == []
     border = css_rgb(page, "#correction", "borderTopColor")
     assert contrast(border, css_rgb(page, ".result", "backgroundColor")) < 3  # a quiet rule, not a bright line
 
@@ -1203,11 +1204,7 @@ def test_a_numbers_correction_field_is_usable_and_axe_clean_in_both_themes(open_
     assert page.evaluate(chart) == chart_top
     selector = "#correction-input"
     assert contrast(css_rgb(page, selector, "color"), css_rgb(page, selector, "backgroundColor")) >= 4.5
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results["violations"]
-           if v["impact"] in ("critical", "serious")]
-    assert bad == []
+    assert serious_axe_violations(page) == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"number-correction-{scheme}-{'phone' if device is PHONE else 'desktop'}.png",
                     full_page=True)

@@ -776,21 +776,28 @@ def test_migrations_go_up_and_down(fake_model, database_url):
     assert "corrections" in tables(database_url) and rows(app) == []
 
 
-def test_the_hash_migration_hashes_the_rows_stored_before_it(fake_model, database_url):
+def upgraded_past_a_row(fake_model, database_url, revision: str, columns: str = "", values: str = ""):
+    """An app whose store was at ``revision`` when one row (label 7, a 4-byte image) was stored in it with that
+    revision's columns (``columns``/``values``: the ones past 0001's, SQL), then upgraded to the head."""
     app = create_app({"MODEL": fake_model, "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
                       "CORRECTIONS_AUTO_UPGRADE": False})
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade", "0001"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade", revision]).exit_code == 0
     engine = create_engine(database_uri(database_url, "/unused"))
     try:
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO corrections (created_at, label, image, image_type, image_size, inputs, input_count,"
-                " reading, confidence) VALUES (:t, 7, :image, 'image/png', 4, :inputs, 0, '', 0.5)"),
+                f" reading, confidence{columns}) VALUES (:t, 7, :image, 'image/png', 4, :inputs, 0, '', 0.5{values})"),
                 {"t": datetime.now(UTC), "image": b"\x89PN", "inputs": b""})
     finally:
         engine.dispose()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    return app
+
+
+def test_the_hash_migration_hashes_the_rows_stored_before_it(fake_model, database_url):
+    app = upgraded_past_a_row(fake_model, database_url, "0001")
     [row] = rows(app)
     assert row.image_sha256 == hashlib.sha256(b"\x89PN").hexdigest()
 
@@ -924,20 +931,8 @@ def test_the_export_pairs_each_digit_of_a_number_with_its_input(app, client, tmp
 
 
 def test_the_number_migration_keeps_the_rows_stored_before_it_unchangeable(fake_model, database_url):
-    app = create_app({"MODEL": fake_model, "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
-                      "CORRECTIONS_AUTO_UPGRADE": False})
+    app = upgraded_past_a_row(fake_model, database_url, "0002", ", image_sha256", ", ''")
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade", "0002"]).exit_code == 0
-    engine = create_engine(database_uri(database_url, "/unused"))
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO corrections (created_at, label, image, image_type, image_size, inputs, input_count,"
-                " reading, confidence, image_sha256) VALUES (:t, 7, :image, 'image/png', 4, :inputs, 0, '', 0.5, '')"),
-                {"t": datetime.now(UTC), "image": b"\x89PN", "inputs": b""})
-    finally:
-        engine.dispose()
-    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     [row] = rows(app)
     assert (row.label, row.number, row.secret_sha256) == (7, None, None)
     client = app.test_client()
