@@ -40,9 +40,10 @@ from sqlalchemy.engine import Engine, make_url
 
 from corrections.breaker import Breaker
 from corrections.cli import group
+from corrections.clients import client_key
 from corrections.deadline import guard
 from corrections.models import Correction, db
-from corrections.routes import client_key, create_blueprint, keep_retry_after
+from corrections.routes import create_blueprint, keep_retry_after
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_FILENAME = "corrections.sqlite3"

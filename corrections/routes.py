@@ -14,11 +14,11 @@ from contextlib import contextmanager
 import numpy as np
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from flask_limiter import Limiter
-from limits import parse
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from corrections.breaker import TRIPS, Breaker, Open
+from corrections.clients import Budget, Rejected, client_key
 from corrections.deadline import EXPORT_SECONDS, REQUEST_SECONDS, within
 from corrections.export import ExportTooLarge, snapshot, write_export
 from corrections.models import LABELS, Correction, db, stored_bytes
@@ -39,67 +39,6 @@ NUMBER = re.compile(r"[0-9]+(?:[.,/-][0-9]+)*")
 NUMBER_CHARS = 32  # the columns' width (Correction.number_text)
 SECRET_HELP = "Send the secret answered when the correction was saved as 'Authorization: Bearer <secret>'."
 LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
-
-
-class Budget:
-    """Each client's daily budget of stored bytes (CORRECTIONS_CLIENT_MB_PER_DAY; 0: none), counted by ``limiter``.
-
-    A correction costs what the storage cap counts for it (its image and inputs), in KiB rounded up, and is
-    charged only once stored, so a duplicate or a refusal costs nothing. The count lives where the rate
-    limit's does (RATELIMIT_STORAGE_URI: per worker with memory://).
-    """
-
-    def __init__(self, limiter: Limiter):
-        self.limiter = limiter
-
-    def _item(self):
-        megabytes = current_app.config["CORRECTIONS_CLIENT_MB_PER_DAY"]
-        return parse(f"{megabytes * 1024} per day") if megabytes > 0 else None
-
-    @staticmethod
-    def cost(row: Correction) -> int:
-        """Return ``row``'s cost in KiB: its image and its 28x28 inputs, rounded up."""
-        return -(-(row.image_size + len(row.inputs)) // 1024)
-
-    def check(self, cost: int) -> None:
-        """Raise Rejected (429) when ``cost`` KiB would take the client past today's budget."""
-        item = self._item()
-        if item is not None and not self.limiter.limiter.test(item, "corrections-budget", client_key(), cost=cost):
-            megabytes = current_app.config["CORRECTIONS_CLIENT_MB_PER_DAY"]
-            raise Rejected(429, f"This address has sent its {megabytes} MB of corrections for today; "
-                                "thank you, and please try again tomorrow.")
-
-    def charge(self, cost: int) -> None:
-        """Count ``cost`` KiB against the client's budget for today. Never raises: the row is stored already,
-        so a failing limiter storage (a Redis down) is logged and the answer stays 201."""
-        item = self._item()
-        if item is None:
-            return
-        try:
-            self.limiter.limiter.hit(item, "corrections-budget", client_key(), cost=cost)
-        except Exception as error:
-            log.warning("the corrections budget could not be counted: %s", error)
-
-
-class Rejected(Exception):
-    """A request that is answered ``status`` with ``{"error": message}`` and stores nothing."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-def client_key() -> str:
-    """Return the client's address for the rate limit (never stored with a correction).
-
-    Behind ``CORRECTIONS_TRUSTED_PROXIES`` proxies (1 on Heroku) it is the address the last trusted
-    proxy appended to X-Forwarded-For; with 0, the socket's peer.
-    """
-    hops = current_app.config["CORRECTIONS_TRUSTED_PROXIES"]
-    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.remote_addr or "unknown"
 
 
 def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> Blueprint:

@@ -87,5 +87,5 @@ class Reader:
                 if len(reading.digits) <= 1:
                     reading = None
         if reading is None:
-            reading = self.digits.read(grey) if clean is None else self.digits.read(grey, clean)
+            reading = self.digits.read(grey, clean)
         return reading.scaled(width / grey.shape[1], height / grey.shape[0])
