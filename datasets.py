@@ -97,6 +97,11 @@ def load_usps(data_dir: str | os.PathLike | None = None, split: str = "test"):
     return images.reshape(-1, 16, 16), labels
 
 
+def realworld_path(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Return a real-world set's .npz: in the argument, else $REALWORLD_DATA_DIR, else ../shared/data/realworld."""
+    return Path(data_dir or os.environ.get("REALWORLD_DATA_DIR") or DEFAULT_REALWORLD_DIR) / f"{name}.npz"
+
+
 def load_realworld(name: str, data_dir: str | os.PathLike | None = None):
     """Load one real-world set (``sudoku_cells_train``, ``sudoku_cells_val``, ``orand_car_a_dev``).
 
@@ -106,8 +111,7 @@ def load_realworld(name: str, data_dir: str | os.PathLike | None = None):
     ../shared/data/realworld (its README says which sets may be trained on).
     Raises FileNotFoundError when the file is absent (there is no download fallback).
     """
-    folder = Path(data_dir or os.environ.get("REALWORLD_DATA_DIR") or DEFAULT_REALWORLD_DIR)
-    with np.load(folder / f"{name}.npz", allow_pickle=False) as data:
+    with np.load(realworld_path(name, data_dir), allow_pickle=False) as data:
         blob, offsets = data["image"], data["offsets"]
         images = [blob[offsets[i]: offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
         return images, data["label"].astype(str), data["group"].astype(str)

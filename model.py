@@ -50,6 +50,16 @@ def _main(argv=None) -> int:
     p_combine = sub.add_parser("combine", help="average trained member models into mnist_cnn.h5 and .tflite")
     p_combine.add_argument("members", nargs="+", help="member .h5 files (each beside its training_history.json)")
     p_combine.add_argument("--output-dir", default=str(ROOT))
+    p_rebuild = sub.add_parser("rebuild", help="train the shipped digit network from fresh weights by "
+                                               "training.rebuild.RECIPE: two members, averaged, fine-tuned")
+    p_rebuild.add_argument("--output-dir", default=str(ROOT))
+    p_rebuild.add_argument("--work-dir", default=None, help="members, average and extra sets (default: runs/rebuild)")
+    p_rebuild.add_argument("--members", type=int, default=None, help="networks averaged (default: RECIPE's)")
+    p_rebuild.add_argument("--member-epochs", type=int, default=None)
+    p_rebuild.add_argument("--finetune-epochs", type=int, default=None)
+    p_rebuild.add_argument("--extra-scale", type=float, default=None, help="the extra set's size (a test: 0.01)")
+    p_rebuild.add_argument("--train-limit", type=int, default=None, help="use only this many MNIST images (a test)")
+    p_rebuild.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (2: a line an epoch)")
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
     p_strings = sub.add_parser("train-strings", help="train the string reader, from fresh weights or --init's "
@@ -65,7 +75,7 @@ def _main(argv=None) -> int:
     p_strings.add_argument("--filters", default=None,
                            help="the five convolutions' widths, comma-separated (default: training.strings.CONFIG)")
     p_strings.add_argument("--frame-units", type=int, default=None, help="the 1-D convolutions' width")
-    for p in (p_train,):
+    for p in (p_train, p_rebuild):
         p.add_argument("--data-dir", default=None,
                        help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
     args = parser.parse_args(argv)
@@ -83,6 +93,16 @@ def _main(argv=None) -> int:
         result = combine(args.members, args.output_dir)
         print(f"MNIST test accuracy of the average of {len(args.members)}: {result.test_accuracy:.4%}; "
               f"wrote {result.keras_path} and {result.tflite_path}")
+    elif args.command == "rebuild":
+        from training.rebuild import rebuild
+
+        recipe = {k: v for k, v in (("members", args.members), ("member_epochs", args.member_epochs),
+                                    ("finetune_epochs", args.finetune_epochs), ("extra_scale", args.extra_scale))
+                  if v is not None}
+        limits = {"train_limit": args.train_limit} if args.train_limit else {}
+        result = rebuild(args.output_dir, recipe, args.data_dir, args.work_dir, args.verbose,
+                         log=lambda m: print(m, flush=True), **limits)
+        print(f"MNIST test accuracy: {result.test_accuracy:.4%}; wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
         print(f"wrote {path}")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import re
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -182,6 +186,40 @@ def test_fine_tuning_starts_from_the_saved_network_and_leaves_it_untouched(tmp_p
     # How the starting network was trained is kept with it: the whole chain of runs stays known.
     assert record["init_record"] == json.loads((mnist.KERAS_MODEL_PATH.parent / HISTORY_FILENAME).read_text())
     assert mnist.KERAS_MODEL_PATH.stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_one_command_rebuilds_the_digit_network_from_fresh_weights_and_writes_its_provenance(tmp_path):
+    # The shipped recipe on a sample: two members from fresh weights, their average, the average fine-tuned.
+    command = [sys.executable, "model.py", "rebuild", "--output-dir", str(tmp_path / "net"), "--work-dir",
+               str(tmp_path / "work"), "--member-epochs", "1", "--finetune-epochs", "1", "--extra-scale", "0.002",
+               "--train-limit", "1500", "--verbose", "0"]
+    done = subprocess.run(command, cwd=mnist.ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "MNIST test accuracy" in done.stdout
+    record = json.loads((tmp_path / "net" / HISTORY_FILENAME).read_text())
+    provenance = record["provenance"]
+    assert provenance["command"].endswith(" ".join(command[1:]))
+    assert (tmp_path / "net" / "run_command.txt").read_text().strip() == provenance["command"]
+    assert re.fullmatch(r"[0-9a-f]{40}( and uncommitted changes)?", provenance["commit"])
+    assert provenance["recipe"]["member_epochs"] == 1
+    # Every file the run read is named with its digest: MNIST's four files and the three extra sets.
+    hashed = provenance["data_sha256"]
+    extra_sets = sorted((tmp_path / "work").glob("extra-*.npz"))
+    assert len(extra_sets) == 3
+    for path in [*extra_sets, *datasets.mnist_dir().glob("*-ubyte.gz")]:
+        assert hashed[path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # The chain is in the record: the fine-tuning started from the average of two members of their own seeds.
+    assert record["init_model"] == str(tmp_path / "work" / "average" / "mnist_cnn.h5")
+    members = record["init_record"]["members"]
+    assert len(members) == 2 and members[0]["seed"] != members[1]["seed"] and members[0]["init_model"] is None
+    # The network it wrote is served as it is: the LiteRT conversion gives Keras' probabilities.
+    import keras
+
+    saved = keras.models.load_model(tmp_path / "net" / "mnist_cnn.h5", compile=False)
+    batch = datasets.to_model_input(datasets.load_mnist()[1][0][:20])
+    converted = backends.load_backend("litert", tmp_path / "net" / "mnist_cnn.tflite")
+    np.testing.assert_allclose(converted.predict(batch), saved.predict(batch, verbose=0), atol=1e-4)
 
 
 def test_fine_tuning_refuses_a_network_of_another_shape(tmp_path):

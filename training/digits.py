@@ -86,26 +86,11 @@ def train(
     import keras
 
     keras.utils.set_random_seed(seed)
-    (x_train, y_train), (x_test, y_test) = load_mnist(data_dir)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(x_train))
-    if train_limit:
-        order = order[:train_limit]
-    validation_size = min(validation_size, len(order) // 5)
-    val_idx, fit_idx = order[:validation_size], order[validation_size:]
-    x_fit, y_fit = x_train[fit_idx], y_train[fit_idx]
-    x_val, y_val = x_train[val_idx], y_train[val_idx]
+    (x_fit, y_fit), (x_val, y_val), rng = mnist_split(data_dir, seed, train_limit, validation_size)
+    _, (x_test, y_test) = load_mnist(data_dir)
     extra_count = 0
     if extra_scale:
-        cache = Path(extra_cache) if extra_cache else None
-        if cache and cache.is_file():
-            with np.load(cache) as stored:
-                x_extra, y_extra = stored["x"], stored["y"]
-        else:
-            x_extra, y_extra = extra_training_set((x_fit, y_fit), extra_scale, seed)
-            if cache:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                np.savez_compressed(cache, x=x_extra, y=y_extra)
+        x_extra, y_extra = extra_set((x_fit, y_fit), extra_scale, seed, extra_cache)
         held = rng.permutation(len(x_extra))
         cut = len(x_extra) // 10
         x_fit = np.concatenate([x_fit, x_extra[held[cut:]]])
@@ -169,6 +154,36 @@ def train(
     }
     (output_dir / HISTORY_FILENAME).write_text(json.dumps(record, indent=1) + "\n")
     return TrainResult(model, history, test_accuracy, seconds, keras_path, tflite_path)
+
+
+def mnist_split(data_dir=None, seed: int = SEED, train_limit: int | None = None,
+                validation_size: int = VALIDATION_SIZE):
+    """Split MNIST's training images by ``seed``: ((x_fit, y_fit), (x_val, y_val), rng), uint8 (N, 28, 28) and (N,).
+
+    ``train_limit`` keeps that many images in all; at most a fifth of them go to validation. ``rng`` is the
+    generator after the split, which ``train`` goes on drawing from."""
+    (x_train, y_train), _ = load_mnist(data_dir)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x_train))
+    if train_limit:
+        order = order[:train_limit]
+    validation_size = min(validation_size, len(order) // 5)
+    val_idx, fit_idx = order[:validation_size], order[validation_size:]
+    return (x_train[fit_idx], y_train[fit_idx]), (x_train[val_idx], y_train[val_idx]), rng
+
+
+def extra_set(mnist_fit, scale: float, seed: int, cache: str | os.PathLike | None = None):
+    """The extra training set of ``seed`` (``extra_training_set`` from the MNIST images ``mnist_fit``), read from
+    the .npz ``cache`` when it exists, else made (and written there when given): (x uint8 (N, 28, 28), y uint8)."""
+    cache = Path(cache) if cache else None
+    if cache and cache.is_file():
+        with np.load(cache) as stored:
+            return stored["x"], stored["y"]
+    x_extra, y_extra = extra_training_set(mnist_fit, scale, seed)
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, x=x_extra, y=y_extra)
+    return x_extra, y_extra
 
 
 def _history_beside(model_path: str | os.PathLike | None) -> dict | None:
