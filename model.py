@@ -75,6 +75,9 @@ def _main(argv=None) -> int:
     p_strings.add_argument("--filters", default=None,
                            help="the five convolutions' widths, comma-separated (default: training.strings.CONFIG)")
     p_strings.add_argument("--frame-units", type=int, default=None, help="the 1-D convolutions' width")
+    p_strings.add_argument("--fresh-every", type=int, default=None,
+                           help="replace --fresh-chunk synthetic lines by new ones every this many steps (0: never)")
+    p_strings.add_argument("--fresh-chunk", type=int, default=None, help="lines replaced each time (default 500)")
     for p in (p_train, p_rebuild):
         p.add_argument("--data-dir", default=None,
                        help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
@@ -112,7 +115,8 @@ def _main(argv=None) -> int:
         overrides = {k: v for k, v in (("steps", args.steps), ("synthetic", args.synthetic), ("init", args.init),
                                        ("learning_rate", args.learning_rate), ("data_seed", args.data_seed),
                                        ("filters", args.filters and [int(f) for f in args.filters.split(",")]),
-                                       ("frame_units", args.frame_units))
+                                       ("frame_units", args.frame_units), ("fresh_every", args.fresh_every),
+                                       ("fresh_chunk", args.fresh_chunk))
                      if v is not None}
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))

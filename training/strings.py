@@ -14,19 +14,18 @@ network is not taught that a written "." is nothing, nor that it must be one.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES
-from recognizer.decode import PreprocessingError, decode_image
-from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line
+from recognizer.ctc import BLANK, NUM_STRING_CLASSES
+from recognizer.decode import decode_image
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import NUM_DIGITS, ROOT
+from training.string_data import FreshLines, batch, encode_text, pack, real_lines, synthetic_lines, unpack
 
 STRING_MODEL_NAME = "digit_strings"
 STRING_KERAS_PATH = ROOT / f"{STRING_MODEL_NAME}.keras"
@@ -44,6 +43,8 @@ CONFIG = {
     "data_seed": None,  # seeds the synthetic lines, the real variants and the batches; None: "seed" does
     "filters": [16, 48, 96, 96, 128],  # the network's width (build_string_model)
     "frame_units": 192,
+    "fresh_every": 0,  # every this many steps, fresh_chunk synthetic lines are replaced by new ones (0: never)
+    "fresh_chunk": 500,
 }
 
 
@@ -76,103 +77,6 @@ def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
     x = layers.Dropout(0.2)(x)
     logits = layers.Dense(NUM_STRING_CLASSES, name="logits")(x)  # (B, T, 15)
     return keras.Model(inputs, logits, name=STRING_MODEL_NAME)
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------
-
-
-def encode_text(text: str) -> list[int]:
-    """Class indices of a text over ALPHABET; characters outside it are dropped."""
-    return [ALPHABET.index(c) for c in text if c in ALPHABET]
-
-
-def _synthetic_chunk(args):
-    seed, count, part = args
-    import datasets
-    from synth.strings import line_sample
-
-    (x, y), (x_test, y_test) = datasets.load_mnist()
-    mnist = (x, y) if part == "train" else (x_test, y_test)
-    rng = np.random.default_rng(seed)
-    lines, texts = [], []
-    while len(lines) < count:
-        try:
-            line, text, _ = line_sample(rng, mnist, part)
-        except PreprocessingError:
-            continue
-        lines.append(line.image)
-        texts.append(text)
-    return lines, texts
-
-
-def synthetic_lines(count: int, seed: int, part: str = "train", workers: int = 2):
-    """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``workers`` processes.
-
-    Returns (list of float32 (32, W) line images, list of texts); the same for the same arguments."""
-    chunks = [(seed * 1000 + i, count // workers + (i < count % workers), part) for i in range(workers)]
-    if workers == 1:
-        results = [_synthetic_chunk(c) for c in chunks]
-    else:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_synthetic_chunk, chunks)
-    return [line for r in results for line in r[0]], [text for r in results for text in r[1]]
-
-
-def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
-    """Scan a real image again, a little differently: grey float32 (H, W), 1 = white.
-
-    The image is sheared (a hand leaning more or less), stretched or squeezed by up to 15%, turned by up to
-    3 degrees, given another exposure, and re-compressed as a scanner would (``synth.scenes.camera``)."""
-    from synth.scenes import camera
-
-    grey = decode_image(data)
-    height, width = grey.shape
-    shear, stretch, turn = rng.uniform(-0.25, 0.25), rng.uniform(0.85, 1.15), np.radians(rng.uniform(-3, 3))
-    fill = float(np.median(grey))
-    out_w = int(width * stretch + abs(shear) * height) + 2
-    matrix = np.array([[1 / stretch, -shear, 0.0], [0.0, 1.0, 0.0]])
-    rotate = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
-    matrix[:, :2] = matrix[:, :2] @ rotate
-    # Pillow maps each output pixel back to an input pixel; keep the centre in place.
-    centre_out = np.array([out_w / 2, height / 2])
-    matrix[:, 2] = np.array([width / 2, height / 2]) - matrix[:, :2] @ centre_out
-    image = Image.fromarray(grey).transform((out_w, height), Image.Transform.AFFINE, tuple(matrix.ravel()),
-                                            Image.Resampling.BILINEAR, fillcolor=fill)
-    grey = np.clip(np.asarray(image, np.float32) ** rng.uniform(0.7, 1.4) * rng.uniform(0.85, 1.1)
-                   + rng.uniform(-0.08, 0.08), 0, 1)
-    return decode_image(camera(grey, rng, quality=(50, 95)))
-
-
-def real_lines(images: list[bytes], texts, variants: int, seed: int):
-    """The real amounts as lines: each image as it is, then ``variants`` - 1 augmented copies (``augment_photo``)."""
-    rng = np.random.default_rng(seed)
-    lines, labels = [], []
-    for data, text in zip(images, texts):
-        for k in range(variants):
-            try:
-                grey = decode_image(data) if k == 0 else augment_photo(data, rng)
-                lines.append(find_line(grey).image)
-                labels.append(str(text))
-            except PreprocessingError:
-                continue
-    return lines, labels
-
-
-def pack(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Pack line images side by side: uint8 (32, sum W) and int64 offsets (n + 1,)."""
-    offsets = np.cumsum([0] + [line.shape[1] for line in lines])
-    return np.round(np.concatenate(lines, axis=1) * 255).astype(np.uint8), offsets
-
-
-def batch(blob: np.ndarray, offsets: np.ndarray, indices) -> tuple[np.ndarray, np.ndarray]:
-    """Stack packed lines into one batch: float32 (B, 32, W_max, 1) padded with background, and widths (B,)."""
-    widths = np.array([offsets[i + 1] - offsets[i] for i in indices])
-    out = np.zeros((len(indices), LINE_HEIGHT, int(widths.max()), 1), np.float32)
-    for row, i in enumerate(indices):
-        out[row, :, : widths[row], 0] = blob[:, offsets[i]: offsets[i + 1]] / 255.0
-    return out, widths
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,11 +119,10 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
     if cache.exists():
         with np.load(cache) as saved:
-            synth_blob, synth_offsets, synth_texts = saved["blob"], saved["offsets"], list(saved["texts"])
+            synth, synth_texts = unpack(saved["blob"], saved["offsets"]), list(saved["texts"])
     else:
-        lines, synth_texts = synthetic_lines(config["synthetic"], data_seed)
-        synth_blob, synth_offsets = pack(lines)
-        np.savez_compressed(cache, blob=synth_blob, offsets=synth_offsets, texts=np.array(synth_texts))
+        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed)
+        np.savez_compressed(cache, **dict(zip(("blob", "offsets"), pack(synth))), texts=np.array(synth_texts))
     log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
 
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
@@ -227,10 +130,10 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     holdout, trainable = order[: config["holdout"]], order[config["holdout"]:]
     real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"],
                                   data_seed)
-    real_blob, real_offsets = pack(real)
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
-    sources = [(synth_blob, synth_offsets, synth_texts, False), (real_blob, real_offsets, real_texts, True)]
+    sources = [(synth, synth_texts, False), (real, real_texts, True)]
+    fresh = FreshLines(synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"])
     model = build_string_model(config["filters"], config["frame_units"])
     if config["init"]:
         model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
@@ -255,30 +158,32 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
 
     rng = np.random.default_rng(data_seed)
     losses = []
-    for number in range(1, config["steps"] + 1):
-        n_real = rng.binomial(config["batch_size"], config["real_share"])
-        parts = []
-        for (blob, offsets, texts, digits_only), n in zip(sources, (config["batch_size"] - n_real, n_real)):
-            if n:
-                parts.append((blob, offsets, texts, digits_only, rng.integers(0, len(texts), n)))
-        xs, widths, targets, flags = [], [], [], []
-        for blob, offsets, texts, digits_only, indices in parts:
-            x, w = batch(blob, offsets, indices)
-            xs.append(x)
-            widths.extend(w)
-            targets.extend(encode_text(texts[i]) for i in indices)
-            flags.extend([digits_only] * len(indices))
-        width = max(x.shape[2] for x in xs)
-        x = np.concatenate([np.pad(x, ((0, 0), (0, 0), (0, width - x.shape[2]), (0, 0))) for x in xs])
-        lengths = np.array([len(t) for t in targets], np.int32)
-        dense = np.zeros((len(targets), max(1, lengths.max())), np.int32)
-        for row, t in enumerate(targets):
-            dense[row, : len(t)] = t
-        frames = (np.array(widths) // LINE_STRIDE).astype(np.int32)
-        losses.append(float(step(x, dense, lengths, frames, np.array(flags))))
-        if number % 250 == 0 or number == config["steps"]:
-            log(f"step {number}/{config['steps']}: CTC loss {np.mean(losses[-250:]):.3f} "
-                f"({time.time() - started:.0f} s)")
+    try:
+        for number in range(1, config["steps"] + 1):
+            fresh.refresh(number)
+            n_real = rng.binomial(config["batch_size"], config["real_share"])
+            parts = [(lines, texts, digits_only, rng.integers(0, len(texts), n))
+                     for (lines, texts, digits_only), n in zip(sources, (config["batch_size"] - n_real, n_real)) if n]
+            xs, widths, targets, flags = [], [], [], []
+            for lines, texts, digits_only, indices in parts:
+                x, w = batch(lines, indices)
+                xs.append(x)
+                widths.extend(w)
+                targets.extend(encode_text(texts[i]) for i in indices)
+                flags.extend([digits_only] * len(indices))
+            width = max(x.shape[2] for x in xs)
+            x = np.concatenate([np.pad(x, ((0, 0), (0, 0), (0, width - x.shape[2]), (0, 0))) for x in xs])
+            lengths = np.array([len(t) for t in targets], np.int32)
+            dense = np.zeros((len(targets), max(1, lengths.max())), np.int32)
+            for row, t in enumerate(targets):
+                dense[row, : len(t)] = t
+            frames = (np.array(widths) // LINE_STRIDE).astype(np.int32)
+            losses.append(float(step(x, dense, lengths, frames, np.array(flags))))
+            if number % 250 == 0 or number == config["steps"]:
+                log(f"step {number}/{config['steps']}: CTC loss {np.mean(losses[-250:]):.3f} "
+                    f"({time.time() - started:.0f} s, {fresh.made * fresh.chunk:,} fresh lines)")
+    finally:
+        fresh.close()
 
     output = Path(output)
     model.save(output)

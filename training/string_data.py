@@ -1,0 +1,154 @@
+"""The string reader's training lines: synthetic lines (``synth.strings``), made once or afresh while training, and
+the real cheque amounts of ``orand_car_a_train``, scanned again with small changes.
+
+Lines are uint8 (32, W) arrays, ink = 255, as ``recognizer.line.find_line`` normalises them (32 px high, any width).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+from PIL import Image
+
+from recognizer.ctc import ALPHABET
+from recognizer.decode import PreprocessingError, decode_image
+from recognizer.line import LINE_HEIGHT, find_line
+
+
+def encode_text(text: str) -> list[int]:
+    """Class indices of a text over ALPHABET; characters outside it are dropped."""
+    return [ALPHABET.index(c) for c in text if c in ALPHABET]
+
+
+def to_uint8(line: np.ndarray) -> np.ndarray:
+    """A float32 line in [0, 1] as uint8 (0..255), the form lines are kept in."""
+    return np.round(line * 255).astype(np.uint8)
+
+
+def _synthetic_chunk(args):
+    """Make ``count`` lines from ``seed`` (a process pool's unit of work): (list of uint8 lines, list of texts)."""
+    seed, count, part = args
+    import datasets
+    from synth.strings import line_sample
+
+    (x, y), (x_test, y_test) = datasets.load_mnist()
+    mnist = (x, y) if part == "train" else (x_test, y_test)
+    rng = np.random.default_rng(seed)
+    lines, texts = [], []
+    while len(lines) < count:
+        try:
+            line, text, _ = line_sample(rng, mnist, part)
+        except PreprocessingError:
+            continue
+        lines.append(to_uint8(line.image))
+        texts.append(text)
+    return lines, texts
+
+
+def synthetic_lines(count: int, seed: int, part: str = "train", workers: int = 2):
+    """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``workers`` processes.
+
+    Returns (list of uint8 (32, W) lines, list of texts); the same for the same arguments."""
+    chunks = [(seed * 1000 + i, count // workers + (i < count % workers), part) for i in range(workers)]
+    if workers == 1:
+        results = [_synthetic_chunk(c) for c in chunks]
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            results = pool.map(_synthetic_chunk, chunks)
+    return [line for r in results for line in r[0]], [text for r in results for text in r[1]]
+
+
+class FreshLines:
+    """A fixed number of synthetic lines, ``chunk`` of which are replaced by new ones every ``every`` steps.
+
+    The new lines are made by one background process from seeds apart from the first lines' (``seed`` * 1000 +
+    100 + k for the k-th chunk), and chunk k always replaces the same lines at the same step, so a run is the same
+    whatever the machine's speed: a slow machine waits for the next chunk. With ``every`` = 0 the lines never
+    change. Why: a reader trained 20,000 steps on 60,000 fixed lines learned the lines themselves
+    (docs/experiments.md, 2026-12-04)."""
+
+    def __init__(self, lines: list, texts: list, seed: int, steps: int, every: int = 0, chunk: int = 500):
+        self.lines, self.texts, self.every, self.chunk = lines, texts, every, chunk
+        self.made, self.count = 0, (steps // every if every else 0)
+        self.pool = self.results = None
+        if self.count:
+            self.pool = multiprocessing.get_context("spawn").Pool(1)
+            self.results = self.pool.imap(_synthetic_chunk, [(seed * 1000 + 100 + k, chunk, "train")
+                                                             for k in range(self.count)])
+
+    def refresh(self, step: int) -> None:
+        """Before ``step`` (1-based): replace the next chunk of lines when it is that chunk's turn."""
+        if not self.count or step % self.every or self.made >= self.count:
+            return
+        lines, texts = next(self.results)
+        start = self.made * self.chunk
+        for j, (line, text) in enumerate(zip(lines, texts)):
+            self.lines[(start + j) % len(self.lines)] = line
+            self.texts[(start + j) % len(self.texts)] = text
+        self.made += 1
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+
+
+def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
+    """Scan a real image again, a little differently: grey float32 (H, W), 1 = white.
+
+    The image is sheared (a hand leaning more or less), stretched or squeezed by up to 15%, turned by up to
+    3 degrees, given another exposure, and re-compressed as a scanner would (``synth.scenes.camera``)."""
+    from synth.scenes import camera
+
+    grey = decode_image(data)
+    height, width = grey.shape
+    shear, stretch, turn = rng.uniform(-0.25, 0.25), rng.uniform(0.85, 1.15), np.radians(rng.uniform(-3, 3))
+    fill = float(np.median(grey))
+    out_w = int(width * stretch + abs(shear) * height) + 2
+    matrix = np.array([[1 / stretch, -shear, 0.0], [0.0, 1.0, 0.0]])
+    rotate = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    matrix[:, :2] = matrix[:, :2] @ rotate
+    # Pillow maps each output pixel back to an input pixel; keep the centre in place.
+    centre_out = np.array([out_w / 2, height / 2])
+    matrix[:, 2] = np.array([width / 2, height / 2]) - matrix[:, :2] @ centre_out
+    image = Image.fromarray(grey).transform((out_w, height), Image.Transform.AFFINE, tuple(matrix.ravel()),
+                                            Image.Resampling.BILINEAR, fillcolor=fill)
+    grey = np.clip(np.asarray(image, np.float32) ** rng.uniform(0.7, 1.4) * rng.uniform(0.85, 1.1)
+                   + rng.uniform(-0.08, 0.08), 0, 1)
+    return decode_image(camera(grey, rng, quality=(50, 95)))
+
+
+def real_lines(images: list[bytes], texts, variants: int, seed: int):
+    """The real amounts as uint8 lines: each image as it is, then ``variants`` - 1 augmented copies
+    (``augment_photo``). Returns (lines, texts)."""
+    rng = np.random.default_rng(seed)
+    lines, labels = [], []
+    for data, text in zip(images, texts):
+        for k in range(variants):
+            try:
+                grey = decode_image(data) if k == 0 else augment_photo(data, rng)
+                lines.append(to_uint8(find_line(grey).image))
+                labels.append(str(text))
+            except PreprocessingError:
+                continue
+    return lines, labels
+
+
+def pack(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Pack uint8 lines side by side (to save them): uint8 (32, sum W) and int64 offsets (n + 1,)."""
+    offsets = np.cumsum([0] + [line.shape[1] for line in lines])
+    return np.concatenate(lines, axis=1), offsets
+
+
+def unpack(blob: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    """The lines that ``pack`` packed."""
+    return [blob[:, offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def batch(lines: list[np.ndarray], indices) -> tuple[np.ndarray, np.ndarray]:
+    """Stack lines into one batch: float32 (B, 32, W_max, 1) in [0, 1] padded with background, and widths (B,)."""
+    widths = np.array([lines[i].shape[1] for i in indices])
+    out = np.zeros((len(indices), LINE_HEIGHT, int(widths.max()), 1), np.float32)
+    for row, i in enumerate(indices):
+        out[row, :, : widths[row], 0] = lines[i] / 255.0
+    return out, widths
