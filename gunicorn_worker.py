@@ -21,6 +21,7 @@ import io
 import json
 import socket
 import threading
+import time
 from datetime import datetime
 
 from gunicorn import util
@@ -146,16 +147,13 @@ def buffer_body(environ: dict) -> None:
 
 
 class _Deadline:
-    """Answer one connection's request a JSON 503 and shut it ``seconds`` after ``start``, unless by then the
-    app has begun its answer (``answering``) or the request is done (``stop``)."""
+    """Answer one connection's request a JSON 503 and shut it once ``due`` (a ``time.monotonic()``) has passed,
+    unless by then the app has begun its answer (``answering``) or the request is done (``stop``). The worker's
+    watchdog thread calls ``expire`` (one thread per worker, not a timer thread per request)."""
 
     def __init__(self, worker: JsonErrorWorker, conn, seconds: float):
         self.worker, self.conn, self.lock, self.state = worker, conn, threading.Lock(), "reading"
-        self.timer = threading.Timer(seconds, self.expire)
-        self.timer.daemon = True
-
-    def start(self) -> None:
-        self.timer.start()
+        self.due = time.monotonic() + seconds
 
     def answering(self) -> None:
         with self.lock:  # waits for an expiry under way: the app's answer then meets a shut socket (EPIPE)
@@ -166,7 +164,6 @@ class _Deadline:
         with self.lock:
             if self.state != "expired":
                 self.state = "done"
-        self.timer.cancel()
 
     @property
     def expired(self) -> bool:
@@ -184,6 +181,9 @@ class _Deadline:
                 pass
 
 
+WATCH_SECONDS = 0.05  # how often the watchdog looks for requests past their deadline
+
+
 class JsonErrorWorker(ThreadWorker):
     """gunicorn's gthread worker whose own error answers are JSON with the security headers, and whose requests
     each end at the ``timeout`` (see the module)."""
@@ -192,7 +192,18 @@ class JsonErrorWorker(ThreadWorker):
         one_malloc_arena()
         self.deadlines: set[_Deadline] = set()
         self.deadlines_lock = threading.Lock()
+        threading.Thread(target=self.watch_deadlines, name="deadlines", daemon=True).start()
         super().init_process()
+
+    def watch_deadlines(self) -> None:
+        """Every ``WATCH_SECONDS``, answer the requests past their deadline (``_Deadline.expire``)."""
+        while True:
+            time.sleep(WATCH_SECONDS)
+            now = time.monotonic()
+            with self.deadlines_lock:
+                late = [deadline for deadline in self.deadlines if deadline.due <= now]
+            for deadline in late:
+                deadline.expire()
 
     def load_wsgi(self) -> None:
         """Load the app, wrapped so that it runs one request at a time per worker, on a body already read.
@@ -226,7 +237,6 @@ class JsonErrorWorker(ThreadWorker):
         with self.deadlines_lock:
             self.deadlines.add(deadline)
         _current.deadline = deadline
-        deadline.start()
         try:
             keep = super().handle(conn)
         finally:
