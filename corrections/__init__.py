@@ -31,10 +31,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from alembic import command
 from flask import Flask
 from flask_limiter import Limiter
-from flask_migrate import Migrate
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -44,8 +42,8 @@ from corrections.clients import client_key
 from corrections.deadline import guard
 from corrections.models import Correction, db
 from corrections.routes import create_blueprint, keep_retry_after
+from corrections.schema import MigrationCommands, upgrade
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_FILENAME = "corrections.sqlite3"
 # A writer waits this long for another's write lock, then /corrections answers 503: a locked file must
 # not hold a worker (and the /predict requests queued behind it). A correction's transaction takes
@@ -62,7 +60,6 @@ BREAKER_SECONDS = 15
 __all__ = ["Correction", "db", "init_app", "database_uri"]
 
 log = logging.getLogger(__name__)
-migrate = Migrate()
 
 
 def database_uri(url: str | None, instance_path: str | os.PathLike) -> str:
@@ -112,7 +109,7 @@ def init_app(app: Flask) -> None:
     if not is_sqlite:
         with app.app_context():
             guard(db.engine)  # a frozen server is cut off at the deadline of the request
-    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    app.cli.add_command(MigrationCommands(app, db))
     app.after_request(keep_retry_after)  # before the Limiter, so that it runs after the Limiter's header hook
     limiter = Limiter(client_key, app=app)
     # Created here, so each gunicorn worker has its own (forked before any request): its state is per process.
@@ -124,9 +121,7 @@ def init_app(app: Flask) -> None:
     if config["CORRECTIONS_AUTO_UPGRADE"]:
         with app.app_context():
             try:
-                alembic_config = migrate.get_config(str(MIGRATIONS))
-                alembic_config.attributes["configure_logger"] = False
-                command.upgrade(alembic_config, "head")  # a no-op when up to date
+                upgrade(app, db)  # Alembic is imported only where the database is behind
             except Exception as exc:  # the page and /predict still serve; /corrections answers 503
                 log.warning("corrections are off: the database schema could not be created (%s)", exc)
             finally:

@@ -816,6 +816,31 @@ def test_the_procfile_release_phase_creates_the_schema_from_a_paas_style_url(pos
         assert "corrections" in tables(url)
 
 
+def test_the_schema_revision_the_server_checks_is_alembics_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from corrections.schema import MIGRATIONS, SCHEMA_REVISION
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
+
+
+@pytest.mark.slow
+def test_a_server_starting_on_an_up_to_date_database_leaves_alembic_unloaded(tmp_path):
+    # Alembic is about 10 MB in each of gunicorn's processes: loaded only to migrate a database that is behind.
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'corrections.sqlite3'}"}
+    probe = ("import sys, app; app.create_app(); "
+             "print(sorted({'alembic', 'flask_migrate'} & {m.split('.')[0] for m in sys.modules}))")
+    runs = [subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=120) for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[-1].stderr[-2000:]
+    assert runs[0].stdout.split("\n")[-2] == "['alembic', 'flask_migrate']"  # a new database: migrated
+    assert "corrections" in tables(env["DATABASE_URL"])
+    assert runs[1].stdout.split("\n")[-2] == "[]"  # already at the head: nothing to load
+
+
 def post_three(client) -> list[bytes]:
     seven, four = encode(stroke_digit(7)), encode(stroke_digit(4))
     scribble = encode(canvas_from_mnist(np.eye(28, dtype=np.uint8) * 255))  # a diagonal line
