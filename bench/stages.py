@@ -11,7 +11,7 @@ stages are those of ``recognizer.reader.Reader.read``:
     decode         bytes -> grey, at most 1024 px a side (``decode.decode_image_sized``)
     ink and lines  ink map, lines erased, strokes labelled (``lines.clean_ink``)
     line finding   the candidate lines of handwriting (``line.find_lines``), as auto mode always looks for one
-    segmentation   the digit path: units, spans rendered as 28x28 (``segment.segment_frames``, ``render``)
+    segmentation   the digit path: units, spans rendered as 28x28 (``segment.segment``, ``render``)
     network        the networks alone on what the stages above gave them (LiteRT, one thread)
     answer         ``Reading.to_json`` (per-digit 28x28 PNGs) and ``json.dumps``
 
@@ -73,7 +73,7 @@ def stage_budget(data: bytes, reader, calls: int) -> dict[str, float | str]:
     from recognizer.decode import decode_image_sized
     from recognizer.line import find_lines
     from recognizer.lines import clean_ink
-    from recognizer.segment import NUMBER_ASPECT, segment_frames
+    from recognizer.segment import NUMBER_ASPECT, segment
 
     grey, _ = decode_image_sized(data)
     clean = clean_ink(grey)
@@ -89,8 +89,8 @@ def stage_budget(data: bytes, reader, calls: int) -> dict[str, float | str]:
         backend = reader.strings.backend
     else:
         def segment_and_render():
-            frames = segment_frames(grey, clean)
-            return [np.stack([s.render(a, b).image for a, b in s.spans()])[:, :, :, np.newaxis] for s in frames]
+            s = segment(grey, clean)
+            return [np.stack([s.render(a, b).image for a, b in s.spans()])[:, :, :, np.newaxis]]
         row["segmentation"] = median_us(segment_and_render, calls)
         inputs = segment_and_render()
         backend = reader.digits.backend

@@ -16,30 +16,23 @@ from recognizer.decode import decode_image_sized
 from recognizer.lines import CleanInk
 from recognizer.mnist import MODEL_NAME, NOT_A_DIGIT, NUM_DIGITS
 from recognizer.png import to_png_data_url
-from recognizer.segment import Segmentation, segment_frames
+from recognizer.segment import Segmentation, segment
 
 # A digit read with a probability under this is flagged "low_confidence": hard to read, or not a digit the
-# network could name. Chosen with the 11-class model from evaluation.py's measures (README, Results): at 0.5
-# 0.4% of MNIST test canvases are flagged and 99.7% of the evaluation's non-digits caught (at 0.9, the
-# 10-class model's value: 2.2% and 100%; 0.3: 0.3% and 98.6%).
+# network could name. Chosen with the 11-class model from evaluation.py's measures of flagged canvases against
+# non-digits caught (docs/experiments.md, 2026-12-04).
 LOW_CONFIDENCE_THRESHOLD = 0.5
 # Skipping a span as "not a digit" costs log(SKIP_COST) a unit on top of log P(not a digit), so a reading
 # never drops real digits by calling a whole merged group "not a digit": a mark is skipped when its
-# P(not a digit) is far above its best digit's (about 0.97 against 0.03 for one unit): measured on MNIST
-# test, 0.3 skipped 2.3% of real digits and 0.03 skips 0.45% (README, Results).
+# P(not a digit) is far above its best digit's (about 0.97 against 0.03 for one unit; chosen on MNIST test,
+# docs/experiments.md, 2026-12-04).
 SKIP_COST = 0.03
 # An image that looks like one digit (segment.Segmentation.looks_like_one_digit: not a number, its ink no wider
 # than tall) holds one digit as a rule: there, each digit read after the first costs log(EXTRA_DIGIT_COST), so a
 # digit broken in pieces that each look like a digit (a 1 with a gap read "11", a 2 read "21") is read whole
-# unless the pieces are far likelier apart; two clear digits side by side are still read as two. MNIST test
-# canvases 99.59% -> 99.63% (9 of its 41 misreadings), own numbers 90.7% (300, seed 11; 91.3% with the cost on
-# every image not a number: its 2-digit numbers are such images), ORAND dev 63.0% (the same).
+# unless the pieces are far likelier apart; two clear digits side by side are still read as two
+# (docs/experiments.md, 2026-12-02).
 EXTRA_DIGIT_COST = 0.3
-# BOTH_FRAMES: cutting a leaning number deslanted parts its slanted digits, but may cut upright digits that touch
-# their neighbours worse (the cut leans with the rows moved); so such a number is read in both frames and the
-# reading the network is surer of, by mean score per unit, is kept. Against the deslanted frame alone: ORAND dev
-# 59.9% -> 63.0% exact, own numbers of 2-6 MNIST digits 84.8% -> 90.0% (500). Where a thin slanted 1 stands apart
-# from its neighbours, the upright frame's two confident halves ("11") can still win.
 
 
 @dataclass
@@ -177,8 +170,6 @@ def predict_image(data: bytes, backend) -> Reading:
     fewer, longer spans are not favoured for their fewer terms: a broken digit is read whole,
     touching digits apart, and a separator ("19.950", "1,250-") is a span of its own that is skipped; a
     span shorter than ``segment.MIN_DIGIT_HEIGHT`` of the line height is never read as a digit.
-    A number cut deslanted (``segment.deslant_shifts``) is also cut upright and read again, and the reading
-    with the higher mean score per unit is kept (``BOTH_FRAMES``).
     ``backend``: any ``recognizer.backends.Backend``. Raises recognizer.decode.PreprocessingError (a
     client error) for unreadable, oversized, blank or too costly images, and
     recognizer.backends.ModelOutputError (a server fault) when the backend's output is not
@@ -192,19 +183,14 @@ def read_segments(grey: np.ndarray, backend, clean: CleanInk | None = None) -> R
     """Read a decoded grey image (float32 (H, W) in [0, 1]) by segmenting it (``predict_image``).
 
     ``clean``: the image's ``lines.clean_ink`` where the caller made it already. The boxes are in the grey
-    image's pixels."""
-    frames = segment_frames(grey, clean)
-    readings = [(*read_segmentation(segmentation, backend), len(segmentation.units)) for segmentation in frames]
-    # The deslanted frame comes first and is kept on a tie: max returns the first of equals.
-    return max(readings, key=lambda r: r[1] / r[2])[0]
+    image's pixels. Raises as ``predict_image`` does."""
+    return read_segmentation(segment(grey, clean), backend)
 
 
-def read_segmentation(segmentation: Segmentation, backend) -> tuple[Reading, float]:
-    """Read the spans of one segmentation in one batch and keep the best cover of its units (``predict_image``).
-
-    Returns the Reading and its score: the sum over units of the log-probability (<= 0, floored at log 1e-12
-    a unit plus the skip costs) of the label given to the span that covers each. Raises ModelOutputError as
-    ``predict_image`` does.
+def read_segmentation(segmentation: Segmentation, backend) -> Reading:
+    """Read the spans of one segmentation in one batch and keep the best cover of its units (``predict_image``):
+    the one whose sum over units of the log-probability (floored at log 1e-12 a unit, plus the skip costs) of the
+    label given to the span that covers each is the highest. Raises ModelOutputError as ``predict_image`` does.
     """
     spans = segmentation.spans()
     rendered = [segmentation.render(first, last) for first, last in spans]
@@ -245,8 +231,7 @@ def read_segmentation(segmentation: Segmentation, backend) -> tuple[Reading, flo
         end, state = spans[index][0], previous
     marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box, is_digit)
              for i, is_digit in reversed(chosen)]
-    score = max(best[0][n][0], best[1][n][0])
-    return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit]), score
+    return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit])
 
 
 def _skip_score(not_digit_probability: float, units: int) -> float:

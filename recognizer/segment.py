@@ -19,7 +19,7 @@ from recognizer.normalize import (
     to_mnist_box,
 )
 
-# Segmenting a number (segment). Components whose horizontal extents overlap by this share of
+# Segmenting (segment). Components whose horizontal extents overlap by this share of
 # the narrower one (at least MERGE_MIN_WIDTH line heights wide, so a thin 1 is not swallowed by a
 # neighbour) are one unit: the two strokes of a 4, the bar and body of a 5.
 MERGE_OVERLAP = 0.5
@@ -33,27 +33,10 @@ SPLIT_ASPECT = 1.1
 SPLIT_MIN_HEIGHT = 0.8
 DIGIT_ASPECT = 0.75
 CUT_WINDOW = 0.3
-# An image this many times wider than tall holds a number (a cheque's amount, the page's 2:1 number
-# canvas): its wide units are sliced finer, into about twice as many pieces, from a lower aspect on, and
-# the reading joins the pieces back (MAX_SPAN). Written numbers chain their digits ("000" in one stroke)
-# far more often than a lone digit is wide; a square image (a digit, a cell) keeps the coarser slices,
-# where a lone wide 0 cut in two was read as two marks. Own composed numbers of 2-6 MNIST digits: 77.3%
-# -> 82.7% whole numbers exact (150, seed 5).
+# An image this many times wider than tall holds a number (a cheque's amount, the page's 2:1 number canvas), not
+# one digit: the segments do not read it as one digit (WHOLE_DIGIT, read.EXTRA_DIGIT_COST), and mode auto sends
+# a line of ink this wide to the string reader (recognizer.reader).
 NUMBER_ASPECT = 1.5
-NUMBER_SPLIT_ASPECT = 0.7
-NUMBER_DIGIT_ASPECT = 0.4
-# Deslanting a number (segment). A forward hand leans its digits so far that neighbours share columns (the 0s
-# of "10.000" leaning 30 degrees), and no upright cut parts them: the group is sliced across both loops. A
-# number image is cut in a frame where each row y is moved right by round(shear * y) columns, for the shear of
-# DESLANT_SHEARS (columns across per row down, forward positive as in synth.ink.slant) whose vertical projection
-# profile is the most peaked (deslant_shifts). Every digit is rendered with its rows moved back, as written: the
-# network was taught slanted digits as they are (synth.digits.slanted_digit), and reading them deslanted lost 1.4
-# points of ORAND. Whole rows move by whole pixels, so nothing is resampled and going back is exact. The range
-# spans MNIST's back slants (STYLE_SHEAR) to 45 degrees forward (ONE_SHEAR). Upright digits that touch can be cut
-# worse along moved rows, so a deslanted number is read upright too (read.BOTH_FRAMES). With both frames: ORAND
-# dev amounts 58.5% -> 63.0% exact, own numbers of 2-6 MNIST digits 88.6% -> 90.0% (500). Choosing the shear by
-# the most separate runs of inked columns instead: 61.6%, 89.8%.
-DESLANT_SHEARS = tuple(round(0.1 * k, 1) for k in range(-3, 11))
 # A digit is read from at most MAX_SPAN consecutive units spanning at most MAX_DIGIT_WIDTH line
 # heights, with gaps between them of at most MAX_JOIN_GAP line heights: the pieces of a broken
 # digit nearly touch, while separate digits leave a visible gap.
@@ -62,9 +45,8 @@ MAX_DIGIT_WIDTH = 1.6
 MAX_JOIN_GAP = 0.25
 # WHOLE_DIGIT: in an image of one digit (the page's square canvas, a cell, a scan; not NUMBER_ASPECT wide), the
 # span of all its units is read too, whatever its width and gaps: a flat 5 wider than MAX_DIGIT_WIDTH was sliced in
-# two and both halves skipped as "not a digit" (MNIST test 7195). MNIST test canvases 99.55% -> 99.59% (flagged
-# 0.26% -> 0.16%), USPS 98.31% -> 98.41% (flagged 1.89% -> 1.79%), Sudoku val 97.3% -> 97.4%, blank cells 98.7%
-# -> 98.8%, non-digits caught 96.9% (the same). One span more: a batch of at most 3 * MAX_UNITS + 1.
+# two and both halves skipped as "not a digit" (MNIST test 7195; docs/experiments.md, 2026-12-02). One span more:
+# a batch of at most 3 * MAX_UNITS + 1.
 # A mark under this share of the line height is punctuation (a decimal point, a comma, the dash of "1,250-"),
 # never a digit: MNIST's normalisation scales every mark to the same 20 px box, so the network cannot see
 # that it is small, and a hooked dash reads as a 7 or a 2. Digits written in one number differ in height by
@@ -76,9 +58,8 @@ CELL_MIN_MARK = 0.15
 NO_DIGIT_FOUND = "No digit found: the photo holds only lines, a border or specks of noise (an empty cell or box)."
 # Bounds on the work of one image, checked before the work: at most MAX_STROKES strokes (after specks
 # are dropped) are grouped, by a loop quadratic in their number (a few ms at the bound), and at most
-# MAX_UNITS units are read (3 spans each at most, and the whole: a batch of at most 73; a deslanted number is
-# read in both frames, two batches of at most 72). Past either, the image is
-# refused with TooMuchWorkError (HTTP 422), never cut silently.
+# MAX_UNITS units are read (3 spans each at most, and the whole: a batch of at most 73). Past either, the image
+# is refused with TooMuchWorkError (HTTP 422), never cut silently.
 MAX_STROKES = 200
 MAX_UNITS = 24
 
@@ -114,9 +95,6 @@ class Segmentation:
     units: list[Unit]
     line_height: int
     shape: tuple[int, int] = (0, 0)  # (H, W) of the image, pixels
-    # int64 (H,) >= 0: the columns each row of the image was moved right before cutting (DESLANT_SHEARS), so
-    # the units' x0 and x1 are in that frame; None where the image was cut as it is.
-    row_shifts: np.ndarray | None = None
     number: bool = False  # the image is wide enough to hold a number (NUMBER_ASPECT)
 
     def looks_like_one_digit(self) -> bool:
@@ -127,11 +105,6 @@ class Segmentation:
         width = max(u.x1 for u in self.units) - min(u.x0 for u in self.units)
         height = max(u.y1 for u in self.units) - min(u.y0 for u in self.units)
         return width <= height
-
-    def in_unit_frame(self, image: np.ndarray) -> np.ndarray:
-        """Return an (H, W) array of the image's frame (an owner map, say) in the units' frame: rows moved
-        right by ``row_shifts`` (wider by their range), or the array itself where there was no deslanting."""
-        return image if self.row_shifts is None else shift_rows(image, self.row_shifts)
 
     def spans(self) -> list[tuple[int, int]]:
         """Return the (first, last) unit spans that could be one digit: every unit, and runs of up to
@@ -158,8 +131,7 @@ class Segmentation:
         return digit.box[3] < MIN_DIGIT_HEIGHT * self.line_height
 
     def render(self, first: int, last: int) -> Digit:
-        """Normalise the units ``first..last`` together as one MNIST digit, with its bounding box in the image
-        (its rows moved back where the image was deslanted, ``row_shifts``)."""
+        """Normalise the units ``first..last`` together as one MNIST digit, with its bounding box in the image."""
         units = self.units[first: last + 1]
         x0, x1 = min(u.x0 for u in units), max(u.x1 for u in units)
         y0, y1 = min(u.y0 for u in units), max(u.y1 for u in units)
@@ -167,10 +139,6 @@ class Segmentation:
         for u in units:
             region = canvas[u.y0 - y0: u.y1 - y0, u.x0 - x0: u.x1 - x0]
             np.maximum(region, u.ink, out=region)
-        if self.row_shifts is not None:  # move the rows back: the digit as written, its x in the image's frame
-            shifts = self.row_shifts[y0:y1]
-            canvas = shift_rows(canvas, shifts.max() - shifts)
-            x0 -= int(shifts.max())
         strokes = canvas > INK_THRESHOLD
         rows = np.flatnonzero(strokes.any(axis=1))
         cols = np.flatnonzero(strokes.any(axis=0))
@@ -187,29 +155,14 @@ def segment(grey: np.ndarray, clean: CleanInk | None = None) -> Segmentation:
     horizontally by ``MERGE_OVERLAP`` of the narrower one are one unit (the two strokes of a 4);
     a unit wider than ``SPLIT_ASPECT`` times its height (at least ``SPLIT_MIN_HEIGHT`` line heights) may be touching
     digits, so it is sliced at its columns of least ink into round(width / (DIGIT_ASPECT * height))
-    units, which the network may read back together (finer, in an image wide enough to hold a number:
-    ``NUMBER_ASPECT``, which is also cut deslanted: ``deslant_shifts``, ``Segmentation.row_shifts``). Units
-    with no stroke pixel are dropped.
+    units, which the network may read back together. Units with no stroke pixel are dropped.
     ``clean``: ``lines.clean_ink(grey)`` where the caller has it (auto mode), else made here.
     Raises EmptyImageError when there is no ink, and TooMuchWorkError for more than ``MAX_STROKES``
     strokes or ``MAX_UNITS`` units (or more than ``normalize.MAX_RUNS`` runs of ink).
     """
-    return _segmentations(grey, upright_too=False, clean=clean)[0]
-
-
-def segment_frames(grey: np.ndarray, clean: CleanInk | None = None) -> list[Segmentation]:
-    """Cut an image as ``segment`` does and, where it was cut deslanted, upright too: [deslanted, upright], or
-    the one Segmentation. The ink, lines and strokes are found once for both (``recognizer.read.BOTH_FRAMES``).
-    Raises as ``segment``."""
-    return _segmentations(grey, upright_too=True, clean=clean)
-
-
-def _segmentations(grey: np.ndarray, upright_too: bool, clean: CleanInk | None) -> list[Segmentation]:
-    """``segment`` and ``segment_frames``: the ink, lines out and strokes, then the cut in each frame."""
     clean = clean_ink(grey) if clean is None else clean
     # find_strokes erases specks in place: work on copies, so the shared stage stays as it was made.
     ink, photo, erased = clean.ink.copy(), clean.photo, clean.erased
-    number = ink.shape[1] >= NUMBER_ASPECT * ink.shape[0]
     try:
         found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION,
                                    replace(clean.found, labels=clean.found.labels.copy()))
@@ -222,21 +175,14 @@ def _segmentations(grey: np.ndarray, upright_too: bool, clean: CleanInk | None) 
             f"The image has {len(kept):,} separate marks; a drawing of digits has at most {MAX_STROKES}. "
             "Send a drawing or a photo of the digits alone."
         )
-    row_shifts = deslant_shifts(found.labels > 0) if number else None
-    if row_shifts is None:
-        return [_cut(ink, found, kept, photo, number, ink.shape, None)]
-    shifted = shift_rows(ink, row_shifts)
-    deslanted = _cut(shifted, *find_strokes(shifted, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION), photo,
-                     number, ink.shape, row_shifts)
-    return [deslanted, _cut(ink, found, kept, photo, number, ink.shape, None)] if upright_too else [deslanted]
+    return _cut(ink, found, kept, photo)
 
 
-def _cut(ink: np.ndarray, found, kept, photo: bool, number: bool, shape: tuple[int, int],
-         row_shifts: np.ndarray | None) -> Segmentation:
-    """Group the kept strokes of ``ink`` (in the units' frame, ``row_shifts``) into units and slice the wide ones.
+def _cut(ink: np.ndarray, found, kept, photo: bool) -> Segmentation:
+    """Group the kept strokes of ``ink`` (float32 (H, W) in [0, 1]) into units and slice the wide ones.
 
-    ``found``, ``kept``: ``find_strokes`` of that ink; ``shape``: (H, W) of the image. Raises EmptyImageError
-    when a cell holds only specks, TooMuchWorkError past ``MAX_UNITS``.
+    ``found``, ``kept``: ``find_strokes`` of that ink. Raises EmptyImageError when a cell holds only specks,
+    TooMuchWorkError past ``MAX_UNITS``.
     """
     labels = found.labels
     if is_cell(ink.shape, photo):
@@ -283,7 +229,7 @@ def _cut(ink: np.ndarray, found, kept, photo: bool, number: bool, shape: tuple[i
         if len(groups) > 1:  # another group's strokes may reach into this box: leave them out
             window = labels[y0:y1, x0:x1]
             crop = np.where((window > 0) & ~np.isin(window, members), 0.0, crop).astype(np.float32)
-        for c0, c1 in _split_columns(crop, line_height, number):
+        for c0, c1 in _split_columns(crop, line_height):
             if (crop[:, c0:c1] > INK_THRESHOLD).any():  # a slice of faint ink only has nothing to read
                 units.append(Unit(x0 + c0, x0 + c1, y0, y1, crop[:, c0:c1]))
         if len(units) > MAX_UNITS:
@@ -292,60 +238,21 @@ def _cut(ink: np.ndarray, found, kept, photo: bool, number: bool, shape: tuple[i
                 f"send a number of at most {MAX_UNITS} digits."
             )
     units.sort(key=lambda u: u.x0 + u.x1)
-    return Segmentation(units, line_height, shape, row_shifts, number)
+    return Segmentation(units, line_height, ink.shape, ink.shape[1] >= NUMBER_ASPECT * ink.shape[0])
 
 
-def deslant_shifts(mask: np.ndarray) -> np.ndarray | None:
-    """Return how far to move each row of a number right to stand its digits upright, or None for not at all.
-
-    ``mask``: bool (H, W), the strokes' pixels. For each shear of ``DESLANT_SHEARS`` (columns per row down), row
-    y moves round(shear * y) columns (less the least, so every shift is >= 0); the shear kept is the one whose
-    columns hold the ink most unevenly, the largest sum of squared column counts (the vertical projection
-    profile; upright strokes stack their pixels in few columns), the least shear on a tie. Returns int64 (H,)
-    shifts, or None when the upright image is kept. Work: one pass over the stroke pixels per shear.
-    """
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return None
-    rows = np.arange(mask.shape[0])
-    best, best_key = None, None
-    for shear in DESLANT_SHEARS:
-        shifts = np.round(shear * rows).astype(np.int64)
-        shifts -= shifts.min()
-        heights = np.bincount(xs + shifts[ys]).astype(np.float64)
-        key = (float(heights @ heights), -abs(shear))
-        if best_key is None or key > best_key:
-            best, best_key = (shifts if shear else None), key
-    return best
-
-
-def shift_rows(image: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Move row y of ``image`` (H, W) right by ``shifts[y]`` columns (int, (H,)): (H, W + range of shifts), the
-    same dtype, zeros where nothing lands. Whole pixels, nothing resampled: shifting back by max - shifts
-    restores the image exactly (cropped to its content)."""
-    height, width = image.shape
-    shifts = shifts - shifts.min()
-    out = np.zeros((height, width + int(shifts.max())), image.dtype)
-    out[np.arange(height)[:, np.newaxis], np.arange(width)[np.newaxis, :] + shifts[:, np.newaxis]] = image
-    return out
-
-
-def _split_columns(crop: np.ndarray, line_height: int, number: bool = False) -> list[tuple[int, int]]:
+def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
     """Return the column ranges of the slices of one group, cutting a wide group at its thinnest columns.
 
     Columns the ink crosses at most once come first: inside a loop every column is crossed twice by thin
-    strokes, which is less ink than the joint of two chained 0s, where their sides meet (ORAND dev amounts
-    48.9% -> 51.4% exact with the committed network; own numbers of 2-6 MNIST digits 82.4% -> 84.6%).
-
-    ``number``: the image holds a number (``NUMBER_ASPECT``), so the group is sliced finer. The ranges are
+    strokes, which is less ink than the joint of two chained 0s, where their sides meet. The ranges are
     non-empty and cover 0..width; at most MAX_UNITS + 1 of them (more are refused anyway).
     """
-    split_aspect, digit_aspect = (NUMBER_SPLIT_ASPECT, NUMBER_DIGIT_ASPECT) if number else (SPLIT_ASPECT, DIGIT_ASPECT)
     height, width = crop.shape
     height = max(height, SPLIT_MIN_HEIGHT * line_height)
-    if width <= split_aspect * height or width < 2:
+    if width <= SPLIT_ASPECT * height or width < 2:
         return [(0, width)]
-    pieces = min(max(2, round(width / (digit_aspect * height))), width, MAX_UNITS + 1)
+    pieces = min(max(2, round(width / (DIGIT_ASPECT * height))), width, MAX_UNITS + 1)
     profile = crop.sum(axis=0)
     # A column where the ink is crossed twice or more lies inside a loop (a 0 of "000" written in one stroke):
     # cut there only when no column of the window is crossed once (the joint between two digits).

@@ -35,7 +35,6 @@ def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int | None], r
         segmentation = segment(decode_image(data))
     except PreprocessingError:
         return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros(0, np.uint8)
-    owner = segmentation.in_unit_frame(owner)  # a deslanted number's units are cut with its rows moved
     kept = np.zeros(len(labels) + 1, np.int64)
     unit_owners = []
     for unit in segmentation.units:

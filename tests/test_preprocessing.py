@@ -196,30 +196,3 @@ def test_component_labelling_matches_scipy(height, width, density, seed):
         assert found.areas[label] == rows.size
         width, height = cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min()
         assert tuple(found.boxes[label]) == (cols.min(), rows.min(), width, height)
-
-
-@given(st.integers(1, 30), st.integers(1, 30), st.lists(st.integers(0, 12), min_size=30, max_size=30),
-       st.integers(0, 2**32 - 1))
-@settings(max_examples=50, deadline=None)
-def test_shifting_rows_and_back_restores_the_image_exactly(height, width, shifts, seed):
-    from recognizer.segment import shift_rows
-
-    image = np.random.default_rng(seed).random((height, width)).astype(np.float32)
-    shifts = np.array(shifts[:height])
-    moved = shift_rows(image, shifts)
-    assert moved.shape == (height, width + shifts.max() - shifts.min()) and moved.dtype == image.dtype
-    back = shift_rows(moved, shifts.max() - shifts)
-    assert np.array_equal(back[:, shifts.max() - shifts.min(): shifts.max() - shifts.min() + width], image)
-
-
-def test_a_number_is_deslanted_only_when_its_digits_lean():
-    from recognizer.segment import deslant_shifts
-    from synth.ink import lean
-
-    upright = np.zeros((40, 120), bool)
-    for x in (10, 50, 90):  # three upright bars, apart
-        upright[5:35, x: x + 4] = True
-    assert deslant_shifts(upright) is None
-    leaned = lean(upright.astype(np.float32), 0.6) > 0.5  # bars leaning 31 degrees, sharing columns
-    shifts = deslant_shifts(leaned)
-    assert shifts is not None and shifts[-1] - shifts[0] == pytest.approx(0.6 * 39, abs=3)  # bottom rows move right

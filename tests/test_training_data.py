@@ -132,18 +132,11 @@ def test_blank_real_cells_are_still_taught_as_not_a_digit():
     assert len(targets) >= 1 and set(targets.tolist()) == {NOT_A_DIGIT}
 
 
-def test_deslanted_amounts_are_taught_with_each_span_labelled_by_the_digit_it_holds(mnist_test):
-    # A leaning amount is cut deslanted (segment.deslant_shifts): its units lie in the frame whose rows are moved,
-    # so the scene's owner map must be moved the same way, or the spans are labelled from the wrong pixels.
-    from recognizer.decode import decode_image
-    from recognizer.segment import segment
-
+def test_amounts_are_taught_with_each_span_labelled_by_the_digit_it_holds(mnist_test):
     rng = np.random.default_rng(3)
     scenes = [amount_scene(rng, mnist_test) for _ in range(30)]
-    deslanted = [s for s in scenes if segment(decode_image(s[0])).row_shifts is not None]
-    assert len(deslanted) >= 10
     taught = digits = 0
-    for data, owner, labels in deslanted:
+    for data, owner, labels in scenes:
         images, targets = pipeline_samples(data, owner, labels, rng)
         positives = targets[targets != NOT_A_DIGIT]
         assert set(positives.tolist()) <= set(labels)
