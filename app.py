@@ -22,12 +22,12 @@ from recognizer.reader import DEFAULT_MODE, MODES, Reader
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a canvas PNG is a few KB; a phone photo fits easily
 
 ERROR_MESSAGES = {
-    400: "The request could not be read; send JSON {\"image\": \"data:image/png;base64,...\"}.",
+    400: 'The request could not be read; send JSON {"image": "data:image/png;base64,..."}.',
     404: "There is nothing here; the API is POST /predict and GET /healthz, the page is at /.",
     405: "This method is not allowed here; send the image with POST to /predict.",
     413: f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; send a smaller image.",
     415: "Send the image as JSON {\"image\": data URL}, as a multipart file field 'image', "
-         "or as a raw body with an image/* Content-Type.",
+    "or as a raw body with an image/* Content-Type.",
 }
 
 # On every response. The page's scripts and styles are files under static/ (no inline code), so
@@ -99,8 +99,11 @@ def create_app(config: dict | None = None) -> Flask:
         try:
             body = request.environ["wsgi.input"].read(limit + 1)
         except Exception as exc:  # gunicorn: InvalidChunkSize, ChunkMissingTerminator, NoMoreData
-            raise ClientError(400, "The request body could not be read (malformed chunked encoding); "
-                                   "send the image with a Content-Length.") from exc
+            raise ClientError(
+                400,
+                "The request body could not be read (malformed chunked encoding); "
+                "send the image with a Content-Length.",
+            ) from exc
         if len(body) > limit:
             raise ClientError(413, ERROR_MESSAGES[413])
         request.environ["wsgi.input"] = io.BytesIO(body)
@@ -253,14 +256,16 @@ def _image_bytes() -> bytes:
             body = request.get_json(silent=True)
         except RecursionError as exc:  # json.loads recurses once per level of nesting
             raise ClientError(
-                400, "The JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}.") from exc
+                400, 'The JSON is nested too deeply; send {"image": "data:image/png;base64,..."}.'
+            ) from exc
         if not isinstance(body, dict):
-            raise ClientError(400, "The body is not a JSON object; send {\"image\": \"data:image/png;base64,...\"}.")
+            raise ClientError(400, 'The body is not a JSON object; send {"image": "data:image/png;base64,..."}.')
         image = body.get("image")
         if not isinstance(image, str) or not image.strip():
-            raise ClientError(400, "The JSON has no 'image' string; send {\"image\": \"data:image/png;base64,...\"}.")
+            raise ClientError(400, 'The JSON has no \'image\' string; send {"image": "data:image/png;base64,..."}.')
         return decode.decode_base64_image(image)
     if not request.content_length and not request.mimetype:
-        raise ClientError(400, "The request has no image; send a PNG of the drawing "
-                               "(see the README for curl examples).")
+        raise ClientError(
+            400, "The request has no image; send a PNG of the drawing (see the README for curl examples)."
+        )
     raise ClientError(415, ERROR_MESSAGES[415])

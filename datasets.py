@@ -31,8 +31,6 @@ MNIST_FILES = {
 }
 
 
-
-
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one gzip-compressed idx file (the MNIST format) into a uint8 array.
 
@@ -113,12 +111,10 @@ def load_realworld(name: str, data_dir: str | os.PathLike | None = None):
     """
     with np.load(realworld_path(name, data_dir), allow_pickle=False) as data:
         blob, offsets = data["image"], data["offsets"]
-        images = [blob[offsets[i]: offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
+        images = [blob[offsets[i] : offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
         return images, data["label"].astype(str), data["group"].astype(str)
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """Turn uint8 (N, 28, 28) images, ink = 255, into the model's (N, 28, 28, 1) float32 in [0, 1]."""
     return (images.astype(np.float32) / 255.0)[..., np.newaxis]
-
-

@@ -29,6 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from datasets import load_mnist, load_realworld, load_usps, to_model_input
+from evaluation_strings import (
+    EVAL_SEED,
+    StringReport,
+    orand_samples,
+    score_strings,
+    synthetic_number_samples,
+)
 from recognizer import backends
 from recognizer.decode import PreprocessingError
 from recognizer.mnist import NOT_A_DIGIT, TFLITE_MODEL_PATH
@@ -38,8 +45,6 @@ from recognizer.strings import STRING_MODEL_PATH, load_string_reader
 from synth.canvas import canvas_from_mnist, compose_number, encode, mark_on_canvas
 from synth.nondigits import NON_DIGIT_KINDS, non_digit
 from synth.scenes import photo
-
-EVAL_SEED = 777  # apart from training's seeds (model.SEED and its chunks)
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +84,10 @@ class Report:
     def format(self) -> str:
         """Return the figures as two lines of text."""
         per_class = "  ".join(f"{k}: {a:.1%}" for k, a in sorted(self.per_class.items()))
-        return (f"{self.name}: {self.accuracy:.2%} of {self.count} ({self.refused} refused, {self.flagged:.2%} flagged)"
-                f"\n  {per_class}")
+        return (
+            f"{self.name}: {self.accuracy:.2%} of {self.count} ({self.refused} refused, {self.flagged:.2%} flagged)"
+            f"\n  {per_class}"
+        )
 
 
 def _score(name: str, samples, backend) -> Report:
@@ -95,8 +102,14 @@ def _score(name: str, samples, backend) -> Report:
         correct[key] += reading.number == label
         flagged += reading.low_confidence
     count = sum(seen.values())
-    return Report(name, sum(correct.values()) / count, {k: correct[k] / seen[k] for k in sorted(seen)}, count,
-                  refused, flagged / count)
+    return Report(
+        name,
+        sum(correct.values()) / count,
+        {k: correct[k] / seen[k] for k in sorted(seen)},
+        count,
+        refused,
+        flagged / count,
+    )
 
 
 def evaluate_usps(backend=None, data_dir=None, split: str = "test", limit: int | None = None) -> Report:
@@ -119,8 +132,7 @@ def evaluate_mnist_canvases(backend=None, limit: int | None = None) -> Report:
     _, (images, labels) = load_mnist()
     if limit:
         images, labels = images[:limit], labels[:limit]
-    samples = ((encode(canvas_from_mnist(image)), str(label), int(label))
-               for image, label in zip(images, labels))
+    samples = ((encode(canvas_from_mnist(image)), str(label), int(label)) for image, label in zip(images, labels))
     return _score("MNIST test digits drawn as canvases", samples, backend)
 
 
@@ -128,8 +140,9 @@ def mnist_network_accuracy(backend=None) -> float:
     """Return the network's accuracy on the 28x28 MNIST test images themselves (digit columns, argmax)."""
     backend = backend or backends.load_backend()
     _, (images, labels) = load_mnist()
-    probabilities = np.concatenate([backend.predict(to_model_input(images[i: i + 500]))
-                                    for i in range(0, len(images), 500)])
+    probabilities = np.concatenate(
+        [backend.predict(to_model_input(images[i : i + 500])) for i in range(0, len(images), 500)]
+    )
     return float(np.mean(probabilities[:, :NOT_A_DIGIT].argmax(axis=1) == labels))
 
 
@@ -145,9 +158,11 @@ class SudokuReport:
 
     def format(self) -> str:
         """Return the figures as text."""
-        return (f"Sudoku val ({self.counts[0]} digit, {self.counts[1]} blank, {self.counts[2]} candidates cells): "
-                f"digits read exactly {self.digits_exact:.1%} (flagged {self.digits_flagged:.1%}); blank cells "
-                f"\"no digit\" {self.blank_no_digit:.1%}; candidates \"no digit\" {self.candidates_no_digit:.1%}")
+        return (
+            f"Sudoku val ({self.counts[0]} digit, {self.counts[1]} blank, {self.counts[2]} candidates cells): "
+            f"digits read exactly {self.digits_exact:.1%} (flagged {self.digits_flagged:.1%}); blank cells "
+            f'"no digit" {self.blank_no_digit:.1%}; candidates "no digit" {self.candidates_no_digit:.1%}'
+        )
 
 
 def evaluate_sudoku(backend=None, name: str = "sudoku_cells_val", limit: int | None = None) -> SudokuReport:
@@ -175,99 +190,19 @@ def evaluate_sudoku(backend=None, name: str = "sudoku_cells_val", limit: int | N
         else:
             counts["candidates"] += 1
             candidates += no_digit
-    return SudokuReport(exact / max(counts["digit"], 1), flagged / max(counts["digit"], 1),
-                        blank / max(counts["blank"], 1), candidates / max(counts["candidates"], 1),
-                        (counts["digit"], counts["blank"], counts["candidates"]))
-
-
-def _common_subsequence(a: str, b: str) -> int:
-    """Return the length of the longest common subsequence of two short strings."""
-    row = [0] * (len(b) + 1)
-    for ca in a:
-        previous = 0
-        for j, cb in enumerate(b):
-            previous, row[j + 1] = row[j + 1], previous + 1 if ca == cb else max(row[j + 1], row[j])
-    return row[-1]
-
-
-@dataclass
-class StringReport:
-    """Whole numbers read by the request path: exact (digits, and text with separators where it is known), per
-    digit, and the share read at a string error of at most 1% (rejecting the least confident)."""
-
-    name: str
-    count: int
-    exact: float  # the digits read equal the label's digits
-    per_digit: float  # longest common subsequence over the longer of the two
-    text_exact: float | None  # the text with its separators equals the label (synthetic sets only)
-    read_rate: float  # share accepted, at the lowest confidence keeping the error among accepted <= MAX_ERROR
-    threshold: float  # that confidence
-    flagged_error: float  # error among the readings not flagged low_confidence (the served operating point)
-    flagged_rate: float  # share not flagged
-    by_kind: dict  # kind -> exact
-
-    def format(self) -> str:
-        """Return the figures as text."""
-        text = "" if self.text_exact is None else f", text with separators {self.text_exact:.1%}"
-        kinds = "  ".join(f"{k}: {v:.1%}" for k, v in sorted(self.by_kind.items()))
-        return (f"{self.name} ({self.count}): exact {self.exact:.1%}{text}, per digit {self.per_digit:.1%}; read rate "
-                f"at <= {MAX_ERROR:.0%} error {self.read_rate:.1%} (confidence >= {self.threshold:.3f}); served flag: "
-                f"{self.flagged_rate:.1%} read, {self.flagged_error:.1%} of them wrong"
-                + (f"\n  {kinds}" if kinds else ""))
-
-
-MAX_ERROR = 0.01  # the string error a cheque reader is run at (issue 21: 65-85% read at about 1% misread)
-
-
-def read_rate(confidences, correct, max_error: float = MAX_ERROR) -> tuple[float, float]:
-    """Return (share read, confidence threshold): the most readings, taken from the most confident down, whose
-    error stays <= ``max_error``; (0, inf) when even the most confident is wrong."""
-    order = np.argsort(-np.asarray(confidences, np.float64), kind="stable")
-    wrong = np.cumsum(~np.asarray(correct, bool)[order])
-    ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
-    if ok.size == 0:
-        return 0.0, float("inf")
-    return (ok[-1] + 1) / len(order), float(np.asarray(confidences)[order][ok[-1]])
+    return SudokuReport(
+        exact / max(counts["digit"], 1),
+        flagged / max(counts["digit"], 1),
+        blank / max(counts["blank"], 1),
+        candidates / max(counts["candidates"], 1),
+        (counts["digit"], counts["blank"], counts["candidates"]),
+    )
 
 
 def evaluate_strings(name: str, samples, reader=None, mode: str = "auto") -> StringReport:
-    """Score (image bytes, label, kind) numbers: ``label`` the text, separators included where known."""
+    """Score (image bytes, label, kind) numbers through ``as_reader(reader)`` in ``mode`` (``score_strings``)."""
     reader = as_reader(reader)
-    rows = []  # (digits right, text right or None, lcs, longer, confidence, flagged, kind)
-    for data, label, kind in samples:
-        reading = read_or_none(data, reader, mode)
-        digits = "".join(c for c in label if c.isdigit())
-        number = (reading.number or "") if reading else ""
-        text = (reading.text if reading.text is not None else reading.number) if reading else ""
-        confidence = reading.to_json()["confidence"] if reading and not reading.not_a_digit else 0.0
-        rows.append((number == digits, None if label == digits and kind == "real" else text == label,
-                     _common_subsequence(number, digits), max(len(number), len(digits)), confidence,
-                     reading is None or bool(reading.low_confidence), kind))
-    right = np.array([r[0] for r in rows], bool)
-    texts = [r[1] for r in rows if r[1] is not None]
-    flagged = np.array([r[5] for r in rows], bool)
-    rate, threshold = read_rate([r[4] for r in rows], right)
-    kinds = sorted({r[6] for r in rows})
-    return StringReport(name, len(rows), float(right.mean()), sum(r[2] for r in rows) / max(1, sum(r[3] for r in rows)),
-                        float(np.mean(texts)) if texts else None, rate, threshold,
-                        float((~right[~flagged]).mean()) if (~flagged).any() else 0.0, float((~flagged).mean()),
-                        {k: float(np.mean([r[0] for r in rows if r[6] == k])) for k in kinds} if len(kinds) > 1 else {})
-
-
-def orand_samples(name: str = "orand_car_a_val", limit: int | None = None):
-    """Yield (JPEG bytes, digits, "real") cheque amounts of ``name`` (``orand_car_a_val``: never trained on)."""
-    images, labels, _ = load_realworld(name)
-    for data, label in list(zip(images, labels))[:limit]:
-        yield data, str(label), "real"
-
-
-def synthetic_number_samples(count: int = 500, seed: int = EVAL_SEED + 21):
-    """Yield ``count`` held-out synthetic numbers (``synth.strings.number_images``): MNIST test digits, the
-    evaluation's fonts, a seed apart from training's; (image bytes, text, scene kind)."""
-    from synth.strings import number_images
-
-    _, (x_test, y_test) = load_mnist()
-    yield from number_images(count, seed, (x_test, y_test), part="eval")
+    return score_strings(name, samples, lambda data: read_or_none(data, reader, mode))
 
 
 def non_digit_samples(count_per_kind: int = 200, seed: int = EVAL_SEED):
@@ -360,23 +295,38 @@ def results_table(backend=None, limit: int | None = None) -> str:
     sudoku = evaluate_sudoku(backend, limit=limit)
     row("Sudoku val digit cells read exactly and alone", f"{sudoku.digits_exact:.1%}", f"{sudoku.counts[0]:,} cells")
     row("Sudoku val digit cells flagged", f"{sudoku.digits_flagged:.1%}", "no digit or low_confidence")
-    row("Sudoku val blank cells answered \"no digit\"", f"{sudoku.blank_no_digit:.1%}", f"{sudoku.counts[1]:,} cells")
-    row("Sudoku val candidates cells answered \"no digit\"", f"{sudoku.candidates_no_digit:.1%}",
-        f"{sudoku.counts[2]:,} cells")
+    row('Sudoku val blank cells answered "no digit"', f"{sudoku.blank_no_digit:.1%}", f"{sudoku.counts[1]:,} cells")
+    row(
+        'Sudoku val candidates cells answered "no digit"',
+        f"{sudoku.candidates_no_digit:.1%}",
+        f"{sudoku.counts[2]:,} cells",
+    )
     reader = as_reader(backend)
     orand = evaluate_strings("orand_car_a_val", orand_samples(limit=limit), reader)
     row("ORAND-CAR-A val amounts read exactly", f"{orand.exact:.1%}", f"{orand.count:,} cheques, never trained on")
     row("ORAND-CAR-A val digits in place", f"{orand.per_digit:.1%}", "longest common subsequence")
-    row("ORAND-CAR-A val read at <= 1% string error", f"{orand.read_rate:.1%}",
-        f"the rest rejected (digits' probability >= {orand.threshold:.5f})")
-    row("ORAND-CAR-A val not flagged low_confidence", f"{orand.flagged_rate:.1%}",
-        f"{orand.flagged_error:.1%} of them wrong (threshold from training's held-out amounts)")
+    row(
+        "ORAND-CAR-A val read at <= 1% string error",
+        f"{orand.read_rate:.1%}",
+        f"the rest rejected (digits' probability >= {orand.threshold:.5f})",
+    )
+    row(
+        "ORAND-CAR-A val not flagged low_confidence",
+        f"{orand.flagged_rate:.1%}",
+        f"{orand.flagged_error:.1%} of them wrong (threshold from training's held-out amounts)",
+    )
     synthetic = evaluate_strings("synthetic", synthetic_number_samples(min(500, limit or 500)), reader)
-    row("Held-out synthetic numbers read exactly", f"{synthetic.exact:.1%}",
-        f"{synthetic.count} on canvas, paper, photo, scan; text with separators {synthetic.text_exact:.1%}")
+    row(
+        "Held-out synthetic numbers read exactly",
+        f"{synthetic.exact:.1%}",
+        f"{synthetic.count} on canvas, paper, photo, scan; text with separators {synthetic.text_exact:.1%}",
+    )
     non_digits = evaluate_non_digits(backend, min(200, limit or 200))
-    row("Non-digits caught, all kinds", f"{non_digits.overall:.1%}",
-        f"{non_digits.count:,} marks, fonts and seeds apart")
+    row(
+        "Non-digits caught, all kinds",
+        f"{non_digits.overall:.1%}",
+        f"{non_digits.count:,} marks, fonts and seeds apart",
+    )
     for kind, share in non_digits.caught.items():
         row(f"  {kind}", f"{share:.0%}", "caught")
     numbers = evaluate_numbers(backend, min(500, limit or 500))

@@ -51,15 +51,29 @@ def error_answer(exc: BaseException, limits) -> tuple[int, str, str]:
     if isinstance(exc, (errors.InvalidResponseHeader, errors.InvalidResponseHeaderName)):
         pass  # the app's fault, not the client's: a 500 below
     elif isinstance(exc, errors.LimitRequestLine):
-        return 414, "URI Too Long", (f"The request line is longer than {limits.limit_request_line} bytes ({detail}); "
-                                     "send the image in the body of a POST, not in the URL.")
+        return (
+            414,
+            "URI Too Long",
+            (
+                f"The request line is longer than {limits.limit_request_line} bytes ({detail}); "
+                "send the image in the body of a POST, not in the URL."
+            ),
+        )
     elif isinstance(exc, errors.LimitRequestHeaders):
-        return 431, "Request Header Fields Too Large", (
-            f"The request has more than {limits.limit_request_fields} headers or a header over "
-            f"{limits.limit_request_field_size} bytes ({detail}); send fewer and shorter headers.")
+        return (
+            431,
+            "Request Header Fields Too Large",
+            (
+                f"The request has more than {limits.limit_request_fields} headers or a header over "
+                f"{limits.limit_request_field_size} bytes ({detail}); send fewer and shorter headers."
+            ),
+        )
     elif isinstance(exc, errors.UnsupportedTransferCoding):
-        return 501, "Not Implemented", (f"{detail}; send the body with a Content-Length or "
-                                        "'Transfer-Encoding: chunked'.")
+        return (
+            501,
+            "Not Implemented",
+            (f"{detail}; send the body with a Content-Length or 'Transfer-Encoding: chunked'."),
+        )
     elif isinstance(exc, errors.ExpectationFailed):
         return 417, "Expectation Failed", f"{detail}; only 'Expect: 100-continue' is understood."
     elif isinstance(exc, errors.ForbiddenProxyRequest):
@@ -67,20 +81,36 @@ def error_answer(exc: BaseException, limits) -> tuple[int, str, str]:
     elif isinstance(exc, errors.ConfigurationProblem):
         return 500, "Internal Server Error", "The server is misconfigured for this request; please try again later."
     elif isinstance(exc, errors.ParseException):
-        return 400, "Bad Request", (f"The request is not valid HTTP/1.1 ({detail}); send it with an HTTP client, "
-                                    "e.g. curl -F image=@digit.png <host>/predict.")
+        return (
+            400,
+            "Bad Request",
+            (
+                f"The request is not valid HTTP/1.1 ({detail}); send it with an HTTP client, "
+                "e.g. curl -F image=@digit.png <host>/predict."
+            ),
+        )
     elif isinstance(exc, SystemExit):
-        return 503, "Service Unavailable", (
-            f"The server stopped this request: it was not received and answered within {limits.timeout} s, "
-            "or the server is restarting; please try again.")
+        return (
+            503,
+            "Service Unavailable",
+            (
+                f"The server stopped this request: it was not received and answered within {limits.timeout} s, "
+                "or the server is restarting; please try again."
+            ),
+        )
     return 500, "Internal Server Error", "The server failed to answer this request; please try again."
 
 
 def json_error(status: int, reason: str, message: str) -> bytes:
     """Return a whole HTTP/1.1 response: ``{"error": message}`` as JSON, the security headers, Connection: close."""
     body = json.dumps({"error": message}).encode()
-    headers = {"Content-Type": "application/json", "Content-Length": str(len(body)), "Connection": "close",
-               "Cache-Control": "no-store", **SECURITY_HEADERS}
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        "Connection": "close",
+        "Cache-Control": "no-store",
+        **SECURITY_HEADERS,
+    }
     head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     return head.encode("latin-1") + b"\r\n" + body
 
@@ -223,12 +253,14 @@ class JsonErrorWorker(ThreadWorker):
                 if deadline is not None:
                     deadline.answering()
                 return start_response(*args)
+
             buffer_body(environ)
             with lock:
                 answer = app(environ, answering)
                 if int(environ.get("CONTENT_LENGTH") or 0) > TRIM_AFTER_BYTES or environ.get("HTTP_TRANSFER_ENCODING"):
                     release_free_memory()  # a large image's decode leaves tens of MB freed but held by malloc
                 return answer
+
         self.wsgi = wsgi
 
     def handle(self, conn):
@@ -266,11 +298,17 @@ class JsonErrorWorker(ThreadWorker):
         if status < 500:
             self.log.warning("Invalid request from ip=%s: %s", addr[0], exc)
         elif isinstance(exc, SystemExit):
-            self.log.error("Request stopped (worker timeout or shutdown): %s %s",
-                           getattr(req, "method", "-"), getattr(req, "uri", "(no request line read)"))
+            self.log.error(
+                "Request stopped (worker timeout or shutdown): %s %s",
+                getattr(req, "method", "-"),
+                getattr(req, "uri", "(no request line read)"),
+            )
         else:
-            self.log.exception("Error handling request %s %s", getattr(req, "method", "-"),
-                               getattr(req, "uri", "(no request line read)"))
+            self.log.exception(
+                "Error handling request %s %s",
+                getattr(req, "method", "-"),
+                getattr(req, "uri", "(no request line read)"),
+            )
         answer = json_error(status, reason, message)
         if req is None and isinstance(exc, (errors.InvalidHeader, errors.InvalidHeaderName)):
             req = getattr(exc, "req", None)  # gunicorn attaches the request for the access log

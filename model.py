@@ -38,20 +38,32 @@ def _main(argv=None) -> int:
     p_train.add_argument("--output-dir", default=str(ROOT))
     p_train.add_argument("--seed", type=int, default=SEED)
     p_train.add_argument("--members", type=int, default=MEMBERS, help="networks to train and average")
-    p_train.add_argument("--extra-scale", type=float, default=EXTRA_SCALE,
-                         help="size of the extra (non-MNIST) training set, a multiple of EXTRA_COUNTS; 0 = none")
+    p_train.add_argument(
+        "--extra-scale",
+        type=float,
+        default=EXTRA_SCALE,
+        help="size of the extra (non-MNIST) training set, a multiple of EXTRA_COUNTS; 0 = none",
+    )
     p_train.add_argument("--extra-cache", default=None, help=".npz to keep the extra set in between runs")
-    p_train.add_argument("--verbose", type=int, default=None,
-                         help="Keras fit verbosity: 0 silent, 1 progress bar, 2 a line an epoch")
+    p_train.add_argument(
+        "--verbose", type=int, default=None, help="Keras fit verbosity: 0 silent, 1 progress bar, 2 a line an epoch"
+    )
     p_train.add_argument("--extra-data", default=None, help="an .npz from `flask corrections export` to train on too")
     p_train.add_argument("--init", default=None, help="a saved .h5 of this network to go on training from (fine-tune)")
-    p_train.add_argument("--learning-rate", type=float, default=LEARNING_RATE,
-                         help="the cosine schedule's first learning rate (lower it to fine-tune from --init)")
+    p_train.add_argument(
+        "--learning-rate",
+        type=float,
+        default=LEARNING_RATE,
+        help="the cosine schedule's first learning rate (lower it to fine-tune from --init)",
+    )
     p_combine = sub.add_parser("combine", help="average trained member models into mnist_cnn.h5 and .tflite")
     p_combine.add_argument("members", nargs="+", help="member .h5 files (each beside its training_history.json)")
     p_combine.add_argument("--output-dir", default=str(ROOT))
-    p_rebuild = sub.add_parser("rebuild", help="train the shipped digit network from fresh weights by "
-                                               "training.rebuild.RECIPE: two members, averaged, fine-tuned")
+    p_rebuild = sub.add_parser(
+        "rebuild",
+        help="train the shipped digit network from fresh weights by "
+        "training.rebuild.RECIPE: two members, averaged, fine-tuned",
+    )
     p_rebuild.add_argument("--output-dir", default=str(ROOT))
     p_rebuild.add_argument("--work-dir", default=None, help="members, average and extra sets (default: runs/rebuild)")
     p_rebuild.add_argument("--members", type=int, default=None, help="networks averaged (default: RECIPE's)")
@@ -62,49 +74,91 @@ def _main(argv=None) -> int:
     p_rebuild.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (2: a line an epoch)")
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
-    p_strings = sub.add_parser("train-strings", help="train the string reader, from fresh weights or --init's "
-                                                     "(digit_strings.keras, .tflite and .json beside it)")
+    p_strings = sub.add_parser(
+        "train-strings",
+        help="train the string reader, from fresh weights or --init's "
+        "(digit_strings.keras, .tflite and .json beside it)",
+    )
     p_strings.add_argument("--steps", type=int, default=None, help="training steps (default: training.strings.CONFIG)")
     p_strings.add_argument("--synthetic", type=int, default=None, help="synthetic lines to make")
     p_strings.add_argument("--output", default=None, help="the .keras to write (default: digit_strings.keras)")
     p_strings.add_argument("--init", default=None, help="a .keras reader to fine-tune instead of fresh weights")
     p_strings.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (cosine decay)")
-    p_strings.add_argument("--data-seed", type=int, default=None,
-                           help="seed of the synthetic lines, real variants and batches (the holdout keeps --seed's)")
+    p_strings.add_argument(
+        "--data-seed",
+        type=int,
+        default=None,
+        help="seed of the synthetic lines, real variants and batches (the holdout keeps --seed's)",
+    )
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
-    p_strings.add_argument("--filters", default=None,
-                           help="the five convolutions' widths, comma-separated (default: training.strings.CONFIG)")
+    p_strings.add_argument(
+        "--filters",
+        default=None,
+        help="the five convolutions' widths, comma-separated (default: training.strings.CONFIG)",
+    )
     p_strings.add_argument("--frame-units", type=int, default=None, help="the 1-D convolutions' width")
-    p_strings.add_argument("--fresh-every", type=int, default=None,
-                           help="replace --fresh-chunk synthetic lines by new ones every this many steps (0: never)")
+    p_strings.add_argument(
+        "--fresh-every",
+        type=int,
+        default=None,
+        help="replace --fresh-chunk synthetic lines by new ones every this many steps (0: never)",
+    )
     p_strings.add_argument("--fresh-chunk", type=int, default=None, help="lines replaced each time (default 500)")
     for p in (p_train, p_rebuild):
-        p.add_argument("--data-dir", default=None,
-                       help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)")
+        p.add_argument(
+            "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
+        )
     args = parser.parse_args(argv)
 
     if args.command == "train":
-        result = train_ensemble(args.members, args.output_dir, args.seed, args.data_dir, epochs=args.epochs,
-                                batch_size=args.batch_size, train_limit=args.train_limit,
-                                extra_scale=args.extra_scale, extra_cache=args.extra_cache,
-                                verbose="auto" if args.verbose is None else args.verbose,
-                                extra_data=args.extra_data, init_model=args.init,
-                                learning_rate=args.learning_rate)
-        print(f"MNIST test accuracy: {result.test_accuracy:.4%} ({args.members} member(s), {args.epochs} epochs "
-              f"each, {result.seconds / 60:.1f} min); wrote {result.keras_path} and {result.tflite_path}")
+        result = train_ensemble(
+            args.members,
+            args.output_dir,
+            args.seed,
+            args.data_dir,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            train_limit=args.train_limit,
+            extra_scale=args.extra_scale,
+            extra_cache=args.extra_cache,
+            verbose="auto" if args.verbose is None else args.verbose,
+            extra_data=args.extra_data,
+            init_model=args.init,
+            learning_rate=args.learning_rate,
+        )
+        print(
+            f"MNIST test accuracy: {result.test_accuracy:.4%} ({args.members} member(s), {args.epochs} epochs "
+            f"each, {result.seconds / 60:.1f} min); wrote {result.keras_path} and {result.tflite_path}"
+        )
     elif args.command == "combine":
         result = combine(args.members, args.output_dir)
-        print(f"MNIST test accuracy of the average of {len(args.members)}: {result.test_accuracy:.4%}; "
-              f"wrote {result.keras_path} and {result.tflite_path}")
+        print(
+            f"MNIST test accuracy of the average of {len(args.members)}: {result.test_accuracy:.4%}; "
+            f"wrote {result.keras_path} and {result.tflite_path}"
+        )
     elif args.command == "rebuild":
         from training.rebuild import rebuild
 
-        recipe = {k: v for k, v in (("members", args.members), ("member_epochs", args.member_epochs),
-                                    ("finetune_epochs", args.finetune_epochs), ("extra_scale", args.extra_scale))
-                  if v is not None}
+        recipe = {
+            k: v
+            for k, v in (
+                ("members", args.members),
+                ("member_epochs", args.member_epochs),
+                ("finetune_epochs", args.finetune_epochs),
+                ("extra_scale", args.extra_scale),
+            )
+            if v is not None
+        }
         limits = {"train_limit": args.train_limit} if args.train_limit else {}
-        result = rebuild(args.output_dir, recipe, args.data_dir, args.work_dir, args.verbose,
-                         log=lambda m: print(m, flush=True), **limits)
+        result = rebuild(
+            args.output_dir,
+            recipe,
+            args.data_dir,
+            args.work_dir,
+            args.verbose,
+            log=lambda m: print(m, flush=True),
+            **limits,
+        )
         print(f"MNIST test accuracy: {result.test_accuracy:.4%}; wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
@@ -112,17 +166,28 @@ def _main(argv=None) -> int:
     elif args.command == "train-strings":
         from training import strings
 
-        overrides = {k: v for k, v in (("steps", args.steps), ("synthetic", args.synthetic), ("init", args.init),
-                                       ("learning_rate", args.learning_rate), ("data_seed", args.data_seed),
-                                       ("filters", args.filters and [int(f) for f in args.filters.split(",")]),
-                                       ("frame_units", args.frame_units), ("fresh_every", args.fresh_every),
-                                       ("fresh_chunk", args.fresh_chunk))
-                     if v is not None}
+        overrides = {
+            k: v
+            for k, v in (
+                ("steps", args.steps),
+                ("synthetic", args.synthetic),
+                ("init", args.init),
+                ("learning_rate", args.learning_rate),
+                ("data_seed", args.data_seed),
+                ("filters", args.filters and [int(f) for f in args.filters.split(",")]),
+                ("frame_units", args.frame_units),
+                ("fresh_every", args.fresh_every),
+                ("fresh_chunk", args.fresh_chunk),
+            )
+            if v is not None
+        }
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
         record = strings.choose_threshold(output, args.realworld_dir)
-        print(f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
-              f"reads {record['holdout_read_rate']:.1%} at <= 1% error")
+        print(
+            f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
+            f"reads {record['holdout_read_rate']:.1%} at <= 1% error"
+        )
         print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
     return 0
 

@@ -1,7 +1,7 @@
 """Measure POST /corrections against gunicorn as the Procfile starts it: throughput, latency, memory.
 
-    python -m bench.corrections [--requests 300] [--concurrency 8]     # SQLite in a temporary folder
-    DATABASE_URL=postgresql://... python -m bench.corrections            # an existing PostgreSQL (schema upgraded)
+python -m bench.corrections [--requests 300] [--concurrency 8]     # SQLite in a temporary folder
+DATABASE_URL=postgresql://... python -m bench.corrections            # an existing PostgreSQL (schema upgraded)
 """
 
 from __future__ import annotations
@@ -39,29 +39,40 @@ def main() -> None:
     png = encode(stroke_digit(7))
     folder = tempfile.mkdtemp()
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder}/corrections.sqlite3"
-    env = {"DATABASE_URL": url, "CORRECTIONS_RATE_LIMIT": "100000 per minute", "CORRECTIONS_MAX_ROWS": "1000000",
-           "CORRECTIONS_CLIENT_MB_PER_DAY": "0"}
+    env = {
+        "DATABASE_URL": url,
+        "CORRECTIONS_RATE_LIMIT": "100000 per minute",
+        "CORRECTIONS_MAX_ROWS": "1000000",
+        "CORRECTIONS_CLIENT_MB_PER_DAY": "0",
+    }
     with gunicorn_process.start(png, env=env) as server:
+
         def timed(path, data, kind):
             begin = time.perf_counter()
             status, _ = gunicorn_process.post(server.url + path, data, kind)
             return status, time.perf_counter() - begin
 
         bodies = [correction_body(i) for i in range(args.requests)]
-        for path, data, kind in [("/predict", [png] * args.requests, "image/png"),
-                                 ("/corrections", bodies, "application/json")]:
+        for path, data, kind in [
+            ("/predict", [png] * args.requests, "image/png"),
+            ("/corrections", bodies, "application/json"),
+        ]:
             begin = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
                 results = list(pool.map(lambda d, p=path, k=kind: timed(p, d, k), data))
             seconds = time.perf_counter() - begin
             statuses = sorted({s for s, _ in results})
             latency = np.array([t for _, t in results]) * 1000
-            print(f"{path}: {args.requests / seconds:.0f} requests/s at concurrency {args.concurrency}, "
-                  f"p50 {np.percentile(latency, 50):.1f} ms, p95 {np.percentile(latency, 95):.1f} ms, "
-                  f"statuses {statuses}")
+            print(
+                f"{path}: {args.requests / seconds:.0f} requests/s at concurrency {args.concurrency}, "
+                f"p50 {np.percentile(latency, 50):.1f} ms, p95 {np.percentile(latency, 95):.1f} ms, "
+                f"statuses {statuses}"
+            )
         memory = server.memory_mb()
-        print(f"gunicorn: {memory['processes']} processes, PSS {memory['pss']:.0f} MB, "
-              f"database {url.split('://')[0]}, a canvas PNG of {len(png)} bytes (a distinct one per correction)")
+        print(
+            f"gunicorn: {memory['processes']} processes, PSS {memory['pss']:.0f} MB, "
+            f"database {url.split('://')[0]}, a canvas PNG of {len(png)} bytes (a distinct one per correction)"
+        )
 
 
 if __name__ == "__main__":

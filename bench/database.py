@@ -48,15 +48,20 @@ from corrections import POSTGRES_CONNECT_SECONDS, SQLITE_BUSY_SECONDS, deadline
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every correction reaches the database: one every 0.5 s is many visitors, not one over its limit.
-ENV = {"CORRECTIONS_RATE_LIMIT": "100000 per minute", "CORRECTIONS_CLIENT_MB_PER_DAY": "0",
-       "CORRECTIONS_MAX_ROWS": "1000000"}
+ENV = {
+    "CORRECTIONS_RATE_LIMIT": "100000 per minute",
+    "CORRECTIONS_CLIENT_MB_PER_DAY": "0",
+    "CORRECTIONS_MAX_ROWS": "1000000",
+}
 # Another process's writer: it takes the write lock, says so, and keeps it until its stdin closes.
-HOLD_LOCK = ("import sqlite3, sys\n"
-             "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-             "connection.execute('BEGIN EXCLUSIVE')\n"
-             "print('locked', flush=True)\n"
-             "sys.stdin.read()\n"
-             "connection.execute('ROLLBACK')\n")
+HOLD_LOCK = (
+    "import sqlite3, sys\n"
+    "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "connection.execute('BEGIN EXCLUSIVE')\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+    "connection.execute('ROLLBACK')\n"
+)
 CLIENT_TIMEOUT = 30  # seconds, past gunicorn's 20 s worker timeout, so a killed worker's answer is seen
 THAW_AFTER = 900  # seconds: PostgreSQL resumes by itself if this process hangs frozen
 
@@ -91,8 +96,7 @@ class Workers:
                 connections = worker.net_connections(kind="tcp")
             except psutil.NoSuchProcess:  # replaced after a timeout
                 continue
-            count += any(c.laddr and c.laddr.port == self.port and c.status != psutil.CONN_LISTEN
-                         for c in connections)
+            count += any(c.laddr and c.laddr.port == self.port and c.status != psutil.CONN_LISTEN for c in connections)
         return count, len(workers)
 
     def _sample(self):
@@ -124,8 +128,9 @@ class Corrections:
         due = time.monotonic()
         while not self._stop.is_set():
             body = correction_body(next(self.numbers))
-            post = threading.Thread(target=lambda b=body: self.results.append(
-                timed_post(self.url, b, "application/json")), daemon=True)
+            post = threading.Thread(
+                target=lambda b=body: self.results.append(timed_post(self.url, b, "application/json")), daemon=True
+            )
             post.start()
             self._posts.append(post)
             due += self.interval
@@ -178,10 +183,12 @@ def probe(server, numbers, label: str, interval: float) -> str:
     span = held[-1] - held[0] if held else 0.0
     most = max((n for _, n, _ in workers.samples), default=0)
     total = max((total for _, _, total in workers.samples), default=0)
-    return (f"{label}: one correction held {most} of {total} workers for {span:.2f} s (sampled every "
-            f"{1000 * np.mean(np.diff(times)):.0f} ms) and was answered {status} after {seconds:.2f} s: without the "
-            f"circuit breaker, one every {interval:g} s would need {seconds / interval:.1f} workers to itself; "
-            f"with it, one such wait per worker per cool-down")
+    return (
+        f"{label}: one correction held {most} of {total} workers for {span:.2f} s (sampled every "
+        f"{1000 * np.mean(np.diff(times)):.0f} ms) and was answered {status} after {seconds:.2f} s: without the "
+        f"circuit breaker, one every {interval:g} s would need {seconds / interval:.1f} workers to itself; "
+        f"with it, one such wait per worker per cool-down"
+    )
 
 
 def measure(database: str, state: str, server, stall, png: bytes, args, numbers) -> tuple[list[Row], list[str]]:
@@ -201,8 +208,9 @@ def measure(database: str, state: str, server, stall, png: bytes, args, numbers)
 @contextmanager
 def sqlite_locked(path: Path):
     """Hold ``path``'s write lock in another process, in an exclusive transaction, while the block runs."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         if holder.stdout.readline().strip() != "locked":
             raise RuntimeError(f"the lock holder did not lock {path}")
@@ -241,20 +249,25 @@ def statuses(results) -> str:
 def table(rows: list[Row], args) -> str:
     """One line per condition: /predict p50, p95, the p50's move from healthy, statuses; the corrections' answers."""
     healthy = {(r.database, r.posting): cell([t for _, t in r.predict], 50) for r in rows if r.state == "healthy"}
-    lines = [f"{'condition':<46} {'p50 ms':>7} {'p95 ms':>7} {'p50 moved':>9}  {'/predict':<12}  "
-             f"corrections: statuses, answer p50 / max s"]
+    lines = [
+        f"{'condition':<46} {'p50 ms':>7} {'p95 ms':>7} {'p50 moved':>9}  {'/predict':<12}  "
+        f"corrections: statuses, answer p50 / max s"
+    ]
     for r in rows:
         times = [t for _, t in r.predict]
         p50 = cell(times, 50)
-        name = f"{r.database}, {r.state}, " + (f"a correction every {args.interval:g} s" if r.posting
-                                                else "no corrections")
-        sent = statuses(r.predict) + (f" ({len(r.predict)} sent in {args.limit:g} s)"
-                                      if len(r.predict) < args.requests else "")
+        name = f"{r.database}, {r.state}, " + (
+            f"a correction every {args.interval:g} s" if r.posting else "no corrections"
+        )
+        sent = statuses(r.predict) + (
+            f" ({len(r.predict)} sent in {args.limit:g} s)" if len(r.predict) < args.requests else ""
+        )
         answers = [t for _, t in r.corrections if t == t]  # not NaN: answered
-        posted = (f"{statuses(r.corrections)}, {cell(answers, 50, 1):.2f} / {max(answers):.2f}"
-                  if answers else "-")
-        lines.append(f"{name:<46} {p50:7.1f} {cell(times, 95):7.1f} {p50 - healthy[r.database, r.posting]:+9.1f}  "
-                     f"{sent:<12}  {posted}")
+        posted = f"{statuses(r.corrections)}, {cell(answers, 50, 1):.2f} / {max(answers):.2f}" if answers else "-"
+        lines.append(
+            f"{name:<46} {p50:7.1f} {cell(times, 95):7.1f} {p50 - healthy[r.database, r.posting]:+9.1f}  "
+            f"{sent:<12}  {posted}"
+        )
     return "\n".join(lines)
 
 
@@ -262,10 +275,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="/predict requests a condition (300)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between corrections (0.5)")
-    parser.add_argument("--warmup", type=float, default=deadline.REQUEST_SECONDS,
-                        help="seconds of corrections before /predict is measured (the deadline, 3)")
-    parser.add_argument("--limit", type=float, default=60,
-                        help="seconds a condition may post /predict requests, answered or not (60)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=deadline.REQUEST_SECONDS,
+        help="seconds of corrections before /predict is measured (the deadline, 3)",
+    )
+    parser.add_argument(
+        "--limit", type=float, default=60, help="seconds a condition may post /predict requests, answered or not (60)"
+    )
     parser.add_argument("--database", choices=["both", "sqlite", "postgresql"], default="both")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds the same clean-up as Ctrl+C
@@ -284,20 +302,30 @@ def main() -> None:
     elif args.database != "sqlite":
         with postgres_server.running(bin_dir, prefix="bench-postgres-") as postgres:
             url = postgres.url("postgres")
-            release = subprocess.run(gunicorn_process.procfile_command("release"), cwd=ROOT, capture_output=True,
-                                     text=True, env={**os.environ, "DATABASE_URL": url})
+            release = subprocess.run(
+                gunicorn_process.procfile_command("release"),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "DATABASE_URL": url},
+            )
             if release.returncode:
                 raise RuntimeError(f"the Procfile's release: failed: {release.stderr[-2000:]}")
             with serve(png, url) as server:
-                found = measure("PostgreSQL", "frozen", server, lambda: postgres.frozen(thaw_after=THAW_AFTER),
-                                png, args, numbers)
+                found = measure(
+                    "PostgreSQL", "frozen", server, lambda: postgres.frozen(thaw_after=THAW_AFTER), png, args, numbers
+                )
             rows, probes = rows + found[0], probes + found[1]
-    print(f"/predict: the page's drawing ({len(png)} bytes), {args.requests} requests at concurrency 1 a condition; "
-          f"gunicorn as the Procfile starts it;\np50 moved: from the same database healthy, with corrections posted "
-          f"alike, in ms\n")
+    print(
+        f"/predict: the page's drawing ({len(png)} bytes), {args.requests} requests at concurrency 1 a condition; "
+        f"gunicorn as the Procfile starts it;\np50 moved: from the same database healthy, with corrections posted "
+        f"alike, in ms\n"
+    )
     print(table(rows, args))
-    print(f"\nBounds: a correction's deadline {deadline.REQUEST_SECONDS} s (corrections/deadline.py), SQLite's busy "
-          f"timeout {SQLITE_BUSY_SECONDS} s, PostgreSQL's connect_timeout {POSTGRES_CONNECT_SECONDS} s")
+    print(
+        f"\nBounds: a correction's deadline {deadline.REQUEST_SECONDS} s (corrections/deadline.py), SQLite's busy "
+        f"timeout {SQLITE_BUSY_SECONDS} s, PostgreSQL's connect_timeout {POSTGRES_CONNECT_SECONDS} s"
+    )
     print("\n".join(probes))
     print(f"\n{time.perf_counter() - begin:.0f} s")
 

@@ -53,8 +53,11 @@ class Server:
         master = psutil.Process(self.process.pid)
         processes = [master, *master.children(recursive=True)]
         infos = [p.memory_full_info() for p in processes]
-        return {"processes": len(processes), "rss": sum(i.rss for i in infos) / 2**20,
-                "pss": sum(i.pss for i in infos) / 2**20}
+        return {
+            "processes": len(processes),
+            "rss": sum(i.rss for i in infos) / 2**20,
+            "pss": sum(i.pss for i in infos) / 2**20,
+        }
 
     def rss_mb(self) -> float:
         """Resident memory of the master plus its workers, MB (RSS: shared pages counted per process)."""
@@ -124,8 +127,13 @@ def post_chunked(url: str, chunks, content_type: str = "image/png", timeout: flo
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        connection.request("POST", parts.path, body=iter(chunks), encode_chunked=True,
-                           headers={"Content-Type": content_type, "Transfer-Encoding": "chunked"})
+        connection.request(
+            "POST",
+            parts.path,
+            body=iter(chunks),
+            encode_chunked=True,
+            headers={"Content-Type": content_type, "Transfer-Encoding": "chunked"},
+        )
         return _answer(connection.getresponse())
     finally:
         connection.close()
@@ -141,16 +149,18 @@ def send_raw(url: str, request: bytes, timeout: float = 10) -> tuple[int, dict]:
         return _answer(response)
 
 
-def start(probe: bytes, command: list[str] | None = None, env: dict | None = None, workers: int = 2,
-          timeout: float = 60) -> Server:
+def start(
+    probe: bytes, command: list[str] | None = None, env: dict | None = None, workers: int = 2, timeout: float = 60
+) -> Server:
     """Start gunicorn (the Procfile's command unless ``command``) on a free port and wait until
     POST /predict with ``probe`` (a PNG) answers 200. Raises RuntimeError with its output if it dies."""
     port = free_port()
     environment = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": str(workers), **(env or {})}
     argv = command or procfile_command()
     begin = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        argv, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     server = Server(process, url, 0.0)
     try:
@@ -162,8 +172,9 @@ def start(probe: bytes, command: list[str] | None = None, env: dict | None = Non
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {process.returncode}: "
-                                   f"{process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(
+                    f"gunicorn exited with {process.returncode}: {process.stderr.read().decode()[-2000:]}"
+                )
             if time.perf_counter() - begin > timeout:
                 raise RuntimeError(f"gunicorn did not answer within {timeout} s")
             time.sleep(0.01)

@@ -56,22 +56,32 @@ def rgba16_png(side: int = 4096) -> bytes:
     """
     white = b"\0" + b"\xff" * (8 * side)
     bar = bytearray(white)
-    bar[1 + 8 * (side // 3): 1 + 8 * (2 * side // 3)] = b"\0\0\0\0\0\0\xff\xff" * (2 * side // 3 - side // 3)
+    bar[1 + 8 * (side // 3) : 1 + 8 * (2 * side // 3)] = b"\0\0\0\0\0\0\xff\xff" * (2 * side // 3 - side // 3)
     compressor = zlib.compressobj(9)
-    idat = [compressor.compress(bytes(bar) if side // 2 - side // 40 <= y < side // 2 + side // 40 else white)
-            for y in range(side)]
+    idat = [
+        compressor.compress(bytes(bar) if side // 2 - side // 40 <= y < side // 2 + side // 40 else white)
+        for y in range(side)
+    ]
     idat.append(compressor.flush())
     header = struct.pack(">IIBBBBB", side, side, 16, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"".join(idat))
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", b"".join(idat))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _seven(side: int) -> Image.Image:
     """A black 7 drawn with two strokes on a white ``side`` x ``side`` sheet, mode L."""
     image = Image.new("L", (side, side), 255)
     pen = ImageDraw.Draw(image)
-    pen.line([(side * 0.3, side * 0.2), (side * 0.7, side * 0.2), (side * 0.45, side * 0.8)], fill=0,
-             width=max(2, side // 14), joint="curve")
+    pen.line(
+        [(side * 0.3, side * 0.2), (side * 0.7, side * 0.2), (side * 0.45, side * 0.8)],
+        fill=0,
+        width=max(2, side // 14),
+        joint="curve",
+    )
     return image
 
 
@@ -167,7 +177,7 @@ def nested_json(depth: int = 100_000) -> bytes:
 def one_pixel_line(width: int = 200) -> bytes:
     """A PNG 1 pixel high, white with a black stretch in the middle: a line with no height to speak of."""
     pixels = np.full((1, width), 255, np.uint8)
-    pixels[0, width // 4: 3 * width // 4] = 0
+    pixels[0, width // 4 : 3 * width // 4] = 0
     return _png(Image.fromarray(pixels))
 
 
@@ -182,7 +192,7 @@ def two_dots() -> bytes:
 def thin_strip(width: int = 2000, height: int = 8) -> bytes:
     """A ``width`` x ``height`` white strip with a black line 1 px high across it: a unit far wider than tall."""
     pixels = np.full((height, width), 255, np.uint8)
-    pixels[height // 2, width // 20: width - width // 20] = 0
+    pixels[height // 2, width // 20 : width - width // 20] = 0
     return _png(Image.fromarray(pixels))
 
 
@@ -206,8 +216,11 @@ CASES = [
     Case("RGBA PNG 4096x4096, a photo of a 7", photo_like),
     Case("RGBA PNG 2896x2896, a photo of a 7 (the costliest PNG accepted)", lambda: photo_like(2896)),
     Case("WebP 4096x4096, a photo of a 7", lambda: photo_like(fmt="WEBP", mode="RGB"), "image/webp"),
-    Case("WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)",
-         lambda: photo_like(2048, fmt="WEBP", mode="RGB"), "image/webp"),
+    Case(
+        "WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)",
+        lambda: photo_like(2048, fmt="WEBP", mode="RGB"),
+        "image/webp",
+    ),
     Case("grey PNG 4096x4096, a photo of a 7 (the largest accepted)", lambda: photo_like(mode="L")),
     Case("progressive JPEG, 25,000 scans", many_scan_jpeg, "image/jpeg", before="worker killed at 20 s"),
     Case("RLE8 BMP 4096x4096", rle_bmp, "image/bmp", before="422 after 3.9-4.3 s"),

@@ -29,13 +29,18 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # app.MAX_UPLOAD_BYTES, without importing th
 
 def transport_cases() -> list[tuple[str, callable, str]]:
     """The inputs that are about the HTTP body rather than the image: (name, function of the URL, before)."""
-    bad_chunk = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n"
-                 b"Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+    bad_chunk = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+    )
     over = [b"\x89PNG\r\n\x1a\n"] + [b"\0" * 65536] * (MAX_UPLOAD_BYTES // 65536 + 1)
     return [
         ("a bad chunk size", lambda url: gunicorn_process.send_raw(url, bad_chunk), "500"),
-        ("chunked body over 2 MB", lambda url: gunicorn_process.post_chunked(url + "/predict", over),
-         "cut at 2 MB, answered 200"),
+        (
+            "chunked body over 2 MB",
+            lambda url: gunicorn_process.post_chunked(url + "/predict", over),
+            "cut at 2 MB, answered 200",
+        ),
     ]
 
 
@@ -65,9 +70,14 @@ def predict_behind_slow_clients(url: str, seven: bytes, clients: int = 2, timeou
     stop.set()
     for thread in threads:
         thread.join()
-    return {"name": f"/predict while {clients} clients send their body a byte every 0.2 s", "bytes": 0,
-            "statuses": [status], "seconds": seconds, "before": "waited for the 20 s timeout",
-            "error": str(body.get("digit", body.get("error", "")))}
+    return {
+        "name": f"/predict while {clients} clients send their body a byte every 0.2 s",
+        "bytes": 0,
+        "statuses": [status],
+        "seconds": seconds,
+        "before": "waited for the 20 s timeout",
+        "error": str(body.get("digit", body.get("error", ""))),
+    }
 
 
 def timed(fn) -> tuple[int, dict, float]:
@@ -85,30 +95,63 @@ def measure(parallel: int = 2, timeout: float = 10) -> list[dict]:
     with gunicorn_process.start(hostile.seven_png()) as server:
         time.sleep(1)  # let the second worker finish forking
         idle = server.rss_mb()
-        rows.append({"name": "idle server (master + 2 workers)", "bytes": 0, "statuses": [], "seconds": 0.0,
-                     "peak_mb": idle, "before": ""})
+        rows.append(
+            {
+                "name": "idle server (master + 2 workers)",
+                "bytes": 0,
+                "statuses": [],
+                "seconds": 0.0,
+                "peak_mb": idle,
+                "before": "",
+            }
+        )
         calls = []
         for case in hostile.CASES:
             body = case.build()
-            calls.append((case.name, len(body), case.before, lambda url, b=body, c=case.content_type:
-                          gunicorn_process.post(url + "/predict", b, c, timeout=timeout)))
+            calls.append(
+                (
+                    case.name,
+                    len(body),
+                    case.before,
+                    lambda url, b=body, c=case.content_type: gunicorn_process.post(
+                        url + "/predict", b, c, timeout=timeout
+                    ),
+                )
+            )
         for name, fn, before in transport_cases():
             calls.append((name, 0, before, fn))
         with ThreadPoolExecutor(parallel) as pool:
             for name, size, before, fn in calls:
                 with gunicorn_process.PeakMemory(server) as memory:
                     answers = list(pool.map(lambda _, fn=fn: timed(lambda: fn(server.url)), range(parallel)))
-                rows.append({"name": name, "bytes": size, "statuses": [a[0] for a in answers],
-                             "seconds": max(a[2] for a in answers), "peak_mb": memory.peak, "before": before,
-                             "error": answers[0][1].get("error", "")})
+                rows.append(
+                    {
+                        "name": name,
+                        "bytes": size,
+                        "statuses": [a[0] for a in answers],
+                        "seconds": max(a[2] for a in answers),
+                        "peak_mb": memory.peak,
+                        "before": before,
+                        "error": answers[0][1].get("error", ""),
+                    }
+                )
         with gunicorn_process.PeakMemory(server) as memory:
             row = predict_behind_slow_clients(server.url, hostile.seven_png(), timeout=timeout)
         rows.append({**row, "peak_mb": memory.peak})
         print(f"{row['name']}: {row['seconds']:.2f} s, answered {row['statuses'][0]} ({row['error']})")
         # Still serving after all of it:
         status, body = gunicorn_process.post(server.url + "/predict", hostile.seven_png())
-        rows.append({"name": "a 7 after all of the above", "bytes": 0, "statuses": [status],
-                     "seconds": 0.0, "peak_mb": server.rss_mb(), "before": "", "error": str(body.get("digit"))})
+        rows.append(
+            {
+                "name": "a 7 after all of the above",
+                "bytes": 0,
+                "statuses": [status],
+                "seconds": 0.0,
+                "peak_mb": server.rss_mb(),
+                "before": "",
+                "error": str(body.get("digit")),
+            }
+        )
     return rows
 
 
@@ -122,8 +165,10 @@ def main(argv=None) -> int:
     for row in rows:
         statuses = "/".join(sorted({str(s) for s in row["statuses"]})) or "-"
         size = f"{row['bytes']:,} B" if row["bytes"] else ""
-        print(f"| {row['name']} | {size} | {row['before']} | {statuses} | {row['seconds']:.2f} s | "
-              f"{row['peak_mb']:.0f} MB |")
+        print(
+            f"| {row['name']} | {size} | {row['before']} | {statuses} | {row['seconds']:.2f} s | "
+            f"{row['peak_mb']:.0f} MB |"
+        )
     worst = max(r["peak_mb"] for r in rows)
     bad = [r for r in rows if any(s >= 500 or s == 0 for s in r["statuses"])]
     print(f"\npeak RSS of the whole server: {worst:.0f} MB; answers that were 5xx or no answer: {len(bad)}")

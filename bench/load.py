@@ -103,10 +103,15 @@ def run(requests: int = 5000, concurrency: int = 16, workers: int = 2, warmup: i
             seconds = time.perf_counter() - start
         at_end = server.memory_mb()
     return {
-        "requests": tally.sent, "seconds": seconds, "rps": tally.sent / seconds,
-        "wrong": tally.wrong, "errors": tally.errors,
-        "rss_after_warmup_mb": after_warmup["rss"], "rss_at_end_mb": at_end["rss"],
-        "growth": at_end["rss"] / after_warmup["rss"] - 1, "processes": at_end["processes"],
+        "requests": tally.sent,
+        "seconds": seconds,
+        "rps": tally.sent / seconds,
+        "wrong": tally.wrong,
+        "errors": tally.errors,
+        "rss_after_warmup_mb": after_warmup["rss"],
+        "rss_at_end_mb": at_end["rss"],
+        "growth": at_end["rss"] / after_warmup["rss"] - 1,
+        "processes": at_end["processes"],
     }
 
 
@@ -117,11 +122,15 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     result = run(args.requests, args.concurrency, args.workers)
-    print(f"{result['requests']} requests at concurrency {args.concurrency} against {args.workers} workers "
-          f"in {result['seconds']:.1f} s ({result['rps']:.0f}/s)")
+    print(
+        f"{result['requests']} requests at concurrency {args.concurrency} against {args.workers} workers "
+        f"in {result['seconds']:.1f} s ({result['rps']:.0f}/s)"
+    )
     print(f"wrong answers: {len(result['wrong'])}, connection errors: {len(result['errors'])}")
-    print(f"RSS of master + workers ({result['processes']} processes): {result['rss_after_warmup_mb']:.0f} MB after "
-          f"warm-up, {result['rss_at_end_mb']:.0f} MB at the end ({result['growth']:+.1%})")
+    print(
+        f"RSS of master + workers ({result['processes']} processes): {result['rss_after_warmup_mb']:.0f} MB after "
+        f"warm-up, {result['rss_at_end_mb']:.0f} MB at the end ({result['growth']:+.1%})"
+    )
     for failure in (result["wrong"] + result["errors"])[:10]:
         print("  ", failure)
     return 0 if not result["wrong"] and not result["errors"] and result["growth"] <= 0.20 else 1

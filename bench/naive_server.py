@@ -19,7 +19,10 @@ def create_app():
     def predict():
         image = normalize.normalize_digit(decode.decode_image(request.get_data()))
         probabilities = net.predict(image[None, :, :, None], verbose=0)[0]
-        return jsonify(digit=int(probabilities.argmax()), confidence=float(probabilities.max()),
-                       probabilities=probabilities.tolist())
+        return jsonify(
+            digit=int(probabilities.argmax()),
+            confidence=float(probabilities.max()),
+            probabilities=probabilities.tolist(),
+        )
 
     return app

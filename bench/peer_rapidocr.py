@@ -28,7 +28,7 @@ def main(path: str, detect: bool = False) -> int:
     with np.load(path) as data:
         blob, offsets = data["image"], data["offsets"]
     for i in range(len(offsets) - 1):
-        image = blob[offsets[i]: offsets[i + 1]].tobytes()
+        image = blob[offsets[i] : offsets[i + 1]].tobytes()
         started = time.perf_counter()
         try:
             result = engine(image, use_det=detect, use_cls=detect, use_rec=True)
@@ -39,8 +39,16 @@ def main(path: str, detect: bool = False) -> int:
             print(f"image {i}: {type(exc).__name__}: {exc}", file=sys.stderr)
             boxes, texts, scores = [], [], []
         order = sorted(range(len(texts)), key=lambda k: float(np.min(np.asarray(boxes[k])[:, 0])) if boxes else k)
-        print(json.dumps({"text": "".join(texts[k] for k in order), "score": float(min(scores)) if scores else 0.0,
-                          "ms": (time.perf_counter() - started) * 1000}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "text": "".join(texts[k] for k in order),
+                    "score": float(min(scores)) if scores else 0.0,
+                    "ms": (time.perf_counter() - started) * 1000,
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

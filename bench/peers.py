@@ -58,8 +58,9 @@ def peer(samples, python: Path, detect: bool) -> tuple[list[str], list[float]]:
     images = [data for data, _, _ in samples]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "images.npz"
-        np.savez(path, image=np.frombuffer(b"".join(images), np.uint8),
-                 offsets=np.cumsum([0] + [len(d) for d in images]))
+        np.savez(
+            path, image=np.frombuffer(b"".join(images), np.uint8), offsets=np.cumsum([0] + [len(d) for d in images])
+        )
         command = [str(python), str(ROOT / "bench" / "peer_rapidocr.py"), str(path)] + (["--detect"] if detect else [])
         lines = subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()
     answers = [json.loads(line) for line in lines if line.startswith("{")]

@@ -57,9 +57,10 @@ class PostgresServer:
         command = [*self.prefix, str(self.bin_dir / program), *args]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=self.folder)
         if result.returncode != 0:
-            log = (self.folder / "server.log")
-            raise RuntimeError(f"{' '.join(command)} failed: {result.stderr[-2000:]}"
-                               f"{log.read_text()[-2000:] if log.exists() else ''}")
+            log = self.folder / "server.log"
+            raise RuntimeError(
+                f"{' '.join(command)} failed: {result.stderr[-2000:]}{log.read_text()[-2000:] if log.exists() else ''}"
+            )
 
     def init(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync")
@@ -110,8 +111,9 @@ class PostgresServer:
         """Create a fresh database, yield its URL, drop it."""
         from pytest_postgresql.janitor import DatabaseJanitor
 
-        janitor = DatabaseJanitor(user=self.user, host="127.0.0.1", port=self.port,
-                                  dbname=f"test_{uuid.uuid4().hex[:12]}")
+        janitor = DatabaseJanitor(
+            user=self.user, host="127.0.0.1", port=self.port, dbname=f"test_{uuid.uuid4().hex[:12]}"
+        )
         janitor.init()
         try:
             yield self.url(janitor.dbname)

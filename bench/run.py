@@ -62,7 +62,7 @@ def number_png(width: int = 600, height: int = 200, text: str = "4,250.75") -> b
     ink = np.asarray(Image.fromarray(ink).resize((round(ink.shape[1] * scale), round(ink.shape[0] * scale))))
     page = np.zeros((height, width), np.float32)
     top, left = (height - ink.shape[0]) // 2, (width - ink.shape[1]) // 2
-    page[top: top + ink.shape[0], left: left + ink.shape[1]] = np.clip(ink, 0, 1)
+    page[top : top + ink.shape[0], left : left + ink.shape[1]] = np.clip(ink, 0, 1)
     return encode_png(np.round(255 - page * 255).astype(np.uint8))
 
 
@@ -99,6 +99,7 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
     def segment_and_normalise():
         units = segmentation.segment(grey)
         return [units.render(first, last) for first, last in units.spans()]
+
     prediction = read.predict_image(png, litert)
     client = create_app({"MODEL": litert}).test_client()
     number = number_png()
@@ -112,8 +113,10 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
         ("inference, Keras direct call", lambda: keras_backend.predict(batch)),
         ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
         ("whole request, Flask test client", lambda: client.post("/predict", data=png, content_type="image/png")),
-        ("whole request, a 600x200 number (string reader)",
-         lambda: client.post("/predict", data=number, content_type="image/png")),
+        (
+            "whole request, a 600x200 number (string reader)",
+            lambda: client.post("/predict", data=number, content_type="image/png"),
+        ),
     ]
     results = []
     for name, fn in rows:
@@ -130,8 +133,24 @@ def hey(url: str, body: Path, requests: int, concurrency: int) -> dict:
     """
     requests = -(-max(requests, 100) // concurrency) * concurrency
     out = subprocess.run(
-        ["hey", "-n", str(requests), "-c", str(concurrency), "-m", "POST", "-T", "image/png", "-D", str(body),
-         url + "/predict"], capture_output=True, text=True, check=True).stdout
+        [
+            "hey",
+            "-n",
+            str(requests),
+            "-c",
+            str(concurrency),
+            "-m",
+            "POST",
+            "-T",
+            "image/png",
+            "-D",
+            str(body),
+            url + "/predict",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     statuses = {int(code): int(count) for code, count in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
     if not re.search(r"99%+ in ([\d.]+) secs", out):
         raise RuntimeError(f"hey printed no 99th percentile (it needs 100 requests or more):\n{out}")
@@ -147,8 +166,9 @@ def median_of(runs: list[dict], key: str) -> float:
     return float(np.median([r[key] for r in runs]))
 
 
-def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, env=None,
-              number: Path | None = None) -> dict:
+def over_http(
+    png: bytes, body: Path, requests: int, runs: int, command=None, env=None, number: Path | None = None
+) -> dict:
     """Start a server, then latency at concurrency 1 and throughput at 8 and 16 (medians of ``runs``); with
     ``number`` (a PNG file), its latency at concurrency 1 too."""
     cold = []
@@ -163,15 +183,23 @@ def over_http(png: bytes, body: Path, requests: int, runs: int, command=None, en
         numbers = [hey(server.url, number, requests // 2, 1) for _ in range(runs)] if number else []
         memory = server.memory_mb()
     errors = sum(n for r in c1 + c8 + c16 + numbers for code, n in r["statuses"].items() if code != 200)
-    return {"cold_start_s": float(np.median(cold)), "p50_c1": median_of(c1, "p50"), "p99_c1": median_of(c1, "p99"),
-            "rps_c1": median_of(c1, "rps"), "rps_c8": median_of(c8, "rps"), "rps_c16": median_of(c16, "rps"),
-            "memory": memory, "errors": errors,
-            "p50_number": median_of(numbers, "p50") if numbers else float("nan"),
-            "p99_number": median_of(numbers, "p99") if numbers else float("nan")}
+    return {
+        "cold_start_s": float(np.median(cold)),
+        "p50_c1": median_of(c1, "p50"),
+        "p99_c1": median_of(c1, "p99"),
+        "rps_c1": median_of(c1, "rps"),
+        "rps_c8": median_of(c8, "rps"),
+        "rps_c16": median_of(c16, "rps"),
+        "memory": memory,
+        "errors": errors,
+        "p50_number": median_of(numbers, "p50") if numbers else float("nan"),
+        "p99_number": median_of(numbers, "p99") if numbers else float("nan"),
+    }
 
 
 def installed_size_mb(requirements: Path) -> float:
     """Size of what `pip install -r requirements` adds to a fresh virtual environment, in MB."""
+
     def size(folder: Path) -> int:
         return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
 
@@ -195,8 +223,10 @@ def main(argv=None) -> int:
     png = canvas_png()
     body = Path(tempfile.mkdtemp()) / "digit.png"
     body.write_bytes(png)
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; the page's PNG: 140x140, {len(png)} bytes; medians of {runs} runs\n")
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; the page's PNG: 140x140, {len(png)} bytes; medians of {runs} runs\n"
+    )
 
     stages = in_process(png, iterations, runs)
     reference = stages[0][1]
@@ -211,27 +241,43 @@ def main(argv=None) -> int:
     naive = over_http(png, body, requests // 4, max(1, runs // 2), command=NAIVE_SERVER, env=NAIVE_ENV)
     print("\n| over HTTP (gunicorn, 2 workers, `hey` from another process) | ours | naive Keras server | ratio |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| p50 latency at concurrency 1, ms | {ours['p50_c1']:.2f} | {naive['p50_c1']:.2f} | "
-          f"{naive['p50_c1'] / ours['p50_c1']:.1f}x |")
-    print(f"| p99 latency at concurrency 1, ms | {ours['p99_c1']:.2f} | {naive['p99_c1']:.2f} | "
-          f"{naive['p99_c1'] / ours['p99_c1']:.1f}x |")
-    print(f"| p50 / p99 at concurrency 1, a 600x200 number, ms | {ours['p50_number']:.2f} / {ours['p99_number']:.2f} | "
-          f"(reads single digits) | |")
+    print(
+        f"| p50 latency at concurrency 1, ms | {ours['p50_c1']:.2f} | {naive['p50_c1']:.2f} | "
+        f"{naive['p50_c1'] / ours['p50_c1']:.1f}x |"
+    )
+    print(
+        f"| p99 latency at concurrency 1, ms | {ours['p99_c1']:.2f} | {naive['p99_c1']:.2f} | "
+        f"{naive['p99_c1'] / ours['p99_c1']:.1f}x |"
+    )
+    print(
+        f"| p50 / p99 at concurrency 1, a 600x200 number, ms | {ours['p50_number']:.2f} / {ours['p99_number']:.2f} | "
+        f"(reads single digits) | |"
+    )
     for c in (1, 8, 16):
-        print(f"| throughput at concurrency {c}, requests/s | {ours[f'rps_c{c}']:.0f} | {naive[f'rps_c{c}']:.0f} | "
-              f"{ours[f'rps_c{c}'] / naive[f'rps_c{c}']:.1f}x |")
-    print(f"| cold start to first answer, s | {ours['cold_start_s']:.2f} | {naive['cold_start_s']:.2f} | "
-          f"{naive['cold_start_s'] / ours['cold_start_s']:.1f}x |")
-    print(f"| memory after load, master + workers, RSS MB | {ours['memory']['rss']:.0f} | "
-          f"{naive['memory']['rss']:.0f} | {naive['memory']['rss'] / ours['memory']['rss']:.1f}x |")
-    print(f"| memory after load, master + workers, PSS MB | {ours['memory']['pss']:.0f} | "
-          f"{naive['memory']['pss']:.0f} | {naive['memory']['pss'] / ours['memory']['pss']:.1f}x |")
+        print(
+            f"| throughput at concurrency {c}, requests/s | {ours[f'rps_c{c}']:.0f} | {naive[f'rps_c{c}']:.0f} | "
+            f"{ours[f'rps_c{c}'] / naive[f'rps_c{c}']:.1f}x |"
+        )
+    print(
+        f"| cold start to first answer, s | {ours['cold_start_s']:.2f} | {naive['cold_start_s']:.2f} | "
+        f"{naive['cold_start_s'] / ours['cold_start_s']:.1f}x |"
+    )
+    print(
+        f"| memory after load, master + workers, RSS MB | {ours['memory']['rss']:.0f} | "
+        f"{naive['memory']['rss']:.0f} | {naive['memory']['rss'] / ours['memory']['rss']:.1f}x |"
+    )
+    print(
+        f"| memory after load, master + workers, PSS MB | {ours['memory']['pss']:.0f} | "
+        f"{naive['memory']['pss']:.0f} | {naive['memory']['pss'] / ours['memory']['pss']:.1f}x |"
+    )
     print(f"| non-200 answers | {ours['errors']} | {naive['errors']} | |")
     if not args.skip_install:
         runtime = installed_size_mb(ROOT / "requirements.txt")
         dev = installed_size_mb(ROOT / "requirements-dev.txt") if not args.quick else float("nan")
-        print(f"| installed size of requirements.txt, MB | {runtime:.0f} | {dev:.0f} (requirements-dev.txt) | "
-              f"{dev / runtime:.1f}x |")
+        print(
+            f"| installed size of requirements.txt, MB | {runtime:.0f} | {dev:.0f} (requirements-dev.txt) | "
+            f"{dev / runtime:.1f}x |"
+        )
     print(f"\nThe benchmark took {(time.perf_counter() - began) / 60:.1f} min.")
     return 0
 

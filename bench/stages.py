@@ -88,9 +88,11 @@ def stage_budget(data: bytes, reader, calls: int) -> dict[str, float | str]:
         inputs = [line.image[np.newaxis, :, :, np.newaxis] for line in lines]
         backend = reader.strings.backend
     else:
+
         def segment_and_render():
             s = segment(grey, clean)
             return [np.stack([s.render(a, b).image for a, b in s.spans()])[:, :, :, np.newaxis]]
+
         row["segmentation"] = median_us(segment_and_render, calls)
         inputs = segment_and_render()
         backend = reader.digits.backend
@@ -112,8 +114,10 @@ def main(argv=None) -> int:
 
     calls = 60 if args.quick else 300
     reader = evaluation.as_reader()
-    print(f"Per-stage budget of one request in process, mode auto, median of {calls} calls, microseconds "
-          f"({os.cpu_count()} cores, LiteRT one thread):\n")
+    print(
+        f"Per-stage budget of one request in process, mode auto, median of {calls} calls, microseconds "
+        f"({os.cpu_count()} cores, LiteRT one thread):\n"
+    )
     print("| image | read by | " + " | ".join(STAGES) + " | whole request |")
     print("| --- | --- | " + " | ".join("---:" for _ in STAGES) + " | ---: |")
     for name, data in sample_images().items():

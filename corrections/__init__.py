@@ -94,8 +94,9 @@ def init_app(app: Flask) -> None:
     config.setdefault("CORRECTIONS_TOKEN", env.get("CORRECTIONS_TOKEN") or None)
     config.setdefault("CORRECTIONS_CLIENT_MB_PER_DAY", int(env.get("CORRECTIONS_CLIENT_MB_PER_DAY", "20")))
     config.setdefault("CORRECTIONS_TOKEN_RATE_LIMIT", env.get("CORRECTIONS_TOKEN_RATE_LIMIT", "10 per hour"))
-    config.setdefault("CORRECTIONS_BREAKER_SECONDS",
-                      float(env.get("CORRECTIONS_BREAKER_SECONDS", str(BREAKER_SECONDS))))
+    config.setdefault(
+        "CORRECTIONS_BREAKER_SECONDS", float(env.get("CORRECTIONS_BREAKER_SECONDS", str(BREAKER_SECONDS)))
+    )
     is_sqlite = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite"
     config.setdefault("CORRECTIONS_AUTO_UPGRADE", env.get("CORRECTIONS_AUTO_UPGRADE", "1" if is_sqlite else "0") == "1")
     if is_sqlite:
@@ -136,8 +137,11 @@ def postgres_connect_args() -> dict:
     /corrections answers 503. The export reads a page of rows a statement, each within the same bounds
     (corrections.export).
     """
-    return {"connect_timeout": POSTGRES_CONNECT_SECONDS, **POSTGRES_KEEPALIVE,
-            "options": f"-c lock_timeout={POSTGRES_LOCK_MS} -c statement_timeout={POSTGRES_STATEMENT_MS}"}
+    return {
+        "connect_timeout": POSTGRES_CONNECT_SECONDS,
+        **POSTGRES_KEEPALIVE,
+        "options": f"-c lock_timeout={POSTGRES_LOCK_MS} -c statement_timeout={POSTGRES_STATEMENT_MS}",
+    }
 
 
 def _model_sha256(model) -> str | None:

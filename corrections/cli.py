@@ -26,5 +26,7 @@ def export(path: Path) -> None:
     except BaseException:
         path.unlink(missing_ok=True)  # never a partial .npz that looks whole
         raise
-    click.echo(f"wrote {path}: {size.rows} corrections, {size.training_images} training images, "
-               f"{size.stored_bytes / 2**20:.1f} MB stored")
+    click.echo(
+        f"wrote {path}: {size.rows} corrections, {size.training_images} training images, "
+        f"{size.stored_bytes / 2**20:.1f} MB stored"
+    )

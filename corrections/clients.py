@@ -39,8 +39,11 @@ class Budget:
         item = self._item()
         if item is not None and not self.limiter.limiter.test(item, "corrections-budget", client_key(), cost=cost):
             megabytes = current_app.config["CORRECTIONS_CLIENT_MB_PER_DAY"]
-            raise Rejected(429, f"This address has sent its {megabytes} MB of corrections for today; "
-                                "thank you, and please try again tomorrow.")
+            raise Rejected(
+                429,
+                f"This address has sent its {megabytes} MB of corrections for today; "
+                "thank you, and please try again tomorrow.",
+            )
 
     def charge(self, cost: int) -> None:
         """Count ``cost`` KiB against the client's budget for today. Never raises: the row is stored already,

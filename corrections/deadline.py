@@ -81,6 +81,7 @@ def guard(engine: Engine) -> None:
     makes the pool replace the connection (``DisconnectionError``); one cut by the deadline raises
     ``sqlalchemy.exc.OperationalError`` at once, as a statement cut by it does.
     """
+
     @event.listens_for(engine, "connect")
     def fresh(_dbapi_connection, record):
         record.info["fresh"] = True  # just connected: no ping needed

@@ -41,8 +41,10 @@ IMAGE_PAGE_ROWS = 4  # originals are up to 2 MB each: at most 8 MB of them in me
 INPUT_PAGE_ROWS = 256  # inputs are at most 24 x 784 bytes a row: under 5 MB a page
 COMPRESS_LEVEL = 1  # deflate for the 28x28 arrays (mostly zeros); the originals, already PNG or JPEG, are stored
 PAIRED = or_(  # rows whose inputs train: one digit read for a digit label, "not a digit", a number digit for digit
-    and_(Correction.label.is_not(None), Correction.input_count == 1), Correction.label == NOT_A_DIGIT,
-    and_(Correction.number.is_not(None), func.length(Correction.number) == Correction.input_count))
+    and_(Correction.label.is_not(None), Correction.input_count == 1),
+    Correction.label == NOT_A_DIGIT,
+    and_(Correction.number.is_not(None), func.length(Correction.number) == Correction.input_count),
+)
 
 
 def _paired(row) -> bool:
@@ -79,10 +81,14 @@ class ExportSize:
 
 def export_size(connection: Connection) -> ExportSize:
     """Return the size of every array of an export of the table as ``connection`` sees it (one query)."""
-    rows, inputs, image_bytes, paired = connection.execute(select(
-        func.count(Correction.id), func.coalesce(func.sum(Correction.input_count), 0),
-        func.coalesce(func.sum(Correction.image_size), 0),
-        func.coalesce(func.sum(Correction.input_count).filter(PAIRED), 0))).one()
+    rows, inputs, image_bytes, paired = connection.execute(
+        select(
+            func.count(Correction.id),
+            func.coalesce(func.sum(Correction.input_count), 0),
+            func.coalesce(func.sum(Correction.image_size), 0),
+            func.coalesce(func.sum(Correction.input_count).filter(PAIRED), 0),
+        )
+    ).one()
     return ExportSize(int(rows), int(inputs), int(paired), int(image_bytes))
 
 
@@ -94,14 +100,18 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
     writer and keeps the snapshot of its first read. PostgreSQL: REPEATABLE READ, READ ONLY, so rows
     committed meanwhile are not seen; each statement keeps the session's statement_timeout (a page is quick).
     """
-    options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True} \
-        if engine.dialect.name == "postgresql" else {}
+    options = (
+        {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        if engine.dialect.name == "postgresql"
+        else {}
+    )
     with engine.connect().execution_options(**options) as connection, connection.begin():
         yield connection
 
 
-def write_export(connection: Connection, target: BinaryIO, max_rows: int | None = None,
-                 max_bytes: int | None = None) -> ExportSize:
+def write_export(
+    connection: Connection, target: BinaryIO, max_rows: int | None = None, max_bytes: int | None = None
+) -> ExportSize:
     """Write every correction, oldest first, to ``target`` (a binary file) as the .npz the module describes.
 
     ``connection`` should be one from ``snapshot`` (every array is read by its own query). Raises
@@ -112,13 +122,25 @@ def write_export(connection: Connection, target: BinaryIO, max_rows: int | None 
     """
     size = export_size(connection)
     if (max_rows is not None and size.rows > max_rows) or (max_bytes is not None and size.stored_bytes > max_bytes):
-        raise ExportTooLarge(f"The store holds {size.rows} corrections and {size.stored_bytes / 2**20:.1f} MB, "
-                             f"over this export's bound of {max_rows} and {(max_bytes or 0) / 2**20:.1f} MB.")
-    rows = connection.execute(select(
-        Correction.id, Correction.label, Correction.number, Correction.number_text, Correction.reading,
-        Correction.confidence, Correction.model_sha256, Correction.created_at, Correction.image_type,
-        Correction.input_count, Correction.image_size,
-    ).order_by(Correction.id)).all()
+        raise ExportTooLarge(
+            f"The store holds {size.rows} corrections and {size.stored_bytes / 2**20:.1f} MB, "
+            f"over this export's bound of {max_rows} and {(max_bytes or 0) / 2**20:.1f} MB."
+        )
+    rows = connection.execute(
+        select(
+            Correction.id,
+            Correction.label,
+            Correction.number,
+            Correction.number_text,
+            Correction.reading,
+            Correction.confidence,
+            Correction.model_sha256,
+            Correction.created_at,
+            Correction.image_type,
+            Correction.input_count,
+            Correction.image_size,
+        ).order_by(Correction.id)
+    ).all()
     if len(rows) != size.rows:
         raise RuntimeError("The corrections changed during the export; export from a snapshot.")
     counts = np.array([r.input_count for r in rows], np.int64)
@@ -142,11 +164,22 @@ def write_export(connection: Connection, target: BinaryIO, max_rows: int | None 
     del rows
     side = (IMAGE_SIZE, IMAGE_SIZE)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL) as npz:
-        _stream(npz, "images", np.uint8, (size.training_images, *side), _pages(
-            connection, Correction.inputs, INPUT_PAGE_ROWS, PAIRED))
+        _stream(
+            npz,
+            "images",
+            np.uint8,
+            (size.training_images, *side),
+            _pages(connection, Correction.inputs, INPUT_PAGE_ROWS, PAIRED),
+        )
         _stream(npz, "inputs", np.uint8, (size.inputs, *side), _pages(connection, Correction.inputs, INPUT_PAGE_ROWS))
-        _stream(npz, "originals", np.uint8, (size.image_bytes,), _pages(
-            connection, Correction.image, IMAGE_PAGE_ROWS), compress=False)
+        _stream(
+            npz,
+            "originals",
+            np.uint8,
+            (size.image_bytes,),
+            _pages(connection, Correction.image, IMAGE_PAGE_ROWS),
+            compress=False,
+        )
         for name, array in small.items():
             with npz.open(name + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, array, allow_pickle=False)
@@ -163,8 +196,9 @@ def _pages(connection: Connection, column, page_rows: int, where=None) -> Iterat
     yield from result.scalars()
 
 
-def _stream(npz: zipfile.ZipFile, name: str, dtype, shape: tuple[int, ...], chunks: Iterator[bytes],
-            compress: bool = True) -> None:
+def _stream(
+    npz: zipfile.ZipFile, name: str, dtype, shape: tuple[int, ...], chunks: Iterator[bytes], compress: bool = True
+) -> None:
     """Write the member ``name``.npy: its header for ``shape`` and ``dtype``, then ``chunks`` in C order.
 
     Raises RuntimeError when the chunks do not fill ``shape`` exactly (the table changed between queries).
@@ -182,5 +216,7 @@ def _stream(npz: zipfile.ZipFile, name: str, dtype, shape: tuple[int, ...], chun
             member.write(chunk)
             written += len(chunk)
     if written != expected:
-        raise RuntimeError(f"The corrections changed during the export ({name}: {written} bytes, "
-                           f"{expected} expected); export from a snapshot.")
+        raise RuntimeError(
+            f"The corrections changed during the export ({name}: {written} bytes, "
+            f"{expected} expected); export from a snapshot."
+        )

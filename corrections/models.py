@@ -30,8 +30,10 @@ class Correction(db.Model):
     """
 
     __tablename__ = "corrections"
-    __table_args__ = (CheckConstraint("label >= 0 AND label <= 10", name="ck_corrections_label"),
-                      CheckConstraint("(label IS NULL) <> (number IS NULL)", name="ck_corrections_label_or_number"))
+    __table_args__ = (
+        CheckConstraint("label >= 0 AND label <= 10", name="ck_corrections_label"),
+        CheckConstraint("(label IS NULL) <> (number IS NULL)", name="ck_corrections_label_or_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # UTC

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,22 +20,13 @@ from corrections.breaker import TRIPS, Breaker, Open
 from corrections.clients import Budget, Rejected, client_key
 from corrections.deadline import EXPORT_SECONDS, REQUEST_SECONDS, within
 from corrections.export import ExportTooLarge, snapshot, write_export
-from corrections.models import LABELS, Correction, db, stored_bytes
-from recognizer import decode
-from recognizer.reader import DEFAULT_MODE, MODES
+from corrections.fields import json_body, label_fields, media_type, parse_request
+from corrections.models import Correction, db, stored_bytes
 
 log = logging.getLogger(__name__)
 
-# The first bytes of each format /predict accepts, for the stored media type.
-SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
-              (b"BM", "image/bmp"), (b"RIFF", "image/webp"))
 UNAVAILABLE = "Corrections cannot be saved right now (the database is unavailable); please try again later."
 RETRY = "Corrections cannot be saved right now (the database is unavailable); please try again in {} s."
-LABEL_HELP = ("Send 'label' as a digit 0-9 or \"not_a_digit\", or 'number' as the number written (\"37.50\"), "
-              "e.g. {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
-# A number as a person gives it: digits, with single separators of the string reader's (.,-/) between them.
-NUMBER = re.compile(r"[0-9]+(?:[.,/-][0-9]+)*")
-NUMBER_CHARS = 32  # the columns' width (Correction.number_text)
 SECRET_HELP = "Send the secret answered when the correction was saved as 'Authorization: Bearer <secret>'."
 LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
 
@@ -60,8 +50,11 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
             yield
 
     @bp.post("/corrections")
-    @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
-                   error_message="Too many corrections from this address; please wait a minute and try again.")
+    @limiter.limit(
+        lambda: current_app.config["CORRECTIONS_RATE_LIMIT"],
+        key_func=client_key,
+        error_message="Too many corrections from this address; please wait a minute and try again.",
+    )
     def create():
         """Store a correction: the image, the label a person chose and the server's own reading.
 
@@ -79,13 +72,20 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         after such a failure. Nothing is stored unless the answer is 201.
         """
         breaker.check()  # an open breaker answers before the image is read
-        data, label, mode = _parse_request()
+        data, label, mode = parse_request()
         reading = current_app.extensions["reader"].read(data, mode)
         secret = secrets.token_urlsafe(18)
-        row = Correction(created_at=Correction.now(), **label, image=data, image_type=_media_type(data),
-                         image_size=len(data), image_sha256=hashlib.sha256(data).hexdigest(),
-                         secret_sha256=_sha256(secret),
-                         model_sha256=current_app.extensions["corrections_model_sha256"], **_reading_fields(reading))
+        row = Correction(
+            created_at=Correction.now(),
+            **label,
+            image=data,
+            image_type=media_type(data),
+            image_size=len(data),
+            image_sha256=hashlib.sha256(data).hexdigest(),
+            secret_sha256=_sha256(secret),
+            model_sha256=current_app.extensions["corrections_model_sha256"],
+            **_reading_fields(reading),
+        )
         cost = budget.cost(row)
         with database_call():  # a stalled PostgreSQL is cut off: a 503
             row_id, stored = _insert(row, admit=lambda: budget.check(cost))
@@ -95,8 +95,11 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         return jsonify(id=row_id, secret=secret), 201
 
     @bp.patch("/corrections/<int:row_id>")
-    @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
-                   error_message="Too many changes from this address; please wait a minute and try again.")
+    @limiter.limit(
+        lambda: current_app.config["CORRECTIONS_RATE_LIMIT"],
+        key_func=client_key,
+        error_message="Too many changes from this address; please wait a minute and try again.",
+    )
     def change(row_id: int):
         """Change a stored correction's label: JSON ``{"label": ...}`` or ``{"number": ...}`` as for POST, with
         ``Authorization: Bearer <secret>`` (the secret answered when it was stored). Answers 200 ``{"id": int}``;
@@ -104,8 +107,8 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         POST.
         """
         breaker.check()
-        body = _json_body()
-        label = _label_fields(body)
+        body = json_body()
+        label = label_fields(body)
         with database_call():
             row = _own_row(row_id)
             row.label, row.number, row.number_text = label["label"], label["number"], label["number_text"]
@@ -113,8 +116,11 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         return jsonify(id=row_id), 200
 
     @bp.delete("/corrections/<int:row_id>")
-    @limiter.limit(lambda: current_app.config["CORRECTIONS_RATE_LIMIT"], key_func=client_key,
-                   error_message="Too many changes from this address; please wait a minute and try again.")
+    @limiter.limit(
+        lambda: current_app.config["CORRECTIONS_RATE_LIMIT"],
+        key_func=client_key,
+        error_message="Too many changes from this address; please wait a minute and try again.",
+    )
     def withdraw(row_id: int):
         """Withdraw (delete) a stored correction, with ``Authorization: Bearer <secret>``. Answers 204; 403 a wrong
         or missing secret, 404 no such row (withdrawn already); 503 as for POST.
@@ -126,10 +132,14 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         return "", 204
 
     if token:
+
         @bp.get("/corrections/export")
-        @limiter.limit(lambda: current_app.config["CORRECTIONS_TOKEN_RATE_LIMIT"], key_func=client_key,
-                       deduct_when=lambda response: response.status_code == 401,
-                       error_message="Too many wrong download tokens from this address; try again in an hour.")
+        @limiter.limit(
+            lambda: current_app.config["CORRECTIONS_TOKEN_RATE_LIMIT"],
+            key_func=client_key,
+            deduct_when=lambda response: response.status_code == 401,
+            error_message="Too many wrong download tokens from this address; try again in an hour.",
+        )
         def download():
             """Send every correction as an .npz (see corrections.export) to ``Authorization: Bearer <token>``.
 
@@ -149,15 +159,20 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
             spool = tempfile.TemporaryFile()  # already unlinked: its disk space goes when the answer is sent
             try:
                 with within(EXPORT_SECONDS), snapshot(db.engine) as connection:
-                    write_export(connection, spool, max_rows=config["CORRECTIONS_MAX_ROWS"],
-                                 max_bytes=config["CORRECTIONS_MAX_BYTES"])
+                    write_export(
+                        connection,
+                        spool,
+                        max_rows=config["CORRECTIONS_MAX_ROWS"],
+                        max_bytes=config["CORRECTIONS_MAX_BYTES"],
+                    )
             except BaseException:
                 spool.close()
                 raise
             length = spool.tell()
             spool.seek(0)
-            response = send_file(spool, mimetype="application/octet-stream", as_attachment=True,
-                                 download_name="corrections.npz")  # sent in blocks, closed at the end
+            response = send_file(
+                spool, mimetype="application/octet-stream", as_attachment=True, download_name="corrections.npz"
+            )  # sent in blocks, closed at the end
             response.content_length = length
             response.headers["Cache-Control"] = "no-store"
             return response
@@ -203,63 +218,6 @@ def keep_retry_after(response: Response) -> Response:
     return response
 
 
-def _parse_request() -> tuple[bytes, dict, str]:
-    """Return (image bytes, the row's label fields, reading mode) from a JSON or multipart request.
-
-    Raises Rejected: 400 for a missing image or label, a bad mode, or JSON nested too deeply to parse; 415 for
-    another body.
-    """
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("image")
-        if upload is None:
-            raise Rejected(400, "The form has no file field named 'image'; send it with -F image=@digit.png.")
-        return upload.read(), _label_fields(request.form), _mode(request.form.get("mode"))
-    if request.is_json:
-        body = _json_body()
-        label = _label_fields(body)
-        image = body.get("image")
-        if not isinstance(image, str) or not image.strip():
-            raise Rejected(400, "The JSON has no 'image' string; "
-                                "send {\"image\": \"data:image/png;base64,...\", \"label\": 7}.")
-        return decode.decode_base64_image(image), label, _mode(body.get("mode"))
-    raise Rejected(415, "Send JSON {\"image\": data URL, \"label\": 0-9 or \"not_a_digit\"}, or a multipart form "
-                        "with a file field 'image' and a field 'label'.")
-
-
-def _json_body() -> dict:
-    """Return the request's JSON object. Raises Rejected (400) for anything else, or JSON nested too deeply."""
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError as exc:  # json.loads recurses once per level of nesting; silent= does not catch it
-        raise Rejected(400, "The JSON is nested too deeply; " + LABEL_HELP) from exc
-    if not isinstance(body, dict):
-        raise Rejected(400, "The body is not a JSON object; " + LABEL_HELP)
-    return body
-
-
-def _label_fields(fields) -> dict:
-    """Return the row's ``label``, ``number`` and ``number_text`` from a request's ``label`` or ``number`` (one)."""
-    if fields.get("number") is None:
-        return {"label": _label(fields.get("label")), "number": None, "number_text": None}
-    if fields.get("label") is not None:
-        raise Rejected(400, "Send 'label' (a digit) or 'number' (a whole number), not both. " + LABEL_HELP)
-    text = fields.get("number")
-    text = text.strip() if isinstance(text, str) else str(text) if isinstance(text, int) else ""
-    if not (len(text) <= NUMBER_CHARS and NUMBER.fullmatch(text)):
-        raise Rejected(400, f"The number {text[:NUMBER_CHARS + 2]!r} is not digits 0-9, with separators . , - / "
-                            f"between them, of at most {NUMBER_CHARS} characters. " + LABEL_HELP)
-    return {"label": None, "number": re.sub(r"[^0-9]", "", text), "number_text": text}
-
-
-def _mode(value) -> str:
-    """Return the reading mode sent with a correction (as /predict takes it), "auto" by default."""
-    if value is None:
-        return DEFAULT_MODE
-    if not isinstance(value, str) or value not in MODES:
-        raise Rejected(400, f"mode must be one of {', '.join(MODES)} (default {DEFAULT_MODE}).")
-    return value
-
-
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -273,24 +231,12 @@ def _own_row(row_id: int) -> Correction:
     if row is None:
         raise Rejected(404, f"There is no correction {row_id} (withdrawn already, or never stored).")
     sent = request.headers.get("Authorization", "")
-    if not (sent.startswith("Bearer ") and row.secret_sha256
-            and hmac.compare_digest(_sha256(sent[7:]), row.secret_sha256)):
+    if not (
+        sent.startswith("Bearer ") and row.secret_sha256 and hmac.compare_digest(_sha256(sent[7:]), row.secret_sha256)
+    ):
         db.session.rollback()
         raise Rejected(403, f"That is not correction {row_id}'s secret. " + SECRET_HELP)
     return row
-
-
-def _label(value) -> int:
-    """Return the stored label for an API label: 0..9 as int or string, or "not_a_digit" (10)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
-        return value
-    if isinstance(value, str) and value.strip() in LABELS:
-        return LABELS[value.strip()]
-    raise Rejected(400, f"The label {str(value)[:20]!r} is not a digit 0-9 or \"not_a_digit\". " + LABEL_HELP)
-
-
-def _media_type(data: bytes) -> str:
-    return next((kind for signature, kind in SIGNATURES if data.startswith(signature)), "application/octet-stream")
 
 
 def _reading_fields(reading) -> dict:
@@ -301,9 +247,12 @@ def _reading_fields(reading) -> dict:
     """
     marks = reading.digits or reading.skipped
     inputs = np.stack([d.preprocessed for d in marks]) if marks else np.zeros((0, 28, 28), np.float32)
-    return {"reading": reading.number, "confidence": reading.strongest.confidence if marks else 0.0,
-            "inputs": np.round(np.clip(inputs, 0, 1) * 255).astype(np.uint8).tobytes(),
-            "input_count": len(inputs)}
+    return {
+        "reading": reading.number,
+        "confidence": reading.strongest.confidence if marks else 0.0,
+        "inputs": np.round(np.clip(inputs, 0, 1) * 255).astype(np.uint8).tobytes(),
+        "input_count": len(inputs),
+    }
 
 
 def _insert(row: Correction, admit: Callable[[], None] = lambda: None) -> tuple[int, bool]:
@@ -329,9 +278,16 @@ def _insert(row: Correction, admit: Callable[[], None] = lambda: None) -> tuple[
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     elif dialect == "postgresql":  # waits at most the connection's lock_timeout
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    duplicate = session.scalar(select(Correction.id).where(
-        Correction.image_sha256 == row.image_sha256, Correction.label.is_not_distinct_from(row.label),
-        Correction.number_text.is_not_distinct_from(row.number_text)).order_by(Correction.id).limit(1))
+    duplicate = session.scalar(
+        select(Correction.id)
+        .where(
+            Correction.image_sha256 == row.image_sha256,
+            Correction.label.is_not_distinct_from(row.label),
+            Correction.number_text.is_not_distinct_from(row.number_text),
+        )
+        .order_by(Correction.id)
+        .limit(1)
+    )
     if duplicate is not None:
         session.rollback()
         return duplicate, False
@@ -340,8 +296,7 @@ def _insert(row: Correction, admit: Callable[[], None] = lambda: None) -> tuple[
     except Rejected:
         session.rollback()
         raise
-    count, stored = session.execute(
-        select(func.count(Correction.id), func.coalesce(func.sum(stored_bytes()), 0))).one()
+    count, stored = session.execute(select(func.count(Correction.id), func.coalesce(func.sum(stored_bytes()), 0))).one()
     adding = row.image_size + len(row.inputs)  # the image and its inputs, as stored_bytes counts them
     if count >= config["CORRECTIONS_MAX_ROWS"] or stored + adding > config["CORRECTIONS_MAX_BYTES"]:
         session.rollback()

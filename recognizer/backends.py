@@ -76,9 +76,7 @@ class LiteRTBackend:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
-            raise ModelLoadError(
-                "The LiteRT runtime is not installed: run `pip install -r requirements.txt`."
-            ) from exc
+            raise ModelLoadError("The LiteRT runtime is not installed: run `pip install -r requirements.txt`.") from exc
         self.path = _model_file(path)
         try:
             self._content = self.path.read_bytes()  # the interpreter keeps pointers into these bytes
@@ -86,7 +84,8 @@ class LiteRTBackend:
             self._interpreter.allocate_tensors()
         except Exception as exc:  # the runtime reports a bad flatbuffer as ValueError or RuntimeError
             raise ModelLoadError(
-                f"Model file {self.path} is not a valid LiteRT model ({exc}): {REBUILD_HINT}.") from exc
+                f"Model file {self.path} is not a valid LiteRT model ({exc}): {REBUILD_HINT}."
+            ) from exc
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._shape = tuple(self._interpreter.get_input_details()[0]["shape"])
@@ -162,8 +161,10 @@ def golden_digits(path: str | os.PathLike = GOLDEN_DIGITS_PATH) -> tuple[np.ndar
             strip = np.asarray(image.convert("L"), np.float32) / 255.0
         images = strip.reshape(IMAGE_SIZE, NUM_DIGITS, IMAGE_SIZE).transpose(1, 0, 2)[..., np.newaxis]
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Golden digits file {path} is missing or not a 280x28 PNG ({exc}): "
-                             "it ships with the model; restore it with `git checkout`.") from exc
+        raise ModelLoadError(
+            f"Golden digits file {path} is missing or not a 280x28 PNG ({exc}): "
+            "it ships with the model; restore it with `git checkout`."
+        ) from exc
     return images, np.arange(NUM_DIGITS)
 
 
@@ -184,7 +185,7 @@ def health_problem(backend, golden: bool = False) -> str | None:
     problem = check_output(probabilities, len(batch))
     if problem or not golden:
         return problem
-    read = np.asarray(probabilities)[len(batch) - len(labels):].argmax(axis=1)
+    read = np.asarray(probabilities)[len(batch) - len(labels) :].argmax(axis=1)
     if np.any(read != labels):
         seen = "".join("?" if digit == NOT_A_DIGIT else str(digit) for digit in read)
         return f"reads its golden digits {''.join(map(str, labels))} as {seen}"
@@ -219,12 +220,18 @@ def check_output(probabilities: np.ndarray, rows: int) -> str | None:
     within 1e-3 (a softmax). A model file whose weights hold NaN fails here, not in a client's JSON.
     """
     probabilities = np.asarray(probabilities)
-    if (probabilities.ndim != 2 or probabilities.shape[0] != rows
-            or probabilities.shape[1] not in (NUM_CLASSES, NUM_DIGITS)):
+    if (
+        probabilities.ndim != 2
+        or probabilities.shape[0] != rows
+        or probabilities.shape[1] not in (NUM_CLASSES, NUM_DIGITS)
+    ):
         return f"gives output of shape {probabilities.shape}, not ({rows}, {NUM_CLASSES}) probabilities"
     if not np.all(np.isfinite(probabilities)):
         return "gives NaN or infinite outputs"
-    if (probabilities.min() < -1e-6 or probabilities.max() > 1 + 1e-6
-            or np.abs(probabilities.sum(axis=1) - 1).max() > 1e-3):
+    if (
+        probabilities.min() < -1e-6
+        or probabilities.max() > 1 + 1e-6
+        or np.abs(probabilities.sum(axis=1) - 1).max() > 1e-3
+    ):
         return "gives outputs that are not probabilities (each row must be in [0, 1] and sum to 1)"
     return None

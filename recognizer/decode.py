@@ -83,12 +83,13 @@ def decode_base64_image(text: str) -> bytes:
         mime = (match.group("mime") or "").lower()
         if not mime.startswith("image/"):
             raise ImageDecodeError(f"The data URL is of type '{mime or 'text/plain'}'; send an image (image/png).")
-        text = text[match.end():]
+        text = text[match.end() :]
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ImageDecodeError(
-            "The image is not valid base64; send a data URL such as the canvas's toDataURL().") from exc
+            "The image is not valid base64; send a data URL such as the canvas's toDataURL()."
+        ) from exc
 
 
 def decode_image(data: bytes) -> np.ndarray:
@@ -145,8 +146,10 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
                 if max(width, height) > WORK_SIDE:
                     # A phone photo: libjpeg decodes at 1/2..1/8 scale (straight to grey where it can).
                     scale = max(width, height) / (WORK_SIDE / 2)
-                    image.draft("L" if image.mode in ("RGB", "L") else None,
-                                (math.ceil(width / scale), math.ceil(height / scale)))
+                    image.draft(
+                        "L" if image.mode in ("RGB", "L") else None,
+                        (math.ceil(width / scale), math.ceil(height / scale)),
+                    )
             image.load()
             sixteen_bit = image.mode.startswith("I;16")
             image = _reduce(image)
@@ -159,9 +162,7 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"The image has too many pixels; send one of at most {MAX_PIXELS:,}.") from exc
     except Exception as exc:  # Pillow signals corrupt data with many exception types.
-        raise ImageDecodeError(
-            "The file could not be read as an image; send a PNG, JPEG, WebP, BMP or GIF."
-        ) from exc
+        raise ImageDecodeError("The file could not be read as an image; send a PNG, JPEG, WebP, BMP or GIF.") from exc
 
 
 def check_header(data: bytes) -> None:

@@ -94,11 +94,11 @@ def jpeg_header(data: bytes, max_markers: int, max_padding: int) -> JpegHeader:
             if marker == 0xD9:
                 break
             continue
-        length = int.from_bytes(data[position:position + 2], "big")
-        segment = data[position + 2:position + length] if marker in _SOF else b""
+        length = int.from_bytes(data[position : position + 2], "big")
+        segment = data[position + 2 : position + length] if marker in _SOF else b""
         if len(segment) >= 6:
             height, width, count = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big"), segment[5]
-            sampling = [(b >> 4, b & 15) for b in segment[7:6 + 3 * count:3]]
+            sampling = [(b >> 4, b & 15) for b in segment[7 : 6 + 3 * count : 3]]
             header.frames.append((width, height, sampling))
             header.progressive |= marker in _PROGRESSIVE
         if marker == 0xDA:
@@ -114,9 +114,9 @@ def png_chunk_count(data: bytes, limit: int) -> int:
     """Return the number of chunks in a PNG up to IEND, counting no further than ``limit`` + 1."""
     position, count = len(PNG_SIGNATURE), 0
     while position + 8 <= len(data) and count <= limit:
-        length = int.from_bytes(data[position:position + 4], "big")
+        length = int.from_bytes(data[position : position + 4], "big")
         count += 1
-        if data[position + 4:position + 8] == b"IEND":
+        if data[position + 4 : position + 8] == b"IEND":
             break
         position += 12 + length
     return count

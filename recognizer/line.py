@@ -60,7 +60,7 @@ class Line:
         x0, y0, width, height = self.box
         left = int(np.clip(np.floor((first - LINE_PAD) / self.scale), 0, width - 1))
         right = int(np.clip(np.ceil((last + 1 - LINE_PAD) / self.scale), left + 1, width))
-        stretch = self.ink[y0: y0 + height, x0 + left: x0 + right] > INK_THRESHOLD
+        stretch = self.ink[y0 : y0 + height, x0 + left : x0 + right] > INK_THRESHOLD
         rows = np.flatnonzero(stretch.any(axis=1))
         cols = np.flatnonzero(stretch.any(axis=0))
         if rows.size == 0:
@@ -98,8 +98,10 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     # in choosing the line but stay in its ink: a decimal point is a speck, and the reader must see it.
     speck = areas < (PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION) * areas[~margin].max()
     if np.count_nonzero(~speck) > MAX_LINE_STROKES:
-        raise TooMuchWorkError(f"The image has {np.count_nonzero(~speck):,} separate marks; a line of digits has at "
-                               f"most {MAX_LINE_STROKES}. Send a photo of the number alone.")
+        raise TooMuchWorkError(
+            f"The image has {np.count_nonzero(~speck):,} separate marks; a line of digits has at "
+            f"most {MAX_LINE_STROKES}. Send a photo of the number alone."
+        )
     # A photo's specks that a drawing would count as strokes (a dash, a thin 1) carry the line across them.
     bridge = speck & ~margin & (areas >= SPECK_FRACTION * areas[~margin].max()) if photo else np.zeros_like(speck)
     margin |= speck
@@ -107,7 +109,7 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
         margin = np.zeros_like(speck)
     # Each of the ``limit`` largest strokes grows a line, so a cross or a tick larger than any one digit beside a
     # short number does not hide the number: the string reader reads each candidate and keeps the surest.
-    order = np.argsort(np.where(margin, -1.0, areas))[::-1][:max(1, limit)]
+    order = np.argsort(np.where(margin, -1.0, areas))[::-1][: max(1, limit)]
     order = order[~margin[order]] if (~margin[order]).any() else order[:1]
     masks = []
     for seed in order:
@@ -161,8 +163,13 @@ def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray, b
     # One pass for the specks, once the line is known: a thin 1 or a decimal point beside it joins the line (so
     # the box holds it); the band does not grow with them. Specks elsewhere stay in the ink, outside the box.
     band = bottom - top
-    chosen |= speck & (y < bottom + BAND_SLACK * band) & (y + h > top - BAND_SLACK * band) \
-        & (x < right + MAX_GAP * band) & (x + w > left - MAX_GAP * band)
+    chosen |= (
+        speck
+        & (y < bottom + BAND_SLACK * band)
+        & (y + h > top - BAND_SLACK * band)
+        & (x < right + MAX_GAP * band)
+        & (x + w > left - MAX_GAP * band)
+    )
     return chosen
 
 
@@ -182,8 +189,11 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     side = (x <= EDGE_SHARE * width) | (x + w >= (1 - EDGE_SHARE) * width)  # lighting may hollow a margin's edge
     writing = ~tall & (areas >= SPECK_FRACTION * areas[~tall].max()) if (~tall).any() else ~tall
     through = (y <= 1) & (y + h >= height - 1)  # a margin runs from the top edge to the bottom one
-    margins = (tall & (side | (w * 4 <= h)) & through & (h >= TALL_RATIO * np.median(h[writing]))
-               if writing.any() else np.zeros_like(tall))
+    margins = (
+        tall & (side | (w * 4 <= h)) & through & (h >= TALL_RATIO * np.median(h[writing]))
+        if writing.any()
+        else np.zeros_like(tall)
+    )
     margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width)
     rules = (tall & (w * RULE_ASPECT <= h)) | ((w >= MARGIN_SHARE * width) & (h * RULE_ASPECT <= w))
     return margins | rules
@@ -192,7 +202,7 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
 def _normalise(ink: np.ndarray, box: tuple[int, int, int, int]) -> Line:
     """Crop ``ink`` to ``box`` and scale it to LINE_HEIGHT (minus the padding), within MAX_LINE_WIDTH."""
     x0, y0, width, height = box
-    crop = np.ascontiguousarray(ink[y0: y0 + height, x0: x0 + width], dtype=np.float32)
+    crop = np.ascontiguousarray(ink[y0 : y0 + height, x0 : x0 + width], dtype=np.float32)
     inner = LINE_HEIGHT - 2 * LINE_PAD
     scale = min(inner / height, (MAX_LINE_WIDTH - 2 * LINE_PAD) / width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -202,7 +212,7 @@ def _normalise(ink: np.ndarray, box: tuple[int, int, int, int]) -> Line:
     out_width = -(-(size[0] + 2 * LINE_PAD) // LINE_STRIDE) * LINE_STRIDE
     image = np.zeros((LINE_HEIGHT, out_width), np.float32)
     top = (LINE_HEIGHT - size[1]) // 2
-    image[top: top + size[1], LINE_PAD: LINE_PAD + size[0]] = small
+    image[top : top + size[1], LINE_PAD : LINE_PAD + size[0]] = small
     return Line(image, ink, box, scale)
 
 

@@ -84,8 +84,9 @@ def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> 
     if underlines and width >= UNDERLINE_RATIO * height:
         lines = candidates  # a wide image: any long line is an underline or a ruled line
     elif border_only:
-        lines = candidates & (_edge_rows(height, BORDER_BAND)
-                              | (_edge_rows(height, FULL_LINE_BAND) & (runs >= FULL_LINE_LENGTH * width)))
+        lines = candidates & (
+            _edge_rows(height, BORDER_BAND) | (_edge_rows(height, FULL_LINE_BAND) & (runs >= FULL_LINE_LENGTH * width))
+        )
     else:
         return np.zeros_like(candidates)
     if not lines.any():
@@ -155,8 +156,9 @@ def remove_edge_remains(ink: np.ndarray, threshold: float) -> np.ndarray:
     band_x, band_y = EDGE_BAND * width, EDGE_BAND * height
     upright = (h >= EDGE_REMAIN_ASPECT * w) & (w <= EDGE_REMAIN_WIDTH * width)
     flat = (w >= EDGE_REMAIN_ASPECT * h) & (h <= EDGE_REMAIN_WIDTH * height)
-    remains = ((upright & ((x + w <= band_x) | (x >= width - band_x)))
-               | (flat & ((y + h <= band_y) | (y >= height - band_y))))
+    remains = (upright & ((x + w <= band_x) | (x >= width - band_x))) | (
+        flat & ((y + h <= band_y) | (y >= height - band_y))
+    )
     if not remains.any():
         return ink
     erase = np.concatenate([[False], remains])[found.labels]

@@ -77,8 +77,13 @@ def _background_level(grey: np.ndarray) -> float:
     if np.mean(np.abs(ring - level) < 0.15) >= BORDER_UNIFORMITY:
         return level
     side = max(1, round(CORNER_SHARE * min(grey.shape)))
-    corners = np.array([np.median(grey[rows, cols]) for rows in (slice(0, side), slice(-side, None))
-                        for cols in (slice(0, side), slice(-side, None))])
+    corners = np.array(
+        [
+            np.median(grey[rows, cols])
+            for rows in (slice(0, side), slice(-side, None))
+            for cols in (slice(0, side), slice(-side, None))
+        ]
+    )
     level = float(np.median(corners))
     if np.sum(np.abs(corners - level) < 0.15) >= 3:
         return level
@@ -185,7 +190,7 @@ def label_components(mask: np.ndarray) -> Components:
         return Components(labels, 0, np.zeros(1, np.int64), np.zeros((1, 4), np.int64))
     ink_cols = np.flatnonzero(mask.any(axis=0))
     top, left = int(ink_rows[0]), int(ink_cols[0])
-    window = mask[top: ink_rows[-1] + 1, left: ink_cols[-1] + 1]  # only the inked region is scanned
+    window = mask[top : ink_rows[-1] + 1, left : ink_cols[-1] + 1]  # only the inked region is scanned
     padded = np.zeros((window.shape[0], window.shape[1] + 2), np.int8)
     padded[:, 1:-1] = window
     edges = np.diff(padded, axis=1)
@@ -278,8 +283,9 @@ def to_mnist_box(crop: np.ndarray) -> np.ndarray:
     scale = DIGIT_BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    digit = np.asarray(Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize(size, resample),
-                       dtype=np.float32)
+    digit = np.asarray(
+        Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize(size, resample), dtype=np.float32
+    )
     digit = np.clip(digit, 0.0, None)
     digit /= max(float(digit.max()), 1e-6)  # a thin stroke shrunk to faint grey becomes full ink again
 
@@ -291,7 +297,7 @@ def to_mnist_box(crop: np.ndarray) -> np.ndarray:
     top = int(np.clip(round(MNIST_CENTRE - cy), 0, IMAGE_SIZE - digit.shape[0]))
     left = int(np.clip(round(MNIST_CENTRE - cx), 0, IMAGE_SIZE - digit.shape[1]))
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-    out[top: top + digit.shape[0], left: left + digit.shape[1]] = digit
+    out[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
     return out
 
 
@@ -305,4 +311,4 @@ def normalize_digit(grey: np.ndarray) -> np.ndarray:
     ink, photo = ink_map(grey)
     found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION)
     x, y, w, h = found.boxes[kept].T
-    return to_mnist_box(ink[y.min(): (y + h).max(), x.min(): (x + w).max()])
+    return to_mnist_box(ink[y.min() : (y + h).max(), x.min() : (x + w).max()])

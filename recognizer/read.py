@@ -1,7 +1,7 @@
 """Read the digits in an image: the whole request path, bytes -> Reading.
 
-    decode (recognizer.decode) -> ink, lines out, segmentation (recognizer.normalize, .segment)
-        -> one batch through the network (recognizer.backends) -> the best reading -> JSON
+decode (recognizer.decode) -> ink, lines out, segmentation (recognizer.normalize, .segment)
+    -> one batch through the network (recognizer.backends) -> the best reading -> JSON
 """
 
 from __future__ import annotations
@@ -71,10 +71,15 @@ class Prediction:
         """Return the mark's JSON: digit, confidence, probabilities, not_digit_probability, box, low_confidence,
         and ``preprocessed``: its 28x28 image as MNIST normalises a digit, a PNG data URL (about 0.3 KB), so a
         page can show each digit of a number beside its chart."""
-        return {"digit": self.digit, "confidence": self.confidence,
-                "probabilities": [float(p) for p in self.probabilities],
-                "not_digit_probability": self.not_digit_probability, "box": list(self.box),
-                "low_confidence": self.low_confidence, "preprocessed": to_png_data_url(self.preprocessed)}
+        return {
+            "digit": self.digit,
+            "confidence": self.confidence,
+            "probabilities": [float(p) for p in self.probabilities],
+            "not_digit_probability": self.not_digit_probability,
+            "box": list(self.box),
+            "low_confidence": self.low_confidence,
+            "preprocessed": to_png_data_url(self.preprocessed),
+        }
 
 
 @dataclass
@@ -229,8 +234,10 @@ def read_segmentation(segmentation: Segmentation, backend) -> Reading:
         index, is_digit, previous = best[state][end][1]
         chosen.append((index, is_digit))
         end, state = spans[index][0], previous
-    marks = [Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box, is_digit)
-             for i, is_digit in reversed(chosen)]
+    marks = [
+        Prediction.from_row(probabilities[i], rendered[i].image, rendered[i].box, is_digit)
+        for i, is_digit in reversed(chosen)
+    ]
     return Reading([m for m in marks if m.is_digit], [m for m in marks if not m.is_digit])
 
 

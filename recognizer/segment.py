@@ -132,17 +132,17 @@ class Segmentation:
 
     def render(self, first: int, last: int) -> Digit:
         """Normalise the units ``first..last`` together as one MNIST digit, with its bounding box in the image."""
-        units = self.units[first: last + 1]
+        units = self.units[first : last + 1]
         x0, x1 = min(u.x0 for u in units), max(u.x1 for u in units)
         y0, y1 = min(u.y0 for u in units), max(u.y1 for u in units)
         canvas = np.zeros((y1 - y0, x1 - x0), np.float32)
         for u in units:
-            region = canvas[u.y0 - y0: u.y1 - y0, u.x0 - x0: u.x1 - x0]
+            region = canvas[u.y0 - y0 : u.y1 - y0, u.x0 - x0 : u.x1 - x0]
             np.maximum(region, u.ink, out=region)
         strokes = canvas > INK_THRESHOLD
         rows = np.flatnonzero(strokes.any(axis=1))
         cols = np.flatnonzero(strokes.any(axis=0))
-        crop = canvas[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+        crop = canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         return Digit(to_mnist_box(crop), (x0 + int(cols[0]), y0 + int(rows[0]), crop.shape[1], crop.shape[0]))
 
 
@@ -164,8 +164,11 @@ def segment(grey: np.ndarray, clean: CleanInk | None = None) -> Segmentation:
     # find_strokes erases specks in place: work on copies, so the shared stage stays as it was made.
     ink, photo, erased = clean.ink.copy(), clean.photo, clean.erased
     try:
-        found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION,
-                                   replace(clean.found, labels=clean.found.labels.copy()))
+        found, kept = find_strokes(
+            ink,
+            PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION,
+            replace(clean.found, labels=clean.found.labels.copy()),
+        )
     except EmptyImageError:
         if erased:  # there was ink, and all of it was lines or a border
             raise EmptyImageError(NO_DIGIT_FOUND) from None
@@ -208,7 +211,7 @@ def _cut(ink: np.ndarray, found, kept, photo: bool) -> Segmentation:
     order = sorted(kept, key=lambda k: boxes[k][0])
     for i, a in enumerate(order):
         ax0, ax1 = boxes[a][:2]
-        for b in order[i + 1:]:
+        for b in order[i + 1 :]:
             bx0, bx1 = boxes[b][:2]
             if bx0 >= ax1:
                 break
@@ -264,7 +267,7 @@ def _split_columns(crop: np.ndarray, line_height: int) -> list[tuple[int, int]]:
         centre = i * width / pieces
         lo = max(cuts[-1] + 1, int(centre - CUT_WINDOW * width / pieces))
         hi = min(width - 1, int(centre + CUT_WINDOW * width / pieces))
-        cut = lo + int(np.argmin(profile[lo:hi + 1])) if hi >= lo else int(centre)
+        cut = lo + int(np.argmin(profile[lo : hi + 1])) if hi >= lo else int(centre)
         if cuts[-1] < cut < width:
             cuts.append(cut)
     cuts.append(width)

@@ -76,16 +76,29 @@ class StringReader:
         for character, first, last in zip(characters, edges[:-1], edges[1:]):
             box = line.columns_to_box(first, last - 1)
             x, y, w, h = box
-            mark = Prediction(character.probabilities[:NUM_DIGITS].copy(),
-                              float(max(0.0, 1.0 - character.probabilities[:NUM_DIGITS].sum())),
-                              to_mnist_box(line.ink[y: y + h, x: x + w]), box, character.is_digit)
+            mark = Prediction(
+                character.probabilities[:NUM_DIGITS].copy(),
+                float(max(0.0, 1.0 - character.probabilities[:NUM_DIGITS].sum())),
+                to_mnist_box(line.ink[y : y + h, x : x + w]),
+                box,
+                character.is_digit,
+            )
             (digits if character.is_digit else skipped).append(mark)
         if not characters:  # nothing read: the whole line is the mark most like a digit
             x, y, w, h = line.box
-            skipped.append(Prediction(np.zeros(NUM_DIGITS, np.float32), 1.0, to_mnist_box(line.ink[y: y + h, x: x + w]),
-                                      line.box, False))
-        return Reading(digits, skipped, reader=self.name, text=text_of(characters), string_confidence=confidence,
-                       string_flagged=confidence < self.threshold)
+            skipped.append(
+                Prediction(
+                    np.zeros(NUM_DIGITS, np.float32), 1.0, to_mnist_box(line.ink[y : y + h, x : x + w]), line.box, False
+                )
+            )
+        return Reading(
+            digits,
+            skipped,
+            reader=self.name,
+            text=text_of(characters),
+            string_confidence=confidence,
+            string_flagged=confidence < self.threshold,
+        )
 
 
 def character_columns(image: np.ndarray, centres: list[float]) -> list[int]:
@@ -108,7 +121,7 @@ def character_columns(image: np.ndarray, centres: list[float]) -> list[int]:
         if hi <= lo:
             edges.append(max(edges[-1], int(round((left + right) / 2))))
             continue
-        window = profile[lo: hi + 1]
+        window = profile[lo : hi + 1]
         emptiest = np.flatnonzero(window <= window.min() + 1e-6)
         runs = np.split(emptiest, np.flatnonzero(np.diff(emptiest) > 1) + 1)  # contiguous runs of the least ink
         run = min(runs, key=lambda r: abs((r[0] + r[-1]) / 2 - (hi - lo) / 2))  # the run nearest the middle

@@ -20,8 +20,9 @@ def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     return buffer.getvalue()
 
 
-def canvas_from_mnist(digit: np.ndarray, size: int = 280, box: tuple[int, int, int] | None = None,
-                      background: str = "transparent") -> Image.Image:
+def canvas_from_mnist(
+    digit: np.ndarray, size: int = 280, box: tuple[int, int, int] | None = None, background: str = "transparent"
+) -> Image.Image:
     """Draw a uint8 (28, 28) MNIST digit (ink = 255) as a browser canvas would hold it.
 
     ``box`` = (left, top, side): where the 28x28 frame is scaled into the canvas (default: the whole
@@ -49,7 +50,7 @@ def mark_on_canvas(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     alpha = np.zeros((side, side), np.float32)
     y = int(rng.integers(0, side - ink.shape[0] + 1))
     x = int(rng.integers(0, side - ink.shape[1] + 1))
-    alpha[y: y + ink.shape[0], x: x + ink.shape[1]] = ink
+    alpha[y : y + ink.shape[0], x : x + ink.shape[1]] = ink
     rgba = np.zeros((side, side, 4), np.uint8)
     rgba[:, :, 3] = np.round(np.clip(alpha, 0, 1) * 255)
     return encode_png(rgba)
@@ -76,7 +77,7 @@ def compose_number(digits: list[np.ndarray], rng: np.random.Generator) -> np.nda
         x = max(0, x + (int(gap) if x > 12 else 0))
         y = (height - piece.shape[0]) // 2 + int(rng.integers(-4, 5))
         y = int(np.clip(y, 0, height - piece.shape[0]))
-        region = canvas[y: y + piece.shape[0], x: x + piece.shape[1]]
+        region = canvas[y : y + piece.shape[0], x : x + piece.shape[1]]
         np.maximum(region, piece[:, : region.shape[1]], out=region)
         x += piece.shape[1]
     return 255 - canvas

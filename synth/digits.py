@@ -26,11 +26,34 @@ STROKES = {
     "4 open": [[(0.25, 0.0), (0.15, 0.6), (0.9, 0.6)], [(0.7, 0.15), (0.7, 1.0)]],
     "7": [[(0.1, 0.0), (0.9, 0.0), (0.4, 1.0)]],
     "7 crossed": [[(0.1, 0.05), (0.9, 0.0), (0.4, 1.0)], [(0.35, 0.5), (0.85, 0.5)]],
-    "9 curled": [[(0.85, 0.25), (0.5, 0.0), (0.15, 0.2), (0.2, 0.4), (0.5, 0.45), (0.85, 0.25), (0.8, 0.7),
-                  (0.6, 0.95), (0.35, 1.0), (0.2, 0.85)]],
+    "9 curled": [
+        [
+            (0.85, 0.25),
+            (0.5, 0.0),
+            (0.15, 0.2),
+            (0.2, 0.4),
+            (0.5, 0.45),
+            (0.85, 0.25),
+            (0.8, 0.7),
+            (0.6, 0.95),
+            (0.35, 1.0),
+            (0.2, 0.85),
+        ]
+    ],
     "9": [[(0.85, 0.25), (0.5, 0.0), (0.15, 0.2), (0.2, 0.4), (0.5, 0.45), (0.85, 0.25), (0.8, 1.0)]],
-    "9 loop": [[(0.45, 0.47), (0.8, 0.35), (0.85, 0.12), (0.6, 0.0), (0.3, 0.02), (0.13, 0.2), (0.2, 0.4),
-                (0.45, 0.47), (0.42, 1.0)]],
+    "9 loop": [
+        [
+            (0.45, 0.47),
+            (0.8, 0.35),
+            (0.85, 0.12),
+            (0.6, 0.0),
+            (0.3, 0.02),
+            (0.13, 0.2),
+            (0.2, 0.4),
+            (0.45, 0.47),
+            (0.42, 1.0),
+        ]
+    ],
 }
 # The lean of a styled digit: a horizontal shear, pixels across per pixel down, forward (the top to the right)
 # positive. MNIST's own writers lean forward up to 0.58 and back up to 0.35 (the 5th and 95th percentiles of the
@@ -43,12 +66,22 @@ ONE_SHEAR = (-0.35, 1.0)  # a 1 is one stroke, and a forward hand leans it up to
 SLANT = (0.45, 1.0)
 BACK_SLANT = (-0.6, -0.35)
 BACK_SLANT_SHARE = 0.15
-STYLES = {"1": ("1", "1 flag base", "1 flag"), "4": ("4", "4 closed", "4 open"), "7": ("7", "7 crossed"),
-          "9": ("9", "9 curled", "9 loop"), "0": ("0",)}
+STYLES = {
+    "1": ("1", "1 flag base", "1 flag"),
+    "4": ("4", "4 closed", "4 open"),
+    "7": ("7", "7 crossed"),
+    "9": ("9", "9 curled", "9 loop"),
+    "0": ("0",),
+}
 
 
-def stroke_digit(digit: int | str, size: int = 280, width: int = 20, box: tuple[int, int, int] | None = None,
-                 transparent: bool = True) -> Image.Image:
+def stroke_digit(
+    digit: int | str,
+    size: int = 280,
+    width: int = 20,
+    box: tuple[int, int, int] | None = None,
+    transparent: bool = True,
+) -> Image.Image:
     """Draw a digit with a pen's strokes on a canvas, as a person would on the page.
 
     ``digit``: 0, 1, 4, 7 or 9, or a style of ``STROKES`` ("1 flag base", "7 crossed", "4 closed",
@@ -94,8 +127,9 @@ def slanted_digit(digit: np.ndarray, rng: np.random.Generator, height: int = 48)
     return crop_ink(lean(ink, target - slant(ink)))
 
 
-def digit_ink(label: int, rng: np.random.Generator, mnist_digits, height: int, printed_share: float,
-              part: str = "train") -> np.ndarray:
+def digit_ink(
+    label: int, rng: np.random.Generator, mnist_digits, height: int, printed_share: float, part: str = "train"
+) -> np.ndarray:
     """One digit's ink at ``height`` px: printed in a font, drawn in a European style, or an MNIST hand."""
     pick = rng.random()
     if pick < printed_share:

@@ -17,8 +17,22 @@ from PIL import Image, ImageDraw, ImageFont
 from synth.ink import crop_ink
 
 # Symbol and decorative fonts whose digits are not digits.
-FONT_EXCLUDE = ("cmex", "cmsy", "cmmi", "STIXSiz", "STIXNonUni", "LastResort", "Dingbat", "Symbol", "D050000L",
-                "Z003", "DejaVuSansDisplay", "DejaVuSerifDisplay", "LinLibertine_M", "LinBiolinum_K")
+FONT_EXCLUDE = (
+    "cmex",
+    "cmsy",
+    "cmmi",
+    "STIXSiz",
+    "STIXNonUni",
+    "LastResort",
+    "Dingbat",
+    "Symbol",
+    "D050000L",
+    "Z003",
+    "DejaVuSansDisplay",
+    "DejaVuSerifDisplay",
+    "LinLibertine_M",
+    "LinBiolinum_K",
+)
 
 
 @lru_cache(maxsize=1)
@@ -34,8 +48,11 @@ def _all_fonts() -> tuple[Path, ...]:
     found = set()
     for folder in folders:
         if folder.is_dir():
-            found.update(p for p in folder.rglob("*") if p.suffix.lower() in (".ttf", ".otf")
-                         and not any(x in p.name for x in FONT_EXCLUDE))
+            found.update(
+                p
+                for p in folder.rglob("*")
+                if p.suffix.lower() in (".ttf", ".otf") and not any(x in p.name for x in FONT_EXCLUDE)
+            )
     usable = []
     for path in sorted(found, key=lambda p: p.name):
         try:
@@ -72,8 +89,12 @@ def render_text(text: str, font: Path, height: int, rng: np.random.Generator | N
         shear = rng.uniform(-0.2, 0.2)
         h, w = ink.shape
         pad = int(abs(shear) * h) + 1
-        img = Image.fromarray(ink).transform((w + pad, h), Image.Transform.AFFINE,
-                                             (1, shear, -pad if shear > 0 else 0, 0, 1, 0), Image.Resampling.BILINEAR)
+        img = Image.fromarray(ink).transform(
+            (w + pad, h),
+            Image.Transform.AFFINE,
+            (1, shear, -pad if shear > 0 else 0, 0, 1, 0),
+            Image.Resampling.BILINEAR,
+        )
         ink = crop_ink(np.asarray(img, np.float32))
     return ink
 

@@ -27,7 +27,7 @@ def crop_ink(ink: np.ndarray, threshold: float = 0.1) -> np.ndarray:
     cols = np.flatnonzero(ink.max(axis=0) > threshold)
     if rows.size == 0:
         return np.zeros((1, 1), np.float32)
-    return np.ascontiguousarray(ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1], dtype=np.float32)
+    return np.ascontiguousarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], dtype=np.float32)
 
 
 def resize_ink(ink: np.ndarray, height: int) -> np.ndarray:
@@ -82,8 +82,9 @@ def lean(image: np.ndarray, shear: float, resample=Image.Resampling.BILINEAR) ->
     # Pillow maps each output pixel (x, y) back to the input pixel (x + shear * y + offset, y).
     offset = -shear * (height - 1) if shear > 0 else 0.0
     mode_array = image.astype(np.float32 if resample != Image.Resampling.NEAREST else np.int32)
-    out = Image.fromarray(mode_array).transform((width + extra, height), Image.Transform.AFFINE,
-                                                (1, shear, offset, 0, 1, 0), resample=resample)
+    out = Image.fromarray(mode_array).transform(
+        (width + extra, height), Image.Transform.AFFINE, (1, shear, offset, 0, 1, 0), resample=resample
+    )
     return np.asarray(out).astype(image.dtype)
 
 

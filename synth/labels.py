@@ -20,8 +20,9 @@ COVERAGE = 0.8  # ... and it holds this share of k's ink that the pipeline kept
 AMBIGUOUS = (0.5, 0.8)  # spans between "clearly not k" and "clearly k" are left out of training
 
 
-def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int | None], rng: np.random.Generator,
-                     max_negatives: int = 3):
+def pipeline_samples(
+    data: bytes, owner: np.ndarray, labels: list[int | None], rng: np.random.Generator, max_negatives: int = 3
+):
     """Run a scene through the request path's segmentation and label every span it proposes.
 
     ``owner``: int16 (H, W) of the scene, k + 1 where digit k's ink is, 0 for everything else (lines,
@@ -38,13 +39,13 @@ def pipeline_samples(data: bytes, owner: np.ndarray, labels: list[int | None], r
     kept = np.zeros(len(labels) + 1, np.int64)
     unit_owners = []
     for unit in segmentation.units:
-        tags = owner[unit.y0: unit.y1, unit.x0: unit.x1][unit.ink > INK_THRESHOLD]
+        tags = owner[unit.y0 : unit.y1, unit.x0 : unit.x1][unit.ink > INK_THRESHOLD]
         counts = np.bincount(tags, minlength=len(labels) + 1)
         unit_owners.append(counts)
         kept += counts
     positives, negatives = [], []
     for first, last in segmentation.spans():
-        counts = sum(unit_owners[first: last + 1])
+        counts = sum(unit_owners[first : last + 1])
         total = counts.sum()
         if total == 0:
             continue

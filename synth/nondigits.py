@@ -75,8 +75,13 @@ def _line(rng, side, width, mnist_digits, part):
 def _grid_crossing(rng, side, width, mnist_digits, part):
     """Two grid lines crossing, or a T or an L."""
     x, y = rng.uniform(0.2, 0.8, 2) * side
-    ink = draw_ink((side, side), lambda d: (d.line([(x, 0), (x, side)], fill=255, width=width),
-                                            d.line([(0, y), (side, y)], fill=255, width=width)))
+    ink = draw_ink(
+        (side, side),
+        lambda d: (
+            d.line([(x, 0), (x, side)], fill=255, width=width),
+            d.line([(0, y), (side, y)], fill=255, width=width),
+        ),
+    )
     if rng.random() < 0.5:  # a T or an L: one arm cut short
         ink[: int(y) - width, :] *= 0 if rng.random() < 0.5 else 1
     return ink
@@ -115,8 +120,12 @@ def _dot(rng, side, width, mnist_digits, part):
 
 def _blob(rng, side, width, mnist_digits, part):
     """One to three filled ellipses, distorted."""
-    ink = draw_ink((side, side), lambda d: [d.ellipse(sorted_box(rng.uniform(0.1, 0.9, 4) * side), fill=255)
-                                            for _ in range(int(rng.integers(1, 4)))])
+    ink = draw_ink(
+        (side, side),
+        lambda d: [
+            d.ellipse(sorted_box(rng.uniform(0.1, 0.9, 4) * side), fill=255) for _ in range(int(rng.integers(1, 4)))
+        ],
+    )
     return elastic(ink, rng, 0.05)
 
 
@@ -129,10 +138,12 @@ def _punctuation(rng, side, width, mnist_digits, part):
 
 def _scribble(rng, side, width, mnist_digits, part):
     """One to three random walks of a pen."""
+
     def paint(d):
         for _ in range(int(rng.integers(1, 4))):
             points = np.cumsum(rng.normal(0, side / 6, (int(rng.integers(4, 10)), 2)), axis=0) + side / 2
             d.line([tuple(p) for p in points.clip(2, side - 2)], fill=255, width=width, joint="curve")
+
     return draw_ink((side, side), paint)
 
 
@@ -149,11 +160,11 @@ def _partial_digit(rng, side, width, mnist_digits, part):
         cols = np.flatnonzero(digit.max(axis=0) > 0.1)
         digit = digit.copy()
         if cut == 0:
-            digit[(rows[0] + rows[-1]) // 2:] = 0
+            digit[(rows[0] + rows[-1]) // 2 :] = 0
         elif cut == 1:
             digit[: (rows[0] + rows[-1]) // 2] = 0
         elif cut == 2:
-            digit[:, (cols[0] + cols[-1]) // 2:] = 0
+            digit[:, (cols[0] + cols[-1]) // 2 :] = 0
         else:
             digit[:, : (cols[0] + cols[-1]) // 2] = 0
         break
@@ -175,7 +186,18 @@ def _paper(rng, side, width, mnist_digits, part):
     return np.clip((ink - 1.2) * 0.5, 0, 1)
 
 
-NON_DIGITS = {"line": _line, "grid crossing": _grid_crossing, "box corner": _box_corner, "border": _border,
-              "edge band": _edge_band, "dot": _dot, "blob": _blob, "punctuation": _punctuation,
-              "scribble": _scribble, "partial digit": _partial_digit, "letter": _letter, "paper": _paper}
+NON_DIGITS = {
+    "line": _line,
+    "grid crossing": _grid_crossing,
+    "box corner": _box_corner,
+    "border": _border,
+    "edge band": _edge_band,
+    "dot": _dot,
+    "blob": _blob,
+    "punctuation": _punctuation,
+    "scribble": _scribble,
+    "partial digit": _partial_digit,
+    "letter": _letter,
+    "paper": _paper,
+}
 NON_DIGIT_KINDS = tuple(NON_DIGITS)

@@ -63,10 +63,14 @@ def rephotograph(data: bytes, rng: np.random.Generator) -> bytes:
     size = np.array([width, height], np.float64)
     x0, y0 = pad + rng.uniform(-0.08, 0.08, 2) * size
     x1, y1 = pad + size + rng.uniform(-0.08, 0.08, 2) * size
-    turned = Image.fromarray(grey).rotate(rng.uniform(-4, 4), Image.Resampling.BILINEAR,
-                                          center=((x0 + x1) / 2, (y0 + y1) / 2), fillcolor=float(np.median(grey)))
+    turned = Image.fromarray(grey).rotate(
+        rng.uniform(-4, 4),
+        Image.Resampling.BILINEAR,
+        center=((x0 + x1) / 2, (y0 + y1) / 2),
+        fillcolor=float(np.median(grey)),
+    )
     cell = np.asarray(turned.crop((round(x0), round(y0), round(x1), round(y1))), np.float32)
-    ys, xs = np.mgrid[0:cell.shape[0], 0:cell.shape[1]]
+    ys, xs = np.mgrid[0 : cell.shape[0], 0 : cell.shape[1]]
     direction = rng.uniform(0, 2 * np.pi)
     gradient = (np.cos(direction) * xs / cell.shape[1] + np.sin(direction) * ys / cell.shape[0]) * rng.uniform(0, 0.25)
     cell = np.clip(cell, 0.0, 1.0) ** rng.uniform(0.7, 1.4)
@@ -81,9 +85,9 @@ def _paste(canvas: np.ndarray, owner: np.ndarray, ink: np.ndarray, x: int, y: in
     if h <= 0 or w <= 0:
         return (x, y, 0, 0)
     piece = ink[:h, :w]
-    region = canvas[y: y + h, x: x + w]
+    region = canvas[y : y + h, x : x + w]
     mine = piece > np.maximum(region, INK_THRESHOLD)
-    owner[y: y + h, x: x + w][mine] = tag
+    owner[y : y + h, x : x + w][mine] = tag
     np.maximum(region, piece, out=region)
     return (x, y, w, h)
 
@@ -111,8 +115,9 @@ def cell_scene(rng: np.random.Generator, mnist_digits, content: str = "digit", p
         labels = [label]
     elif content == "candidates":
         for k in range(int(rng.integers(1, 5))):
-            glyph = digit_ink(int(rng.integers(1, 10)), rng, mnist_digits, int(side * rng.uniform(0.12, 0.22)),
-                              0.3, part)
+            glyph = digit_ink(
+                int(rng.integers(1, 10)), rng, mnist_digits, int(side * rng.uniform(0.12, 0.22)), 0.3, part
+            )
             x, y = (rng.integers(1, 4, 2) * side) // 4 - np.array(glyph.shape[::-1]) // 2
             _paste(ink, owner, glyph, int(max(0, x)), int(max(0, y)), k + 1)
             labels.append(None)
@@ -157,8 +162,13 @@ def amount_scene(rng: np.random.Generator, mnist_digits, part: str = "train"):
     base = (canvas_h + height) // 2
     right = x
     for piece, tag in pieces:
-        y = base - piece.shape[0] if tag else base - piece.shape[0] // 2 - int(rng.uniform(0, 0.5) * height) \
-            if piece.shape[0] < height / 3 else base - piece.shape[0]
+        y = (
+            base - piece.shape[0]
+            if tag
+            else base - piece.shape[0] // 2 - int(rng.uniform(0, 0.5) * height)
+            if piece.shape[0] < height / 3
+            else base - piece.shape[0]
+        )
         y = int(np.clip(y + rng.integers(-height // 10, height // 10 + 1), 0, canvas_h - piece.shape[0]))
         _paste(ink, owner, piece, x, y, tag)
         right = x + piece.shape[1]
@@ -171,7 +181,7 @@ def amount_scene(rng: np.random.Generator, mnist_digits, part: str = "train"):
         ink, owner = lean(ink, shear), lean(owner, shear, Image.Resampling.NEAREST)
     if rng.random() < 0.4:  # an underline or the printed line the amount is written on
         y = int(np.clip(base + rng.integers(0, height // 4 + 1), 0, canvas_h - 2))
-        ink[y: y + int(rng.integers(1, 4))] = np.maximum(ink[y: y + 1], rng.uniform(0.4, 1.0))
+        ink[y : y + int(rng.integers(1, 4))] = np.maximum(ink[y : y + 1], rng.uniform(0.4, 1.0))
     return camera(paper(ink, rng), rng), owner, labels
 
 
@@ -185,14 +195,20 @@ def separator(rng: np.random.Generator, height: int, trailing: bool = False) -> 
     if kind == ",":
         return draw_ink((w + 2, 2 * w + 2), lambda d: d.line([(w, 1), (1, 2 * w)], fill=255, width=w))
     if kind == "/":
-        return draw_ink((height // 2, height),
-                        lambda d: d.line([(height // 2 - 2, 1), (2, height - 2)], fill=255, width=stroke))
+        return draw_ink(
+            (height // 2, height), lambda d: d.line([(height // 2 - 2, 1), (2, height - 2)], fill=255, width=stroke)
+        )
     length = int(height * rng.uniform(0.3, 0.7))
     if kind == "-":
         return draw_ink((length, w), lambda d: d.line([(0, w / 2), (length, w / 2)], fill=255, width=stroke))
     if kind == "=":
-        return draw_ink((length, 3 * w), lambda d: (d.line([(0, w / 2), (length, w / 2)], fill=255, width=stroke),
-                                                 d.line([(0, 2.5 * w), (length, 2.5 * w)], fill=255, width=stroke)))
+        return draw_ink(
+            (length, 3 * w),
+            lambda d: (
+                d.line([(0, w / 2), (length, w / 2)], fill=255, width=stroke),
+                d.line([(0, 2.5 * w), (length, 2.5 * w)], fill=255, width=stroke),
+            ),
+        )
     # ".-": a dot, a gap, then a dash, bottom-aligned.
     dot = draw_ink((w + 2, w + 2), lambda d: d.ellipse([1, 1, w, w], fill=255))
     dash = draw_ink((length, w + 2), lambda d: d.line([(0, w / 2), (length, w / 2)], fill=255, width=stroke))
@@ -216,7 +232,7 @@ def photo(ink: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (48
     top = int(rng.integers(2, height - text.shape[0] - 1))
     left = int(rng.integers(2, width - text.shape[1] - 1))
     writing = np.zeros((height, width), np.float32)
-    writing[top: top + text.shape[0], left: left + text.shape[1]] = text
+    writing[top : top + text.shape[0], left : left + text.shape[1]] = text
     grey = paper(writing, rng, level=rng.uniform(0.85, 0.95))
     yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
     angle = rng.uniform(0, 2 * np.pi)

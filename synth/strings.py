@@ -63,23 +63,30 @@ def separator_ink(char: str, rng: np.random.Generator, height: int) -> tuple[np.
         return _drawn((pen + 2, pen + 2), lambda d: d.ellipse([1, 1, pen, pen], fill=255)), rng.uniform(0.95, 1.05)
     if char == ",":
         size = (pen + 2, int(pen * rng.uniform(1.6, 2.6)) + 2)
-        return _drawn(size, lambda d: d.line([(size[0] - 2, 1), (1, size[1] - 2)], fill=255, width=pen)), \
-            rng.uniform(1.1, 1.25)
+        return _drawn(size, lambda d: d.line([(size[0] - 2, 1), (1, size[1] - 2)], fill=255, width=pen)), rng.uniform(
+            1.1, 1.25
+        )
     if char == "/":
         lean = int(height * rng.uniform(0.25, 0.5))
-        return _drawn((lean + pen + 2, height), lambda d: d.line([(lean + 1, 1), (1, height - 2)], fill=255,
-                                                                    width=max(2, pen // 2 + 1))), 1.0
+        return _drawn(
+            (lean + pen + 2, height),
+            lambda d: d.line([(lean + 1, 1), (1, height - 2)], fill=255, width=max(2, pen // 2 + 1)),
+        ), 1.0
     length = int(height * rng.uniform(0.3, 0.6))
     width = max(2, pen // 2 + 1)
     if char == "-":
-        return _drawn((length, width + 2), lambda d: d.line([(0, width / 2 + 1), (length, width / 2)], fill=255,
-                                                            width=width)), rng.uniform(0.5, 0.75)
+        return _drawn(
+            (length, width + 2), lambda d: d.line([(0, width / 2 + 1), (length, width / 2)], fill=255, width=width)
+        ), rng.uniform(0.5, 0.75)
     # "=": two dashes
     gap = int(height * rng.uniform(0.12, 0.25))
-    return _drawn((length, gap + 2 * width + 2), lambda d: (d.line([(0, width / 2), (length, width / 2)], fill=255,
-                                                                   width=width),
-                                                            d.line([(0, gap + width), (length, gap + width)],
-                                                                   fill=255, width=width))), rng.uniform(0.6, 0.8)
+    return _drawn(
+        (length, gap + 2 * width + 2),
+        lambda d: (
+            d.line([(0, width / 2), (length, width / 2)], fill=255, width=width),
+            d.line([(0, gap + width), (length, gap + width)], fill=255, width=width),
+        ),
+    ), rng.uniform(0.6, 0.8)
 
 
 def _drawn(size: tuple[int, int], paint) -> np.ndarray:
@@ -112,7 +119,7 @@ def write_line(text: str, rng: np.random.Generator, mnist_digits, part: str = "t
     top = (canvas_h - height) // 2
     for piece, bottom in pieces:
         y = int(np.clip(top + bottom * height - piece.shape[0], 0, canvas_h - piece.shape[0]))
-        region = ink[y: y + piece.shape[0], x: x + piece.shape[1]]
+        region = ink[y : y + piece.shape[0], x : x + piece.shape[1]]
         np.maximum(region, piece[:, : region.shape[1]], out=region)
         gap = rng.uniform(-0.15, 0.1) if tight else rng.uniform(0.0, 0.45)
         x = max(0, x + piece.shape[1] + int(gap * height))
@@ -121,8 +128,9 @@ def write_line(text: str, rng: np.random.Generator, mnist_digits, part: str = "t
         shear = rng.uniform(0.1, 0.7) if rng.random() < 0.8 else rng.uniform(-0.3, 0.0)
         ink = lean(ink, shear)
     if rng.random() < 0.2:
-        ink = np.asarray(Image.fromarray(ink).rotate(rng.uniform(-4, 4), Image.Resampling.BILINEAR, expand=True),
-                         np.float32)
+        ink = np.asarray(
+            Image.fromarray(ink).rotate(rng.uniform(-4, 4), Image.Resampling.BILINEAR, expand=True), np.float32
+        )
     return pen_width(ink, rng)
 
 
@@ -148,25 +156,34 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
         return camera(paper(ink, rng), rng, quality=(30, 80))
     if kind == "paper":
         if rng.random() < 0.5:  # a ruled line or underline under the digits, or lines across the whole sheet
-            for y in ([int(height * rng.uniform(0.7, 0.8))] if rng.random() < 0.6 else
-                      range(int(rng.integers(2, 8)), height, int(height * rng.uniform(0.45, 0.6)))):
-                ink[y: y + int(rng.integers(1, 3))] = np.maximum(ink[y: y + 1], rng.uniform(0.3, 0.9))
+            for y in (
+                [int(height * rng.uniform(0.7, 0.8))]
+                if rng.random() < 0.6
+                else range(int(rng.integers(2, 8)), height, int(height * rng.uniform(0.45, 0.6)))
+            ):
+                ink[y : y + int(rng.integers(1, 3))] = np.maximum(ink[y : y + 1], rng.uniform(0.3, 0.9))
         return camera(paper(ink, rng), rng)
     # "scan": a crop from a scanned register: a black margin on one side, a column rule, a cross beside.
     pad = int(height * rng.uniform(0.2, 0.8))
     ink = np.pad(ink, ((pad, pad), (pad + int(height * rng.uniform(0, 1.5)), pad + int(height * rng.uniform(0, 2)))))
     h, w = ink.shape
     if rng.random() < 0.7:
-        rule = (int(rng.integers(0, max(1, int(0.15 * w)))) if rng.random() < 0.5
-                else int(rng.integers(int(0.85 * w), w)))
-        ink[:, rule: rule + int(rng.integers(1, 4))] = rng.uniform(0.5, 1.0)
+        rule = (
+            int(rng.integers(0, max(1, int(0.15 * w)))) if rng.random() < 0.5 else int(rng.integers(int(0.85 * w), w))
+        )
+        ink[:, rule : rule + int(rng.integers(1, 4))] = rng.uniform(0.5, 1.0)
     if rng.random() < 0.6:
         size = int(height * rng.uniform(0.3, 0.6))
-        cross = _drawn((size, size), lambda d: (d.line([(0, 0), (size, size)], fill=255, width=2),
-                                                d.line([(0, size), (size, 0)], fill=255, width=2)))
+        cross = _drawn(
+            (size, size),
+            lambda d: (
+                d.line([(0, 0), (size, size)], fill=255, width=2),
+                d.line([(0, size), (size, 0)], fill=255, width=2),
+            ),
+        )
         x = int(rng.integers(max(1, w - size - pad), max(2, w - size)))
         y = int(rng.integers(0, max(1, h - size)))
-        region = ink[y: y + size, x: x + size]
+        region = ink[y : y + size, x : x + size]
         np.maximum(region, cross[: region.shape[0], : region.shape[1]], out=region)
     grey = paper(ink, rng, level=rng.uniform(0.75, 0.97))
     side = rng.integers(4)
@@ -180,8 +197,9 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
     return camera(grey, rng)
 
 
-def line_sample(rng: np.random.Generator, mnist_digits, part: str = "train", kind: str | None = None,
-                text: str | None = None) -> tuple[Line, str, str]:
+def line_sample(
+    rng: np.random.Generator, mnist_digits, part: str = "train", kind: str | None = None, text: str | None = None
+) -> tuple[Line, str, str]:
     """One training or test example: (``find_line`` of a synthetic scene, its text, the scene's kind).
 
     Raises recognizer.decode.PreprocessingError where the scene lost its ink (rare: a faint photo)."""

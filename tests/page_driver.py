@@ -12,8 +12,15 @@ import shutil
 import threading
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 # What a person draws for these digits.
 SEVEN = [[(0.22, 0.2), (0.78, 0.2), (0.42, 0.85)]]
@@ -48,8 +55,9 @@ def points(box, stroke, steps=12):
     for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
         for i in range(steps):
             t = i / steps
-            out.append((box["x"] + (x0 + (x1 - x0) * t) * box["width"],
-                        box["y"] + (y0 + (y1 - y0) * t) * box["height"]))
+            out.append(
+                (box["x"] + (x0 + (x1 - x0) * t) * box["width"], box["y"] + (y0 + (y1 - y0) * t) * box["height"])
+            )
     x, y = stroke[-1]
     out.append((box["x"] + x * box["width"], box["y"] + y * box["height"]))
     return out
@@ -123,8 +131,10 @@ def draw_with_pen(page, strokes):
     cdp = page.context.new_cdp_session(page)
 
     def send(kind, x, y, buttons):
-        cdp.send("Input.dispatchMouseEvent", {
-            "type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1, "pointerType": "pen"})
+        cdp.send(
+            "Input.dispatchMouseEvent",
+            {"type": kind, "x": x, "y": y, "button": "left", "buttons": buttons, "clickCount": 1, "pointerType": "pen"},
+        )
 
     box = page.locator("#canvas").bounding_box()
     for stroke in strokes:

@@ -32,7 +32,7 @@ def assert_answer(response, digit: int | None = None):
         assert body["digit"] == digit
     prefix = "data:image/png;base64,"
     assert body["preprocessed"].startswith(prefix)
-    preview = Image.open(io.BytesIO(base64.b64decode(body["preprocessed"][len(prefix):])))
+    preview = Image.open(io.BytesIO(base64.b64decode(body["preprocessed"][len(prefix) :])))
     assert preview.size == (28, 28)
     return body
 
@@ -58,8 +58,9 @@ def test_json_with_bare_base64(client, png):
 
 
 def test_multipart_upload(client, png):
-    response = client.post("/predict", data={"image": (io.BytesIO(png), "digit.png")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/predict", data={"image": (io.BytesIO(png), "digit.png")}, content_type="multipart/form-data"
+    )
     assert_answer(response)
 
 
@@ -94,9 +95,24 @@ def test_the_network_sees_the_preprocessed_image(client, png, fake_model):
         ({"data": "hello", "content_type": "text/plain"}, 415),
         ({"data": {"file": (io.BytesIO(b"x"), "x.png")}, "content_type": "multipart/form-data"}, 400),
     ],
-    ids=["no body", "empty json", "json null", "json array", "broken json", "image null", "image number",
-         "image empty", "no image key", "bad base64", "base64 of text", "text data url", "random bytes",
-         "svg", "text/plain", "multipart without image"],
+    ids=[
+        "no body",
+        "empty json",
+        "json null",
+        "json array",
+        "broken json",
+        "image null",
+        "image number",
+        "image empty",
+        "no image key",
+        "bad base64",
+        "base64 of text",
+        "text data url",
+        "random bytes",
+        "svg",
+        "text/plain",
+        "multipart without image",
+    ],
 )
 def test_client_errors_are_4xx_json_with_a_message(client, kwargs, status):
     assert_error(client.post("/predict", **kwargs), status)
@@ -132,7 +148,7 @@ def test_the_page_has_the_canvas_and_controls(client):
     response = client.get("/")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for marker in ['id="canvas"', 'id="prediction"', 'id="probabilities"', 'id="clear"', 'aria-live']:
+    for marker in ['id="canvas"', 'id="prediction"', 'id="probabilities"', 'id="clear"', "aria-live"]:
         assert marker in html
     assert html.count("data-digit=") == 10
     assert "<script>" not in html and "onclick" not in html  # no inline script
@@ -140,8 +156,13 @@ def test_the_page_has_the_canvas_and_controls(client):
 
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
-    [("get", "/", {}), ("post", "/predict", {"json": {"image": ""}}), ("get", "/nowhere", {}),
-     ("get", "/healthz", {}), ("get", "/static/js/app.js", {})],
+    [
+        ("get", "/", {}),
+        ("post", "/predict", {"json": {"image": ""}}),
+        ("get", "/nowhere", {}),
+        ("get", "/healthz", {}),
+        ("get", "/static/js/app.js", {}),
+    ],
     ids=["page", "predict error", "404", "healthz", "static"],
 )
 def test_security_headers_are_on_every_response(client, method, path, kwargs):
@@ -163,7 +184,7 @@ def test_a_number_is_answered_digit_by_digit_left_to_right_in_one_batch(client, 
     images, _ = mnist_test
     number = np.full((40, 4 * 60), 255, np.uint8)  # four digits far apart: no span can join two
     for i in range(4):
-        number[6:34, 16 + 60 * i: 44 + 60 * i] = 255 - images[i]
+        number[6:34, 16 + 60 * i : 44 + 60 * i] = 255 - images[i]
     # mode=digit: the segmenting reader, whose network the fake stands in for (a wide image would go to the
     # string reader in mode auto).
     body = assert_answer(client.post("/predict?mode=digit", data=encode_png(number), content_type="image/png"))
@@ -211,8 +232,9 @@ def test_the_boxes_of_a_big_photo_are_in_its_own_pixels(real_client, mnist_test)
     number = np.asarray(Image.fromarray(number).resize((number.shape[1] * scale, number.shape[0] * scale)))
     page = np.full((3000, 4000), 200, np.uint8)  # grey paper: a photo, not a scan
     top, left = 1100, 900
-    page[top: top + number.shape[0], left: left + number.shape[1]] = np.minimum(
-        page[top: top + number.shape[0], left: left + number.shape[1]], number)
+    page[top : top + number.shape[0], left : left + number.shape[1]] = np.minimum(
+        page[top : top + number.shape[0], left : left + number.shape[1]], number
+    )
     buffer = io.BytesIO()
     Image.fromarray(page).convert("RGB").save(buffer, "JPEG", quality=90)
     response = real_client.post("/predict", data=buffer.getvalue(), content_type="image/jpeg")
@@ -231,8 +253,8 @@ def test_the_boxes_of_a_big_photo_are_in_its_own_pixels(real_client, mnist_test)
         assert cols[0] - slack <= x and x + w <= cols[-1] + 1 + slack, digit["box"]
         assert rows[0] - slack <= y and y + h <= rows[-1] + 1 + slack, digit["box"]
         assert h >= 0.6 * height and w >= 0.15 * height, digit["box"]
-        assert ink[y: y + h, x: x + w].mean() > 0.05, digit["box"]
-        covered[y: y + h, x: x + w] = True
+        assert ink[y : y + h, x : x + w].mean() > 0.05, digit["box"]
+        covered[y : y + h, x : x + w] = True
     assert (covered & ink).sum() >= 0.95 * ink.sum()  # together the boxes hold the number's ink
     lefts = [d["box"][0] for d in body["digits"]]
     assert lefts == sorted(lefts)

@@ -137,12 +137,27 @@ def fake_answer(**fields):
     """An answer in /predict's format (with issue 8's fields), for states the real server cannot produce."""
     probabilities = [0.005] * 10
     probabilities[3] = 0.955
-    answer = {"digit": 3, "confidence": 0.955, "probabilities": probabilities, "low_confidence": False,
-              "number": "3", "preprocessed": png_url(), "not_a_digit": False, "not_digit_probability": 0.0,
-              "skipped": []}
+    answer = {
+        "digit": 3,
+        "confidence": 0.955,
+        "probabilities": probabilities,
+        "low_confidence": False,
+        "number": "3",
+        "preprocessed": png_url(),
+        "not_a_digit": False,
+        "not_digit_probability": 0.0,
+        "skipped": [],
+    }
     answer.update(fields)
-    answer.setdefault("digits", [{k: answer[k] for k in ("digit", "confidence", "probabilities", "low_confidence")}
-                                 | {"box": [10, 10, 50, 100]}] if answer["digit"] is not None else [])
+    answer.setdefault(
+        "digits",
+        [
+            {k: answer[k] for k in ("digit", "confidence", "probabilities", "low_confidence")}
+            | {"box": [10, 10, 50, 100]}
+        ]
+        if answer["digit"] is not None
+        else [],
+    )
     return answer
 
 
@@ -161,9 +176,13 @@ def wait_until(page, expression, timeout=5.0):
 def in_view(page, selector):
     box = page.locator(selector).bounding_box()
     viewport = page.viewport_size
-    return (box is not None and box["x"] >= -0.5 and box["y"] >= -0.5
-            and box["x"] + box["width"] <= viewport["width"] + 0.5
-            and box["y"] + box["height"] <= viewport["height"] + 0.5)
+    return (
+        box is not None
+        and box["x"] >= -0.5
+        and box["y"] >= -0.5
+        and box["x"] + box["width"] <= viewport["width"] + 0.5
+        and box["y"] + box["height"] <= viewport["height"] + 0.5
+    )
 
 
 def assert_chart_shows(page, digit):
@@ -174,6 +193,7 @@ def assert_chart_shows(page, digit):
 
 
 # 1. Mouse, pen and touch; palms, pinches and pointercancel.
+
 
 def test_drawing_with_the_mouse_is_read_when_the_stroke_ends(open_page):
     page = open_page()
@@ -271,6 +291,7 @@ def test_pointercancel_cancels_the_stroke(open_page):
 
 # 2. Guesses while drawing.
 
+
 def test_guesses_while_drawing_with_one_request_in_flight_and_only_the_final_reading_announced(open_page):
     page = open_page()
     box = page.locator("#canvas").bounding_box()
@@ -297,8 +318,12 @@ def test_guesses_while_drawing_with_one_request_in_flight_and_only_the_final_rea
 
 # 3. Layouts.
 
-@pytest.mark.parametrize("device", [DESKTOP, PHONE, SMALL_PHONE, LANDSCAPE, TABLET, TABLET_LANDSCAPE],
-                         ids=["desktop", "phone", "small-phone", "landscape-phone", "tablet", "tablet-landscape"])
+
+@pytest.mark.parametrize(
+    "device",
+    [DESKTOP, PHONE, SMALL_PHONE, LANDSCAPE, TABLET, TABLET_LANDSCAPE],
+    ids=["desktop", "phone", "small-phone", "landscape-phone", "tablet", "tablet-landscape"],
+)
 @pytest.mark.parametrize("number", [False, True], ids=["digit", "number"])
 def test_the_canvas_the_controls_and_the_reading_share_the_screen(open_page, device, number):
     page = open_page(**device)
@@ -317,6 +342,7 @@ def test_the_canvas_the_controls_and_the_reading_share_the_screen(open_page, dev
 
 # 4. Resize and rotation.
 
+
 def test_rotation_redraws_the_strokes_and_keeps_the_boxes_on_their_digits(open_page):
     page = open_page(**PHONE)
     page.click("#mode")
@@ -327,13 +353,19 @@ def test_rotation_redraws_the_strokes_and_keeps_the_boxes_on_their_digits(open_p
 
     def box_fractions():
         canvas = page.locator("#canvas").bounding_box()
-        return [v for b in (frame.bounding_box() for frame in page.locator("#boxes .box").all())
-                for v in ((b["x"] - canvas["x"]) / canvas["width"], (b["y"] - canvas["y"]) / canvas["height"])]
+        return [
+            v
+            for b in (frame.bounding_box() for frame in page.locator("#boxes .box").all())
+            for v in ((b["x"] - canvas["x"]) / canvas["width"], (b["y"] - canvas["y"]) / canvas["height"])
+        ]
 
     boxes_before = box_fractions()
     page.set_viewport_size(LANDSCAPE["viewport"])
-    wait_until(page, "document.getElementById('canvas').width === "
-                     "Math.round(document.getElementById('canvas').getBoundingClientRect().width * 3)")
+    wait_until(
+        page,
+        "document.getElementById('canvas').width === "
+        "Math.round(document.getElementById('canvas').getBoundingClientRect().width * 3)",
+    )
     assert ink(page) == pytest.approx(before, abs=0.02)
     assert box_fractions() == pytest.approx(boxes_before, abs=0.02)
     page.click("#predict")
@@ -341,6 +373,7 @@ def test_rotation_redraws_the_strokes_and_keeps_the_boxes_on_their_digits(open_p
 
 
 # Undo and clear, with buttons and keys.
+
 
 def test_undo_and_clear_with_buttons_and_keys(open_page):
     page = open_page()
@@ -366,6 +399,7 @@ def test_undo_and_clear_with_buttons_and_keys(open_page):
 
 
 # 5. One state machine: nothing of one state beside another's.
+
 
 def test_an_error_after_a_reading_leaves_nothing_of_the_reading(open_page):
     page = open_page()
@@ -425,11 +459,23 @@ def test_a_slow_reading_shows_a_reading_cue(open_page):
     expect(page.locator("#answer")).not_to_have_attribute("aria-busy", "true")
 
 
-@pytest.mark.parametrize("answer", [
-    fake_answer(digit=None, not_a_digit=True, number="", digits=[], low_confidence=True, confidence=0.2,
-                probabilities=[0.04] * 10, not_digit_probability=0.6),
-    {k: v for k, v in fake_answer(digit=None, number="", digits=[]).items() if k != "not_a_digit"},
-], ids=["not_a_digit", "digit-null"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fake_answer(
+            digit=None,
+            not_a_digit=True,
+            number="",
+            digits=[],
+            low_confidence=True,
+            confidence=0.2,
+            probabilities=[0.04] * 10,
+            not_digit_probability=0.6,
+        ),
+        {k: v for k, v in fake_answer(digit=None, number="", digits=[]).items() if k != "not_a_digit"},
+    ],
+    ids=["not_a_digit", "digit-null"],
+)
 def test_not_a_digit_shows_no_digit(open_page, answer):
     page = open_page()
     page.route("**/predict", fulfil(answer))
@@ -458,13 +504,14 @@ def test_uploading_an_image_file_reads_it(open_page, tmp_path):
 
 # 6. Accessibility.
 
+
 def relative_luminance(rgb):
     def channel(c):
         c /= 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (channel(c) for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
 
 
 def serious_axe_violations(page) -> list:
@@ -472,8 +519,12 @@ def serious_axe_violations(page) -> list:
     serious violations."""
     page.add_script_tag(path=str(AXE))
     results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results["violations"]
-            if v["impact"] in ("critical", "serious")]
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in results["violations"]
+        if v["impact"] in ("critical", "serious")
+    ]
+
 
 def contrast(a, b):
     la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
@@ -482,14 +533,32 @@ def contrast(a, b):
 
 def css_rgb(page, selector, prop):
     value = page.eval_on_selector(selector, f"e => getComputedStyle(e).{prop}")
-    return [float(v) for v in value[value.index("(") + 1:value.index(")")].split(",")[:3]]
+    return [float(v) for v in value[value.index("(") + 1 : value.index(")")].split(",")[:3]]
 
 
-@pytest.mark.parametrize("device, scheme, state", [
-    (DESKTOP, "light", "result"), (PHONE, "light", "result"), (DESKTOP, "dark", "result"), (PHONE, "dark", "error"),
-    (DESKTOP, "light", "error"), (PHONE, "dark", "result"), (DESKTOP, "dark", "error"), (PHONE, "light", "error"),
-], ids=["desktop", "phone", "desktop-dark", "phone-dark-error", "desktop-error", "phone-dark", "desktop-dark-error",
-        "phone-error"])
+@pytest.mark.parametrize(
+    "device, scheme, state",
+    [
+        (DESKTOP, "light", "result"),
+        (PHONE, "light", "result"),
+        (DESKTOP, "dark", "result"),
+        (PHONE, "dark", "error"),
+        (DESKTOP, "light", "error"),
+        (PHONE, "dark", "result"),
+        (DESKTOP, "dark", "error"),
+        (PHONE, "light", "error"),
+    ],
+    ids=[
+        "desktop",
+        "phone",
+        "desktop-dark",
+        "phone-dark-error",
+        "desktop-error",
+        "phone-dark",
+        "desktop-dark-error",
+        "phone-error",
+    ],
+)
 def test_axe_core_finds_no_critical_or_serious_violation(open_page, device, scheme, state):
     if not AXE.exists():
         if os.environ.get("CI"):
@@ -507,8 +576,9 @@ def test_axe_core_finds_no_critical_or_serious_violation(open_page, device, sche
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_one_live_region_visible_focus_and_a_canvas_border_of_3_to_1(open_page, scheme):
     page = open_page(**DESKTOP, color_scheme=scheme)
-    live = page.evaluate("document.querySelectorAll("
-                         "'[aria-live], [role=status], [role=alert], [role=log], output').length")
+    live = page.evaluate(
+        "document.querySelectorAll('[aria-live], [role=status], [role=alert], [role=log], output').length"
+    )
     assert live == 1
     expect(page.locator("#camera")).to_be_hidden()  # no camera on a desktop: no invisible tab stop
     page.keyboard.press("Tab")
@@ -526,6 +596,7 @@ def test_the_camera_is_offered_on_a_phone(open_page):
 
 
 # 7 and 8. Wording, jumps and number mode.
+
 
 def test_the_headline_and_the_chart_agree_and_a_warning_does_not_move_the_chart(open_page):
     page = open_page()
@@ -588,6 +659,7 @@ def test_number_mode_says_it_is_on_keeps_the_drawing_and_shows_each_digits_chart
 
 # 9. Dark theme and reduced motion.
 
+
 def test_dark_theme_and_reduced_motion_are_honoured(open_page):
     page = open_page(**DESKTOP, color_scheme="dark", reduced_motion="reduce")
     assert relative_luminance(css_rgb(page, "html", "backgroundColor")) < 0.05
@@ -647,16 +719,40 @@ def test_the_thumbnail_is_of_the_digit_whose_chart_is_shown(open_page):
         for i, (digit, strokes, confidence) in enumerate([(1, ONE, 0.97), (7, SEVEN, 0.999), (4, FOUR, 0.98)]):
             xs = [0.08 + i * 0.3 + x * 0.25 for s in strokes for x, _ in s]
             ys = [y for s in strokes for _, y in s]
-            box = [round(min(xs) * width) - 3, round(min(ys) * height) - 3,
-                   round((max(xs) - min(xs)) * width) + 6, round((max(ys) - min(ys)) * height) + 6]
+            box = [
+                round(min(xs) * width) - 3,
+                round(min(ys) * height) - 3,
+                round((max(xs) - min(xs)) * width) + 6,
+                round((max(ys) - min(ys)) * height) + 6,
+            ]
             probabilities = [0.001] * 10
             probabilities[digit] = confidence
             boxes.append(box)
-            digits.append({"digit": digit, "confidence": confidence, "probabilities": probabilities,
-                           "not_digit_probability": 0.0, "box": box, "low_confidence": False})
-        route.fulfill(status=200, content_type="application/json", body=json.dumps(fake_answer(
-            digit=7, confidence=0.999, probabilities=digits[1]["probabilities"], number="174", text="174",
-            preprocessed=seven_url, digits=digits)))
+            digits.append(
+                {
+                    "digit": digit,
+                    "confidence": confidence,
+                    "probabilities": probabilities,
+                    "not_digit_probability": 0.0,
+                    "box": box,
+                    "low_confidence": False,
+                }
+            )
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps(
+                fake_answer(
+                    digit=7,
+                    confidence=0.999,
+                    probabilities=digits[1]["probabilities"],
+                    number="174",
+                    text="174",
+                    preprocessed=seven_url,
+                    digits=digits,
+                )
+            ),
+        )
 
     boxes = []
 
@@ -695,8 +791,13 @@ def test_not_a_digit_has_its_own_bar_and_larger_is_asked_only_of_a_small_drawing
     expect(page.locator("#probabilities li.none")).to_contain_text("not a digit")
     assert sum(chart_values(page)) == pytest.approx(100, abs=1.5)  # the bars add up
 
-    low = fake_answer(digit=8, confidence=0.055, low_confidence=True, not_digit_probability=0.94,
-                      probabilities=[0.0005] * 8 + [0.055, 0.0005])
+    low = fake_answer(
+        digit=8,
+        confidence=0.055,
+        low_confidence=True,
+        not_digit_probability=0.94,
+        probabilities=[0.0005] * 8 + [0.055, 0.0005],
+    )
     page.route("**/predict", fulfil(low))
     page.click("#predict")
     expect(page.locator("#probabilities li.none .value")).to_have_text("94.0%")
@@ -718,8 +819,11 @@ def test_a_pressed_correction_and_its_error_are_readable_in_both_themes(open_pag
             raise RuntimeError(f"CI needs axe-core at {AXE}: npm ci")
         pytest.skip(f"no axe-core at {AXE} (npm ci)")
     page = open_page(**device, color_scheme=scheme, bypass_csp=True)
-    body = {} if saved else {"error": "Corrections cannot be saved right now (the database is unavailable); "
-                                      "please try again later."}
+    body = (
+        {}
+        if saved
+        else {"error": "Corrections cannot be saved right now (the database is unavailable); please try again later."}
+    )
     page.route("**/corrections", fulfil(body, status=201 if saved else 503))
     (draw_with_touch if device.get("has_touch") else draw_with_mouse)(page, SEVEN)
     expect(page.locator("#prediction")).to_have_text("7")
@@ -785,7 +889,7 @@ def phone_photo(path, mnist_test, text="2026"):
     rng = np.random.default_rng(23)
     paper = rng.normal(190, 14, (3000, 4000, 3))  # noise, so the JPEG does not compress small
     top, left = 1150, 1000
-    window = paper[top: top + number.shape[0], left: left + number.shape[1]]
+    window = paper[top : top + number.shape[0], left : left + number.shape[1]]
     window[:] = np.minimum(window, number[..., None] + rng.normal(0, 8, window.shape))
     upright = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))
     exif = Image.Exif()
@@ -945,25 +1049,50 @@ def number_answer(text, reader="strings", confidence=0.9):
     for i, character in enumerate(c for c in text if c.isdigit()):
         probabilities = [0.001] * 10
         probabilities[int(character)] = 0.99
-        digits.append({"digit": int(character), "confidence": 0.99, "probabilities": probabilities,
-                       "not_digit_probability": 0.0, "box": [4 + 12 * i, 20, 10, 60], "low_confidence": False})
-    return fake_answer(digit=digits[0]["digit"], confidence=confidence, probabilities=digits[0]["probabilities"],
-                       number="".join(c for c in text if c.isdigit()), text=text, reader=reader, digits=digits)
+        digits.append(
+            {
+                "digit": int(character),
+                "confidence": 0.99,
+                "probabilities": probabilities,
+                "not_digit_probability": 0.0,
+                "box": [4 + 12 * i, 20, 10, 60],
+                "low_confidence": False,
+            }
+        )
+    return fake_answer(
+        digit=digits[0]["digit"],
+        confidence=confidence,
+        probabilities=digits[0]["probabilities"],
+        number="".join(c for c in text if c.isdigit()),
+        text=text,
+        reader=reader,
+        digits=digits,
+    )
 
 
 def lines_of(page, selector):
     """How many lines the text of an element stands on (its text's boxes at distinct heights)."""
-    return page.eval_on_selector(selector, """e => {
+    return page.eval_on_selector(
+        selector,
+        """e => {
       const range = document.createRange();
       range.selectNodeContents(e);
       return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
-    }""")
+    }""",
+    )
 
 
-@pytest.mark.parametrize("device, mode, text", [
-    (PHONE, "number", "0612345678"), (SMALL_PHONE, "number", "0612345678"), (LANDSCAPE, "number", "0612345678"),
-    (WIDE_DESKTOP, "digit", "2026"), (WIDE_DESKTOP, "number", "06/12/34/56/78"),
-], ids=["phone", "small-phone", "landscape", "desktop-digit-mode", "desktop-number-mode"])
+@pytest.mark.parametrize(
+    "device, mode, text",
+    [
+        (PHONE, "number", "0612345678"),
+        (SMALL_PHONE, "number", "0612345678"),
+        (LANDSCAPE, "number", "0612345678"),
+        (WIDE_DESKTOP, "digit", "2026"),
+        (WIDE_DESKTOP, "number", "06/12/34/56/78"),
+    ],
+    ids=["phone", "small-phone", "landscape", "desktop-digit-mode", "desktop-number-mode"],
+)
 def test_a_long_number_stays_on_one_line_inside_the_panel(open_page, device, mode, text):
     """Finding 11: "0612345 / 678" on a phone, "06/12/34/56/78" in landscape, "20 / 26" on desktop: a wrapped
     number reads as two numbers."""
@@ -991,8 +1120,16 @@ def test_the_landscape_number_canvas_uses_the_height_it_has(open_page):
     assert canvas["height"] >= 0.6 * page.viewport_size["height"], canvas
     draw_with_touch(page, [s for i, d in enumerate([ONE, SEVEN]) for s in shifted(d, 0.15 + i * 0.4, 0.3)])
     expect(page.locator("#prediction")).to_have_text("17")
-    for selector in ["#canvas", "#predict", "#undo", "#clear", "#mode", "label[for=upload]", "#prediction",
-                     "#confidence"]:
+    for selector in [
+        "#canvas",
+        "#predict",
+        "#undo",
+        "#clear",
+        "#mode",
+        "label[for=upload]",
+        "#prediction",
+        "#confidence",
+    ]:
         assert in_view(page, selector), selector
     assert page.evaluate("window.scrollY") == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
@@ -1064,8 +1201,10 @@ def test_the_chart_stays_put_as_the_pen_goes_down_and_up(open_page, device):
 
 def focused(page):
     """What has the focus: its id, else its text, else its tag ("BODY" when nothing has)."""
-    return page.evaluate("(() => { const e = document.activeElement; "
-                         "return e === document.body ? 'BODY' : e.id || e.textContent.trim() || e.tagName; })()")
+    return page.evaluate(
+        "(() => { const e = document.activeElement; "
+        "return e === document.body ? 'BODY' : e.id || e.textContent.trim() || e.tagName; })()"
+    )
 
 
 def test_the_keyboard_reaches_every_control_and_never_drops_the_focus(open_page):
@@ -1085,8 +1224,19 @@ def test_the_keyboard_reaches_every_control_and_never_drops_the_focus(open_page)
     for _ in range(30):
         page.keyboard.press("Tab")
         reached.append(focused(page))
-    for control in ["1", "7", "4", "predict", "undo", "clear", "mode", "upload", "correction-input",
-                    "correction-save", "not a number"]:  # a number's correction: its field (finding 4)
+    for control in [
+        "1",
+        "7",
+        "4",
+        "predict",
+        "undo",
+        "clear",
+        "mode",
+        "upload",
+        "correction-input",
+        "correction-save",
+        "not a number",
+    ]:  # a number's correction: its field (finding 4)
         assert control in reached, (control, reached)
 
     # A correction pressed with the keyboard keeps the focus, shows it is chosen and is announced.
@@ -1122,11 +1272,14 @@ REFLOW = {  # the window sizes of finding 3, in CSS px
 def not_covered(page, selector):
     """Whether the middle of an element, scrolled into view, is the element itself (nothing lies over it)."""
     page.locator(selector).scroll_into_view_if_needed()
-    return page.eval_on_selector(selector, """e => {
+    return page.eval_on_selector(
+        selector,
+        """e => {
       const r = e.getBoundingClientRect();
       const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
       return top !== null && (top === e || e.contains(top));
-    }""")
+    }""",
+    )
 
 
 @pytest.mark.parametrize("size", REFLOW)
@@ -1140,8 +1293,9 @@ def test_the_page_reflows_at_mid_sizes_and_zoom(open_page, size, number):
         page.locator("#mode").click(timeout=5000)
         page.evaluate("window.scrollTo(0, 0)")  # at 320x200 the toggle is below the canvas
     expected = "17" if number else "7"
-    draw_with_mouse(page, [s for i, d in enumerate([ONE, SEVEN]) for s in shifted(d, 0.15 + i * 0.4, 0.3)]
-                    if number else SEVEN)
+    draw_with_mouse(
+        page, [s for i, d in enumerate([ONE, SEVEN]) for s in shifted(d, 0.15 + i * 0.4, 0.3)] if number else SEVEN
+    )
     expect(page.locator("#prediction")).to_have_text(expected)
     expect(page.locator("#correction")).to_be_visible()
     page.wait_for_timeout(250)  # the bars' transition
@@ -1180,8 +1334,11 @@ def test_a_numbers_correction_field_is_usable_and_axe_clean_in_both_themes(open_
     def correction(route):
         sent.append((route.request.method, route.request.url.rsplit("/", 1)[-1], route.request.post_data_json))
         first = route.request.method == "POST"
-        route.fulfill(status=201 if first else 200, content_type="application/json",
-                      body=json.dumps({"id": 5, "secret": "s" * 24} if first else {"id": 5}))
+        route.fulfill(
+            status=201 if first else 200,
+            content_type="application/json",
+            body=json.dumps({"id": 5, "secret": "s" * 24} if first else {"id": 5}),
+        )
 
     page.route(re.compile(r"/corrections(/\d+)?$"), correction)
     page.click("#mode")
@@ -1206,6 +1363,7 @@ def test_a_numbers_correction_field_is_usable_and_axe_clean_in_both_themes(open_
     assert contrast(css_rgb(page, selector, "color"), css_rgb(page, selector, "backgroundColor")) >= 4.5
     assert serious_axe_violations(page) == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"number-correction-{scheme}-{'phone' if device is PHONE else 'desktop'}.png",
-                    full_page=True)
+    page.screenshot(
+        path=SCREENSHOTS / f"number-correction-{scheme}-{'phone' if device is PHONE else 'desktop'}.png", full_page=True
+    )
     assert page.errors == []

@@ -36,8 +36,23 @@ from training.digits import load_extra_data
 from training.network import HISTORY_FILENAME
 
 ROOT = Path(__file__).resolve().parent.parent
-COLUMNS = {"id", "created_at", "label", "number", "number_text", "image", "image_type", "image_size", "inputs",
-           "input_count", "reading", "confidence", "model_sha256", "image_sha256", "secret_sha256"}
+COLUMNS = {
+    "id",
+    "created_at",
+    "label",
+    "number",
+    "number_text",
+    "image",
+    "image_type",
+    "image_size",
+    "inputs",
+    "input_count",
+    "reading",
+    "confidence",
+    "model_sha256",
+    "image_sha256",
+    "secret_sha256",
+}
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +93,15 @@ BREAKER_OFF = {"CORRECTIONS_BREAKER_SECONDS": 0}
 
 
 def make_app(fake_model, url, **config):
-    return create_app({"MODEL": fake_model, "TESTING": True, "CORRECTIONS_AUTO_UPGRADE": True,
-                       "SQLALCHEMY_DATABASE_URI": database_uri(url, "/unused"), **config})
+    return create_app(
+        {
+            "MODEL": fake_model,
+            "TESTING": True,
+            "CORRECTIONS_AUTO_UPGRADE": True,
+            "SQLALCHEMY_DATABASE_URI": database_uri(url, "/unused"),
+            **config,
+        }
+    )
 
 
 @pytest.fixture
@@ -150,8 +172,11 @@ def test_a_correction_stores_the_image_the_label_and_the_servers_own_reading(app
 
 
 def test_multipart_and_not_a_digit_stored_as_10(app, client, png):
-    response = client.post("/corrections", data={"image": (io.BytesIO(png), "d.png"), "label": "not_a_digit"},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/corrections",
+        data={"image": (io.BytesIO(png), "d.png"), "label": "not_a_digit"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201
     assert [r.label for r in rows(app)] == [10]
 
@@ -173,8 +198,9 @@ def test_a_bad_label_is_a_400_and_stores_nothing(app, client, png, label):
 
 def test_a_missing_label_is_a_400(app, client, png):
     assert_error(client.post("/corrections", json={"image": data_url(png)}), 400)
-    assert_error(client.post("/corrections", data={"image": (io.BytesIO(png), "d.png")},
-                             content_type="multipart/form-data"), 400)
+    assert_error(
+        client.post("/corrections", data={"image": (io.BytesIO(png), "d.png")}, content_type="multipart/form-data"), 400
+    )
     assert rows(app) == []
 
 
@@ -184,16 +210,19 @@ def blank_png() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("kwargs", "status"), [
-    ({"json": {"image": "not base64 at all!", "label": 1}}, 400),
-    ({"json": {"image": "data:text/plain;base64,aGVsbG8=", "label": 1}}, 400),
-    ({"json": {"image": base64.b64encode(b"GIF89a" + b"\0" * 40).decode(), "label": 1}}, 400),
-    ({"json": {"label": 1}}, 400),
-    ({"json": ["image", 1]}, 400),
-    ({"data": {"label": "1"}, "content_type": "multipart/form-data"}, 400),
-    ({"data": b"\x89PNG...", "content_type": "image/png"}, 415),
-    ({"json": {"image": base64.b64encode(blank_png()).decode(), "label": 1}}, 422),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"json": {"image": "not base64 at all!", "label": 1}}, 400),
+        ({"json": {"image": "data:text/plain;base64,aGVsbG8=", "label": 1}}, 400),
+        ({"json": {"image": base64.b64encode(b"GIF89a" + b"\0" * 40).decode(), "label": 1}}, 400),
+        ({"json": {"label": 1}}, 400),
+        ({"json": ["image", 1]}, 400),
+        ({"data": {"label": "1"}, "content_type": "multipart/form-data"}, 400),
+        ({"data": b"\x89PNG...", "content_type": "image/png"}, 415),
+        ({"json": {"image": base64.b64encode(blank_png()).decode(), "label": 1}}, 422),
+    ],
+)
 def test_a_bad_image_is_a_4xx_and_stores_nothing(app, client, kwargs, status):
     assert_error(client.post("/corrections", **kwargs), status)
     assert rows(app) == []
@@ -201,8 +230,14 @@ def test_a_bad_image_is_a_4xx_and_stores_nothing(app, client, kwargs, status):
 
 def test_an_oversized_image_is_a_413_and_stores_nothing(app, client):
     big = b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024)
-    assert_error(client.post("/corrections", data={"image": (io.BytesIO(big), "big.png"), "label": "1"},
-                             content_type="multipart/form-data"), 413)
+    assert_error(
+        client.post(
+            "/corrections",
+            data={"image": (io.BytesIO(big), "big.png"), "label": "1"},
+            content_type="multipart/form-data",
+        ),
+        413,
+    )
     assert_error(client.post("/corrections", json={"image": base64.b64encode(big).decode(), "label": 1}), 413)
     assert rows(app) == []
 
@@ -227,8 +262,11 @@ def test_the_same_correction_sent_twice_is_stored_once(fake_model, database_url)
     assert first.status_code == 201 and first.get_json() == {"id": 1, "secret": ANY_SECRET}
     again = client.post("/corrections", json=json_body(0))  # a retry, or a person pressing twice
     assert again.status_code == 200 and again.get_json() == {"id": 1, "duplicate": True}
-    multipart = client.post("/corrections", data={"image": (io.BytesIO(drawing(0)), "d.png"), "label": "7"},
-                            content_type="multipart/form-data")
+    multipart = client.post(
+        "/corrections",
+        data={"image": (io.BytesIO(drawing(0)), "d.png"), "label": "7"},
+        content_type="multipart/form-data",
+    )
     assert multipart.status_code == 200 and multipart.get_json()["id"] == 1
     # Another label for the same drawing, or the same label for other bytes, is another correction.
     assert client.post("/corrections", json=json_body(0, label=1)).status_code == 201
@@ -248,47 +286,68 @@ def padded_drawing(i: int, kilobytes: int) -> bytes:
 
 def test_each_client_has_a_daily_budget_of_stored_bytes(fake_model, database_url):
     # The issue's repro: one client filled the whole 200 MB store in about 5 minutes, within the rate limit.
-    app = make_app(fake_model, database_url, CORRECTIONS_CLIENT_MB_PER_DAY=1, CORRECTIONS_TRUSTED_PROXIES=1,
-                   CORRECTIONS_RATE_LIMIT="100 per minute")
+    app = make_app(
+        fake_model,
+        database_url,
+        CORRECTIONS_CLIENT_MB_PER_DAY=1,
+        CORRECTIONS_TRUSTED_PROXIES=1,
+        CORRECTIONS_RATE_LIMIT="100 per minute",
+    )
     client = app.test_client()
     alice, bob = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
     images = [padded_drawing(i, 300) for i in range(5)]
     assert all(300_000 < len(image) < 320_000 for image in images)
-    post = lambda image, who: client.post("/corrections", json={"image": data_url(image), "label": 7},  # noqa: E731
-                                          headers=who)
+
+    def post(image, who):
+        return client.post("/corrections", json={"image": data_url(image), "label": 7}, headers=who)
+
     assert [post(image, alice).status_code for image in images[:3]] == [201, 201, 201]  # about 0.9 MB
     assert "today" in assert_error(post(images[3], alice), 429)
     assert post(images[0], alice).status_code == 200  # a duplicate costs nothing and is still answered
     assert post(images[3], bob).status_code == 201  # the budget is per client
     assert [r.image for r in rows(app)] == [*images[:3], images[3]]
     unlimited = make_app(fake_model, database_url, CORRECTIONS_CLIENT_MB_PER_DAY=0, CORRECTIONS_TRUSTED_PROXIES=1)
-    assert unlimited.test_client().post("/corrections", json={"image": data_url(images[4]), "label": 7},
-                                        headers=alice).status_code == 201
+    assert (
+        unlimited.test_client()
+        .post("/corrections", json={"image": data_url(images[4]), "label": 7}, headers=alice)
+        .status_code
+        == 201
+    )
 
 
 def test_a_spoofed_x_forwarded_for_does_not_escape_the_rate_limit(fake_model, database_url):
     # With no proxy in front (0, the default) the header is ignored; behind one proxy (1) only the address the
     # proxy appended counts, so whatever the client put before it changes nothing.
-    for hops, headers in [(0, lambda i: {"X-Forwarded-For": f"10.0.0.{i}"}),
-                          (1, lambda i: {"X-Forwarded-For": f"10.0.0.{i}, 203.0.113.5"})]:
-        app = make_app(fake_model, database_url, CORRECTIONS_RATE_LIMIT="2 per minute",
-                       CORRECTIONS_TRUSTED_PROXIES=hops)
+    for hops, headers in [
+        (0, lambda i: {"X-Forwarded-For": f"10.0.0.{i}"}),
+        (1, lambda i: {"X-Forwarded-For": f"10.0.0.{i}, 203.0.113.5"}),
+    ]:
+        app = make_app(
+            fake_model, database_url, CORRECTIONS_RATE_LIMIT="2 per minute", CORRECTIONS_TRUSTED_PROXIES=hops
+        )
         client = app.test_client()
-        statuses = [client.post("/corrections", json=json_body(10 * hops + i), headers=headers(i)).status_code
-                    for i in range(3)]
+        statuses = [
+            client.post("/corrections", json=json_body(10 * hops + i), headers=headers(i)).status_code for i in range(3)
+        ]
         assert statuses == [201, 201, 429], hops
 
 
 def test_wrong_download_tokens_are_rate_limited(fake_model, tmp_path):
     # The issue's repro: 300 wrong tokens were 300 x 401. Only wrong tokens count.
-    app = make_app(fake_model, f"sqlite:///{tmp_path / 'c.sqlite3'}", CORRECTIONS_TOKEN="s3cret-token",
-                   CORRECTIONS_TOKEN_RATE_LIMIT="3 per hour", CORRECTIONS_TRUSTED_PROXIES=1)
+    app = make_app(
+        fake_model,
+        f"sqlite:///{tmp_path / 'c.sqlite3'}",
+        CORRECTIONS_TOKEN="s3cret-token",
+        CORRECTIONS_TOKEN_RATE_LIMIT="3 per hour",
+        CORRECTIONS_TRUSTED_PROXIES=1,
+    )
     client = app.test_client()
     mallory, carol = {"X-Forwarded-For": "203.0.113.66"}, {"X-Forwarded-For": "198.51.100.9"}
     right = {"Authorization": "Bearer s3cret-token"}
     assert [client.get("/corrections/export", headers={**carol, **right}).status_code for _ in range(5)] == [200] * 5
-    guesses = [client.get("/corrections/export", headers={**mallory, "Authorization": f"Bearer guess{i}"})
-               for i in range(4)]
+    guesses = [
+        client.get("/corrections/export", headers={**mallory, "Authorization": f"Bearer guess{i}"}) for i in range(4)
+    ]
     assert [g.status_code for g in guesses] == [401, 401, 401, 429]
     assert "token" in assert_error(guesses[-1], 429)
     assert client.get("/corrections/export", headers={**mallory, **right}).status_code == 429  # for the hour
@@ -424,8 +483,10 @@ def test_a_role_that_may_only_insert_gets_201_for_what_it_stored(fake_model, pos
         with engine.begin() as connection:
             connection.exec_driver_sql("DROP ROLE IF EXISTS corrections_writer")
             connection.exec_driver_sql("CREATE ROLE corrections_writer LOGIN")
-            connection.exec_driver_sql("GRANT INSERT, SELECT (id, label, number_text, image_size, input_count,"
-                                       " image_sha256) ON corrections TO corrections_writer")
+            connection.exec_driver_sql(
+                "GRANT INSERT, SELECT (id, label, number_text, image_size, input_count,"
+                " image_sha256) ON corrections TO corrections_writer"
+            )
             connection.exec_driver_sql("GRANT USAGE ON SEQUENCE corrections_id_seq TO corrections_writer")
         try:
             writer_url = make_url(url).set(username="corrections_writer").render_as_string(hide_password=False)
@@ -482,8 +543,10 @@ def test_a_postgresql_lock_held_elsewhere_is_a_503_while_predict_still_answers(f
             assert "database" in message
             assert client.post("/predict", data=png, content_type="image/png").status_code == 200
             with app.app_context():
-                settings = {name: db.session.execute(text(f"SHOW {name}")).scalar()
-                            for name in ("lock_timeout", "statement_timeout")}
+                settings = {
+                    name: db.session.execute(text(f"SHOW {name}")).scalar()
+                    for name in ("lock_timeout", "statement_timeout")
+                }
                 params = db.session.connection().connection.driver_connection.info.get_parameters()
                 db.session.rollback()
             assert settings["lock_timeout"] not in ("0", "0ms") and settings["statement_timeout"] not in ("0", "0ms")
@@ -543,8 +606,9 @@ def test_a_frozen_postgresql_is_a_503_within_a_bound_while_predict_still_answers
             response, seconds = timed(lambda: client.post("/corrections", json=body))  # a new connection
             assert_error(response, 503)
             assert seconds < STALL_BOUND_S + margin, seconds
-            response, seconds = timed(lambda: client.get("/corrections/export",
-                                                         headers={"Authorization": "Bearer s3cret-token"}))
+            response, seconds = timed(
+                lambda: client.get("/corrections/export", headers={"Authorization": "Bearer s3cret-token"})
+            )
             assert_error(response, 503)
             assert seconds < STALL_BOUND_S + margin, seconds
             response, seconds = timed(lambda: client.post("/predict", data=png, content_type="image/png"))
@@ -689,8 +753,9 @@ def assert_refused_at_once(app, send) -> None:
     assert touches.count == 0 and seconds < 0.5, (touches.count, seconds)
 
 
-def test_the_breaker_answers_corrections_at_once_while_sqlite_is_locked_and_stores_them_after(fake_model, tmp_path,
-                                                                                              png):
+def test_the_breaker_answers_corrections_at_once_while_sqlite_is_locked_and_stores_them_after(
+    fake_model, tmp_path, png
+):
     from corrections import SQLITE_BUSY_SECONDS
 
     path = tmp_path / "c.sqlite3"
@@ -705,9 +770,14 @@ def test_the_breaker_answers_corrections_at_once_while_sqlite_is_locked_and_stor
         assert_retry_after(response)  # the busy timeout ran out: the breaker opens
         assert seconds >= SQLITE_BUSY_SECONDS, seconds
         assert_refused_at_once(app, lambda: client.post("/corrections", json=json_body(2)))
-        assert_refused_at_once(app, lambda: client.patch(
-            f"/corrections/{first.get_json()['id']}", json={"label": 4},
-            headers={"Authorization": f"Bearer {first.get_json()['secret']}"}))
+        assert_refused_at_once(
+            app,
+            lambda: client.patch(
+                f"/corrections/{first.get_json()['id']}",
+                json={"label": 4},
+                headers={"Authorization": f"Bearer {first.get_json()['secret']}"},
+            ),
+        )
         assert client.post("/predict", data=png, content_type="image/png").status_code == 200
         time.sleep(COOL_DOWN)
         with Touches(app) as touches:  # half-open: one trial reaches the database, finds it locked, reopens
@@ -725,8 +795,9 @@ def test_the_breaker_answers_corrections_at_once_while_sqlite_is_locked_and_stor
     assert [r.image for r in rows(app)] == [drawing(i) for i in (0, 5, 6)]
 
 
-def test_the_breaker_answers_corrections_at_once_while_postgresql_is_frozen_and_stores_them_after(fake_model,
-                                                                                                   postgres, png):
+def test_the_breaker_answers_corrections_at_once_while_postgresql_is_frozen_and_stores_them_after(
+    fake_model, postgres, png
+):
     from corrections import deadline
 
     margin = STALL_MARGIN_S
@@ -762,8 +833,13 @@ def tables(url: str) -> set[str]:
 
 
 def test_migrations_go_up_and_down(fake_model, database_url):
-    app = create_app({"MODEL": fake_model, "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
-                      "CORRECTIONS_AUTO_UPGRADE": False})
+    app = create_app(
+        {
+            "MODEL": fake_model,
+            "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
+            "CORRECTIONS_AUTO_UPGRADE": False,
+        }
+    )
     runner = app.test_cli_runner()
     assert "corrections" not in tables(database_url)
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
@@ -779,17 +855,26 @@ def test_migrations_go_up_and_down(fake_model, database_url):
 def upgraded_past_a_row(fake_model, database_url, revision: str, columns: str = "", values: str = ""):
     """An app whose store was at ``revision`` when one row (label 7, a 4-byte image) was stored in it with that
     revision's columns (``columns``/``values``: the ones past 0001's, SQL), then upgraded to the head."""
-    app = create_app({"MODEL": fake_model, "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
-                      "CORRECTIONS_AUTO_UPGRADE": False})
+    app = create_app(
+        {
+            "MODEL": fake_model,
+            "SQLALCHEMY_DATABASE_URI": database_uri(database_url, "/unused"),
+            "CORRECTIONS_AUTO_UPGRADE": False,
+        }
+    )
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade", revision]).exit_code == 0
     engine = create_engine(database_uri(database_url, "/unused"))
     try:
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO corrections (created_at, label, image, image_type, image_size, inputs, input_count,"
-                f" reading, confidence{columns}) VALUES (:t, 7, :image, 'image/png', 4, :inputs, 0, '', 0.5{values})"),
-                {"t": datetime.now(UTC), "image": b"\x89PN", "inputs": b""})
+            connection.execute(
+                text(
+                    "INSERT INTO corrections (created_at, label, image, image_type, image_size, inputs,"
+                    f" input_count, reading, confidence{columns})"
+                    f" VALUES (:t, 7, :image, 'image/png', 4, :inputs, 0, '', 0.5{values})"
+                ),
+                {"t": datetime.now(UTC), "image": b"\x89PN", "inputs": b""},
+            )
     finally:
         engine.dispose()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
@@ -810,8 +895,14 @@ def test_the_procfile_release_phase_creates_the_schema_from_a_paas_style_url(pos
     with postgres.database() as url:
         paas_url = url.replace("postgresql://", "postgres://")  # what Heroku's add-on sets
         env = {**os.environ, "DATABASE_URL": paas_url}
-        result = subprocess.run([str(Path(sys.executable).with_name("flask")), *argv[1:]], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("flask")), *argv[1:]],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert "corrections" in tables(url)
 
@@ -831,10 +922,14 @@ def test_the_schema_revision_the_server_checks_is_alembics_head():
 def test_a_server_starting_on_an_up_to_date_database_leaves_alembic_unloaded(tmp_path):
     # Alembic is about 10 MB in each of gunicorn's processes: loaded only to migrate a database that is behind.
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'corrections.sqlite3'}"}
-    probe = ("import sys, app; app.create_app(); "
-             "print(sorted({'alembic', 'flask_migrate'} & {m.split('.')[0] for m in sys.modules}))")
-    runs = [subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=120) for _ in range(2)]
+    probe = (
+        "import sys, app; app.create_app(); "
+        "print(sorted({'alembic', 'flask_migrate'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        for _ in range(2)
+    ]
     assert all(run.returncode == 0 for run in runs), runs[-1].stderr[-2000:]
     assert runs[0].stdout.split("\n")[-2] == "['alembic', 'flask_migrate']"  # a new database: migrated
     assert "corrections" in tables(env["DATABASE_URL"])
@@ -859,9 +954,9 @@ def test_export_round_trip(app, client, tmp_path, fake_model):
     assert data["id"].tolist() == [1, 2, 3] and data["label"].tolist() == [7, 4, 10]
     assert data["reading"].tolist() == ["3", "3", "3"]
     for i, image in enumerate(images):
-        begin, end = data["original_offsets"][i:i + 2]
+        begin, end = data["original_offsets"][i : i + 2]
         assert data["originals"][begin:end].tobytes() == image
-        begin, end = data["input_offsets"][i:i + 2]
+        begin, end = data["input_offsets"][i : i + 2]
         np.testing.assert_allclose(data["inputs"][begin:end] / 255.0, seen[i], atol=1 / 255)
     # What training reads: one 28x28 per single-mark drawing, ink = 255, labels with 10 = not a digit.
     extra_images, extra_labels = load_extra_data(path)
@@ -887,8 +982,11 @@ def test_a_number_is_stored_as_given_with_the_servers_reading_in_the_mode_sent(a
     [row] = rows(app)
     assert (row.label, row.number, row.number_text) == (None, "3750", "37.50")
     assert row.reading == "3333" and row.input_count == 4  # read by segments: the fake model says 3 for each
-    form = client.post("/corrections", data={"image": (io.BytesIO(image), "n.png"), "number": "3850", "mode": "digit"},
-                       content_type="multipart/form-data")
+    form = client.post(
+        "/corrections",
+        data={"image": (io.BytesIO(image), "n.png"), "number": "3850", "mode": "digit"},
+        content_type="multipart/form-data",
+    )
     assert form.status_code == 201
     assert [(r.label, r.number, r.number_text) for r in rows(app)] == [(None, "3750", "37.50"), (None, "3850", "3850")]
     # The same drawing with the same number is stored once; another number is another correction.
@@ -896,12 +994,35 @@ def test_a_number_is_stored_as_given_with_the_servers_reading_in_the_mode_sent(a
     assert again.status_code == 200 and again.get_json() == {"id": 1, "duplicate": True}
 
 
-@pytest.mark.parametrize("body", [
-    {"number": ""}, {"number": "37..50"}, {"number": ".5"}, {"number": "5-"}, {"number": "3 850"}, {"number": "x"},
-    {"number": "1" * 33}, {"number": True}, {"number": [3850]}, {"label": 7, "number": "7"},
-    {"number": "3850", "mode": "strings"},
-], ids=["empty", "two-points", "leading-point", "trailing-dash", "space", "letter", "too-long", "bool", "list",
-        "both", "bad-mode"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"number": ""},
+        {"number": "37..50"},
+        {"number": ".5"},
+        {"number": "5-"},
+        {"number": "3 850"},
+        {"number": "x"},
+        {"number": "1" * 33},
+        {"number": True},
+        {"number": [3850]},
+        {"label": 7, "number": "7"},
+        {"number": "3850", "mode": "strings"},
+    ],
+    ids=[
+        "empty",
+        "two-points",
+        "leading-point",
+        "trailing-dash",
+        "space",
+        "letter",
+        "too-long",
+        "bool",
+        "list",
+        "both",
+        "bad-mode",
+    ],
+)
 def test_a_bad_number_or_mode_is_a_400_and_stores_nothing(app, client, png, body):
     assert_error(client.post("/corrections", json={"image": data_url(png), **body}), 400)
     assert rows(app) == []
@@ -914,8 +1035,12 @@ def test_a_correction_is_changed_or_withdrawn_only_with_its_secret(app, client, 
     other = client.post("/corrections", json={"image": data_url(drawing(1)), "label": 1}).get_json()
     mine = {"Authorization": f"Bearer {first['secret']}"}
     assert first["secret"] != other["secret"]
-    for headers in [{}, {"Authorization": f"Bearer {other['secret']}"}, {"Authorization": "Bearer nope"},
-                    {"Authorization": first["secret"]}]:
+    for headers in [
+        {},
+        {"Authorization": f"Bearer {other['secret']}"},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": first["secret"]},
+    ]:
         assert_error(client.patch(f"/corrections/{first['id']}", json={"label": 4}, headers=headers), 403)
         assert_error(client.delete(f"/corrections/{first['id']}", headers=headers), 403)
     assert_error(client.patch("/corrections/99", json={"label": 4}, headers=mine), 404)
@@ -962,13 +1087,28 @@ def test_the_number_migration_keeps_the_rows_stored_before_it_unchangeable(fake_
     assert (row.label, row.number, row.secret_sha256) == (7, None, None)
     client = app.test_client()
     assert_error(client.delete("/corrections/1", headers={"Authorization": "Bearer anything"}), 403)
-    assert client.post("/corrections", json={"image": data_url(number_drawing()), "number": "1474",
-                                             "mode": "digit"}).status_code == 201
+    assert (
+        client.post(
+            "/corrections", json={"image": data_url(number_drawing()), "number": "1474", "mode": "digit"}
+        ).status_code
+        == 201
+    )
     with app.app_context():  # a row with neither a label nor a number, or both, is refused by the database
         for label, number in [(None, None), (7, "7")]:
-            db.session.add(Correction(created_at=Correction.now(), label=label, number=number, image=b"x",
-                                      image_type="image/png", image_size=1, inputs=b"", input_count=0, reading="",
-                                      confidence=0.0))
+            db.session.add(
+                Correction(
+                    created_at=Correction.now(),
+                    label=label,
+                    number=number,
+                    image=b"x",
+                    image_type="image/png",
+                    image_size=1,
+                    inputs=b"",
+                    input_count=0,
+                    reading="",
+                    confidence=0.0,
+                )
+            )
             with pytest.raises(Exception, match="(?i)check"):
                 db.session.commit()
             db.session.rollback()
@@ -1004,7 +1144,7 @@ def bars(count: int) -> bytes:
     """A PNG of ``count`` short vertical bars: a few hundred bytes that the fake model reads as ``count`` digits."""
     image = np.full((80, count * 30 + 20), 255, np.uint8)
     for i in range(count):
-        image[10:70, 10 + i * 30: 18 + i * 30] = 0
+        image[10:70, 10 + i * 30 : 18 + i * 30] = 0
     return encode(Image.fromarray(image))
 
 
@@ -1029,9 +1169,20 @@ def fill(app, count: int, image_bytes: int, inputs: int, seed: int = 0) -> list[
     with app.app_context():
         for i, image in enumerate(images):
             marks = rng.integers(0, 256, (inputs, 28, 28), np.uint8)
-            db.session.add(Correction(created_at=Correction.now(), label=10 if i % 2 else 7, image=image,
-                                      image_type="image/png", image_size=len(image), inputs=marks.tobytes(),
-                                      input_count=inputs, reading="", confidence=0.5, model_sha256=None))
+            db.session.add(
+                Correction(
+                    created_at=Correction.now(),
+                    label=10 if i % 2 else 7,
+                    image=image,
+                    image_type="image/png",
+                    image_size=len(image),
+                    inputs=marks.tobytes(),
+                    input_count=inputs,
+                    reading="",
+                    confidence=0.5,
+                    model_sha256=None,
+                )
+            )
             db.session.commit()
     return images
 
@@ -1056,7 +1207,7 @@ def test_the_export_is_written_a_page_at_a_time_never_whole_in_memory(fake_model
     assert path.stat().st_size > 24_000_000
     assert peak < 12_000_000, f"{peak / 1e6:.1f} MB"  # a page of 4 originals and some change, not 31 MB
     data = np.load(path)
-    assert data["originals"][data["original_offsets"][5]:data["original_offsets"][6]].tobytes() == images[5]
+    assert data["originals"][data["original_offsets"][5] : data["original_offsets"][6]].tobytes() == images[5]
     assert data["inputs"].shape == (480, 28, 28) and data["images"].shape == (240, 28, 28)  # the 12 "not a digit"
     assert data["labels"].tolist() == [10] * 240 and data["image_row"][:20].tolist() == [2] * 20
     np.testing.assert_array_equal(data["images"][:20], data["inputs"][20:40])
@@ -1114,8 +1265,11 @@ def test_two_gunicorn_workers_writing_at_once_lose_nothing(tmp_path, png):
     bodies = [json.dumps(json_body(i)).encode() for i in range(60)] * 2  # each correction sent twice at once
     with gunicorn_process.start(png, env=env, workers=2) as server:
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda body: gunicorn_process.post(server.url + "/corrections", body,
-                                                                       "application/json"), bodies))
+            answers = list(
+                pool.map(
+                    lambda body: gunicorn_process.post(server.url + "/corrections", body, "application/json"), bodies
+                )
+            )
         assert server.memory_mb()["processes"] == 3
     for first, second in zip(answers[:60], answers[60:]):  # one stored (201), the other its duplicate (200)
         assert sorted([first[0], second[0]]) == [200, 201] and first[1]["id"] == second[1]["id"], (first, second)
@@ -1139,8 +1293,24 @@ def test_retraining_with_extra_data_trains_on_them_and_never_scores_them(fake_mo
     post_three(client)  # two more digits and one "not a digit"
     path = tmp_path / "corrections.npz"
     assert app.test_cli_runner().invoke(args=["corrections", "export", str(path)]).exit_code == 0
-    assert model._main(["train", "--epochs", "1", "--train-limit", "300", "--extra-scale", "0",
-                        "--extra-data", str(path), "--output-dir", str(tmp_path / "run")]) == 0
+    assert (
+        model._main(
+            [
+                "train",
+                "--epochs",
+                "1",
+                "--train-limit",
+                "300",
+                "--extra-scale",
+                "0",
+                "--extra-data",
+                str(path),
+                "--output-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     record = json.loads((tmp_path / "run" / HISTORY_FILENAME).read_text())
     assert record["correction_images"] == 15  # the "not a digit" one trains the 11th class
     assert record["train_images"] == 240 + 15 and record["validation_images"] == 60

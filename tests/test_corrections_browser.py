@@ -100,10 +100,15 @@ def test_a_person_corrects_a_reading_and_a_row_appears(served, page):
 def test_a_failed_save_shows_the_error_and_keeps_the_drawing(served, page):
     app, url = served
     page.goto(url)
-    page.route("**/corrections", lambda route: route.fulfill(
-        status=503, content_type="application/json",
-        body='{"error": "Corrections cannot be saved right now (the database is unavailable); '
-             'please try again later."}'))
+    page.route(
+        "**/corrections",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body='{"error": "Corrections cannot be saved right now (the database is unavailable); '
+            'please try again later."}',
+        ),
+    )
     draw(page, SEVEN)
     before = page.evaluate("document.getElementById('canvas').toDataURL()")
     page.get_by_role("button", name="It was 7").click()
@@ -116,8 +121,10 @@ def test_a_failed_save_shows_the_error_and_keeps_the_drawing(served, page):
 
 def stored_numbers(app) -> list[tuple]:
     with app.app_context():
-        return [(r.label, r.number, r.number_text, r.reading)
-                for r in db.session.scalars(db.select(Correction).order_by(Correction.id))]
+        return [
+            (r.label, r.number, r.number_text, r.reading)
+            for r in db.session.scalars(db.select(Correction).order_by(Correction.id))
+        ]
 
 
 def test_a_misread_number_is_corrected_as_a_whole_and_a_mis_tap_put_right(served, page):
@@ -162,6 +169,7 @@ def test_a_misread_number_is_corrected_as_a_whole_and_a_mis_tap_put_right(served
     field.press("Enter")
     expect(page.locator("#correction-status")).to_have_text("Thanks — saved.")
     from corrections.export import write_export
+
     buffer = io.BytesIO()
     with app.app_context():
         with db.engine.connect() as connection, connection.begin():

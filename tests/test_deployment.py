@@ -63,8 +63,9 @@ def test_gunicorn_started_as_the_procfile_does_answers_over_http():
 def test_gunicorn_stops_at_once_with_one_line_when_the_model_file_is_missing(tmp_path):
     env = {**os.environ, "PORT": str(gunicorn_process.free_port()), "MODEL_PATH": str(tmp_path / "missing.tflite")}
     env.pop("MODEL_BACKEND", None)
-    result = subprocess.run(gunicorn_process.procfile_command(), cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        gunicorn_process.procfile_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if "missing.tflite" in line]
     assert len(lines) == 1 and "python model.py train" in lines[0]

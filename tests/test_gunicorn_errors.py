@@ -27,8 +27,7 @@ from synth.canvas import encode
 from synth.digits import stroke_digit
 
 TIMEOUT_S = 4  # the worker timeout of this test's gunicorn (the Procfile's is 20 s)
-LIMITS = SimpleNamespace(limit_request_line=4094, limit_request_fields=100, limit_request_field_size=8190,
-                         timeout=20)
+LIMITS = SimpleNamespace(limit_request_line=4094, limit_request_fields=100, limit_request_field_size=8190, timeout=20)
 
 
 def request(lines: list[str], body: bytes = b"") -> bytes:
@@ -47,15 +46,22 @@ RAW = {
     "a bad Content-Length": (request(["POST /predict HTTP/1.1", "Host: x", "Content-Length: abc"]), 400),
     "Content-Length with Transfer-Encoding": (
         request(["POST /predict HTTP/1.1", "Host: x", "Content-Length: 3", "Transfer-Encoding: chunked"], b"abc"),
-        400),
+        400,
+    ),
     "an unknown transfer coding": (  # gunicorn 27 refuses it as an invalid header
-        request(["POST /predict HTTP/1.1", "Host: x", "Transfer-Encoding: gzip"], b"abc"), 400),
+        request(["POST /predict HTTP/1.1", "Host: x", "Transfer-Encoding: gzip"], b"abc"),
+        400,
+    ),
     "Flask: an unknown path": (request(["GET /nothing-here HTTP/1.1", "Host: x"]), 404),
     "Flask: a wrong method": (request(["GET /predict HTTP/1.1", "Host: x"]), 405),
-    "Flask: a body over 2 MB": (request(["POST /predict HTTP/1.1", "Host: x", "Content-Type: image/png",
-                                         "Content-Length: 3000000"]), 413),
+    "Flask: a body over 2 MB": (
+        request(["POST /predict HTTP/1.1", "Host: x", "Content-Type: image/png", "Content-Length: 3000000"]),
+        413,
+    ),
     "Flask: bytes that are not an image": (
-        request(["POST /predict HTTP/1.1", "Host: x", "Content-Type: image/png", "Content-Length: 4"], b"junk"), 400),
+        request(["POST /predict HTTP/1.1", "Host: x", "Content-Type: image/png", "Content-Length: 4"], b"junk"),
+        400,
+    ),
 }
 
 
@@ -102,24 +108,28 @@ def test_a_request_stopped_at_the_worker_timeout_is_a_json_503(server):
     # A client that sends half its headers and waits: JsonErrorWorker's deadline stops the request at the
     # worker timeout and answers a JSON 503 (with sync workers, gunicorn's arbiter stopped the whole worker
     # there and gunicorn's own answer was an HTML 500).
-    status, headers, body, seconds = exchange(server.url, b"POST /predict HTTP/1.1\r\nHost: x\r\n",
-                                              timeout=TIMEOUT_S + 10)
+    status, headers, body, seconds = exchange(
+        server.url, b"POST /predict HTTP/1.1\r\nHost: x\r\n", timeout=TIMEOUT_S + 10
+    )
     message = assert_json_error(status, headers, body, 503)
     assert f"{TIMEOUT_S} s" in message
     assert TIMEOUT_S <= seconds < TIMEOUT_S + 3
 
 
-@pytest.mark.parametrize(("exc", "status"), [
-    (errors.LimitRequestLine(8000, 4094), 414),
-    (errors.LimitRequestHeaders("too many headers"), 431),
-    (errors.InvalidRequestLine("GARBAGE"), 400),
-    (errors.InvalidHeaderName("Bad Header"), 400),
-    (errors.InvalidChunkSize(b"zz"), 400),
-    (errors.UnsupportedTransferCoding("gzip"), 501),
-    (errors.InvalidResponseHeader("X: \n"), 500),  # the app's fault, not the client's
-    (SystemExit(1), 503),
-    (RuntimeError("boom"), 500),
-])
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (errors.LimitRequestLine(8000, 4094), 414),
+        (errors.LimitRequestHeaders("too many headers"), 431),
+        (errors.InvalidRequestLine("GARBAGE"), 400),
+        (errors.InvalidHeaderName("Bad Header"), 400),
+        (errors.InvalidChunkSize(b"zz"), 400),
+        (errors.UnsupportedTransferCoding("gzip"), 501),
+        (errors.InvalidResponseHeader("X: \n"), 500),  # the app's fault, not the client's
+        (SystemExit(1), 503),
+        (RuntimeError("boom"), 500),
+    ],
+)
 def test_each_exception_gets_its_status_and_a_sentence(exc, status):
     code, reason, message = error_answer(exc, LIMITS)
     assert code == status and reason and len(message) > 20 and "boom" not in message
@@ -129,6 +139,7 @@ def test_each_exception_gets_its_status_and_a_sentence(exc, status):
 
 
 # ---- slow clients (issue 24, finding 8: two dribbling connections stalled both sync workers) ----------
+
 
 def dribble(url: str, head: bytes, seconds: float, answers: list) -> None:
     """Send ``head``, then one more byte every 0.2 s, until the server answers; append what it said."""
@@ -162,8 +173,9 @@ def test_two_slow_clients_do_not_stall_predict_and_end_at_the_timeout(server, pa
     # their headers (or body) hold a thread each, and /predict is answered at once by another. Each slow client
     # still gets its JSON 503 at the timeout (20 s as deployed, TIMEOUT_S here), which frees its thread.
     answers: list = []
-    threads = [threading.Thread(target=dribble, args=(server.url, SLOW[part], TIMEOUT_S + 10, answers))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=dribble, args=(server.url, SLOW[part], TIMEOUT_S + 10, answers)) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(0.5)  # both slow clients are now being read

@@ -138,8 +138,11 @@ def test_random_bytes_give_a_reading_or_a_preprocessing_error(litert_model, pref
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=st.sampled_from(SIGNATURES), body=st.binary(max_size=4096),
-       content_type=st.sampled_from(["image/png", "image/jpeg", "application/octet-stream", "multipart/form-data"]))
+@given(
+    prefix=st.sampled_from(SIGNATURES),
+    body=st.binary(max_size=4096),
+    content_type=st.sampled_from(["image/png", "image/jpeg", "application/octet-stream", "multipart/form-data"]),
+)
 def test_random_bytes_over_http_give_200_or_a_4xx_json(real_client, prefix, body, content_type):
     assert_200_or_4xx_json(real_client, prefix + body, content_type)
 
@@ -172,29 +175,41 @@ def random_images(draw):
     else:
         pixels = np.full((height, width, channels), top)
         y, x = rng.integers(0, height), rng.integers(0, width)
-        pixels[y: y + max(1, height // 4), x: x + max(1, width // 4)] = 0
+        pixels[y : y + max(1, height // 4), x : x + max(1, width // 4)] = 0
     if channels == 1:
         dtype = {"I;16": np.uint16, "I": np.int32}.get(mode, np.uint8)
-        image = Image.fromarray(pixels[:, :, 0].astype(dtype)).convert(mode) if mode != "I;16" \
+        image = (
+            Image.fromarray(pixels[:, :, 0].astype(dtype)).convert(mode)
+            if mode != "I;16"
             else Image.fromarray(pixels[:, :, 0].astype(np.uint16))
+        )
     else:
-        image = Image.fromarray(pixels.astype(np.uint8), "RGBA" if channels == 4 and mode != "CMYK" else None) \
-            if mode in ("RGB", "RGBA") else Image.frombytes(mode, (width, height), pixels.astype(np.uint8).tobytes())
+        image = (
+            Image.fromarray(pixels.astype(np.uint8), "RGBA" if channels == 4 and mode != "CMYK" else None)
+            if mode in ("RGB", "RGBA")
+            else Image.frombytes(mode, (width, height), pixels.astype(np.uint8).tobytes())
+        )
     try:
         return encode(image, fmt)
     except (OSError, ValueError, KeyError):
         assume(False)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=random_images())
 def test_random_images_of_any_mode_and_size_give_a_reading_or_a_preprocessing_error(litert_model, data):
     assert_reading_or_preprocessing_error(data, litert_model)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=random_images())
 def test_random_images_over_http_give_200_or_a_4xx_json(real_client, data):
     assert_200_or_4xx_json(real_client, data)
@@ -208,6 +223,7 @@ def test_any_json_image_string_gives_json_and_never_a_5xx(real_client, text):
 
 
 # ---- start-up failures ----------------------------------------------------------------------
+
 
 def test_a_truncated_or_wrong_model_file_stops_the_start(tmp_path):
     from recognizer.mnist import KERAS_MODEL_PATH, TFLITE_MODEL_PATH
@@ -238,6 +254,7 @@ def test_an_unwritable_temp_dir_stops_the_start(monkeypatch, fake_model):
 
 
 # ---- issue 24: decoding whose cost is bounded by the header, before Pillow opens anything ----------
+
 
 @pytest.fixture
 def pillow_never_opens(monkeypatch):
@@ -280,14 +297,26 @@ def _after_gif_header(blocks: bytes) -> bytes:
 COSTLY_HEADERS = {  # name: (body, status, words the error names)
     "RLE8 BMP": (lambda: _rle_bmp(8), 400, "RLE"),
     "RLE4 BMP": (lambda: _rle_bmp(4), 400, "RLE"),
-    "JPEG, 2 MB of fill bytes": (lambda: _tiny("JPEG")[:2] + b"\xff" * 2_000_000 + _tiny("JPEG")[2:],
-                                 422, "fill bytes"),
-    "JPEG, 500,000 COM markers": (lambda: _tiny("JPEG")[:2] + b"\xff\xfe\0\x02" * 500_000 + _tiny("JPEG")[2:],
-                                  422, "markers"),
-    "PNG, 174,000 chunks": (lambda: _tiny("PNG")[:33] + _png_chunk(b"prVt") * 174_000 + _tiny("PNG")[33:],
-                            422, "chunks"),
-    "GIF, 1,000,000 comment blocks": (lambda: _after_gif_header(b"\x21\xfe" + b"\x01a" * 1_000_000 + b"\0"),
-                                      422, "extension blocks"),
+    "JPEG, 2 MB of fill bytes": (
+        lambda: _tiny("JPEG")[:2] + b"\xff" * 2_000_000 + _tiny("JPEG")[2:],
+        422,
+        "fill bytes",
+    ),
+    "JPEG, 500,000 COM markers": (
+        lambda: _tiny("JPEG")[:2] + b"\xff\xfe\0\x02" * 500_000 + _tiny("JPEG")[2:],
+        422,
+        "markers",
+    ),
+    "PNG, 174,000 chunks": (
+        lambda: _tiny("PNG")[:33] + _png_chunk(b"prVt") * 174_000 + _tiny("PNG")[33:],
+        422,
+        "chunks",
+    ),
+    "GIF, 1,000,000 comment blocks": (
+        lambda: _after_gif_header(b"\x21\xfe" + b"\x01a" * 1_000_000 + b"\0"),
+        422,
+        "extension blocks",
+    ),
 }
 
 
@@ -315,8 +344,17 @@ def _sequential_jpeg_header(scan_components: int) -> bytes:
     """SOI, a baseline frame of 4096x4096 in 3 components (1x1 sampling) and a first scan of ``scan_components``."""
     frame = struct.pack(">BHHB", 8, 4096, 4096, 3) + b"".join(bytes([i, 0x11, 0]) for i in (1, 2, 3))
     scan = bytes([scan_components]) + b"".join(bytes([i, 0]) for i in range(1, scan_components + 1)) + b"\0\x3f\0"
-    return (b"\xff\xd8" + b"\xff\xc0" + struct.pack(">H", 2 + len(frame)) + frame
-            + b"\xff\xda" + struct.pack(">H", 2 + len(scan)) + scan + b"\0" * 64 + b"\xff\xd9")
+    return (
+        b"\xff\xd8"
+        + b"\xff\xc0"
+        + struct.pack(">H", 2 + len(frame))
+        + frame
+        + b"\xff\xda"
+        + struct.pack(">H", 2 + len(scan))
+        + scan
+        + b"\0" * 64
+        + b"\xff\xd9"
+    )
 
 
 def test_a_sequential_jpeg_scanned_one_component_at_a_time_is_held_to_the_budget_too(client, pillow_never_opens):
@@ -339,7 +377,8 @@ def test_the_coefficient_buffer_is_width_x_height_x_components_x_2_bytes_adjuste
 def test_progressive_jpegs_within_the_budget_and_ordinary_headers_are_still_decoded(seven_on_white):
     buffer = io.BytesIO()  # 4:2:0 colour at 2048 (12 MB of coefficients), with EXIF and an ICC profile
     seven_on_white.convert("RGB").resize((2048, 2048)).save(
-        buffer, format="JPEG", progressive=True, exif=Image.Exif(), icc_profile=b"\0" * 3000)
+        buffer, format="JPEG", progressive=True, exif=Image.Exif(), icc_profile=b"\0" * 3000
+    )
     assert max(decode.decode_image(buffer.getvalue()).shape) <= decode.WORK_SIDE
     few = _tiny("JPEG")[:2] + b"\xff\xfe\0\x02" * (decode.MAX_JPEG_MARKERS - 10) + _tiny("JPEG")[2:]
     assert decode.decode_image(few).shape == (8, 8)

@@ -72,9 +72,15 @@ def test_each_hostile_input_is_answered_as_expected_with_a_json_body(real_client
         assert isinstance(body["error"], str) and len(body["error"]) > 20
 
 
-@pytest.mark.parametrize("name", ["CMYK JPEG 4096x4096", "grey PNG 4096x4096, a photo of a 7 (the largest accepted)",
-                                  "RGBA PNG 2896x2896, a photo of a 7 (the costliest PNG accepted)",
-                                  "WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CMYK JPEG 4096x4096",
+        "grey PNG 4096x4096, a photo of a 7 (the largest accepted)",
+        "RGBA PNG 2896x2896, a photo of a 7 (the costliest PNG accepted)",
+        "WebP 2048x2048, a photo of a 7 (the costliest WebP accepted)",
+    ],
+)
 def test_large_accepted_images_are_decoded_reduced_and_still_read(litert_model, bodies, name):
     grey = decode.decode_image(bodies[name])
     assert max(grey.shape) <= decode.WORK_SIDE
@@ -93,7 +99,7 @@ def bars(count: int, height: int = 60, gap: int = 30) -> bytes:
     """A PNG of ``count`` vertical bars (each a separate unit, read as a digit by the fake model)."""
     image = np.full((height + 20, count * gap + 20), 255, np.uint8)
     for i in range(count):
-        image[10: 10 + height, 10 + i * gap: 18 + i * gap] = 0
+        image[10 : 10 + height, 10 + i * gap : 18 + i * gap] = 0
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -119,6 +125,7 @@ def test_tiny_and_thin_images_never_make_an_empty_slice(client, shape):
 
 # ---- the model: NaN, overwritten ------------------------------------------------------------
 
+
 def nan_tflite(path):
     """Write a copy of the committed .tflite whose output layer's bias is NaN; return its path.
 
@@ -128,7 +135,8 @@ def nan_tflite(path):
     with h5py.File(KERAS_MODEL_PATH) as weights:
         biases = []
         weights["model_weights"].visititems(
-            lambda name, item: biases.append(item[()]) if name.endswith("bias") else None)
+            lambda name, item: biases.append(item[()]) if name.endswith("bias") else None
+        )
     raw = np.asarray(biases[-1], np.float32).tobytes()
     assert model.count(raw) == 1
     path.write_bytes(model.replace(raw, np.full(len(raw) // 4, np.nan, np.float32).tobytes()))
@@ -178,7 +186,8 @@ def zeroed_tflite(path):
     kernels = []
     with h5py.File(KERAS_MODEL_PATH) as weights:
         weights["model_weights"].visititems(
-            lambda name, item: kernels.append(item[()]) if name.endswith("dense_1/kernel") else None)
+            lambda name, item: kernels.append(item[()]) if name.endswith("dense_1/kernel") else None
+        )
     assert kernels
     for kernel in kernels:
         raw = np.ascontiguousarray(np.asarray(kernel, np.float32).T).tobytes()
@@ -235,6 +244,7 @@ def server(seven_png):
 
 def four_at_once(server, body: bytes, content_type: str):
     """Send ``body`` four times at once (two sync workers: two wait); return answers, slowest s, peak MB."""
+
     def one(_):
         start = time.perf_counter()
         status, answer = gunicorn_process.post(server.url + "/predict", body, content_type, timeout=ANSWER_WITHIN_S)
@@ -249,8 +259,10 @@ def four_at_once(server, body: bytes, content_type: str):
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_over_http_each_row_answers_in_time_and_the_server_stays_under_512_mb(server, bodies, name):
     answers, slowest, peak = four_at_once(server, bodies[name], CASES[name].content_type)
-    print(f"\n{name}: {sorted({a[0] for a in answers})} slowest of 4 at once {slowest:.2f} s, "
-          f"server peak RSS {peak:.0f} MB")
+    print(
+        f"\n{name}: {sorted({a[0] for a in answers})} slowest of 4 at once {slowest:.2f} s, "
+        f"server peak RSS {peak:.0f} MB"
+    )
     assert all(status == EXPECTED[name] for status, _, _ in answers), answers[0][:2]
     assert peak < MEMORY_LIMIT_MB
     status, answer = gunicorn_process.post(server.url + "/predict", hostile.seven_png())
@@ -259,15 +271,17 @@ def test_over_http_each_row_answers_in_time_and_the_server_stays_under_512_mb(se
 
 @pytest.mark.slow
 def test_over_http_a_malformed_chunk_size_is_a_400(server):
-    request = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n"
-               b"Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+    request = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+    )
     status, body = gunicorn_process.send_raw(server.url, request)
     assert status == 400 and "chunked" in body["error"]
 
 
 @pytest.mark.slow
 def test_over_http_a_chunked_body_is_read_whole_and_over_2_mb_is_a_413(server, seven_png):
-    pieces = [seven_png[i: i + 100] for i in range(0, len(seven_png), 100)]
+    pieces = [seven_png[i : i + 100] for i in range(0, len(seven_png), 100)]
     status, body = gunicorn_process.post_chunked(server.url + "/predict", pieces)
     assert status == 200 and body["number"] == "7"
     limit = app_module.MAX_UPLOAD_BYTES

@@ -84,7 +84,7 @@ def test_the_committed_keras_model_scores_at_least_99_5_percent_on_mnist_test():
     # The committed model reads 99.62% (README, Results; issue 8's target, held here with a margin of 10 digits for
     # float differences between machines), and calls at most 1% of them "not a digit" as the request path
     # decides it (read.SKIP_COST).
-    digits, not_digit = probabilities[:, :mnist.NOT_A_DIGIT], probabilities[:, mnist.NOT_A_DIGIT]
+    digits, not_digit = probabilities[:, : mnist.NOT_A_DIGIT], probabilities[:, mnist.NOT_A_DIGIT]
     assert np.mean(digits.argmax(axis=1) == y_test) >= 0.995
     skipped = np.log(digits.max(axis=1)) < np.log(np.maximum(not_digit, 1e-12)) + np.log(read.SKIP_COST)
     assert np.mean(skipped) <= 0.01
@@ -99,7 +99,7 @@ def test_litert_and_keras_backends_agree_within_1e_4(litert_model, mnist_test):
 def test_litert_reads_mnist_test_images_one_at_a_time_as_the_server_does(litert_model, mnist_test):
     images, labels = mnist_test
     batch = datasets.to_model_input(images[:300])
-    answers = [int(litert_model.predict(batch[i:i + 1])[0, :mnist.NOT_A_DIGIT].argmax()) for i in range(len(batch))]
+    answers = [int(litert_model.predict(batch[i : i + 1])[0, : mnist.NOT_A_DIGIT].argmax()) for i in range(len(batch))]
     assert np.mean(np.array(answers) == labels[:300]) >= 0.99
 
 
@@ -107,8 +107,7 @@ def test_mnist_digits_drawn_on_a_canvas_are_read_through_the_request_path(litert
     images, labels = mnist_test
     picks = range(1000, 1200)
     correct = [
-        read.predict_image(encode(canvas_from_mnist(images[i], box=(40, 30, 160))), litert_model).digit
-        == labels[i]
+        read.predict_image(encode(canvas_from_mnist(images[i], box=(40, 30, 160))), litert_model).digit == labels[i]
         for i in picks
     ]
     assert np.mean(correct) >= 0.98
@@ -152,8 +151,16 @@ def test_an_unknown_backend_is_refused():
 @pytest.mark.slow
 def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history(tmp_path, mnist_test):
     before = mnist.KERAS_MODEL_PATH.stat().st_mtime_ns
-    result = train_ensemble(2, tmp_path, epochs=2, train_limit=3000, test_limit=500, verbose=0,
-                            extra_scale=0.002, extra_cache=tmp_path / "extra.npz")
+    result = train_ensemble(
+        2,
+        tmp_path,
+        epochs=2,
+        train_limit=3000,
+        test_limit=500,
+        verbose=0,
+        extra_scale=0.002,
+        extra_cache=tmp_path / "extra.npz",
+    )
     assert result.keras_path == tmp_path / "mnist_cnn.h5" and result.keras_path.is_file()
     assert result.tflite_path.is_file()
     record = json.loads((tmp_path / HISTORY_FILENAME).read_text())
@@ -178,8 +185,16 @@ def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history
 def test_fine_tuning_starts_from_the_saved_network_and_leaves_it_untouched(tmp_path):
     # One epoch on 1,000 images at a low rate: a fresh network would read MNIST far worse than the saved one.
     before = mnist.KERAS_MODEL_PATH.stat().st_mtime_ns
-    result = train(output_dir=tmp_path, epochs=1, train_limit=1000, test_limit=500, verbose=0,
-                   extra_scale=0.001, init_model=mnist.KERAS_MODEL_PATH, learning_rate=1e-4)
+    result = train(
+        output_dir=tmp_path,
+        epochs=1,
+        train_limit=1000,
+        test_limit=500,
+        verbose=0,
+        extra_scale=0.001,
+        init_model=mnist.KERAS_MODEL_PATH,
+        learning_rate=1e-4,
+    )
     assert result.test_accuracy >= 0.98
     record = json.loads((tmp_path / HISTORY_FILENAME).read_text())
     assert record["init_model"] == str(mnist.KERAS_MODEL_PATH) and record["learning_rate"] == 1e-4
@@ -191,9 +206,25 @@ def test_fine_tuning_starts_from_the_saved_network_and_leaves_it_untouched(tmp_p
 @pytest.mark.slow
 def test_one_command_rebuilds_the_digit_network_from_fresh_weights_and_writes_its_provenance(tmp_path):
     # The shipped recipe on a sample: two members from fresh weights, their average, the average fine-tuned.
-    command = [sys.executable, "model.py", "rebuild", "--output-dir", str(tmp_path / "net"), "--work-dir",
-               str(tmp_path / "work"), "--member-epochs", "1", "--finetune-epochs", "1", "--extra-scale", "0.002",
-               "--train-limit", "1500", "--verbose", "0"]
+    command = [
+        sys.executable,
+        "model.py",
+        "rebuild",
+        "--output-dir",
+        str(tmp_path / "net"),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--member-epochs",
+        "1",
+        "--finetune-epochs",
+        "1",
+        "--extra-scale",
+        "0.002",
+        "--train-limit",
+        "1500",
+        "--verbose",
+        "0",
+    ]
     done = subprocess.run(command, cwd=mnist.ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "MNIST test accuracy" in done.stdout
@@ -225,9 +256,9 @@ def test_one_command_rebuilds_the_digit_network_from_fresh_weights_and_writes_it
 def test_fine_tuning_refuses_a_network_of_another_shape(tmp_path):
     import keras
 
-    ten_classes = keras.Sequential([keras.Input(shape=mnist.INPUT_SHAPE), keras.layers.Flatten(),
-                                    keras.layers.Dense(10, activation="softmax")])
+    ten_classes = keras.Sequential(
+        [keras.Input(shape=mnist.INPUT_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
     ten_classes.save(tmp_path / "ten.h5")
     with pytest.raises(ValueError, match="train it anew"):
-        train(output_dir=tmp_path / "out", epochs=1, train_limit=100, extra_scale=0,
-              init_model=tmp_path / "ten.h5")
+        train(output_dir=tmp_path / "out", epochs=1, train_limit=100, extra_scale=0, init_model=tmp_path / "ten.h5")

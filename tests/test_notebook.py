@@ -27,8 +27,7 @@ def test_the_notebook_trains_plots_and_saves_artefacts_on_a_small_sample(tmp_pat
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     notebook = nbformat.read(ROOT / "train_model.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=110, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    NotebookClient(notebook, timeout=110, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
 
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -79,7 +79,8 @@ def test_thin_and_thick_strokes_fill_the_20_pixel_box(width):
 
 def test_a_transparent_canvas_is_read_as_white_paper_not_a_black_square(seven):
     transparent = normalize.normalize_digit(
-        decode.decode_image(encode(canvas_from_mnist(seven, background="transparent"))))
+        decode.decode_image(encode(canvas_from_mnist(seven, background="transparent")))
+    )
     white = normalize.normalize_digit(decode.decode_image(encode(canvas_from_mnist(seven, background="white"))))
     assert np.abs(transparent - white).max() < 0.02
     assert transparent.mean() < 0.3  # a black square would be all ink
@@ -91,8 +92,11 @@ def test_white_ink_on_black_reads_like_black_ink_on_white(seven):
     assert np.abs(light_on_dark - dark_on_light).max() < 0.02
 
 
-@pytest.mark.parametrize(("paper", "ink"), [(0.38, 0.05), (0.7, 0.2), (0.3, 0.85)],
-                         ids=["dim photo of white paper", "bright photo", "chalk on a board"])
+@pytest.mark.parametrize(
+    ("paper", "ink"),
+    [(0.38, 0.05), (0.7, 0.2), (0.3, 0.85)],
+    ids=["dim photo of white paper", "bright photo", "chalk on a board"],
+)
 def test_a_photo_keeps_its_ink_as_ink_whatever_the_papers_level(seven, paper, ink):
     # A dim phone photo of white paper is darker than mid-grey (a Sudoku cell at 0.33-0.44): its paper's
     # level alone made the paper "ink" and left only the edges of the digit's strokes (a 1 read as "11").
@@ -143,8 +147,12 @@ def test_other_formats_decode(seven, fmt):
 
 @pytest.mark.parametrize(
     "blank",
-    [Image.new("RGBA", (280, 280), (0, 0, 0, 0)), Image.new("RGB", (280, 280), "white"),
-     Image.new("L", (64, 64), 0), Image.new("L", (64, 64), 128)],
+    [
+        Image.new("RGBA", (280, 280), (0, 0, 0, 0)),
+        Image.new("RGB", (280, 280), "white"),
+        Image.new("L", (64, 64), 0),
+        Image.new("L", (64, 64), 128),
+    ],
     ids=["transparent", "white", "black", "grey"],
 )
 def test_an_image_with_no_ink_raises_empty_image_error(blank):
@@ -152,8 +160,9 @@ def test_an_image_with_no_ink_raises_empty_image_error(blank):
         normalize.normalize_digit(decode.decode_image(encode(blank)))
 
 
-@pytest.mark.parametrize("data", [b"", b"hello, world", b"\x89PNG\r\n\x1a\n" + b"\0" * 40],
-                         ids=["empty", "text", "truncated png"])
+@pytest.mark.parametrize(
+    "data", [b"", b"hello, world", b"\x89PNG\r\n\x1a\n" + b"\0" * 40], ids=["empty", "text", "truncated png"]
+)
 def test_bytes_that_are_not_an_image_raise_image_decode_error(data):
     with pytest.raises(decode.ImageDecodeError):
         decode.decode_image(data)

@@ -31,7 +31,7 @@ def test_a_number_with_clear_gaps_is_read_digit_by_digit_with_boxes(litert_model
     picks = [3, 2, 1, 18]  # MNIST test digits 0, 1, 2, 3
     number = np.full((40, 4 * 44), 255, np.uint8)
     for slot, i in enumerate(picks):
-        number[6:34, 8 + 44 * slot: 36 + 44 * slot] = 255 - images[i]
+        number[6:34, 8 + 44 * slot : 36 + 44 * slot] = 255 - images[i]
     reading = read.predict_image(encode_png(number), litert_model)
     assert reading.number == "".join(str(labels[i]) for i in picks)
     for slot, digit in enumerate(reading.digits):
@@ -79,8 +79,7 @@ def test_marks_that_are_not_digits_are_answered_not_a_digit(real_client, kind):
 
 @pytest.mark.parametrize("style", ["1 flag base", "7 crossed", "4 closed", "9 curled", "9 loop"])
 def test_european_styles_drawn_on_the_canvas_are_read(real_client, style):
-    response = real_client.post("/predict", data=encode(stroke_digit(style, width=18)),
-                                content_type="image/png")
+    response = real_client.post("/predict", data=encode(stroke_digit(style, width=18)), content_type="image/png")
     body = response.get_json()
     assert body["number"] == style[0], body["number"]
     assert body["not_a_digit"] is False and body["digits"][0]["not_digit_probability"] < 0.5
@@ -166,8 +165,9 @@ def _leaning_number(digits: str, shear: float, gap: int, pen: int) -> bytes:
     return encode_png(rgba)
 
 
-@pytest.mark.parametrize("digits, shear, pen",
-                         [("1000", 0.6, 14), ("1000", 0.8, 14), ("1000", 0.8, 6), ("010", 0.8, 14)])
+@pytest.mark.parametrize(
+    "digits, shear, pen", [("1000", 0.6, 14), ("1000", 0.8, 14), ("1000", 0.8, 6), ("010", 0.8, 14)]
+)
 def test_a_number_leaning_as_a_forward_hand_writes_it_is_read_digit_by_digit(real_client, digits, shear, pen):
     # Leaned 30-40 degrees with its digits touching, each loop shares columns with its neighbours and no upright
     # cut parts them: "1000" was read "1227" or "16227", and "010" "67" by segments. Mode auto reads the line whole

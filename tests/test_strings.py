@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import evaluation
+import evaluation_strings
 from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, digits_probability, text_of
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line, find_lines
 from recognizer.normalize import label_components
@@ -32,7 +32,7 @@ def test_best_path_merges_repeats_and_drops_blanks():
     characters, confidence = best_path(frames("_33_3__7.55_0"))
     assert "".join(c.char for c in characters) == "337.50"
     assert [(c.first, c.last) for c in characters][:2] == [(1, 2), (4, 4)]
-    assert confidence == pytest.approx(0.9 ** 13, rel=1e-5)
+    assert confidence == pytest.approx(0.9**13, rel=1e-5)
 
 
 def test_the_digits_probability_ignores_separators_and_blanks_and_is_zero_without_digits():
@@ -54,10 +54,10 @@ def test_read_rate_keeps_the_most_confident_within_the_error():
     confidences = np.linspace(1, 0, 200)
     correct = np.ones(200, bool)
     correct[[5, 150, 160]] = False  # one early mistake is within 1% of 100 readings, three are not of 200
-    rate, threshold = evaluation.read_rate(confidences, correct)
+    rate, threshold = evaluation_strings.read_rate(confidences, correct)
     assert rate == pytest.approx(150 / 200)
     assert threshold == pytest.approx(confidences[149])
-    assert evaluation.read_rate([0.9], [False]) == (0.0, float("inf"))
+    assert evaluation_strings.read_rate([0.9], [False]) == (0.0, float("inf"))
 
 
 def number_image(text: str, seed: int, mnist_test, height: int = 120) -> np.ndarray:
@@ -74,7 +74,7 @@ def test_the_line_is_found_inside_a_scan_with_a_margin_a_rule_and_a_cross(mnist_
     page = np.full((160, 420), 235, np.uint8)
     page[:, :30] = 10  # the scanner's black margin
     page[:, 300:303] = 40  # a column rule
-    page[50: 50 + number.shape[0], 80: 80 + number.shape[1]] = number[:, : 220]
+    page[50 : 50 + number.shape[0], 80 : 80 + number.shape[1]] = number[:, :220]
     cross = Image.fromarray(page)
     ImageDraw.Draw(cross).line([(340, 60), (370, 90)], fill=30, width=3)
     ImageDraw.Draw(cross).line([(340, 90), (370, 60)], fill=30, width=3)
@@ -90,7 +90,7 @@ def test_the_line_is_found_inside_a_scan_with_a_margin_a_rule_and_a_cross(mnist_
 def test_a_cross_larger_than_the_digits_does_not_hide_a_small_number(real_client, mnist_test):
     number = number_image("58", 4, mnist_test, height=48)
     page = np.full((120, 400), 235, np.uint8)
-    page[40: 40 + number.shape[0], 60: 60 + number.shape[1]] = number
+    page[40 : 40 + number.shape[0], 60 : 60 + number.shape[1]] = number
     cross = Image.fromarray(page)
     ImageDraw.Draw(cross).line([(300, 30), (350, 85)], fill=20, width=4)  # more ink than either digit
     ImageDraw.Draw(cross).line([(300, 85), (350, 30)], fill=20, width=4)
@@ -126,14 +126,18 @@ def test_the_mode_chooses_the_reader(real_client, mnist_test):
 
 
 def test_a_price_keeps_its_decimal_point(real_client, mnist_test):
-    body = real_client.post("/predict", data=encode_png(number_image("37.50", 11, mnist_test)),
-                            content_type="image/png").get_json()
+    body = real_client.post(
+        "/predict", data=encode_png(number_image("37.50", 11, mnist_test)), content_type="image/png"
+    ).get_json()
     assert (body["text"], body["number"]) == ("37.50", "3750")
     assert len(body["digits"]) == 4 and len(body["skipped"]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: the string reader reads this line '45078' (the 6 as a 0, the faint 8 "
-                   "over the 7 lost); kept so the day it reads right is seen")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21: the string reader reads this line '45078' (the 6 as a 0, the faint 8 "
+    "over the 7 lost); kept so the day it reads right is seen",
+)
 def test_touching_digits_on_ruled_paper_read_right(real_client, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(45678)
@@ -148,19 +152,22 @@ def test_touching_digits_on_ruled_paper_read_right(real_client, mnist_test):
     height, width = ink.shape
     page = np.clip(0.93 - 0.8 * ink, 0, 1)
     for y in range(int(height * 0.78), height, max(8, height // 2)):
-        page[y: y + 2] = 0.55  # ruled lines across the sheet
+        page[y : y + 2] = 0.55  # ruled lines across the sheet
     data = encode(Image.fromarray(np.round(page * 255).astype(np.uint8)), "JPEG", quality=85)
     assert real_client.post("/predict", data=data, content_type="image/jpeg").get_json()["number"] == "45678"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: the line is found beside the larger cross now, but Otsu's threshold "
-                   "in the photo path cuts the faint bar of the 14 px 7, read '311'")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21: the line is found beside the larger cross now, but Otsu's threshold "
+    "in the photo path cuts the faint bar of the 14 px 7, read '311'",
+)
 def test_a_small_row_number_inside_a_scanned_crop_reads_right(real_client, mnist_test):
     number = number_image("317", 8, mnist_test, height=34)
     page = np.full((140, 520), 228, np.uint8)
     page[:, :40] = 15  # the scanner's margin
     page[:, 200:203] = 60  # the register's column rule
-    page[55: 55 + number.shape[0], 90: 90 + min(number.shape[1], 100)] = number[:, :100]
+    page[55 : 55 + number.shape[0], 90 : 90 + min(number.shape[1], 100)] = number[:, :100]
     image = Image.fromarray(page)
     ImageDraw.Draw(image).line([(430, 50), (455, 80)], fill=20, width=3)  # a cross in the next column
     ImageDraw.Draw(image).line([(430, 80), (455, 50)], fill=20, width=3)
@@ -173,7 +180,7 @@ def test_boxes_are_in_the_pixels_of_a_large_photo(real_client, mnist_test):
     number = number_image("2026", 9, mnist_test, height=600)
     page = np.full((3000, 4000), 240, np.uint8)
     top, left = 1200, 900
-    page[top: top + number.shape[0], left: left + number.shape[1]] = number
+    page[top : top + number.shape[0], left : left + number.shape[1]] = number
     data = encode(Image.fromarray(page), "JPEG", quality=90)
     body = real_client.post("/predict", data=data, content_type="image/jpeg").get_json()
     assert body["number"] == "2026"
@@ -219,7 +226,8 @@ def test_each_digit_of_a_number_is_boxed_where_its_ink_is(real_client, mnist_tes
         x, _, w, _ = digit["box"]
         assert x <= left + 3 and x + w >= right - 3  # the whole digit
         assert w <= (right - left) * 1.25  # and not its neighbours
-    images = [np.asarray(Image.open(io.BytesIO(base64.b64decode(d["preprocessed"].split(",", 1)[1]))))
-              for d in body["digits"]]
+    images = [
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(d["preprocessed"].split(",", 1)[1])))) for d in body["digits"]
+    ]
     assert all(i.shape == (28, 28) for i in images)  # each digit's own 28x28, for the page to show beside it
     assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])

@@ -103,7 +103,7 @@ def test_slant_is_positive_for_a_forward_lean_and_zero_for_an_upright_bar():
     upright[2:18, 9:11] = 1.0
     forward = np.zeros((20, 20), np.float32)
     for row in range(2, 18):  # the top to the right, one pixel across for two down
-        forward[row, 14 - (row - 2) // 2: 16 - (row - 2) // 2] = 1.0
+        forward[row, 14 - (row - 2) // 2 : 16 - (row - 2) // 2] = 1.0
     assert slant(upright) == pytest.approx(0.0, abs=1e-9)
     assert slant(forward) == pytest.approx(0.5, abs=0.05)
     assert slant(np.zeros((5, 5))) == 0.0

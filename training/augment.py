@@ -48,8 +48,9 @@ def augment(images, seed=None):
     b2 = centre - b0 * centre - b1 * centre - shift_y
     zeros = ops.zeros_like(angle)
     transforms = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    images = ops.image.affine_transform(images, transforms, interpolation="bilinear", fill_mode="constant",
-                                        fill_value=0.0, data_format="channels_last")
+    images = ops.image.affine_transform(
+        images, transforms, interpolation="bilinear", fill_mode="constant", fill_value=0.0, data_format="channels_last"
+    )
     return ops.clip(images, 0.0, 1.0)
 
 

@@ -13,8 +13,9 @@ from synth.scenes import rephotograph
 CELL_REPHOTOS = 2  # each real training cell is also read as this many new photos of it (synth.scenes.rephotograph)
 
 
-def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None,
-                           rephotos: int = CELL_REPHOTOS) -> tuple[np.ndarray, np.ndarray]:
+def realworld_cell_samples(
+    rng: np.random.Generator, data_dir=None, cells=None, rephotos: int = CELL_REPHOTOS
+) -> tuple[np.ndarray, np.ndarray]:
     """Samples from ``sudoku_cells_train`` (real phone photos, trainable) as the pipeline sees them.
 
     Each cell is read as it is and ``rephotos`` more times as ``synth.scenes.rephotograph`` cuts and exposes
@@ -41,9 +42,11 @@ def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None,
         height, width = segmentation.shape
         chosen = []
         if label.isdigit():
+
             def central(digit, height=height, width=width):
                 x, y, w, h = digit.box
                 return abs(x + w / 2 - width / 2) < 0.35 * width and abs(y + h / 2 - height / 2) < 0.35 * height
+
             candidates = [(float(d.image.sum()), span, d) for span, d in rendered if central(d)]
             if not candidates:
                 continue
@@ -52,7 +55,7 @@ def realworld_cell_samples(rng: np.random.Generator, data_dir=None, cells=None,
             others = [d for span, d in rendered if span[1] < best_span[0] or span[0] > best_span[1]]
         else:
             others = [d for _, d in rendered]
-        for i in rng.permutation(len(others))[:3 if not label.isdigit() else 2]:
+        for i in rng.permutation(len(others))[: 3 if not label.isdigit() else 2]:
             chosen.append((others[i].image, NOT_A_DIGIT))
         for image, target in chosen:
             xs.append(np.round(image * 255).astype(np.uint8))

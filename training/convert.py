@@ -14,12 +14,15 @@ def convert_if_possible(keras_path: Path, tflite_path: Path) -> None:
     try:
         convert_to_tflite(keras_path, tflite_path)
     except ImportError:
-        print(f"TensorFlow is not installed: run `python model.py convert --model {keras_path}` where it is",
-              file=sys.stderr)
+        print(
+            f"TensorFlow is not installed: run `python model.py convert --model {keras_path}` where it is",
+            file=sys.stderr,
+        )
 
 
-def convert_to_tflite(keras_path: str | os.PathLike = KERAS_MODEL_PATH,
-                      tflite_path: str | os.PathLike = TFLITE_MODEL_PATH) -> Path:
+def convert_to_tflite(
+    keras_path: str | os.PathLike = KERAS_MODEL_PATH, tflite_path: str | os.PathLike = TFLITE_MODEL_PATH
+) -> Path:
     """Convert a saved Keras model to a float32 LiteRT (TensorFlow Lite) flatbuffer.
 
     The .h5 stays the source of truth; the .tflite is what the server runs. No quantisation, so

@@ -117,7 +117,8 @@ def train(
     )
     start = time.perf_counter()
     fit = trainer.fit(
-        to_model_input(x_fit), y_fit,
+        to_model_input(x_fit),
+        y_fit,
         batch_size=batch_size,
         epochs=epochs,
         shuffle=True,
@@ -156,8 +157,9 @@ def train(
     return TrainResult(model, history, test_accuracy, seconds, keras_path, tflite_path)
 
 
-def mnist_split(data_dir=None, seed: int = SEED, train_limit: int | None = None,
-                validation_size: int = VALIDATION_SIZE):
+def mnist_split(
+    data_dir=None, seed: int = SEED, train_limit: int | None = None, validation_size: int = VALIDATION_SIZE
+):
     """Split MNIST's training images by ``seed``: ((x_fit, y_fit), (x_val, y_val), rng), uint8 (N, 28, 28) and (N,).
 
     ``train_limit`` keeps that many images in all; at most a fifth of them go to validation. ``rng`` is the
@@ -203,8 +205,10 @@ def _load_for_training(path: str | os.PathLike):
 
     model = keras.models.load_model(path, compile=False)
     if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != NUM_CLASSES:
-        raise ValueError(f"{path} maps {model.input_shape} to {model.output_shape}, not {(None, *INPUT_SHAPE)} to "
-                         f"{(None, NUM_CLASSES)}: train it anew with `python model.py train`.")
+        raise ValueError(
+            f"{path} maps {model.input_shape} to {model.output_shape}, not {(None, *INPUT_SHAPE)} to "
+            f"{(None, NUM_CLASSES)}: train it anew with `python model.py train`."
+        )
     return model
 
 
@@ -216,8 +220,9 @@ def load_extra_data(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """
     with np.load(path) as data:
         if "images" not in data or "labels" not in data:
-            raise ValueError(f"{path} has no 'images' and 'labels' arrays: "
-                             "write it with `flask --app app corrections export`.")
+            raise ValueError(
+                f"{path} has no 'images' and 'labels' arrays: write it with `flask --app app corrections export`."
+            )
         images, labels = data["images"].astype(np.uint8), data["labels"].astype(np.uint8)
     if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels) or (labels > 10).any():
         raise ValueError(f"{path}: images {images.shape} and labels {labels.shape} are not (N, 28, 28) and (N,) 0..10.")

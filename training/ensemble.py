@@ -12,8 +12,9 @@ from training.digits import TrainResult, mnist_test_accuracy, train
 from training.network import HISTORY_FILENAME, MEMBERS, SEED, build_ensemble
 
 
-def train_ensemble(members: int = MEMBERS, output_dir: str | os.PathLike = ROOT, seed: int = SEED,
-                   data_dir=None, **options) -> TrainResult:
+def train_ensemble(
+    members: int = MEMBERS, output_dir: str | os.PathLike = ROOT, seed: int = SEED, data_dir=None, **options
+) -> TrainResult:
     """Train ``members`` CNNs from seeds ``seed``, ``seed + 1``, ... and save their average.
 
     Each member is trained by ``train`` (``options`` are its keyword arguments) into
@@ -24,14 +25,25 @@ def train_ensemble(members: int = MEMBERS, output_dir: str | os.PathLike = ROOT,
     if members == 1:
         return train(data_dir, output_dir, seed=seed, **options)
     output_dir = Path(output_dir)
-    results = [train(data_dir, output_dir / "members" / f"seed-{seed + i}", seed=seed + i, **options)
-               for i in range(members)]
-    return combine([r.keras_path for r in results], output_dir, data_dir, options.get("test_limit"),
-                   seconds=sum(r.seconds for r in results))
+    results = [
+        train(data_dir, output_dir / "members" / f"seed-{seed + i}", seed=seed + i, **options) for i in range(members)
+    ]
+    return combine(
+        [r.keras_path for r in results],
+        output_dir,
+        data_dir,
+        options.get("test_limit"),
+        seconds=sum(r.seconds for r in results),
+    )
 
 
-def combine(member_paths: list, output_dir: str | os.PathLike = ROOT, data_dir=None,
-            test_limit: int | None = None, seconds: float | None = None) -> TrainResult:
+def combine(
+    member_paths: list,
+    output_dir: str | os.PathLike = ROOT,
+    data_dir=None,
+    test_limit: int | None = None,
+    seconds: float | None = None,
+) -> TrainResult:
     """Average saved member models into ``output_dir``/mnist_cnn.h5 (+ .tflite), score it on MNIST test.
 
     The members' ``training_history.json`` files are gathered into the ensemble's.
@@ -49,7 +61,11 @@ def combine(member_paths: list, output_dir: str | os.PathLike = ROOT, data_dir=N
     convert_if_possible(keras_path, tflite_path)
     records = [json.loads((Path(p).parent / HISTORY_FILENAME).read_text()) for p in member_paths]
     seconds = seconds if seconds is not None else sum(r["training_seconds"] for r in records)
-    record = {"members": records, "test_accuracy": test_accuracy, "test_images": test_images,
-              "training_seconds": round(seconds, 1)}
+    record = {
+        "members": records,
+        "test_accuracy": test_accuracy,
+        "test_images": test_images,
+        "training_seconds": round(seconds, 1),
+    }
     (output_dir / HISTORY_FILENAME).write_text(json.dumps(record, indent=1) + "\n")
     return TrainResult(ensemble, records[0]["history"], test_accuracy, seconds, keras_path, tflite_path)

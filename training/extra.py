@@ -24,8 +24,14 @@ from training.cells import realworld_cell_samples
 from training.network import SEED
 
 # Samples per unit of ``extra_scale`` (the committed model: scale 1). Scenes give several samples each.
-EXTRA_COUNTS = {"non-digits": 36_000, "printed digits": 14_000, "styled digits": 8_000, "slanted digits": 8_000,
-                "cell scenes": 16_000, "amount scenes": 7_000}
+EXTRA_COUNTS = {
+    "non-digits": 36_000,
+    "printed digits": 14_000,
+    "styled digits": 8_000,
+    "slanted digits": 8_000,
+    "cell scenes": 16_000,
+    "amount scenes": 7_000,
+}
 CELL_CONTENTS = ("digit", "digit", "digit", "blank", "blank", "candidates")
 
 
@@ -72,6 +78,7 @@ def _amount_scene(i: int, rng: np.random.Generator, mnist_digits):
 
 def _item_by_item(make):
     """A builder that makes ``count`` items with ``make(i, rng, mnist_digits)`` -> (x, y) or None."""
+
     def build(count: int, rng: np.random.Generator, mnist_digits) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = [], []
         for i in range(count):
@@ -82,6 +89,7 @@ def _item_by_item(make):
         if not xs:
             return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros(0, np.uint8)
         return np.concatenate(xs), np.concatenate(ys).astype(np.uint8)
+
     return build
 
 
@@ -116,13 +124,13 @@ def _without_one_like_negatives(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     Scenes make them (a grid line's remains in a cell, a slash between digits); taught as negatives they
     made real 1s "not a digit" (49 of USPS's 264 1s with the first 11-class model).
     """
-    keep = np.array([label != NOT_A_DIGIT or not one_like(image / 255.0) for image, label in zip(x, y)],
-                    bool)
+    keep = np.array([label != NOT_A_DIGIT or not one_like(image / 255.0) for image, label in zip(x, y)], bool)
     return x[keep], y[keep]
 
 
-def extra_training_set(mnist_digits, scale: float = 1.0, seed: int = SEED, workers: int | None = None,
-                       realworld: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def extra_training_set(
+    mnist_digits, scale: float = 1.0, seed: int = SEED, workers: int | None = None, realworld: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Make the training images MNIST lacks: (x uint8 (N, 28, 28), ink = 255; y uint8 (N,), 10 = not a digit).
 
     ``mnist_digits``: (images, labels) of MNIST's training split (partial digits and handwritten scenes are
@@ -144,7 +152,7 @@ def extra_training_set(mnist_digits, scale: float = 1.0, seed: int = SEED, worke
             keep = max(1, round(len(images) * min(1.0, scale)))  # a small scale (a test) takes a few cells
             images, labels = images[:keep], labels[:keep]
             for c, start in enumerate(range(0, len(images), 250)):
-                cells = (images[start: start + 250], labels[start: start + 250])
+                cells = (images[start : start + 250], labels[start : start + 250])
                 jobs.append(("sudoku_cells_train", len(cells[0]), seed * 1000 + 900_000 + c, cells))
         except FileNotFoundError:
             print("sudoku_cells_train not found: training without it", file=sys.stderr)

@@ -36,8 +36,15 @@ RECIPE = {
 }
 
 
-def rebuild(output_dir: str | os.PathLike = ROOT, recipe: dict | None = None, data_dir=None,
-            work_dir: str | os.PathLike | None = None, verbose="auto", log=print, **limits) -> TrainResult:
+def rebuild(
+    output_dir: str | os.PathLike = ROOT,
+    recipe: dict | None = None,
+    data_dir=None,
+    work_dir: str | os.PathLike | None = None,
+    verbose="auto",
+    log=print,
+    **limits,
+) -> TrainResult:
     """Train the digit network by ``RECIPE`` (``recipe`` overrides it) into ``output_dir``.
 
     Members go to ``work_dir``/members/seed-N (default ``output_dir``/../runs/rebuild beside the project),
@@ -64,18 +71,38 @@ def rebuild(output_dir: str | os.PathLike = ROOT, recipe: dict | None = None, da
     members = []
     for i in range(recipe["members"]):
         log(f"member {i + 1}/{recipe['members']}: {recipe['member_epochs']} epochs from fresh weights, seed {seed + i}")
-        members.append(train(data_dir, work_dir / "members" / f"seed-{seed + i}", recipe["member_epochs"],
-                             recipe["batch_size"], seed=seed + i, extra_scale=scale,
-                             extra_cache=extra_cache(seed + i), verbose=verbose,
-                             learning_rate=recipe["member_learning_rate"], **limits))
+        members.append(
+            train(
+                data_dir,
+                work_dir / "members" / f"seed-{seed + i}",
+                recipe["member_epochs"],
+                recipe["batch_size"],
+                seed=seed + i,
+                extra_scale=scale,
+                extra_cache=extra_cache(seed + i),
+                verbose=verbose,
+                learning_rate=recipe["member_learning_rate"],
+                **limits,
+            )
+        )
         log(f"member {i + 1}: MNIST test {members[-1].test_accuracy:.4%}")
     average = combine([m.keras_path for m in members], work_dir / "average", data_dir, limits.get("test_limit"))
     log(f"average of {len(members)}: MNIST test {average.test_accuracy:.4%}")
     fine_seed = seed + recipe["members"]
     log(f"fine-tuning the average: {recipe['finetune_epochs']} epochs, seed {fine_seed}")
-    result = train(data_dir, output_dir, recipe["finetune_epochs"], recipe["batch_size"], seed=fine_seed,
-                   extra_scale=scale, extra_cache=extra_cache(fine_seed), verbose=verbose,
-                   init_model=average.keras_path, learning_rate=recipe["finetune_learning_rate"], **limits)
+    result = train(
+        data_dir,
+        output_dir,
+        recipe["finetune_epochs"],
+        recipe["batch_size"],
+        seed=fine_seed,
+        extra_scale=scale,
+        extra_cache=extra_cache(fine_seed),
+        verbose=verbose,
+        init_model=average.keras_path,
+        learning_rate=recipe["finetune_learning_rate"],
+        **limits,
+    )
     log(f"fine-tuned: MNIST test {result.test_accuracy:.4%}")
 
     record_path = output_dir / HISTORY_FILENAME
@@ -107,10 +134,16 @@ def data_hashes(data_dir, extra_sets: list[Path]) -> dict[str, str]:
 def _commit() -> str:
     """HEAD's hash, with " and uncommitted changes" when tracked files differ from it; "unknown" outside git."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head} and uncommitted changes" if changed else head

@@ -74,8 +74,9 @@ class FreshLines:
         self.pool = self.results = None
         if self.count:
             self.pool = multiprocessing.get_context("spawn").Pool(1)
-            self.results = self.pool.imap(_synthetic_chunk, [(seed * 1000 + 100 + k, chunk, "train")
-                                                             for k in range(self.count)])
+            self.results = self.pool.imap(
+                _synthetic_chunk, [(seed * 1000 + 100 + k, chunk, "train") for k in range(self.count)]
+            )
 
     def refresh(self, step: int) -> None:
         """Before ``step`` (1-based): replace the next chunk of lines when it is that chunk's turn."""
@@ -111,10 +112,12 @@ def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
     # Pillow maps each output pixel back to an input pixel; keep the centre in place.
     centre_out = np.array([out_w / 2, height / 2])
     matrix[:, 2] = np.array([width / 2, height / 2]) - matrix[:, :2] @ centre_out
-    image = Image.fromarray(grey).transform((out_w, height), Image.Transform.AFFINE, tuple(matrix.ravel()),
-                                            Image.Resampling.BILINEAR, fillcolor=fill)
-    grey = np.clip(np.asarray(image, np.float32) ** rng.uniform(0.7, 1.4) * rng.uniform(0.85, 1.1)
-                   + rng.uniform(-0.08, 0.08), 0, 1)
+    image = Image.fromarray(grey).transform(
+        (out_w, height), Image.Transform.AFFINE, tuple(matrix.ravel()), Image.Resampling.BILINEAR, fillcolor=fill
+    )
+    grey = np.clip(
+        np.asarray(image, np.float32) ** rng.uniform(0.7, 1.4) * rng.uniform(0.85, 1.1) + rng.uniform(-0.08, 0.08), 0, 1
+    )
     return decode_image(camera(grey, rng, quality=(50, 95)))
 
 
@@ -142,7 +145,7 @@ def pack(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def unpack(blob: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
     """The lines that ``pack`` packed."""
-    return [blob[:, offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return [blob[:, offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
 def batch(lines: list[np.ndarray], indices) -> tuple[np.ndarray, np.ndarray]:

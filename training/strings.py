@@ -96,8 +96,13 @@ def merged_log_probs(logits):
     return tf.concat([log_probs[..., :NUM_DIGITS], rest], axis=-1)
 
 
-def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, data_dir=None,
-                  work_dir: Path = ROOT / "runs" / "strings", log=print) -> dict:
+def train_strings(
+    output: Path = STRING_KERAS_PATH,
+    config: dict | None = None,
+    data_dir=None,
+    work_dir: Path = ROOT / "runs" / "strings",
+    log=print,
+) -> dict:
     """Train the string reader and save it (.keras and .tflite beside it, with its record).
 
     ``config``: overrides of ``CONFIG``: from fresh weights, or from ``init``'s (fine-tuning, on fresh data when
@@ -127,9 +132,8 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
 
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     order = np.random.default_rng(seed).permutation(len(images))
-    holdout, trainable = order[: config["holdout"]], order[config["holdout"]:]
-    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"],
-                                  data_seed)
+    holdout, trainable = order[: config["holdout"]], order[config["holdout"] :]
+    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"], data_seed)
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
     sources = [(synth, synth_texts, False), (real, real_texts, True)]
@@ -138,19 +142,32 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     if config["init"]:
         model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
         log(f"starting from {config['init']}")
-    schedule = keras.optimizers.schedules.CosineDecay(config["learning_rate"], config["steps"], alpha=0.02,
-                                                      warmup_target=None)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config["learning_rate"], config["steps"], alpha=0.02, warmup_target=None
+    )
     optimizer = keras.optimizers.Adam(schedule, clipnorm=5.0)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, LINE_HEIGHT, None, 1]), tf.TensorSpec([None, None], tf.int32),
-                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32),
-                                  tf.TensorSpec([None], tf.bool)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, LINE_HEIGHT, None, 1]),
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.bool),
+        ]
+    )
     def step(x, targets, target_lengths, frames, digits_only):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
             full = tf.nn.ctc_loss(targets, logits, target_lengths, frames, logits_time_major=False, blank_index=BLANK)
-            merged = tf.nn.ctc_loss(targets, merged_log_probs(logits), target_lengths, frames,
-                                    logits_time_major=False, blank_index=NUM_DIGITS)
+            merged = tf.nn.ctc_loss(
+                targets,
+                merged_log_probs(logits),
+                target_lengths,
+                frames,
+                logits_time_major=False,
+                blank_index=NUM_DIGITS,
+            )
             loss = tf.reduce_mean(tf.where(digits_only, merged, full))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -162,8 +179,11 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
         for number in range(1, config["steps"] + 1):
             fresh.refresh(number)
             n_real = rng.binomial(config["batch_size"], config["real_share"])
-            parts = [(lines, texts, digits_only, rng.integers(0, len(texts), n))
-                     for (lines, texts, digits_only), n in zip(sources, (config["batch_size"] - n_real, n_real)) if n]
+            parts = [
+                (lines, texts, digits_only, rng.integers(0, len(texts), n))
+                for (lines, texts, digits_only), n in zip(sources, (config["batch_size"] - n_real, n_real))
+                if n
+            ]
             xs, widths, targets, flags = [], [], [], []
             for lines, texts, digits_only, indices in parts:
                 x, w = batch(lines, indices)
@@ -180,8 +200,10 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
             frames = (np.array(widths) // LINE_STRIDE).astype(np.int32)
             losses.append(float(step(x, dense, lengths, frames, np.array(flags))))
             if number % 250 == 0 or number == config["steps"]:
-                log(f"step {number}/{config['steps']}: CTC loss {np.mean(losses[-250:]):.3f} "
-                    f"({time.time() - started:.0f} s, {fresh.made * fresh.chunk:,} fresh lines)")
+                log(
+                    f"step {number}/{config['steps']}: CTC loss {np.mean(losses[-250:]):.3f} "
+                    f"({time.time() - started:.0f} s, {fresh.made * fresh.chunk:,} fresh lines)"
+                )
     finally:
         fresh.close()
 
@@ -189,10 +211,14 @@ def train_strings(output: Path = STRING_KERAS_PATH, config: dict | None = None, 
     model.save(output)
     minutes = (time.time() - started) / 60
     record = {
-        "model": output.name, "config": config, "minutes": round(minutes, 1),
+        "model": output.name,
+        "config": config,
+        "minutes": round(minutes, 1),
         "command": " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else "",
-        "commit": commit, "real_training_amounts": int(len(trainable)),
-        "holdout_indices": [int(i) for i in holdout], "final_loss": float(np.mean(losses[-250:])),
+        "commit": commit,
+        "real_training_amounts": int(len(trainable)),
+        "holdout_indices": [int(i) for i in holdout],
+        "final_loss": float(np.mean(losses[-250:])),
     }
     output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     log(f"saved {output} ({minutes:.1f} min)")
@@ -233,8 +259,11 @@ def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_er
     wrong = np.cumsum(~np.array(correct)[order])
     ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
     threshold = float(np.array(confidences)[order][ok[-1]]) if ok.size else 1.0
-    record.update(holdout_exact=float(np.mean(correct)), threshold=threshold,
-                  holdout_read_rate=float((ok[-1] + 1) / len(order)) if ok.size else 0.0)
+    record.update(
+        holdout_exact=float(np.mean(correct)),
+        threshold=threshold,
+        holdout_read_rate=float((ok[-1] + 1) / len(order)) if ok.size else 0.0,
+    )
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -259,8 +288,9 @@ def _source_digest() -> str:
     reused."""
     import hashlib
 
-    files = sorted((ROOT / "synth").glob("*.py")) + [ROOT / "recognizer" / name for name in
-                                                     ("decode.py", "line.py", "lines.py", "normalize.py")]
+    files = sorted((ROOT / "synth").glob("*.py")) + [
+        ROOT / "recognizer" / name for name in ("decode.py", "line.py", "lines.py", "normalize.py")
+    ]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.read_bytes())
@@ -269,7 +299,8 @@ def _source_digest() -> str:
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
