@@ -214,6 +214,8 @@ def test_one_command_rebuilds_the_digit_network_from_fresh_weights_and_writes_it
         str(tmp_path / "net"),
         "--work-dir",
         str(tmp_path / "work"),
+        "--members",
+        "2",
         "--member-epochs",
         "1",
         "--finetune-epochs",

@@ -9,17 +9,16 @@ the recipe, the commit and the SHA-256 of every data file read (after FSDL's ``a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from datasets import mnist_dir, realworld_path
 from recognizer.mnist import ROOT
+from training import provenance
 from training.digits import TrainResult, extra_set, mnist_split, train
 from training.ensemble import combine
 from training.network import HISTORY_FILENAME
@@ -55,7 +54,7 @@ def rebuild(
     Returns the fine-tuning's ``TrainResult``.
     """
     recipe = {**RECIPE, **(recipe or {})}
-    started, commit = time.time(), _commit()
+    started, commit = time.time(), provenance.commit()
     output_dir = Path(output_dir)
     work_dir = Path(work_dir) if work_dir else ROOT / "runs" / "rebuild"
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -124,26 +123,5 @@ def rebuild(
 
 def data_hashes(data_dir, extra_sets: list[Path]) -> dict[str, str]:
     """SHA-256 of the MNIST files, ``sudoku_cells_train`` and the extra sets a rebuild read: name -> hex digest."""
-    paths = sorted(p for p in mnist_dir(data_dir).glob("*") if p.is_file() and p.suffix != ".md")
-    cells = realworld_path("sudoku_cells_train")
-    paths += [cells] if cells.is_file() else []
-    paths += [p for p in extra_sets if p.is_file()]
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
-
-
-def _commit() -> str:
-    """HEAD's hash, with " and uncommitted changes" when tracked files differ from it; "unknown" outside git."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head} and uncommitted changes" if changed else head
+    mnist = sorted(p for p in mnist_dir(data_dir).glob("*") if p.is_file() and p.suffix != ".md")
+    return provenance.sha256_files([*mnist, realworld_path("sudoku_cells_train"), *extra_sets])

@@ -14,7 +14,6 @@ network is not taught that a written "." is nothing, nor that it must be one.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from recognizer.ctc import BLANK, NUM_STRING_CLASSES
 from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import NUM_DIGITS, ROOT
+from training import provenance
 from training.string_data import FreshLines, batch, encode_text, pack, real_lines, synthetic_lines, unpack
 
 STRING_MODEL_NAME = "digit_strings"
@@ -119,7 +119,7 @@ def train_strings(
     seed = config["seed"]
     data_seed = seed if config["data_seed"] is None else int(config["data_seed"])
     keras.utils.set_random_seed(data_seed)
-    started, commit = time.time(), _commit()  # the code the run starts from, whatever is committed meanwhile
+    started, commit = time.time(), provenance.commit()  # the code the run starts from, whatever is committed meanwhile
     work_dir.mkdir(parents=True, exist_ok=True)
     cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
     if cache.exists():
@@ -295,12 +295,3 @@ def _source_digest() -> str:
     for path in files:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
