@@ -1,4 +1,4 @@
-"""The string reader: its network, its training data (synthetic lines, then real cheque amounts) and training.
+"""The string reader: its network, its training (on the lines of ``training.string_data``), threshold and conversion.
 
 The network reads a normalised line (``recognizer.line``: (32, W, 1) float32, ink = 1) into W/4 frames of
 logits over ``recognizer.ctc.ALPHABET`` and a blank, trained with CTC (Graves et al., 2006). A convolutional
