@@ -28,6 +28,11 @@ from training.ensemble import combine, train_ensemble
 from training.network import BATCH_SIZE, EPOCHS, EXTRA_SCALE, LEARNING_RATE, MEMBERS, SEED
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict:
+    """The options among ``names`` given on the command line (not None): name -> value, to override a config."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +98,7 @@ def _main(argv=None) -> int:
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     p_strings.add_argument(
         "--filters",
+        type=lambda text: [int(f) for f in text.split(",")],
         default=None,
         help="the five convolutions' widths, comma-separated (default: training.strings.CONFIG)",
     )
@@ -139,16 +145,7 @@ def _main(argv=None) -> int:
     elif args.command == "rebuild":
         from training.rebuild import rebuild
 
-        recipe = {
-            k: v
-            for k, v in (
-                ("members", args.members),
-                ("member_epochs", args.member_epochs),
-                ("finetune_epochs", args.finetune_epochs),
-                ("extra_scale", args.extra_scale),
-            )
-            if v is not None
-        }
+        recipe = _given(args, "members", "member_epochs", "finetune_epochs", "extra_scale")
         limits = {"train_limit": args.train_limit} if args.train_limit else {}
         result = rebuild(
             args.output_dir,
@@ -166,21 +163,18 @@ def _main(argv=None) -> int:
     elif args.command == "train-strings":
         from training import strings
 
-        overrides = {
-            k: v
-            for k, v in (
-                ("steps", args.steps),
-                ("synthetic", args.synthetic),
-                ("init", args.init),
-                ("learning_rate", args.learning_rate),
-                ("data_seed", args.data_seed),
-                ("filters", args.filters and [int(f) for f in args.filters.split(",")]),
-                ("frame_units", args.frame_units),
-                ("fresh_every", args.fresh_every),
-                ("fresh_chunk", args.fresh_chunk),
-            )
-            if v is not None
-        }
+        overrides = _given(
+            args,
+            "steps",
+            "synthetic",
+            "init",
+            "learning_rate",
+            "data_seed",
+            "filters",
+            "frame_units",
+            "fresh_every",
+            "fresh_chunk",
+        )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
         record = strings.choose_threshold(output, args.realworld_dir)

@@ -86,8 +86,8 @@ def train(
     import keras
 
     keras.utils.set_random_seed(seed)
-    (x_fit, y_fit), (x_val, y_val), rng = mnist_split(data_dir, seed, train_limit, validation_size)
-    _, (x_test, y_test) = load_mnist(data_dir)
+    mnist_train, (x_test, y_test) = load_mnist(data_dir)
+    (x_fit, y_fit), (x_val, y_val), rng = mnist_split(mnist_train, seed, train_limit, validation_size)
     extra_count = 0
     if extra_scale:
         x_extra, y_extra = extra_set((x_fit, y_fit), extra_scale, seed, extra_cache)
@@ -157,14 +157,13 @@ def train(
     return TrainResult(model, history, test_accuracy, seconds, keras_path, tflite_path)
 
 
-def mnist_split(
-    data_dir=None, seed: int = SEED, train_limit: int | None = None, validation_size: int = VALIDATION_SIZE
-):
-    """Split MNIST's training images by ``seed``: ((x_fit, y_fit), (x_val, y_val), rng), uint8 (N, 28, 28) and (N,).
+def mnist_split(mnist_train, seed: int = SEED, train_limit: int | None = None, validation_size: int = VALIDATION_SIZE):
+    """Split MNIST's training (images, labels) by ``seed``: ((x_fit, y_fit), (x_val, y_val), rng), uint8
+    (N, 28, 28) and (N,).
 
     ``train_limit`` keeps that many images in all; at most a fifth of them go to validation. ``rng`` is the
     generator after the split, which ``train`` goes on drawing from."""
-    (x_train, y_train), _ = load_mnist(data_dir)
+    x_train, y_train = mnist_train
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x_train))
     if train_limit:

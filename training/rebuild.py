@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from datasets import mnist_dir, realworld_path
+from datasets import load_mnist, mnist_dir, realworld_path
 from recognizer.mnist import ROOT
 from training import provenance
 from training.digits import TrainResult, extra_set, mnist_split, train
@@ -64,8 +64,9 @@ def rebuild(
         return work_dir / f"extra-{run_seed}-{scale}-{limits.get('train_limit') or 'all'}.npz"
 
     runs = [seed + i for i in range(recipe["members"])] + [seed + recipe["members"]]
+    mnist_train, _ = load_mnist(data_dir)
     for run_seed in runs:  # every extra set first: its process pool forks, which JAX's threads do not survive
-        fit, _, _ = mnist_split(data_dir, run_seed, limits.get("train_limit"))
+        fit, _, _ = mnist_split(mnist_train, run_seed, limits.get("train_limit"))
         extra_set(fit, scale, run_seed, extra_cache(run_seed))
     members = []
     for i in range(recipe["members"]):

@@ -7,6 +7,7 @@ Lines are uint8 (32, W) arrays, ink = 255, as ``recognizer.line.find_line`` norm
 from __future__ import annotations
 
 import multiprocessing
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -26,14 +27,20 @@ def to_uint8(line: np.ndarray) -> np.ndarray:
     return np.round(line * 255).astype(np.uint8)
 
 
+@lru_cache(maxsize=1)
+def _mnist():
+    """MNIST's (train, test) splits, read once per process (``FreshLines``' process makes hundreds of chunks)."""
+    import datasets
+
+    return datasets.load_mnist()
+
+
 def _synthetic_chunk(args):
     """Make ``count`` lines from ``seed`` (a process pool's unit of work): (list of uint8 lines, list of texts)."""
     seed, count, part = args
-    import datasets
     from synth.strings import line_sample
 
-    (x, y), (x_test, y_test) = datasets.load_mnist()
-    mnist = (x, y) if part == "train" else (x_test, y_test)
+    mnist = _mnist()[0 if part == "train" else 1]
     rng = np.random.default_rng(seed)
     lines, texts = [], []
     while len(lines) < count:
