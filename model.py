@@ -110,6 +110,8 @@ def _main(argv=None) -> int:
         help="replace --fresh-chunk synthetic lines by new ones every this many steps (0: never)",
     )
     p_strings.add_argument("--fresh-chunk", type=int, default=None, help="lines replaced each time (default 500)")
+    p_strings.add_argument("--real-variants", type=int, default=None, help="augmented copies of each real amount")
+    p_strings.add_argument("--real-share", type=float, default=None, help="share of each batch from real amounts")
     for p in (p_train, p_rebuild):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
@@ -174,6 +176,8 @@ def _main(argv=None) -> int:
             "frame_units",
             "fresh_every",
             "fresh_chunk",
+            "real_variants",
+            "real_share",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))

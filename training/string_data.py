@@ -7,6 +7,7 @@ Lines are uint8 (32, W) arrays, ink = 255, as ``recognizer.line.find_line`` norm
 from __future__ import annotations
 
 import multiprocessing
+import os
 from functools import lru_cache
 
 import numpy as np
@@ -14,12 +15,23 @@ from PIL import Image
 
 from recognizer.ctc import ALPHABET
 from recognizer.decode import PreprocessingError, decode_image
-from recognizer.line import LINE_HEIGHT, find_line
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line
+
+SYNTHETIC_CHUNKS = 16  # synthetic lines are made in this many seeded chunks, whatever the number of processes
 
 
 def encode_text(text: str) -> list[int]:
     """Class indices of a text over ALPHABET; characters outside it are dropped."""
     return [ALPHABET.index(c) for c in text if c in ALPHABET]
+
+
+def alignable(line: np.ndarray, text: str) -> bool:
+    """Whether CTC can align ``text`` to the frames of ``line`` (uint8 (32, W)): one frame per ``LINE_STRIDE``
+    columns must cover each character and a blank between each pair of equal neighbours (Graves et al., 2006).
+    A line too narrow for its text (a squeezed run of 1s) has no path: TensorFlow's loss for it is large, JAX's
+    about 1e5, and either swamps the batch's gradient."""
+    codes = encode_text(text)
+    return line.shape[1] // LINE_STRIDE >= len(codes) + sum(a == b for a, b in zip(codes, codes[1:]))
 
 
 def to_uint8(line: np.ndarray) -> np.ndarray:
@@ -53,11 +65,17 @@ def _synthetic_chunk(args):
     return lines, texts
 
 
-def synthetic_lines(count: int, seed: int, part: str = "train", workers: int = 2):
-    """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``workers`` processes.
+def synthetic_lines(count: int, seed: int, part: str = "train", workers: int | None = None):
+    """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``SYNTHETIC_CHUNKS`` chunks, run by
+    ``workers`` processes (default: one per CPU, at most one per chunk).
 
-    Returns (list of uint8 (32, W) lines, list of texts); the same for the same arguments."""
-    chunks = [(seed * 1000 + i, count // workers + (i < count % workers), part) for i in range(workers)]
+    Returns (list of uint8 (32, W) lines, list of texts); the same for the same arguments on any machine."""
+    chunks = [
+        (seed * 1000 + i, count // SYNTHETIC_CHUNKS + (i < count % SYNTHETIC_CHUNKS), part)
+        for i in range(SYNTHETIC_CHUNKS)
+    ]
+    chunks = [c for c in chunks if c[1]]
+    workers = min(len(chunks), workers or os.cpu_count() or 1)
     if workers == 1:
         results = [_synthetic_chunk(c) for c in chunks]
     else:
@@ -92,6 +110,8 @@ class FreshLines:
         lines, texts = next(self.results)
         start = self.made * self.chunk
         for j, (line, text) in enumerate(zip(lines, texts)):
+            if not alignable(line, text):
+                continue
             self.lines[(start + j) % len(self.lines)] = line
             self.texts[(start + j) % len(self.texts)] = text
         self.made += 1

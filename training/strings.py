@@ -25,7 +25,7 @@ from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import NUM_DIGITS, ROOT
 from training import provenance
-from training.string_data import FreshLines, batch, encode_text, pack, real_lines, synthetic_lines, unpack
+from training.string_data import FreshLines, alignable, batch, encode_text, pack, real_lines, synthetic_lines, unpack
 
 STRING_MODEL_NAME = "digit_strings"
 STRING_KERAS_PATH = ROOT / f"{STRING_MODEL_NAME}.keras"
@@ -46,6 +46,8 @@ CONFIG = {
     "fresh_every": 0,  # every this many steps, fresh_chunk synthetic lines are replaced by new ones (0: never)
     "fresh_chunk": 500,
 }
+JAX_WIDTH_STEP = 64  # px: on JAX, batches are padded to a multiple of this width (fewer shapes to compile)
+JAX_TARGET_LENGTH = 24  # characters: on JAX, targets are padded to this length (synthetic texts have at most 12)
 
 
 def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
@@ -88,64 +90,18 @@ def merged_log_probs(logits):
     """Log-probabilities with the separators' mass added to the blank's: (B, T, NUM_DIGITS + 1), blank last.
 
     For lines labelled with their digits only (ORAND-CAR's amounts): reading a written "." as "." or as
-    nothing costs the same."""
+    nothing costs the same. Any Keras backend."""
+    from keras import ops
+
+    log_probs = ops.log_softmax(logits, axis=-1)
+    rest = ops.logsumexp(log_probs[..., NUM_DIGITS:], axis=-1, keepdims=True)
+    return ops.concatenate([log_probs[..., :NUM_DIGITS], rest], axis=-1)
+
+
+def _tensorflow_step(model, optimizer):
+    """One training step on TensorFlow: (x, targets, target_lengths, frames, digits_only) -> mean CTC loss.
+    Returns (step, finish); finish does nothing (the variables are trained in place)."""
     import tensorflow as tf
-
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    rest = tf.reduce_logsumexp(log_probs[..., NUM_DIGITS:], axis=-1, keepdims=True)
-    return tf.concat([log_probs[..., :NUM_DIGITS], rest], axis=-1)
-
-
-def train_strings(
-    output: Path = STRING_KERAS_PATH,
-    config: dict | None = None,
-    data_dir=None,
-    work_dir: Path = ROOT / "runs" / "strings",
-    log=print,
-) -> dict:
-    """Train the string reader and save it (.keras and .tflite beside it, with its record).
-
-    ``config``: overrides of ``CONFIG``: from fresh weights, or from ``init``'s (fine-tuning, on fresh data when
-    ``data_seed`` differs). ``seed`` alone chooses the held-out real amounts, so a fine-tuning run keeps the
-    holdout of the run it starts from. Synthetic lines are made once per (seed, count, code that makes them) and
-    cached in ``work_dir``. Returns the training record (config, data, time, holdout figures), also written beside the
-    model as ``<name>.json``."""
-    import keras
-    import tensorflow as tf
-
-    import datasets
-
-    config = {**CONFIG, **(config or {})}
-    seed = config["seed"]
-    data_seed = seed if config["data_seed"] is None else int(config["data_seed"])
-    keras.utils.set_random_seed(data_seed)
-    started, commit = time.time(), provenance.commit()  # the code the run starts from, whatever is committed meanwhile
-    work_dir.mkdir(parents=True, exist_ok=True)
-    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
-    if cache.exists():
-        with np.load(cache) as saved:
-            synth, synth_texts = unpack(saved["blob"], saved["offsets"]), list(saved["texts"])
-    else:
-        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed)
-        np.savez_compressed(cache, **dict(zip(("blob", "offsets"), pack(synth))), texts=np.array(synth_texts))
-    log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
-
-    images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
-    order = np.random.default_rng(seed).permutation(len(images))
-    holdout, trainable = order[: config["holdout"]], order[config["holdout"] :]
-    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"], data_seed)
-    log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
-
-    sources = [(synth, synth_texts, False), (real, real_texts, True)]
-    fresh = FreshLines(synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"])
-    model = build_string_model(config["filters"], config["frame_units"])
-    if config["init"]:
-        model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
-        log(f"starting from {config['init']}")
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config["learning_rate"], config["steps"], alpha=0.02, warmup_target=None
-    )
-    optimizer = keras.optimizers.Adam(schedule, clipnorm=5.0)
 
     @tf.function(
         input_signature=[
@@ -172,6 +128,114 @@ def train_strings(
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
+
+    return step, lambda: None
+
+
+def _jax_step(model, optimizer):
+    """The same step on JAX (a GPU machine), compiled once per batch shape: widths are padded to a multiple of
+    ``JAX_WIDTH_STEP`` and targets to ``JAX_TARGET_LENGTH`` to keep the shapes few. Returns (step, finish); finish
+    writes the trained state back into the model's and the optimizer's variables."""
+    import jax
+    from keras import ops
+
+    optimizer.build(model.trainable_variables)
+    state = [
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        [v.value for v in optimizer.variables],
+    ]
+
+    def loss_fn(trainable, non_trainable, x, targets, target_lengths, frames, digits_only):
+        logits, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
+        full = ops.ctc_loss(targets, logits, target_lengths, frames, mask_index=BLANK)
+        merged = ops.ctc_loss(targets, merged_log_probs(logits), target_lengths, frames, mask_index=NUM_DIGITS)
+        return ops.mean(ops.where(digits_only, merged, full)), non_trainable
+
+    gradient = jax.value_and_grad(loss_fn, has_aux=True)
+
+    @jax.jit
+    def update(state, x, targets, target_lengths, frames, digits_only):
+        trainable, non_trainable, optimizer_variables = state
+        (loss, non_trainable), grads = gradient(
+            trainable, non_trainable, x, targets, target_lengths, frames, digits_only
+        )
+        trainable, optimizer_variables = optimizer.stateless_apply(optimizer_variables, grads, trainable)
+        return loss, [trainable, non_trainable, optimizer_variables]
+
+    def step(x, targets, target_lengths, frames, digits_only):
+        width = -(-x.shape[2] // JAX_WIDTH_STEP) * JAX_WIDTH_STEP
+        x = np.pad(x, ((0, 0), (0, 0), (0, width - x.shape[2]), (0, 0)))
+        targets = np.pad(targets, ((0, 0), (0, max(0, JAX_TARGET_LENGTH - targets.shape[1]))))
+        loss, state[:] = update(state, x, targets, target_lengths, frames, digits_only)
+        return loss
+
+    def finish():
+        for variables, values in zip(
+            (model.trainable_variables, model.non_trainable_variables, optimizer.variables), state
+        ):
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+
+    return step, finish
+
+
+def train_strings(
+    output: Path = STRING_KERAS_PATH,
+    config: dict | None = None,
+    data_dir=None,
+    work_dir: Path = ROOT / "runs" / "strings",
+    log=print,
+) -> dict:
+    """Train the string reader and save it (.keras and .tflite beside it, with its record).
+
+    ``config``: overrides of ``CONFIG``: from fresh weights, or from ``init``'s (fine-tuning, on fresh data when
+    ``data_seed`` differs). ``seed`` alone chooses the held-out real amounts, so a fine-tuning run keeps the
+    holdout of the run it starts from. Synthetic lines are made once per (seed, count, code that makes them) and
+    cached in ``work_dir``. Returns the training record (config, data, time, holdout figures), also written beside the
+    model as ``<name>.json``."""
+    import keras
+
+    import datasets
+
+    config = {**CONFIG, **(config or {})}
+    seed = config["seed"]
+    data_seed = seed if config["data_seed"] is None else int(config["data_seed"])
+    keras.utils.set_random_seed(data_seed)
+    started, commit = time.time(), provenance.commit()  # the code the run starts from, whatever is committed meanwhile
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
+    if cache.exists():
+        with np.load(cache) as saved:
+            synth, synth_texts = unpack(saved["blob"], saved["offsets"]), list(saved["texts"])
+    else:
+        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed)
+        np.savez_compressed(cache, **dict(zip(("blob", "offsets"), pack(synth))), texts=np.array(synth_texts))
+    log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
+
+    images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
+    order = np.random.default_rng(seed).permutation(len(images))
+    holdout, trainable = order[: config["holdout"]], order[config["holdout"] :]
+    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"], data_seed)
+    log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
+
+    for lines, texts in ((synth, synth_texts), (real, real_texts)):
+        keep = [i for i, (line, text) in enumerate(zip(lines, texts)) if alignable(line, text)]
+        if len(keep) < len(lines):
+            log(f"dropped {len(lines) - len(keep)} lines too narrow for their text")
+            lines[:], texts[:] = [lines[i] for i in keep], [texts[i] for i in keep]
+    sources = [(synth, synth_texts, False), (real, real_texts, True)]
+    fresh = FreshLines(synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"])
+    model = build_string_model(config["filters"], config["frame_units"])
+    if config["init"]:
+        model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
+        log(f"starting from {config['init']}")
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config["learning_rate"], config["steps"], alpha=0.02, warmup_target=None
+    )
+    optimizer = keras.optimizers.Adam(schedule, clipnorm=5.0)
+
+    step, finish = (_jax_step if keras.backend.backend() == "jax" else _tensorflow_step)(model, optimizer)
 
     rng = np.random.default_rng(data_seed)
     losses = []
@@ -206,6 +270,7 @@ def train_strings(
                 )
     finally:
         fresh.close()
+    finish()
 
     output = Path(output)
     model.save(output)
@@ -288,9 +353,11 @@ def _source_digest() -> str:
     reused."""
     import hashlib
 
-    files = sorted((ROOT / "synth").glob("*.py")) + [
-        ROOT / "recognizer" / name for name in ("decode.py", "line.py", "lines.py", "normalize.py")
-    ]
+    files = (
+        sorted((ROOT / "synth").glob("*.py"))
+        + [ROOT / "recognizer" / name for name in ("decode.py", "line.py", "lines.py", "normalize.py")]
+        + [ROOT / "training" / "string_data.py"]
+    )
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.read_bytes())
