@@ -12,7 +12,10 @@ Command line (see ``python model.py --help``):
     python model.py convert
     python model.py train-strings [--steps N] [--synthetic N] [--init K --learning-rate R --data-seed S]
                                    [--filters 32,64,128,128,192 --frame-units 256]
+                                   [--real-variants 16 --real-share 0.3]
                                                                # the string reader (training/strings.py)
+    KERAS_BACKEND=jax python model.py train-strings ...        # the same on a GPU machine, then, with TensorFlow:
+    python model.py convert-strings --model runs/.../digit_strings.keras
 Measurements: ``python evaluation.py``.
 """
 
@@ -31,6 +34,13 @@ from training.network import BATCH_SIZE, EPOCHS, EXTRA_SCALE, LEARNING_RATE, MEM
 def _given(args: argparse.Namespace, *names: str) -> dict:
     """The options among ``names`` given on the command line (not None): name -> value, to override a config."""
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def keras_backend() -> str:
+    """The Keras backend this process trains on ("tensorflow", "jax" or "torch"; set by $KERAS_BACKEND)."""
+    import keras
+
+    return keras.backend.backend()
 
 
 def _main(argv=None) -> int:
@@ -79,6 +89,10 @@ def _main(argv=None) -> int:
     p_rebuild.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (2: a line an epoch)")
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
+    p_convert_strings = sub.add_parser(
+        "convert-strings", help="convert a string reader (.keras) to .tflite beside it (needs TensorFlow)"
+    )
+    p_convert_strings.add_argument("--model", default=None, help="default: digit_strings.keras")
     p_strings = sub.add_parser(
         "train-strings",
         help="train the string reader, from fresh weights or --init's "
@@ -186,7 +200,15 @@ def _main(argv=None) -> int:
             f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
             f"reads {record['holdout_read_rate']:.1%} at <= 1% error"
         )
-        print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
+        if keras_backend() == "tensorflow":
+            print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
+        else:  # LiteRT's converter needs TensorFlow's Keras backend
+            print(f"not converted on {keras_backend()}: run `python model.py convert-strings --model {output}`")
+    elif args.command == "convert-strings":
+        from training import strings
+
+        keras_path = Path(args.model) if args.model else strings.STRING_KERAS_PATH
+        print(f"wrote {strings.convert_strings(keras_path, keras_path.with_suffix('.tflite'))}")
     return 0
 
 

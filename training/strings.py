@@ -311,7 +311,7 @@ def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_er
 
         @staticmethod
         def predict(batch):
-            return keras.ops.softmax(model(batch, training=False)).numpy()
+            return keras.ops.convert_to_numpy(keras.ops.softmax(model(batch, training=False)))
 
     reader = StringReader(Probabilities())
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
