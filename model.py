@@ -126,6 +126,9 @@ def _main(argv=None) -> int:
     p_strings.add_argument("--fresh-chunk", type=int, default=None, help="lines replaced each time (default 500)")
     p_strings.add_argument("--real-variants", type=int, default=None, help="augmented copies of each real amount")
     p_strings.add_argument("--real-share", type=float, default=None, help="share of each batch from real amounts")
+    p_strings.add_argument(
+        "--splice", type=int, default=None, help="real amounts recombined into this many more real lines (0: none)"
+    )
     for p in (p_train, p_rebuild):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
@@ -192,6 +195,7 @@ def _main(argv=None) -> int:
             "fresh_chunk",
             "real_variants",
             "real_share",
+            "splice",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))

@@ -11,7 +11,7 @@ import pytest
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import ROOT
 from recognizer.strings import load_string_reader
-from training.string_data import alignable, synthetic_lines
+from training.string_data import alignable, cut_points, splice_lines, synthetic_lines
 
 
 def blank_line(frames: int) -> np.ndarray:
@@ -54,3 +54,36 @@ def test_the_string_reader_trains_on_jax_too_and_serves_once_converted(tmp_path)
     subprocess.run([sys.executable, "model.py", "convert-strings", "--model", str(output)], cwd=ROOT, check=True)
     reader = load_string_reader(output.with_suffix(".tflite"))  # checked on a blank line and a stroke
     assert reader.threshold == pytest.approx(record["threshold"])
+
+
+def read_as(text: str, frames: int, spikes: list[int]) -> np.ndarray:
+    """Frame probabilities whose best path reads ``text``, character k spiking at frame spikes[k]."""
+    from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES
+
+    probabilities = np.full((frames, NUM_STRING_CLASSES), 0.01, np.float32)
+    probabilities[:, BLANK] = 0.9
+    for char, frame in zip(text, spikes):
+        probabilities[frame] = 0.01
+        probabilities[frame, ALPHABET.index(char)] = 0.9
+    return probabilities
+
+
+def test_real_amounts_are_spliced_only_between_separate_characters_and_keep_their_labels():
+    # "12": two strokes with a gap between them, and "34" whose strokes touch: 12 can be cut, 34 cannot.
+    apart = blank_line(10)
+    apart[4:28, 6:12], apart[4:28, 24:32] = 255, 255
+    touching = blank_line(10)
+    touching[4:28, 6:20], touching[4:28, 20:32] = 255, 255
+    cuts_apart = cut_points(apart, read_as("12", 10, [2, 7]), "12")
+    assert [digits for _, digits in cuts_apart] == ["", "1", "12"]
+    assert 12 <= cuts_apart[1][0] < 24  # in the gap
+    assert [digits for _, digits in cut_points(touching, read_as("34", 10, [3, 6]), "34")] == ["", "34"]
+    assert cut_points(apart, read_as("17", 10, [2, 7]), "12") is None  # read otherwise: not trusted
+    # the left part ends after "1" or "12", the right part starts at "12" or "2"
+    lines, labels = splice_lines([apart, apart], ["12", "12"], [cuts_apart, cuts_apart], 20, seed=3)
+    assert len(lines) == 20 and set(labels) == {"12", "112", "122", "1212"}
+    for line, label in zip(lines, labels):
+        assert alignable(line, label) and line.shape[0] == LINE_HEIGHT
+        # each spliced line holds as many separate strokes as its label has digits
+        inked = np.flatnonzero(line.max(axis=0) > 0)
+        assert 1 + np.count_nonzero(np.diff(inked) > 1) == len(label)

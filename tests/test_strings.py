@@ -200,8 +200,10 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
     from training import strings as training_strings
 
     output = tmp_path / "digit_strings.keras"
-    config = {"synthetic": 64, "real_variants": 2, "holdout": 20, "steps": 4, "batch_size": 8}
-    record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=lambda _: None)
+    config = {"synthetic": 64, "real_variants": 2, "holdout": 20, "steps": 4, "batch_size": 8, "splice": 16}
+    logged = []
+    record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=logged.append)
+    assert any("spliced added" in line for line in logged)  # real amounts recombined halfway
     assert output.exists() and record["config"]["steps"] == 4 and len(record["holdout_indices"]) == 20
     record = training_strings.choose_threshold(output)
     assert 0.0 <= record["holdout_exact"] <= 1.0 and 0.0 <= record["holdout_read_rate"] <= 1.0

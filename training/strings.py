@@ -25,7 +25,18 @@ from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import NUM_DIGITS, ROOT
 from training import provenance
-from training.string_data import FreshLines, alignable, batch, encode_text, pack, real_lines, synthetic_lines, unpack
+from training.string_data import (
+    FreshLines,
+    alignable,
+    batch,
+    cut_points,
+    encode_text,
+    pack,
+    real_lines,
+    splice_lines,
+    synthetic_lines,
+    unpack,
+)
 
 STRING_MODEL_NAME = "digit_strings"
 STRING_KERAS_PATH = ROOT / f"{STRING_MODEL_NAME}.keras"
@@ -45,6 +56,8 @@ CONFIG = {
     "frame_units": 192,
     "fresh_every": 0,  # every this many steps, fresh_chunk synthetic lines are replaced by new ones (0: never)
     "fresh_chunk": 500,
+    "splice": 0,  # real amounts recombined (string_data.splice_lines) added to the real lines; 0: none
+    "splice_at": 0.5,  # ... once this share of the steps is done, aligned by the reader being trained
 }
 JAX_WIDTH_STEP = 64  # px: on JAX, batches are padded to a multiple of this width (fewer shapes to compile)
 JAX_TARGET_LENGTH = 24  # characters: on JAX, targets are padded to this length (synthetic texts have at most 12)
@@ -242,6 +255,9 @@ def train_strings(
     try:
         for number in range(1, config["steps"] + 1):
             fresh.refresh(number)
+            if config["splice"] and number == max(1, int(config["steps"] * config["splice_at"])):
+                finish()  # the JAX step's state into the model, to align with it
+                log(f"step {number}: " + _add_spliced(model, real, real_texts, config["splice"], data_seed + 1))
             n_real = rng.binomial(config["batch_size"], config["real_share"])
             parts = [
                 (lines, texts, digits_only, rng.integers(0, len(texts), n))
@@ -288,6 +304,32 @@ def train_strings(
     output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     log(f"saved {output} ({minutes:.1f} min)")
     return record
+
+
+def _add_spliced(model, lines: list, texts: list, count: int, seed: int) -> str:
+    """Align the real lines with ``model`` and add ``count`` spliced ones to them (``string_data.splice_lines``);
+    return what was done, for the log."""
+    cuts = [cut_points(line, p, text) for line, p, text in zip(lines, frame_probabilities(model, lines), texts)]
+    spliced, spliced_texts = splice_lines(lines, texts, cuts, count, seed)
+    lines.extend(spliced)
+    texts.extend(spliced_texts)
+    return f"{sum(c is not None for c in cuts):,} of {len(cuts):,} real lines aligned; {len(spliced):,} spliced added"
+
+
+def frame_probabilities(model, lines: list, batch_size: int = 64) -> list:
+    """Run the Keras reader over uint8 lines (32, W), in batches of similar width: (W / LINE_STRIDE, classes)
+    float32 probabilities for each line, in the given order."""
+    import keras
+
+    order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
+    out = [None] * len(lines)
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        x, widths = batch(lines, indices)
+        probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(model(x, training=False)))
+        for row, i in enumerate(indices):
+            out[i] = probabilities[row, : widths[row] // LINE_STRIDE]
+    return out
 
 
 def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_error: float = 0.01) -> dict:
