@@ -199,7 +199,7 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
     (config, commit, held-out amounts, threshold) and a .tflite that the server's loader accepts."""
     from training import strings as training_strings
 
-    output = tmp_path / "digit_strings.keras"
+    output = tmp_path / "new folder" / "digit_strings.keras"  # made by the run
     config = {"synthetic": 64, "real_variants": 2, "holdout": 20, "steps": 4, "batch_size": 8, "splice": 16}
     logged = []
     record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=logged.append)

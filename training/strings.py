@@ -217,6 +217,7 @@ def train_strings(
     keras.utils.set_random_seed(data_seed)
     started, commit = time.time(), provenance.commit()  # the code the run starts from, whatever is committed meanwhile
     work_dir.mkdir(parents=True, exist_ok=True)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)  # now, not after the run: a run is an hour
     cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
     if cache.exists():
         with np.load(cache) as saved:
