@@ -204,10 +204,11 @@ def _main(argv=None) -> int:
             f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
             f"reads {record['holdout_read_rate']:.1%} at <= 1% error"
         )
-        if keras_backend() == "tensorflow":
+        backend = keras_backend()
+        if backend == "tensorflow":
             print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
         else:  # LiteRT's converter needs TensorFlow's Keras backend
-            print(f"not converted on {keras_backend()}: run `python model.py convert-strings --model {output}`")
+            print(f"not converted on {backend}: run `python model.py convert-strings --model {output}`")
     elif args.command == "convert-strings":
         from training import strings
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
-from recognizer.ctc import NUM_STRING_CLASSES, best_path, digits_probability, text_of
+from recognizer.ctc import NUM_STRING_CLASSES, Character, best_path, digits_probability, text_of
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines
 from recognizer.lines import CleanInk
 from recognizer.mnist import NUM_DIGITS, ROOT
@@ -72,7 +72,7 @@ class StringReader:
         characters, _ = best_path(probabilities[0])
         confidence = digits_probability(characters)
         digits, skipped = [], []
-        edges = character_columns(line.image, [(c.first + c.last + 1) * LINE_STRIDE / 2 for c in characters])
+        edges = character_columns(line.image, characters)
         for character, first, last in zip(characters, edges[:-1], edges[1:]):
             box = line.columns_to_box(first, last - 1)
             x, y, w, h = box
@@ -101,16 +101,17 @@ class StringReader:
         )
 
 
-def character_columns(image: np.ndarray, centres: list[float]) -> list[int]:
-    """Split a line's columns among the characters read: the edges (len(centres) + 1 ints, line pixels).
+def character_columns(image: np.ndarray, characters: list[Character]) -> list[int]:
+    """Split a line's columns among the characters read (``ctc.best_path``): the edges (len(characters) + 1 ints,
+    line pixels).
 
     CTC marks each character by a spike of one or two frames (Graves et al., 2006), usually over part of the
     character only (a drawn 1 at columns 41-81 spiked at 69-78), so the spikes alone make boxes too narrow. Each
     cut between two neighbours is a column with the least ink between their spikes (the middle of the run of such
     columns nearest the middle of the two: a gap, or where touching digits are thinnest); the first character
-    starts at column 0, the last ends at the line's width. ``image``: (LINE_HEIGHT, W) float ink; ``centres``:
-    each spike's centre column, ascending.
+    starts at column 0, the last ends at the line's width. ``image``: (LINE_HEIGHT, W) ink, float or uint8.
     O(W) for the whole line."""
+    centres = [(c.first + c.last + 1) * LINE_STRIDE / 2 for c in characters]  # each spike's centre column
     width = image.shape[1]
     profile = image.sum(axis=0)
     inked = np.flatnonzero(profile > 0)

@@ -11,7 +11,8 @@ import pytest
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import ROOT
 from recognizer.strings import load_string_reader
-from training.string_data import alignable, cut_points, splice_lines, synthetic_lines
+from training.splice import cut_points, splice_lines
+from training.string_data import alignable, synthetic_lines
 
 
 def blank_line(frames: int) -> np.ndarray:

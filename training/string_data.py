@@ -48,7 +48,8 @@ def _mnist():
 
 
 def _synthetic_chunk(args):
-    """Make ``count`` lines from ``seed`` (a process pool's unit of work): (list of uint8 lines, list of texts)."""
+    """Make ``count`` lines from ``seed`` (a process pool's unit of work): (list of uint8 lines, list of texts),
+    each ``alignable``."""
     seed, count, part = args
     from synth.strings import line_sample
 
@@ -59,6 +60,8 @@ def _synthetic_chunk(args):
         try:
             line, text, _ = line_sample(rng, mnist, part)
         except PreprocessingError:
+            continue
+        if not alignable(line.image, text):
             continue
         lines.append(to_uint8(line.image))
         texts.append(text)
@@ -110,8 +113,6 @@ class FreshLines:
         lines, texts = next(self.results)
         start = self.made * self.chunk
         for j, (line, text) in enumerate(zip(lines, texts)):
-            if not alignable(line, text):
-                continue
             self.lines[(start + j) % len(self.lines)] = line
             self.texts[(start + j) % len(self.texts)] = text
         self.made += 1
@@ -150,17 +151,19 @@ def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
 
 def real_lines(images: list[bytes], texts, variants: int, seed: int):
     """The real amounts as uint8 lines: each image as it is, then ``variants`` - 1 augmented copies
-    (``augment_photo``). Returns (lines, texts)."""
+    (``augment_photo``), but for lines too narrow for their label (``alignable``). Returns (lines, texts)."""
     rng = np.random.default_rng(seed)
     lines, labels = [], []
     for data, text in zip(images, texts):
         for k in range(variants):
             try:
                 grey = decode_image(data) if k == 0 else augment_photo(data, rng)
-                lines.append(to_uint8(find_line(grey).image))
-                labels.append(str(text))
+                line = find_line(grey).image
             except PreprocessingError:
                 continue
+            if alignable(line, str(text)):
+                lines.append(to_uint8(line))
+                labels.append(str(text))
     return lines, labels
 
 
@@ -182,57 +185,3 @@ def batch(lines: list[np.ndarray], indices) -> tuple[np.ndarray, np.ndarray]:
     for row, i in enumerate(indices):
         out[row, :, : widths[row], 0] = lines[i] / 255.0
     return out, widths
-
-
-def cut_points(line: np.ndarray, probabilities: np.ndarray, text: str) -> list[tuple[int, str]] | None:
-    """Where a real line can be cut between its characters, as the reader being trained aligns it.
-
-    ``line``: uint8 (32, W); ``probabilities``: its (W / LINE_STRIDE, NUM_STRING_CLASSES) frames; ``text``: its
-    label (digits only). Returns (column, digits left of it) for the line's start, each cut between two characters
-    read (``recognizer.strings.character_columns``: the emptiest column between their CTC spikes) where that
-    column holds no ink (touching digits are not cut apart), and its end; None where the best path's digits are
-    not the label (an alignment not to trust)."""
-    from recognizer.ctc import best_path
-    from recognizer.strings import character_columns
-
-    characters, _ = best_path(probabilities)
-    if "".join(c.char for c in characters if c.is_digit) != text:
-        return None
-    edges = character_columns(line.astype(np.float32), [(c.first + c.last + 1) * LINE_STRIDE / 2 for c in characters])
-    points, digits = [], ""
-    empty = line.max(axis=0) == 0
-    for k, (edge, character) in enumerate(zip(edges, characters + [None])):
-        if k in (0, len(characters)) or empty[min(edge, len(empty) - 1)]:  # cut only through a gap in the ink
-            points.append((edge, digits))
-        if character is not None and character.is_digit:
-            digits += character.char
-    return points
-
-
-def splice_lines(lines: list, texts: list, cuts: list, count: int, seed: int) -> tuple[list, list]:
-    """Real amounts recombined: the left part of one real line (cut between two characters, ``cut_points``) and
-    the right part of another, 0-6 px apart. Real digits of cheque hands in new neighbours and lengths, where 545
-    amounts alone give few. Lines without cuts (None) are not used. Returns (``count`` uint8 lines, their digits),
-    each at most ``recognizer.line.MAX_LINE_WIDTH`` wide and ``alignable``."""
-    from recognizer.line import MAX_LINE_WIDTH
-
-    usable = [i for i, c in enumerate(cuts) if c and len(c) > 2]
-    if not usable:
-        return [], []
-    rng = np.random.default_rng(seed)
-    out, labels = [], []
-    for _ in range(count * 20):
-        if len(out) >= count:
-            break
-        a, b = rng.choice(usable, 2)
-        (left, left_digits), (right, right_skip) = (
-            cuts[a][rng.integers(1, len(cuts[a]))],
-            cuts[b][rng.integers(0, len(cuts[b]) - 1)],
-        )
-        text = left_digits + texts[b][len(right_skip) :]
-        gap = np.zeros((LINE_HEIGHT, int(rng.integers(0, 7))), np.uint8)
-        line = np.concatenate([lines[a][:, :left], gap, lines[b][:, right:]], axis=1)
-        if text and line.shape[1] <= MAX_LINE_WIDTH and alignable(line, text):
-            out.append(line)
-            labels.append(text)
-    return out, labels

@@ -1,4 +1,4 @@
-"""The string reader: its network, its training (on the lines of ``training.string_data``), threshold and conversion.
+"""The string reader: its network, its training run, its threshold and its conversion to LiteRT.
 
 The network reads a normalised line (``recognizer.line``: (32, W, 1) float32, ink = 1) into W/4 frames of
 logits over ``recognizer.ctc.ALPHABET`` and a blank, trained with CTC (Graves et al., 2006). A convolutional
@@ -7,8 +7,9 @@ string recognition using convolutional neural network") read ORAND-CAR at 89-92%
 fast on LiteRT with one thread.
 
 The real cheque amounts are labelled with their digits only, although their separators are written: for those
-lines the separators' probabilities are added to the blank's before the CTC loss (``merged_log_probs``), so the
-network is not taught that a written "." is nothing, nor that it must be one.
+lines the separators' probabilities are added to the blank's before the CTC loss (``training.string_steps``), so the
+network is not taught that a written "." is nothing, nor that it must be one. Lines: ``training.string_data``;
+the training step on each Keras backend: ``training.string_steps``; real amounts spliced: ``training.splice``.
 """
 
 from __future__ import annotations
@@ -20,23 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from recognizer.ctc import BLANK, NUM_STRING_CLASSES
+from recognizer.ctc import NUM_STRING_CLASSES
 from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
-from recognizer.mnist import NUM_DIGITS, ROOT
+from recognizer.mnist import ROOT
 from training import provenance
-from training.string_data import (
-    FreshLines,
-    alignable,
-    batch,
-    cut_points,
-    encode_text,
-    pack,
-    real_lines,
-    splice_lines,
-    synthetic_lines,
-    unpack,
-)
+from training.splice import add_spliced
+from training.string_data import FreshLines, batch, encode_text, pack, real_lines, synthetic_lines, unpack
+from training.string_steps import keras_probabilities, training_step
 
 STRING_MODEL_NAME = "digit_strings"
 STRING_KERAS_PATH = ROOT / f"{STRING_MODEL_NAME}.keras"
@@ -56,11 +48,9 @@ CONFIG = {
     "frame_units": 192,
     "fresh_every": 0,  # every this many steps, fresh_chunk synthetic lines are replaced by new ones (0: never)
     "fresh_chunk": 500,
-    "splice": 0,  # real amounts recombined (string_data.splice_lines) added to the real lines; 0: none
+    "splice": 0,  # real amounts recombined (training.splice) added to the real lines; 0: none
     "splice_at": 0.5,  # ... once this share of the steps is done, aligned by the reader being trained
 }
-JAX_WIDTH_STEP = 64  # px: on JAX, batches are padded to a multiple of this width (fewer shapes to compile)
-JAX_TARGET_LENGTH = 24  # characters: on JAX, targets are padded to this length (synthetic texts have at most 12)
 
 
 def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
@@ -97,100 +87,6 @@ def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
-
-
-def merged_log_probs(logits):
-    """Log-probabilities with the separators' mass added to the blank's: (B, T, NUM_DIGITS + 1), blank last.
-
-    For lines labelled with their digits only (ORAND-CAR's amounts): reading a written "." as "." or as
-    nothing costs the same. Any Keras backend."""
-    from keras import ops
-
-    log_probs = ops.log_softmax(logits, axis=-1)
-    rest = ops.logsumexp(log_probs[..., NUM_DIGITS:], axis=-1, keepdims=True)
-    return ops.concatenate([log_probs[..., :NUM_DIGITS], rest], axis=-1)
-
-
-def _tensorflow_step(model, optimizer):
-    """One training step on TensorFlow: (x, targets, target_lengths, frames, digits_only) -> mean CTC loss.
-    Returns (step, finish); finish does nothing (the variables are trained in place)."""
-    import tensorflow as tf
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, LINE_HEIGHT, None, 1]),
-            tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([None], tf.bool),
-        ]
-    )
-    def step(x, targets, target_lengths, frames, digits_only):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            full = tf.nn.ctc_loss(targets, logits, target_lengths, frames, logits_time_major=False, blank_index=BLANK)
-            merged = tf.nn.ctc_loss(
-                targets,
-                merged_log_probs(logits),
-                target_lengths,
-                frames,
-                logits_time_major=False,
-                blank_index=NUM_DIGITS,
-            )
-            loss = tf.reduce_mean(tf.where(digits_only, merged, full))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    return step, lambda: None
-
-
-def _jax_step(model, optimizer):
-    """The same step on JAX (a GPU machine), compiled once per batch shape: widths are padded to a multiple of
-    ``JAX_WIDTH_STEP`` and targets to ``JAX_TARGET_LENGTH`` to keep the shapes few. Returns (step, finish); finish
-    writes the trained state back into the model's and the optimizer's variables."""
-    import jax
-    from keras import ops
-
-    optimizer.build(model.trainable_variables)
-    state = [
-        [v.value for v in model.trainable_variables],
-        [v.value for v in model.non_trainable_variables],
-        [v.value for v in optimizer.variables],
-    ]
-
-    def loss_fn(trainable, non_trainable, x, targets, target_lengths, frames, digits_only):
-        logits, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
-        full = ops.ctc_loss(targets, logits, target_lengths, frames, mask_index=BLANK)
-        merged = ops.ctc_loss(targets, merged_log_probs(logits), target_lengths, frames, mask_index=NUM_DIGITS)
-        return ops.mean(ops.where(digits_only, merged, full)), non_trainable
-
-    gradient = jax.value_and_grad(loss_fn, has_aux=True)
-
-    @jax.jit
-    def update(state, x, targets, target_lengths, frames, digits_only):
-        trainable, non_trainable, optimizer_variables = state
-        (loss, non_trainable), grads = gradient(
-            trainable, non_trainable, x, targets, target_lengths, frames, digits_only
-        )
-        trainable, optimizer_variables = optimizer.stateless_apply(optimizer_variables, grads, trainable)
-        return loss, [trainable, non_trainable, optimizer_variables]
-
-    def step(x, targets, target_lengths, frames, digits_only):
-        width = -(-x.shape[2] // JAX_WIDTH_STEP) * JAX_WIDTH_STEP
-        x = np.pad(x, ((0, 0), (0, 0), (0, width - x.shape[2]), (0, 0)))
-        targets = np.pad(targets, ((0, 0), (0, max(0, JAX_TARGET_LENGTH - targets.shape[1]))))
-        loss, state[:] = update(state, x, targets, target_lengths, frames, digits_only)
-        return loss
-
-    def finish():
-        for variables, values in zip(
-            (model.trainable_variables, model.non_trainable_variables, optimizer.variables), state
-        ):
-            for variable, value in zip(variables, values):
-                variable.assign(value)
-
-    return step, finish
 
 
 def train_strings(
@@ -233,11 +129,6 @@ def train_strings(
     real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"], data_seed)
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
-    for lines, texts in ((synth, synth_texts), (real, real_texts)):
-        keep = [i for i, (line, text) in enumerate(zip(lines, texts)) if alignable(line, text)]
-        if len(keep) < len(lines):
-            log(f"dropped {len(lines) - len(keep)} lines too narrow for their text")
-            lines[:], texts[:] = [lines[i] for i in keep], [texts[i] for i in keep]
     sources = [(synth, synth_texts, False), (real, real_texts, True)]
     fresh = FreshLines(synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"])
     model = build_string_model(config["filters"], config["frame_units"])
@@ -249,7 +140,7 @@ def train_strings(
     )
     optimizer = keras.optimizers.Adam(schedule, clipnorm=5.0)
 
-    step, finish = (_jax_step if keras.backend.backend() == "jax" else _tensorflow_step)(model, optimizer)
+    step, finish = training_step(model, optimizer)
 
     rng = np.random.default_rng(data_seed)
     losses = []
@@ -258,7 +149,7 @@ def train_strings(
             fresh.refresh(number)
             if config["splice"] and number == max(1, int(config["steps"] * config["splice_at"])):
                 finish()  # the JAX step's state into the model, to align with it
-                log(f"step {number}: " + _add_spliced(model, real, real_texts, config["splice"], data_seed + 1))
+                log(f"step {number}: " + add_spliced(model, real, real_texts, config["splice"], data_seed + 1))
             n_real = rng.binomial(config["batch_size"], config["real_share"])
             parts = [
                 (lines, texts, digits_only, rng.integers(0, len(texts), n))
@@ -307,32 +198,6 @@ def train_strings(
     return record
 
 
-def _add_spliced(model, lines: list, texts: list, count: int, seed: int) -> str:
-    """Align the real lines with ``model`` and add ``count`` spliced ones to them (``string_data.splice_lines``);
-    return what was done, for the log."""
-    cuts = [cut_points(line, p, text) for line, p, text in zip(lines, frame_probabilities(model, lines), texts)]
-    spliced, spliced_texts = splice_lines(lines, texts, cuts, count, seed)
-    lines.extend(spliced)
-    texts.extend(spliced_texts)
-    return f"{sum(c is not None for c in cuts):,} of {len(cuts):,} real lines aligned; {len(spliced):,} spliced added"
-
-
-def frame_probabilities(model, lines: list, batch_size: int = 64) -> list:
-    """Run the Keras reader over uint8 lines (32, W), in batches of similar width: (W / LINE_STRIDE, classes)
-    float32 probabilities for each line, in the given order."""
-    import keras
-
-    order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-    out = [None] * len(lines)
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
-        x, widths = batch(lines, indices)
-        probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(model(x, training=False)))
-        for row, i in enumerate(indices):
-            out[i] = probabilities[row, : widths[row] // LINE_STRIDE]
-    return out
-
-
 def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_error: float = 0.01) -> dict:
     """Read the held-out real training amounts (the record's ``holdout_indices``) and choose the operating point.
 
@@ -354,7 +219,7 @@ def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_er
 
         @staticmethod
         def predict(batch):
-            return keras.ops.convert_to_numpy(keras.ops.softmax(model(batch, training=False)))
+            return keras_probabilities(model, batch)
 
     reader = StringReader(Probabilities())
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
