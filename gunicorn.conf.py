@@ -18,8 +18,16 @@ threads = 4
 # Under the Heroku router's 30 s limit: a request not received and handed to the app within it is answered
 # a 503 (JsonErrorWorker's own deadline), and a worker whose main loop stalls is replaced.
 timeout = 20
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections among them.
+# On one shared socket the first worker to wake accepted every connection of a burst, and a client keeping its
+# connections alive (a proxy, a load test) then kept one worker busy and the other idle: at concurrency 8 one
+# run in three served from one worker. Linux, BSD and macOS have it; elsewhere gunicorn shares one socket.
+reuse_port = True
 graceful_timeout = 10
-accesslog = "-"
+# No access log: a platform's router logs every request already (Heroku's: method, path, status, times, bytes),
+# and formatting gunicorn's line was a tenth of a worker's Python time per drawing. Locally, turn it on with
+# GUNICORN_CMD_ARGS="--access-logfile -".
+accesslog = None
 errorlog = "-"
 # Load the model once in the master and fork: workers share its pages and a broken model file
 # stops the master at once with one line. Only with LiteRT: TensorFlow's threads do not survive fork.

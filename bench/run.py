@@ -112,7 +112,10 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
         ("inference, LiteRT", lambda: litert.predict(batch)),
         ("inference, Keras direct call", lambda: keras_backend.predict(batch)),
         ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
-        ("whole request, Flask test client", lambda: client.post("/predict", data=png, content_type="image/png")),
+        (
+            "whole request, Flask test client (the page's mode, digit)",
+            lambda: client.post("/predict?mode=digit", data=png, content_type="image/png"),
+        ),
         (
             "whole request, a 600x200 number (string reader)",
             lambda: client.post("/predict", data=number, content_type="image/png"),
@@ -125,8 +128,8 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
     return results
 
 
-def hey(url: str, body: Path, requests: int, concurrency: int) -> dict:
-    """Run `hey` against POST /predict; return requests/s, p50 and p99 in ms, and status counts.
+def hey(url: str, body: Path, requests: int, concurrency: int, path: str = "/predict") -> dict:
+    """Run `hey` against POST ``path``; return requests/s, p50 and p99 in ms, and status counts.
 
     hey sends ``requests`` rounded down to a multiple of ``concurrency`` and prints its 99th percentile only
     from 100 answers on, so at least the next multiple of ``concurrency`` from 100 are sent.
@@ -145,7 +148,7 @@ def hey(url: str, body: Path, requests: int, concurrency: int) -> dict:
             "image/png",
             "-D",
             str(body),
-            url + "/predict",
+            url + path,
         ],
         capture_output=True,
         text=True,
@@ -170,16 +173,20 @@ def over_http(
     png: bytes, body: Path, requests: int, runs: int, command=None, env=None, number: Path | None = None
 ) -> dict:
     """Start a server, then latency at concurrency 1 and throughput at 8 and 16 (medians of ``runs``); with
-    ``number`` (a PNG file), its latency at concurrency 1 too."""
+    ``number`` (a PNG file), its latency at concurrency 1 too.
+
+    The drawing is posted to ``/predict?mode=digit``, in the mode the page sends with it (a JSON field there; the
+    naive server ignores it), the number with no mode (``auto``), as a script would."""
     cold = []
     for _ in range(runs):
         with gunicorn_process.start(png, command=command, env=env) as server:
             cold.append(server.startup_seconds)
     with gunicorn_process.start(png, command=command, env=env) as server:
-        hey(server.url, body, 100, 4)  # warm-up
-        c1 = [hey(server.url, body, requests // 2, 1) for _ in range(runs)]
-        c8 = [hey(server.url, body, requests, 8) for _ in range(runs)]
-        c16 = [hey(server.url, body, requests, 16) for _ in range(runs)]
+        drawing = "/predict?mode=digit"
+        hey(server.url, body, 100, 4, drawing)  # warm-up
+        c1 = [hey(server.url, body, requests // 2, 1, drawing) for _ in range(runs)]
+        c8 = [hey(server.url, body, requests, 8, drawing) for _ in range(runs)]
+        c16 = [hey(server.url, body, requests, 16, drawing) for _ in range(runs)]
         numbers = [hey(server.url, number, requests // 2, 1) for _ in range(runs)] if number else []
         memory = server.memory_mb()
     errors = sum(n for r in c1 + c8 + c16 + numbers for code, n in r["statuses"].items() if code != 200)

@@ -31,7 +31,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from flask_limiter import Limiter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -113,6 +113,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(MigrationCommands(app, db))
     app.after_request(keep_retry_after)  # before the Limiter, so that it runs after the Limiter's header hook
     limiter = Limiter(client_key, app=app)
+    # Only the corrections are limited: every other request (each drawing's /predict) skips the Limiter's
+    # search for its limits, Flask-Limiter's own way (a request filter).
+    limiter.request_filter(lambda: request.blueprint != "corrections")
     # Created here, so each gunicorn worker has its own (forked before any request): its state is per process.
     breaker = app.extensions["corrections_breaker"] = Breaker(config["CORRECTIONS_BREAKER_SECONDS"])
     app.register_blueprint(create_blueprint(limiter, config["CORRECTIONS_TOKEN"], breaker))

@@ -217,14 +217,15 @@ def label_components(mask: np.ndarray) -> Components:
     upper = np.repeat(np.arange(runs), counts)
     lower = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
 
-    parent = np.arange(runs)
+    roots = list(range(runs))  # a list: its items are read faster than a NumPy array's, one at a time
     for a, b in zip(upper.tolist(), lower.tolist()):
-        while parent[a] != a:
-            a = parent[a]
-        while parent[b] != b:
-            b = parent[b]
+        while roots[a] != a:
+            a = roots[a]
+        while roots[b] != b:
+            b = roots[b]
         if a != b:
-            parent[max(a, b)] = min(a, b)
+            roots[max(a, b)] = min(a, b)
+    parent = np.array(roots)
     while True:  # flatten every chain to its root
         grand = parent[parent]
         if np.array_equal(grand, parent):

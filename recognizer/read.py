@@ -148,6 +148,10 @@ class Reading:
         the other fields describing the mark most like a digit. ``low_confidence`` is ``Reading.low_confidence``.
         """
         strongest = self.strongest
+        digits = [d.to_json() for d in self.digits]
+        # The strongest digit's preview is already in ``digits``: its PNG is encoded once.
+        mine = [i for i, d in enumerate(self.digits) if d is strongest]
+        preprocessed = digits[mine[0]]["preprocessed"] if mine else to_png_data_url(strongest.preprocessed)
         return {
             "digit": self.digit,
             "confidence": strongest.confidence if self.string_confidence is None else self.string_confidence,
@@ -155,8 +159,8 @@ class Reading:
             "not_digit_probability": strongest.not_digit_probability,
             "not_a_digit": self.not_a_digit,
             "low_confidence": self.low_confidence,
-            "preprocessed": to_png_data_url(strongest.preprocessed),
-            "digits": [d.to_json() for d in self.digits],
+            "preprocessed": preprocessed,
+            "digits": digits,
             "number": self.number,
             "text": self.number if self.text is None else self.text,
             "reader": self.reader,
