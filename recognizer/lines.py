@@ -77,18 +77,19 @@ def _smear(mask: np.ndarray, slack: int) -> np.ndarray:
 def _horizontal_lines(mask: np.ndarray, border_only: bool, underlines: bool) -> np.ndarray:
     """Return the pixels of ``mask`` that belong to long horizontal lines (see the module's docstring)."""
     height, width = mask.shape
+    wide = underlines and width >= UNDERLINE_RATIO * height
+    if not (wide or border_only):
+        return np.zeros_like(mask)  # no line can be one here (a drawing on a canvas): the runs are not measured
     runs = run_lengths(_smear(mask, TILT_SLACK))
     candidates = mask & (runs >= LINE_LENGTH * width)
     if not candidates.any():
         return candidates
-    if underlines and width >= UNDERLINE_RATIO * height:
+    if wide:
         lines = candidates  # a wide image: any long line is an underline or a ruled line
-    elif border_only:
+    else:
         lines = candidates & (
             _edge_rows(height, BORDER_BAND) | (_edge_rows(height, FULL_LINE_BAND) & (runs >= FULL_LINE_LENGTH * width))
         )
-    else:
-        return np.zeros_like(candidates)
     if not lines.any():
         return lines
     # A stroke crossing the line runs across it for longer than the line is thick: keep those pixels.

@@ -295,8 +295,8 @@ def to_mnist_box(crop: np.ndarray) -> np.ndarray:
         return np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     cy = float(digit.sum(axis=1) @ np.arange(digit.shape[0])) / total
     cx = float(digit.sum(axis=0) @ np.arange(digit.shape[1])) / total
-    top = int(np.clip(round(MNIST_CENTRE - cy), 0, IMAGE_SIZE - digit.shape[0]))
-    left = int(np.clip(round(MNIST_CENTRE - cx), 0, IMAGE_SIZE - digit.shape[1]))
+    top = min(max(round(MNIST_CENTRE - cy), 0), IMAGE_SIZE - digit.shape[0])
+    left = min(max(round(MNIST_CENTRE - cx), 0), IMAGE_SIZE - digit.shape[1])
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     out[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
     return out

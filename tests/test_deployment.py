@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -10,8 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench import gunicorn_process
@@ -57,6 +60,44 @@ def test_gunicorn_started_as_the_procfile_does_answers_over_http():
         while server.memory_mb()["processes"] < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert server.memory_mb()["processes"] == 3
+
+
+@pytest.mark.slow
+def test_kept_alive_connections_are_spread_over_both_workers():
+    """A proxy or a load test opens its connections at once and keeps them alive: each worker takes a fair share.
+
+    On one shared listening socket the first worker to wake accepted a whole burst, and the other stayed idle
+    for as long as the connections lived (gunicorn.conf.py's ``reuse_port``)."""
+    png = encode(stroke_digit(7))
+    with gunicorn_process.start(png) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        master = psutil.Process(server.process.pid)
+
+        def on_port(worker, status):
+            return sum(c.status == status and c.laddr.port == port for c in worker.net_connections("tcp"))
+
+        deadline = time.monotonic() + 10  # the second worker may still be forking after the first answers
+        while sum(on_port(w, psutil.CONN_LISTEN) > 0 for w in master.children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(48)]
+
+        def client(connection):  # as a load test's client does: connect, then one request after another
+            for _ in range(4):
+                connection.request("POST", "/predict?mode=digit", png, {"Content-Type": "image/png"})
+                response = connection.getresponse()
+                assert response.status == 200 and json.load(response)["digit"] == 7
+
+        try:
+            for connection in connections:
+                connection.connect()  # a burst: every connection opened before any request
+            with ThreadPoolExecutor(len(connections)) as pool:
+                list(pool.map(client, connections))
+            held = [on_port(worker, psutil.CONN_ESTABLISHED) for worker in master.children()]
+        finally:
+            for connection in connections:
+                connection.close()
+    # Spread by a hash of each connection's addresses: fewer than a quarter on one worker happens once in 3,000 runs.
+    assert sum(held) == 48 and len(held) == 2 and min(held) >= 12, held
 
 
 @pytest.mark.slow
