@@ -21,7 +21,7 @@ timeout = 20
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections among them.
 # On one shared socket the first worker to wake accepted every connection of a burst, and a client keeping its
 # connections alive (a proxy, a load test) then kept one worker busy and the other idle: at concurrency 8 one
-# run in three served from one worker. Linux, BSD and macOS have it; elsewhere gunicorn shares one socket.
+# run in three served from one worker. Where SO_REUSEPORT is missing, gunicorn shares one socket as before.
 reuse_port = True
 graceful_timeout = 10
 # No access log: a platform's router logs every request already (Heroku's: method, path, status, times, bytes),
@@ -32,3 +32,30 @@ errorlog = "-"
 # Load the model once in the master and fork: workers share its pages and a broken model file
 # stops the master at once with one line. Only with LiteRT: TensorFlow's threads do not survive fork.
 preload_app = backend_name() == "litert"
+
+
+def on_starting(server) -> None:
+    """Stop the master with one line when an address it is to serve is taken by another program.
+
+    With ``reuse_port`` the workers, not the master, bind: a port in use made each worker fail to boot and be
+    replaced, in a loop, where one shared socket stopped the master. Binding once here, as a worker will
+    (SO_REUSEPORT), fails in the same way and stops gunicorn before any worker starts."""
+    import socket
+    import sys
+
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a unix socket path: gunicorn checks it itself
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            if hasattr(socket, "SO_REUSEPORT"):
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                server.log.error(
+                    "Cannot listen at %s:%s (%s): stop the program using it, or set PORT.",
+                    *address,
+                    error,
+                )
+                sys.exit(1)

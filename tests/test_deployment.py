@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +112,21 @@ def test_gunicorn_stops_at_once_with_one_line_when_the_model_file_is_missing(tmp
     lines = [line for line in result.stderr.splitlines() if "missing.tflite" in line]
     assert len(lines) == 1 and "python model.py train" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_gunicorn_stops_at_once_with_one_line_when_its_port_is_taken():
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        env = {**os.environ, "PORT": str(taken.getsockname()[1])}
+        result = subprocess.run(
+            gunicorn_process.procfile_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "Cannot listen at" in line]
+    assert len(lines) == 1 and "in use" in lines[0]
+    assert "Booting worker" not in result.stderr  # stopped in the master, before any worker
 
 
 def quick_start_commands() -> list[str]:
