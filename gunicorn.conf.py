@@ -35,19 +35,25 @@ preload_app = backend_name() == "litert"
 
 
 def on_starting(server) -> None:
-    """Stop the master with one line when an address it is to serve is taken by another program.
+    """Keep ``reuse_port`` to TCP addresses, and stop the master with one line when one is taken by another program.
 
-    With ``reuse_port`` the workers, not the master, bind: a port in use made each worker fail to boot and be
-    replaced, in a loop, where one shared socket stopped the master. Binding once here, as a worker will
-    (SO_REUSEPORT), fails in the same way and stops gunicorn before any worker starts."""
+    With ``reuse_port`` the workers, not the master, bind. A unix socket refuses SO_REUSEPORT, and inherited sockets
+    (systemd's LISTEN_FDS, a re-executed master's GUNICORN_FD) are ignored with it: there gunicorn keeps its one
+    shared socket. A TCP port in use made each worker fail to boot and be replaced, in a loop, where one shared
+    socket stopped the master: binding once here with the options gunicorn's own sockets take
+    (``gunicorn.sock.BaseSocket.set_options``) fails in the same way and stops gunicorn before any worker starts."""
+    import os
     import socket
     import sys
 
-    for address in server.cfg.address:
-        if not isinstance(address, tuple):
-            continue  # a unix socket path: gunicorn checks it itself
+    addresses = server.cfg.address
+    if "LISTEN_FDS" in os.environ or "GUNICORN_FD" in os.environ or not all(isinstance(a, tuple) for a in addresses):
+        server.cfg.set("reuse_port", False)
+        return
+    for address in addresses:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if hasattr(socket, "SO_REUSEPORT"):
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             try:
