@@ -39,6 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # MODEL_BACKEND=keras turns its preload off, as TensorFlow deadlocks in workers forked after loading it.
 NAIVE_SERVER = [str(Path(sys.executable).with_name("gunicorn")), "--timeout", "60", "bench.naive_server:create_app()"]
 NAIVE_ENV = {"MODEL_BACKEND": "keras"}
+# Where the drawing is posted: in the mode the page sends with it (a JSON field there; the naive server ignores it).
+DRAWING_PATH = "/predict?mode=digit"
 
 
 def canvas_png(size: int = 140) -> bytes:
@@ -114,7 +116,7 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
         ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
         (
             "whole request, Flask test client (the page's mode, digit)",
-            lambda: client.post("/predict?mode=digit", data=png, content_type="image/png"),
+            lambda: client.post(DRAWING_PATH, data=png, content_type="image/png"),
         ),
         (
             "whole request, a 600x200 number (string reader)",
@@ -175,16 +177,14 @@ def over_http(
     """Start a server ``runs`` times for its cold start, then its latency at concurrency 1 (medians of ``runs``) and
     its memory; with ``number`` (a PNG file), the number's latency at concurrency 1 too.
 
-    The drawing is posted to ``/predict?mode=digit``, in the mode the page sends with it (a JSON field there; the
-    naive server ignores it), the number with no mode (``auto``), as a script would."""
+    The drawing is posted to ``DRAWING_PATH``, the number with no mode (``auto``), as a script would."""
     cold = []
     for _ in range(runs):
         with gunicorn_process.start(png, command=command, env=env) as server:
             cold.append(server.startup_seconds)
     with gunicorn_process.start(png, command=command, env=env) as server:
-        drawing = "/predict?mode=digit"
-        hey(server.url, body, 100, 4, drawing)  # warm-up
-        c1 = [hey(server.url, body, requests // 2, 1, drawing) for _ in range(runs)]
+        hey(server.url, body, 100, 4, DRAWING_PATH)  # warm-up
+        c1 = [hey(server.url, body, requests // 2, 1, DRAWING_PATH) for _ in range(runs)]
         numbers = [hey(server.url, number, requests // 2, 1) for _ in range(runs)] if number else []
         memory = server.memory_mb()
     errors = sum(n for r in c1 + numbers for code, n in r["statuses"].items() if code != 200)
@@ -207,18 +207,17 @@ def paired_throughput(png: bytes, body: Path, requests: int, runs: int) -> dict:
     that slows down for a minute then slows both halves of a pair, so the median of the pairs' ratios is steadier
     than the ratio of two medians taken minutes apart. Returns {concurrency: {"ours", "naive", "ratio",
     "errors"}}: the medians of requests/s and of the pairs' ratios, and the non-200 answers of each server."""
-    drawing = "/predict?mode=digit"
     results = {c: {"ours": [], "naive": [], "errors": {"ours": 0, "naive": 0}} for c in (1, 8, 16)}
     with (
         gunicorn_process.start(png) as ours,
         gunicorn_process.start(png, command=NAIVE_SERVER, env=NAIVE_ENV) as naive,
     ):
-        hey(ours.url, body, 100, 4, drawing)  # warm-up
-        hey(naive.url, body, 100, 4, drawing)
+        hey(ours.url, body, 100, 4, DRAWING_PATH)  # warm-up
+        hey(naive.url, body, 100, 4, DRAWING_PATH)
         for _ in range(runs):
             for c, result in results.items():
                 for server, key, count in ((ours, "ours", requests), (naive, "naive", requests // 4)):
-                    measured = hey(server.url, body, count // 2 if c == 1 else count, c, drawing)
+                    measured = hey(server.url, body, count // 2 if c == 1 else count, c, DRAWING_PATH)
                     result[key].append(measured["rps"])
                     result["errors"][key] += sum(n for code, n in measured["statuses"].items() if code != 200)
     return {

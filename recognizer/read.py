@@ -149,9 +149,9 @@ class Reading:
         """
         strongest = self.strongest
         digits = [d.to_json() for d in self.digits]
-        # The strongest digit's preview is already in ``digits``: its PNG is encoded once.
-        mine = [i for i, d in enumerate(self.digits) if d is strongest]
-        preprocessed = digits[mine[0]]["preprocessed"] if mine else to_png_data_url(strongest.preprocessed)
+        # The strongest digit's preview is in ``digits`` already (unless none is a digit): its PNG is encoded once.
+        shown = next((j for d, j in zip(self.digits, digits) if d is strongest), None)
+        preprocessed = shown["preprocessed"] if shown else to_png_data_url(strongest.preprocessed)
         return {
             "digit": self.digit,
             "confidence": strongest.confidence if self.string_confidence is None else self.string_confidence,
