@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from recognizer.decode import EmptyImageError, TooMuchWorkError
-from recognizer.lines import CleanInk, clean_ink, grow
+from recognizer.lines import CleanInk, clean_ink
 from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION
 
 LINE_HEIGHT = 32  # px: the string reader's input height
@@ -117,20 +117,16 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
         if not any(np.array_equal(mask, other) for other in masks):
             masks.append(mask)
     masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
-    return [_line_of(mask, clean, speck, boxes) for mask in masks]
+    return [_line_of(mask, found, speck, cleaned, boxes) for mask in masks]
 
 
-def _line_of(chosen: np.ndarray, clean: CleanInk, speck: np.ndarray, boxes: np.ndarray) -> Line:
-    """Normalise the strokes ``chosen`` (mask (n,) over labels 1..n) of ``clean.found`` into a Line; specks stay in
-    its ink. A photo's line is its soft ink (``CleanInk.soft``: faint strokes under the threshold kept), with the
-    strokes not chosen, and a pixel around them, erased."""
-    found = clean.found
+def _line_of(chosen: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray, boxes: np.ndarray) -> Line:
+    """Normalise the strokes ``chosen`` (mask (n,) over labels 1..n) of ``found`` into a Line; specks stay in its
+    ink."""
     selected = np.zeros(found.count + 1, bool)
     selected[1:] = chosen | speck
     others = (found.labels > 0) & ~selected[found.labels]
-    if clean.photo:
-        others = grow(others)
-    line_ink = np.where(others, 0.0, clean.soft).astype(np.float32)
+    line_ink = np.where(others, 0.0, cleaned).astype(np.float32)
     x, y, w, h = boxes[chosen].T
     x0, y0 = int(x.min()), int(y.min())
     x1, y1 = int((x + w).max()), int((y + h).max())

@@ -24,9 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter
 
-from recognizer.normalize import INK_THRESHOLD, Components, ink_maps, label_components
+from recognizer.normalize import INK_THRESHOLD, Components, ink_map, label_components
 
 LINE_LENGTH = 0.6  # share of the image's side a line's run must span
 BORDER_BAND = 0.15  # share of the side, from each edge, where borders and margins lie
@@ -179,7 +178,6 @@ class CleanInk:
     photo: bool  # a photo or scan of paper (``normalize.ink_map``)
     erased: bool  # ``remove_lines`` erased something
     found: Components  # ``label_components(ink > INK_THRESHOLD)``: every stroke, specks included
-    soft: np.ndarray  # float32 (H, W): ``normalize.ink_maps``' soft ink, erased where ``ink`` was; ``ink`` if no photo
 
 
 def clean_ink(grey: np.ndarray) -> CleanInk:
@@ -187,18 +185,6 @@ def clean_ink(grey: np.ndarray) -> CleanInk:
 
     ``grey``: float (H, W) in [0, 1], either polarity, at most ``decode.WORK_SIDE`` a side. O(H * W). Raises
     TooMuchWorkError past ``normalize.MAX_RUNS`` runs of ink."""
-    ink, soft, photo = ink_maps(grey)
+    ink, photo = ink_map(grey)
     cleaned = remove_lines(ink, INK_THRESHOLD, photo)
-    if soft is ink:
-        soft = cleaned
-    elif cleaned is not ink:
-        soft = np.where(grow(ink > cleaned), np.float32(0.0), soft)
-    return CleanInk(cleaned, photo, cleaned is not ink, label_components(cleaned > INK_THRESHOLD), soft)
-
-
-def grow(mask: np.ndarray, steps: int = 1) -> np.ndarray:
-    """Grow a boolean mask (H, W) by ``steps`` pixels in the 8 directions (a binary dilation by a square)."""
-    image = Image.fromarray(mask.astype(np.uint8) * 255)
-    for _ in range(steps):
-        image = image.filter(ImageFilter.MaxFilter(3))
-    return np.asarray(image) > 0
+    return CleanInk(cleaned, photo, cleaned is not ink, label_components(cleaned > INK_THRESHOLD))

@@ -43,32 +43,23 @@ MAX_RUNS = 150_000
 
 
 def ink_map(grey: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Return the ink of a grey image, and whether it was read as a photo: ``ink_maps`` without the soft ink."""
-    ink, _, photo = ink_maps(grey)
-    return ink, photo
-
-
-def ink_maps(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Return the ink of a grey image, its soft ink, and whether it was read as a photo.
+    """Return the ink of a grey image, and whether it was read as a photo.
 
     ``grey``: float (H, W) in [0, 1]. Either polarity is accepted: the background level comes from
     ``_background_level``, so dark ink on light paper and light ink on a dark canvas both give
     ink = 1 (in a photo the ink's side of the paper decides, ``_dark_ink``: a dim photo of white paper is
     darker than mid-grey). A clean background (a canvas, a scan) is subtracted; a grey or uneven one (a photo of
     paper) goes through ``_photo_ink``.
-    Returns float32 (H, W) in [0, 1], 1 = ink, 0 = background; the soft ink, the same map before a photo's
-    threshold (faint strokes and paper texture kept; the ink itself where the image is no photo); and the photo flag.
+    Returns float32 (H, W) in [0, 1], 1 = ink, 0 = background, and the photo flag.
     """
     grey = np.asarray(grey, dtype=np.float32)
     background = _background_level(grey)
     light_paper = background >= 0.5
     paper = min(background, 1.0 - background)  # the background's own ink level, at most 0.5
     if paper > PHOTO_PAPER_LEVEL and min(grey.shape) >= 32:
-        ink, soft = _photo_ink(grey if _dark_ink(grey, light_paper) else 1.0 - grey)
-        return ink, soft, True
+        return _photo_ink(grey if _dark_ink(grey, light_paper) else 1.0 - grey), True
     ink = 1.0 - grey if light_paper else grey
-    ink = np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0)
-    return ink, ink, False
+    return np.clip((ink - paper) * (1.0 / (1.0 - paper)), 0.0, 1.0), False
 
 
 def _background_level(grey: np.ndarray) -> float:
@@ -123,9 +114,8 @@ def _dark_ink(grey: np.ndarray, light_paper: bool) -> bool:
     return light_paper
 
 
-def _photo_ink(light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ink of a photo of paper (light paper, dark ink): lighting divided out, then Otsu's threshold; and the same
-    before the threshold (the soft ink), both scaled so that the darkest ink is 1.
+def _photo_ink(light: np.ndarray) -> np.ndarray:
+    """Ink of a photo of paper (light paper, dark ink): lighting divided out, then Otsu's threshold.
 
     The paper's brightness (a lighting gradient, a shadow) is estimated by a grey-scale closing,
     which removes strokes narrower than about 1/10 of the image, on a reduced copy, then smoothed
@@ -144,9 +134,8 @@ def _photo_ink(light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     paper = np.asarray(smooth, dtype=np.float32) * (1.0 / 255.0)
     ink = np.clip(1.0 - light / np.maximum(paper, 1e-3), 0.0, 1.0)
     threshold = otsu_threshold(ink)
-    scale = np.float32(1.0 / max(float(ink.max()), 1e-6))
-    soft = (ink * scale).astype(np.float32)
-    return np.where(ink > threshold, soft, np.float32(0.0)), soft
+    ink = np.where(ink > threshold, ink, 0.0)
+    return (ink / max(float(ink.max()), 1e-6)).astype(np.float32)
 
 
 def _rank_filter(image: np.ndarray, size: int, reduce) -> np.ndarray:
