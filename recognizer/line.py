@@ -182,7 +182,9 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     beside a row number). In a tight crop of "3.827" the 3, 8 and 7 are as tall as the crop, and the 1 of "25.441"
     touches its edge, but the other digits are nearly as tall, so they stay writing. A stroke that long across
     the image and RULE_ASPECT times thinner than long is a rule; a stroke touching the top or bottom edge across
-    MARGIN_SHARE of the width is a margin."""
+    MARGIN_SHARE of the width is a margin. A margin is a band along one edge, so a stroke that spans
+    MARGIN_SHARE of the image both ways is never one: it is the writing of a crop cut to its ink (a cursive cheque
+    amount joined into one stroke, or joined to the cheque's printed stripes)."""
     height, width = shape
     x, y, w, h = boxes.T
     tall = h >= MARGIN_SHARE * height
@@ -190,11 +192,11 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     writing = ~tall & (areas >= SPECK_FRACTION * areas[~tall].max()) if (~tall).any() else ~tall
     through = (y <= 1) & (y + h >= height - 1)  # a margin runs from the top edge to the bottom one
     margins = (
-        tall & (side | (w * 4 <= h)) & through & (h >= TALL_RATIO * np.median(h[writing]))
+        tall & (side | (w * 4 <= h)) & through & (w < MARGIN_SHARE * width) & (h >= TALL_RATIO * np.median(h[writing]))
         if writing.any()
         else np.zeros_like(tall)
     )
-    margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width)
+    margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width) & (h < MARGIN_SHARE * height)
     rules = (tall & (w * RULE_ASPECT <= h)) | ((w >= MARGIN_SHARE * width) & (h * RULE_ASPECT <= w))
     return margins | rules
 

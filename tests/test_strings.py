@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 import evaluation_strings
 from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, digits_probability, text_of
+from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line, find_lines
 from recognizer.normalize import label_components
 from recognizer.png import encode_png
@@ -85,6 +86,19 @@ def test_the_line_is_found_inside_a_scan_with_a_margin_a_rule_and_a_cross(mnist_
     assert abs(x - cols[0]) <= 3 and abs(x + w - 1 - cols[-1]) <= 3
     assert abs(y - rows[0]) <= 3 and abs(y + h - 1 - rows[-1]) <= 3
     assert line.image.shape[0] == LINE_HEIGHT and line.image.shape[1] % LINE_STRIDE == 0
+
+
+def test_a_cheque_amount_that_fills_its_crop_is_not_taken_for_a_margin():
+    # Cheque amounts are cropped to their ink: a cursive amount joined into one stroke ("6654"), or joined to the
+    # cheque's printed stripes ("4900", "4.542"), runs from edge to edge both ways. That stroke is the writing,
+    # not a scanner's margin or band; taken for one, the line was a speck beside it (amounts of orand_car_a_train).
+    import datasets
+
+    images, labels, _ = datasets.load_realworld("orand_car_a_train")
+    for label in ("6654", "4900", "4542"):
+        grey = decode_image(images[int(np.flatnonzero(labels == label)[0])])
+        x, y, w, h = find_line(grey).box
+        assert w >= 0.8 * grey.shape[1] and h >= 0.5 * grey.shape[0], label
 
 
 def test_a_cross_larger_than_the_digits_does_not_hide_a_small_number(real_client, mnist_test):
