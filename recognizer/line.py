@@ -34,6 +34,7 @@ MAX_LINE_STROKES = 400  # strokes looked at; more is noise or an attack (the seg
 MARGIN_SHARE = 0.8  # a stroke touching the image's edge and this long along it is a scanner margin or a rule
 RULE_ASPECT = 12  # a stroke that long across the image and this many times longer than wide is a rule
 EDGE_SHARE = 0.03  # a margin lies within this share of the width from the left or right edge
+MARGIN_WIDTH_SHARE = 0.25  # ... and is a band at most this share of the width wide (not a tall "40" at the edge)
 SEEDS = 4  # strokes, largest first, that each grow a candidate line (the one with the most ink is read)
 TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
 
@@ -184,7 +185,8 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     the image and RULE_ASPECT times thinner than long is a rule; a stroke touching the top or bottom edge across
     MARGIN_SHARE of the width is a margin. A margin is a band along one edge, so a stroke that spans
     MARGIN_SHARE of the image both ways is never one: it is the writing of a crop cut to its ink (a cursive cheque
-    amount joined into one stroke, or joined to the cheque's printed stripes)."""
+    amount joined into one stroke, or joined to the cheque's printed stripes); nor is a stroke at a side edge wider
+    than MARGIN_WIDTH_SHARE of the image (the touching "40" of "40.000" beside its small zeros)."""
     height, width = shape
     x, y, w, h = boxes.T
     tall = h >= MARGIN_SHARE * height
@@ -192,7 +194,10 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     writing = ~tall & (areas >= SPECK_FRACTION * areas[~tall].max()) if (~tall).any() else ~tall
     through = (y <= 1) & (y + h >= height - 1)  # a margin runs from the top edge to the bottom one
     margins = (
-        tall & (side | (w * 4 <= h)) & through & (w < MARGIN_SHARE * width) & (h >= TALL_RATIO * np.median(h[writing]))
+        tall
+        & ((side & (w <= MARGIN_WIDTH_SHARE * width)) | (w * 4 <= h))
+        & through
+        & (h >= TALL_RATIO * np.median(h[writing]))
         if writing.any()
         else np.zeros_like(tall)
     )
