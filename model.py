@@ -16,7 +16,6 @@ Command line (see ``python model.py --help``):
                                                                # the string reader (training/strings.py)
     KERAS_BACKEND=jax python model.py train-strings ...        # the same on a GPU machine, then, with TensorFlow:
     python model.py convert-strings --model runs/.../digit_strings.keras
-    python model.py combine-strings runs/a/digit_strings.keras runs/b/digit_strings.keras   # average readers
 Measurements: ``python evaluation.py``.
 """
 
@@ -94,13 +93,6 @@ def _main(argv=None) -> int:
         "convert-strings", help="convert a string reader (.keras) to .tflite beside it (needs TensorFlow)"
     )
     p_convert_strings.add_argument("--model", default=None, help="default: digit_strings.keras")
-    p_combine_strings = sub.add_parser(
-        "combine-strings",
-        help="average trained string readers into one (digit_strings.keras, .tflite and .json beside it)",
-    )
-    p_combine_strings.add_argument("members", nargs="+", help="the readers' .keras files (same --seed)")
-    p_combine_strings.add_argument("--output", default=None, help="the .keras to write (default: digit_strings.keras)")
-    p_combine_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     p_strings = sub.add_parser(
         "train-strings",
         help="train the string reader, from fresh weights or --init's "
@@ -207,35 +199,22 @@ def _main(argv=None) -> int:
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
-        _threshold_and_convert(output, args.realworld_dir)
-    elif args.command == "combine-strings":
-        from training import strings
-
-        output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
-        strings.combine_strings(args.members, output)
-        _threshold_and_convert(output, args.realworld_dir)
+        record = strings.choose_threshold(output, args.realworld_dir)
+        print(
+            f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
+            f"reads {record['holdout_read_rate']:.1%} at <= 1% error"
+        )
+        backend = keras_backend()
+        if backend == "tensorflow":
+            print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
+        else:  # LiteRT's converter needs TensorFlow's Keras backend
+            print(f"not converted on {backend}: run `python model.py convert-strings --model {output}`")
     elif args.command == "convert-strings":
         from training import strings
 
         keras_path = Path(args.model) if args.model else strings.STRING_KERAS_PATH
         print(f"wrote {strings.convert_strings(keras_path, keras_path.with_suffix('.tflite'))}")
     return 0
-
-
-def _threshold_and_convert(output: Path, realworld_dir=None) -> None:
-    """Choose a trained reader's low_confidence threshold on its held-out real amounts, and convert it to LiteRT."""
-    from training import strings
-
-    record = strings.choose_threshold(output, realworld_dir)
-    print(
-        f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
-        f"reads {record['holdout_read_rate']:.1%} at <= 1% error"
-    )
-    backend = keras_backend()
-    if backend == "tensorflow":
-        print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
-    else:  # LiteRT's converter needs TensorFlow's Keras backend
-        print(f"not converted on {backend}: run `python model.py convert-strings --model {output}`")
 
 
 if __name__ == "__main__":

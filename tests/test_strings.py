@@ -231,43 +231,6 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
     assert reading.reader == "strings" and reading.string_confidence is not None
 
 
-@pytest.mark.slow
-def test_averaged_readers_read_with_the_mean_of_their_probabilities_and_serve_as_one_file(tmp_path, mnist_test):
-    """``model.py combine-strings``' code path: two readers averaged frame by frame into one Keras model and one
-    .tflite that the server's loader accepts; readers that kept other real amounts out are refused."""
-    import keras
-
-    from recognizer.backends import LiteRTBackend
-    from training import strings as training_strings
-    from training.string_steps import keras_probabilities
-
-    paths = []
-    for i in range(2):
-        keras.utils.set_random_seed(i)
-        path = tmp_path / f"member{i}" / "digit_strings.keras"
-        path.parent.mkdir()
-        training_strings.build_string_model().save(path)
-        record = {"minutes": 1.0, "real_training_amounts": 3, "holdout_indices": [0, 1]}
-        path.with_suffix(".json").write_text(json.dumps(record))
-        paths.append(path)
-    output = tmp_path / "average" / "digit_strings.keras"
-    record = training_strings.combine_strings(paths, output)
-    assert record["minutes"] == 2.0 and len(record["members"]) == 2 and record["holdout_indices"] == [0, 1]
-
-    line = find_line(np.asarray(number_image("305", 1, mnist_test), np.float32) / 255).image[None, :, :, None]
-    members = [keras_probabilities(keras.models.load_model(p, compile=False), line) for p in paths]
-    assert not np.allclose(members[0], members[1], atol=1e-3)  # two different readers
-    average = keras_probabilities(keras.models.load_model(output, compile=False), line)
-    np.testing.assert_allclose(average, (members[0] + members[1]) / 2, atol=1e-5)
-    tflite = training_strings.convert_strings(output, output.with_suffix(".tflite"))
-    np.testing.assert_allclose(LiteRTBackend(tflite).predict(line), average, atol=1e-4)
-    load_string_reader(tflite)  # its output checked on a blank line and a stroke
-
-    paths[1].with_suffix(".json").write_text(json.dumps({**record, "holdout_indices": [0, 2]}))
-    with pytest.raises(ValueError, match="same --seed"):
-        training_strings.combine_strings(paths, tmp_path / "refused.keras")
-
-
 def test_each_digit_of_a_number_is_boxed_where_its_ink_is(real_client, mnist_test):
     # CTC marks a character by a spike over part of it: the boxes must still hold each digit's whole ink.
     image = number_image("174", 1, mnist_test, height=120)

@@ -25,22 +25,12 @@ def training_step(model, optimizer):
     return (jax_step if keras.backend.backend() == "jax" else tensorflow_step)(model, optimizer)
 
 
-PROBABILITIES_LAYER = "probabilities"  # the output layer of a reader that gives probabilities (an average of readers)
-
-
-def gives_probabilities(model) -> bool:
-    """Whether a reader's Keras model ends in probabilities (``training.strings.build_string_ensemble``) rather than
-    logits (``build_string_model``)."""
-    return model.layers[-1].name == PROBABILITIES_LAYER
-
-
 def keras_probabilities(model, lines) -> np.ndarray:
     """The reader's Keras model as the served LiteRT file is: (B, 32, W, 1) lines -> (B, W/4, classes) float32
     probabilities, any backend."""
     import keras
 
-    outputs = model(lines, training=False)
-    return keras.ops.convert_to_numpy(outputs if gives_probabilities(model) else keras.ops.softmax(outputs))
+    return keras.ops.convert_to_numpy(keras.ops.softmax(model(lines, training=False)))
 
 
 def merged_log_probs(logits):

@@ -28,7 +28,7 @@ from recognizer.mnist import ROOT
 from training import provenance
 from training.splice import add_spliced
 from training.string_data import FreshLines, batch, encode_text, pack, real_lines, synthetic_lines, unpack
-from training.string_steps import PROBABILITIES_LAYER, gives_probabilities, keras_probabilities, training_step
+from training.string_steps import keras_probabilities, training_step
 
 STRING_MODEL_NAME = "digit_strings"
 STRING_KERAS_PATH = ROOT / f"{STRING_MODEL_NAME}.keras"
@@ -82,56 +82,6 @@ def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
     x = layers.Dropout(0.2)(x)
     logits = layers.Dense(NUM_STRING_CLASSES, name="logits")(x)  # (B, T, 15)
     return keras.Model(inputs, logits, name=STRING_MODEL_NAME)
-
-
-def build_string_ensemble(members: list):
-    """Average trained readers frame by frame in one Keras model: (B, 32, W, 1) -> (B, W/4, NUM_STRING_CLASSES)
-    probabilities (the mean of the members' softmax), its last layer named ``PROBABILITIES_LAYER``.
-
-    Every member must have ``build_string_model``'s frames (LINE_STRIDE px a frame), so that frame t of each
-    reads the same columns. The mean of the probabilities, not of the logits: a digit that one member spikes on
-    and the other blurs over two frames keeps half its mass instead of being cut by the product."""
-    import keras
-
-    inputs = keras.Input(shape=(LINE_HEIGHT, None, 1), name="line")
-    outputs = []
-    for i, member in enumerate(members):
-        member.name = f"member_{i}"
-        outputs.append(keras.layers.Softmax(name=f"member_{i}_probabilities")(member(inputs)))
-    mean = keras.layers.Average(name=PROBABILITIES_LAYER)(outputs)
-    return keras.Model(inputs, mean, name=f"{STRING_MODEL_NAME}_ensemble")
-
-
-def combine_strings(member_paths: list, output: Path = STRING_KERAS_PATH) -> dict:
-    """Average saved readers (``build_string_ensemble``) into ``output`` (.keras), with a record beside it.
-
-    The members must share the held-out real amounts (the same ``seed``; ``--data-seed`` may differ), so that
-    ``choose_threshold`` chooses on amounts none of them trained on. Raises ValueError otherwise. Returns the record:
-    each member's record under ``members``, the holdout, and the members' minutes summed."""
-    import keras
-
-    records = [json.loads(Path(p).with_suffix(".json").read_text()) for p in member_paths]
-    holdouts = {tuple(r["holdout_indices"]) for r in records}
-    if len(holdouts) != 1:
-        raise ValueError("the readers kept different real amounts out of training: train them with the same --seed")
-    members = [keras.models.load_model(p, compile=False) for p in member_paths]
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    build_string_ensemble(members).save(output)
-    record = {
-        "model": output.name,
-        "members": [
-            {"path": str(p), **{k: r[k] for k in r if k not in ("holdout_indices",)}}
-            for p, r in zip(member_paths, records)
-        ],
-        "minutes": round(sum(r["minutes"] for r in records), 1),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else "",
-        "commit": provenance.commit(),
-        "real_training_amounts": records[0]["real_training_amounts"],
-        "holdout_indices": records[0]["holdout_indices"],
-    }
-    output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    return record
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,9 +249,7 @@ def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = ST
     import tensorflow as tf
 
     model = keras.models.load_model(keras_path, compile=False)
-    probabilities = (
-        model if gives_probabilities(model) else keras.Model(model.input, keras.layers.Softmax()(model.output))
-    )
+    probabilities = keras.Model(model.input, keras.layers.Softmax()(model.output))
 
     converter = tf.lite.TFLiteConverter.from_keras_model(probabilities)
     Path(tflite_path).write_bytes(converter.convert())
