@@ -31,13 +31,24 @@ STRING_THRESHOLD = 0.5
 
 
 class StringReader:
-    """Read a line of digits whole: ``read(grey)`` or ``read_line(line)`` -> Reading (``reader`` "strings")."""
+    """Read a line of digits whole: ``read(grey)`` or ``read_line(line)`` -> Reading (``reader`` "strings").
+
+    ``backend``: one network, or a list of networks trained apart (a committee): each reads the line, and the
+    digits with the most probability summed over the networks win (a vote weighted by each network's digits'
+    probability, ``ctc.digits_probability``: string-level voting, as ROVER does for speech, Fiscus 1997). CTC
+    readers cannot be averaged frame by frame: each marks a character by a spike on frames of its own
+    (docs/experiments.md, 2026-12-05)."""
 
     name = "strings"
 
     def __init__(self, backend, threshold: float = STRING_THRESHOLD):
-        self.backend = backend
+        self.backends = list(backend) if isinstance(backend, (list, tuple)) else [backend]
         self.threshold = threshold
+
+    @property
+    def backend(self):
+        """The first network (the committee's first member)."""
+        return self.backends[0]
 
     def read(self, grey: np.ndarray, clean: CleanInk | None = None) -> Reading:
         """Find the line in a grey image (float32 (H, W) in [0, 1]) and read it; boxes in its pixels.
@@ -63,9 +74,26 @@ class StringReader:
     def read_line(self, line: Line) -> Reading:
         """Read a found line: its text, each digit's probabilities and box, separators as skipped marks.
 
-        Raises ModelOutputError when the network's output is not (1, W/4, 15) probabilities."""
+        With several networks, each reads the line and the digits with the largest summed digits' probability
+        win; the reading returned is the surest network's among those that read them, and its
+        ``string_confidence`` is that sum over all the networks' count, in [0, 1]: the mean probability, a
+        network that read other digits counting 0. One network: its own reading and probability. Raises
+        ModelOutputError when a network's output is not (1, W/4, 15) probabilities."""
+        readings = [self._read_line(backend, line) for backend in self.backends]
+        if len(readings) == 1:
+            return readings[0]
+        votes: dict[str, float] = {}
+        for reading in readings:
+            votes[reading.number] = votes.get(reading.number, 0.0) + reading.string_confidence
+        number = max(votes, key=votes.get)  # the first network's digits on a tie
+        chosen = max((r for r in readings if r.number == number), key=lambda r: r.string_confidence)
+        chosen.string_confidence = votes[number] / len(readings)
+        chosen.string_flagged = chosen.string_confidence < self.threshold
+        return chosen
+
+    def _read_line(self, backend, line: Line) -> Reading:
         frames = line.image.shape[1] // LINE_STRIDE
-        probabilities = self.backend.predict(line.image[np.newaxis, :, :, np.newaxis])
+        probabilities = backend.predict(line.image[np.newaxis, :, :, np.newaxis])
         problem = check_string_output(probabilities, frames)
         if problem:
             raise ModelOutputError(f"The string model {problem}.")
@@ -144,21 +172,35 @@ def check_string_output(probabilities: np.ndarray, frames: int) -> str | None:
 
 
 def load_string_reader(path=STRING_MODEL_PATH, threshold: float | None = None) -> StringReader:
-    """Load the string network with LiteRT and check it on a blank line and a line with a stroke.
+    """Load the string network(s) with LiteRT and check each on a blank line and a line with a stroke.
 
-    ``threshold``: the low_confidence operating point; default the model record's (``<model>.json``), else
-    ``STRING_THRESHOLD``. Raises ModelLoadError naming the file and the command that rebuilds it."""
+    The model's record (``<model>.json``) may name a committee (``"committee": {"members": [file names beside
+    it], "threshold": ...}``, written by ``python model.py train-strings``): then every member is loaded and they
+    vote (``StringReader``). ``threshold``: the low_confidence operating point; default the committee's, else the
+    record's, else ``STRING_THRESHOLD``. Raises ModelLoadError naming the file and the command that rebuilds it."""
+    path = Path(path)
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        record = {}
+    committee = record.get("committee") if isinstance(record, dict) else None
+    members = [path]
+    if isinstance(committee, dict) and committee.get("members"):
+        members = [path.parent / str(name) for name in committee["members"]]
+        record = committee
     if threshold is None:
-        record = Path(path).with_suffix(".json")
         try:
-            threshold = float(json.loads(record.read_text())["threshold"])
-        except (OSError, ValueError, KeyError, TypeError):
+            threshold = float(record["threshold"])
+        except (KeyError, TypeError, ValueError):
             threshold = STRING_THRESHOLD
+    return StringReader([_load_member(member) for member in members], threshold)
+
+
+def _load_member(path: Path) -> LiteRTBackend:
     try:
         backend = LiteRTBackend(path)
     except ModelLoadError as exc:
         raise ModelLoadError(f"{exc} The string reader is rebuilt with `python model.py train-strings`.") from None
-    reader = StringReader(backend, threshold)
     probe = np.zeros((1, LINE_HEIGHT, 64, 1), np.float32)
     probe[0, 4:28, 30:33, 0] = 1.0
     try:
@@ -167,4 +209,4 @@ def load_string_reader(path=STRING_MODEL_PATH, threshold: float | None = None) -
         problem = f"fails on a (1, 32, 64, 1) line ({type(exc).__name__}: {exc})"
     if problem:
         raise ModelLoadError(f"Model file {path} {problem}: rebuild it with `python model.py train-strings`.")
-    return reader
+    return backend

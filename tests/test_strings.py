@@ -61,6 +61,64 @@ def test_read_rate_keeps_the_most_confident_within_the_error():
     assert evaluation_strings.read_rate([0.9], [False]) == (0.0, float("inf"))
 
 
+class FixedNetwork:
+    """A string network that reads every line as ``labels`` (``frames``), with each frame's best at ``peak``."""
+
+    def __init__(self, labels: str, peak: float):
+        self.labels, self.peak = labels, peak
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        out = frames(self.labels.ljust(batch.shape[2] // LINE_STRIDE, "_"), self.peak)
+        return out[np.newaxis, : batch.shape[2] // LINE_STRIDE]
+
+
+def one_line(width: int = 96):
+    """A found line holding two strokes, as ``line.find_lines`` returns it."""
+    grey = np.ones((LINE_HEIGHT * 2, width), np.float32)
+    grey[10:50, 20:26] = 0.0
+    grey[10:50, 60:66] = 0.0
+    line = find_lines(grey)[0]
+    assert line.image.shape[1] // LINE_STRIDE >= 5  # frames enough for "_3_7_"
+    return line
+
+
+def test_a_committee_of_string_networks_votes_and_its_confidence_counts_the_dissenters():
+    from recognizer.strings import StringReader
+
+    line = one_line()
+    sure_37, unsure_31, also_37 = FixedNetwork("_3_7_", 0.9), FixedNetwork("_3_1_", 0.7), FixedNetwork("_3_7_", 0.6)
+    alone = StringReader(sure_37, threshold=0.5).read_line(line)
+    assert (alone.number, alone.string_confidence) == ("37", pytest.approx(0.81, rel=1e-5))  # 0.9 x 0.9
+    # Two networks disagree: the surer one's digits win, at half its probability (the other counts 0) ...
+    split = StringReader([unsure_31, sure_37], threshold=0.5).read_line(line)
+    assert split.number == "37"
+    assert split.string_confidence == pytest.approx(0.81 / 2, rel=1e-5)
+    assert split.low_confidence  # under the operating point once the committee is split
+    # ... and two that agree outvote a surer third.
+    vote = StringReader([also_37, unsure_31, also_37], threshold=0.5).read_line(line)
+    assert vote.number == "37"
+    assert vote.string_confidence == pytest.approx(2 * 0.36 / 3, rel=1e-5)
+
+
+def test_a_committee_is_loaded_from_the_model_record(tmp_path):
+    import shutil
+
+    from recognizer.strings import STRING_MODEL_PATH
+
+    for name in ("a.tflite", "b.tflite"):
+        shutil.copy(STRING_MODEL_PATH, tmp_path / name)
+    (tmp_path / "a.json").write_text(
+        json.dumps({"threshold": 0.9, "committee": {"members": ["a.tflite", "b.tflite"], "threshold": 0.4}})
+    )
+    reader = load_string_reader(tmp_path / "a.tflite")
+    assert (len(reader.backends), reader.threshold) == (2, 0.4)
+    (tmp_path / "b.json").write_text(json.dumps({"threshold": 0.9}))
+    assert (
+        len(load_string_reader(tmp_path / "b.tflite").backends),
+        load_string_reader(tmp_path / "b.tflite").threshold,
+    ) == (1, 0.9)
+
+
 def number_image(text: str, seed: int, mnist_test, height: int = 120) -> np.ndarray:
     """Dark ink on white, uint8: ``text`` written by hand from MNIST test digits (``synth.strings.write_line``)."""
     images, labels = mnist_test
