@@ -10,10 +10,12 @@ Command line (see ``python model.py --help``):
                           [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py convert
-    python model.py train-strings [--steps N] [--synthetic N] [--init K --learning-rate R --data-seed S]
+    python model.py train-strings [--members 1] [--steps N] [--synthetic N]
+                                   [--init K --learning-rate R --data-seed S]
                                    [--filters 32,64,128,128,192 --frame-units 256]
                                    [--real-variants 16 --real-share 0.3]
-                                                               # the string reader (training/strings.py)
+                                   # the string reader (training/strings.py): a committee of networks trained
+                                   # from their own data seeds, or one from --data-seed
     KERAS_BACKEND=jax python model.py train-strings ...        # the same on a GPU machine, then, with TensorFlow:
     python model.py convert-strings --model runs/.../digit_strings.keras
 Measurements: ``python evaluation.py``.
@@ -107,7 +109,15 @@ def _main(argv=None) -> int:
         "--data-seed",
         type=int,
         default=None,
-        help="seed of the synthetic lines, real variants and batches (the holdout keeps --seed's)",
+        help="train one network from this seed of the synthetic lines, real variants and batches "
+        "(the holdout keeps --seed's) instead of the committee",
+    )
+    p_strings.add_argument(
+        "--members",
+        type=int,
+        default=None,
+        help="networks of the committee to train, each from its own data seed (training.strings.member_data_seed; "
+        "written <output>, <output>_2, ...; default training.strings.COMMITTEE_MEMBERS)",
     )
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     p_strings.add_argument(
@@ -188,7 +198,6 @@ def _main(argv=None) -> int:
             "synthetic",
             "init",
             "learning_rate",
-            "data_seed",
             "filters",
             "frame_units",
             "fresh_every",
@@ -198,17 +207,33 @@ def _main(argv=None) -> int:
             "splice",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
-        strings.train_strings(output, overrides, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
-        record = strings.choose_threshold(output, args.realworld_dir)
-        print(
-            f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
-            f"reads {record['holdout_read_rate']:.1%} at <= 1% error"
-        )
+        # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.
+        seeds = [strings.member_data_seed(k) for k in range(args.members or strings.COMMITTEE_MEMBERS)]
+        if args.data_seed is not None:
+            seeds = [args.data_seed]
         backend = keras_backend()
-        if backend == "tensorflow":
-            print(f"wrote {strings.convert_strings(output, output.with_suffix('.tflite'))}")
-        else:  # LiteRT's converter needs TensorFlow's Keras backend
-            print(f"not converted on {backend}: run `python model.py convert-strings --model {output}`")
+        paths = []
+        for index, data_seed in enumerate(seeds):
+            path = strings.member_path(output, index)
+            member = {**overrides, "data_seed": data_seed}
+            print(f"member {index + 1} of {len(seeds)} (data seed {data_seed}): {path}", flush=True)
+            strings.train_strings(path, member, data_dir=args.realworld_dir, log=lambda m: print(m, flush=True))
+            record = strings.choose_threshold(path, args.realworld_dir)
+            print(
+                f"held-out real amounts: {record['holdout_exact']:.1%} exact; threshold {record['threshold']:.3f} "
+                f"reads {record['holdout_read_rate']:.1%} at <= 1% error"
+            )
+            if backend == "tensorflow":
+                print(f"wrote {strings.convert_strings(path, path.with_suffix('.tflite'))}")
+            else:  # LiteRT's converter needs TensorFlow's Keras backend
+                print(f"not converted on {backend}: run `python model.py convert-strings --model {path}`")
+            paths.append(path)
+        if len(paths) > 1:
+            committee = strings.choose_committee(paths, args.realworld_dir)
+            print(
+                f"committee of {len(paths)}: held-out real amounts {committee['holdout_exact']:.1%} exact; threshold "
+                f"{committee['threshold']:.3f} reads {committee['holdout_read_rate']:.1%} at <= 1% error"
+            )
     elif args.command == "convert-strings":
         from training import strings
 

@@ -44,7 +44,7 @@ def test_the_string_reader_trains_on_jax_too_and_serves_once_converted(tmp_path)
     # A lent GPU machine trains with Keras on JAX (no TensorFlow there); the .keras it writes converts and serves.
     output = tmp_path / "digit_strings.keras"
     command = [sys.executable, "model.py", "train-strings", "--steps", "3", "--synthetic", "48"]
-    command += ["--real-variants", "1", "--output", str(output)]
+    command += ["--real-variants", "1", "--members", "1", "--output", str(output)]
     done = subprocess.run(
         command, cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600
     )
@@ -55,6 +55,27 @@ def test_the_string_reader_trains_on_jax_too_and_serves_once_converted(tmp_path)
     subprocess.run([sys.executable, "model.py", "convert-strings", "--model", str(output)], cwd=ROOT, check=True)
     reader = load_string_reader(output.with_suffix(".tflite"))  # checked on a blank line and a stroke
     assert reader.threshold == pytest.approx(record["threshold"])
+
+
+@pytest.mark.slow
+def test_the_one_command_trains_a_committee_that_the_server_loads_and_that_votes(tmp_path):
+    # `python model.py train-strings` trains every member of the committee (from its own data seed, on the same
+    # held-out amounts), chooses the committee's operating point on them and names the members in the record.
+    output = tmp_path / "digit_strings.keras"
+    command = [sys.executable, "model.py", "train-strings", "--steps", "3", "--synthetic", "48"]
+    command += ["--real-variants", "1", "--members", "2", "--output", str(output)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    second = tmp_path / "digit_strings_2.keras"
+    assert second.with_suffix(".tflite").exists() and output.with_suffix(".tflite").exists()
+    first, other = (json.loads(path.with_suffix(".json").read_text()) for path in (output, second))
+    assert first["holdout_indices"] == other["holdout_indices"]
+    assert first["config"]["data_seed"] != other["config"]["data_seed"]  # trained apart
+    committee = first["committee"]
+    assert committee["members"] == ["digit_strings.tflite", "digit_strings_2.tflite"]
+    assert "committee of 2" in done.stdout
+    reader = load_string_reader(output.with_suffix(".tflite"))
+    assert len(reader.backends) == 2 and reader.threshold == pytest.approx(committee["threshold"])
 
 
 def read_as(text: str, frames: int, spikes: list[int]) -> np.ndarray:

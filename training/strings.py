@@ -51,6 +51,21 @@ CONFIG = {
     "splice": 0,  # real amounts recombined (training.splice) added to the real lines; 0: none
     "splice_at": 0.5,  # ... once this share of the steps is done, aligned by the reader being trained
 }
+# The served reader may be a committee: networks trained by CONFIG from the data seeds ``member_data_seed`` gives
+# (other synthetic lines, real variants, batches and initial weights; the same held-out amounts), voting on the
+# digits (recognizer.strings).
+COMMITTEE_MEMBERS = 1
+
+
+def member_data_seed(index: int) -> int:
+    """The data seed of the committee's member ``index`` (from 0): CONFIG's seed, then every other number after it."""
+    return CONFIG["seed"] + 2 * index
+
+
+def member_path(output: Path, index: int) -> Path:
+    """Where the committee's member ``index`` (from 0) is written: ``output`` itself, then ``<stem>_2.keras``..."""
+    output = Path(output)
+    return output if index == 0 else output.with_name(f"{output.stem}_{index + 1}{output.suffix}")
 
 
 def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
@@ -205,40 +220,60 @@ def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_er
     amounts read from the most confident down are wrong at most ``max_error`` of the time (the served
     ``low_confidence``); it is written into the model's record, with the holdout's exact share, and returned
     with them. Never chosen on ``orand_car_a_val``."""
+    record_path = Path(keras_path).with_suffix(".json")
+    record = json.loads(record_path.read_text())
+    record.update(_operating_point([keras_path], record["holdout_indices"], data_dir, max_error))
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def choose_committee(keras_paths: list[Path], data_dir=None, max_error: float = 0.01) -> dict:
+    """Choose the operating point of the committee of ``keras_paths`` (trained with one ``seed``, so the same
+    held-out amounts) as ``choose_threshold`` does for one network, reading as served (the networks vote,
+    ``recognizer.strings.StringReader``), and write it into the first member's record as ``committee``: the
+    members' .tflite names (beside it), the threshold, the holdout's exact share and read rate. Returns it."""
+    records = [json.loads(Path(path).with_suffix(".json").read_text()) for path in keras_paths]
+    if any(record["holdout_indices"] != records[0]["holdout_indices"] for record in records):
+        raise ValueError("the committee's members were trained with other held-out amounts (another --seed)")
+    committee = {
+        "members": [Path(path).with_suffix(".tflite").name for path in keras_paths],
+        "data_seeds": [record["config"]["data_seed"] or record["config"]["seed"] for record in records],
+        **_operating_point(keras_paths, records[0]["holdout_indices"], data_dir, max_error),
+    }
+    first = Path(keras_paths[0]).with_suffix(".json")
+    first.write_text(json.dumps({**records[0], "committee": committee}, indent=2) + "\n")
+    return committee
+
+
+def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -> dict:
     import keras
 
     import datasets
     from recognizer.strings import StringReader
 
-    record_path = Path(keras_path).with_suffix(".json")
-    record = json.loads(record_path.read_text())
-    model = keras.models.load_model(keras_path, compile=False)
+    class Probabilities:  # a Keras model as the served LiteRT file is: logits -> probabilities
+        def __init__(self, path):
+            self.name, self.path = "keras", path
+            self.model = keras.models.load_model(path, compile=False)
 
-    class Probabilities:  # the Keras model as the served LiteRT file is: logits -> probabilities
-        name, path = "keras", keras_path
+        def predict(self, batch):
+            return keras_probabilities(self.model, batch)
 
-        @staticmethod
-        def predict(batch):
-            return keras_probabilities(model, batch)
-
-    reader = StringReader(Probabilities())
+    reader = StringReader([Probabilities(path) for path in keras_paths])
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     confidences, correct = [], []
-    for i in record["holdout_indices"]:
+    for i in holdout_indices:
         reading = reader.read(decode_image(images[i]))  # as served: every candidate line, the surest kept
         confidences.append(reading.string_confidence)
         correct.append(reading.number == str(labels[i]))
     order = np.argsort(-np.array(confidences), kind="stable")
     wrong = np.cumsum(~np.array(correct)[order])
     ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
-    threshold = float(np.array(confidences)[order][ok[-1]]) if ok.size else 1.0
-    record.update(
-        holdout_exact=float(np.mean(correct)),
-        threshold=threshold,
-        holdout_read_rate=float((ok[-1] + 1) / len(order)) if ok.size else 0.0,
-    )
-    record_path.write_text(json.dumps(record, indent=2) + "\n")
-    return record
+    return {
+        "holdout_exact": float(np.mean(correct)),
+        "threshold": float(np.array(confidences)[order][ok[-1]]) if ok.size else 1.0,
+        "holdout_read_rate": float((ok[-1] + 1) / len(order)) if ok.size else 0.0,
+    }
 
 
 def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = STRING_TFLITE_PATH) -> Path:
