@@ -41,7 +41,7 @@ from recognizer.decode import PreprocessingError
 from recognizer.mnist import NOT_A_DIGIT, TFLITE_MODEL_PATH
 from recognizer.png import encode_png
 from recognizer.reader import Reader
-from recognizer.strings import STRING_MODEL_PATH, load_string_reader
+from recognizer.strings import load_string_reader
 from synth.canvas import canvas_from_mnist, compose_number, encode, mark_on_canvas
 from synth.nondigits import NON_DIGIT_KINDS, non_digit
 from synth.scenes import photo
@@ -333,7 +333,10 @@ def results_table(backend=None, limit: int | None = None) -> str:
     row("Numbers of 2-6 MNIST test digits, exact", f"{numbers.accuracy:.1%}", f"{numbers.count} numbers")
     size = Path(getattr(backend, "path", TFLITE_MODEL_PATH)).stat().st_size / 1e6
     row("Digit model size (.tflite)", f"{size:.1f} MB", "float32, LiteRT")
-    row("String model size (.tflite)", f"{STRING_MODEL_PATH.stat().st_size / 1e6:.1f} MB", "float32, LiteRT")
+    networks = string_reader().backends
+    size = sum(Path(network.path).stat().st_size for network in networks) / 1e6
+    members = f"{len(networks)} networks voting, " if len(networks) > 1 else ""
+    row("String model size (.tflite)", f"{size:.1f} MB", f"{members}float32, LiteRT")
     return "| measure | result | on |\n| --- | ---: | --- |\n" + "\n".join(rows)
 
 

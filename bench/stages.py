@@ -86,7 +86,7 @@ def stage_budget(data: bytes, reader, calls: int) -> dict[str, float | str]:
     if reading.reader == "strings":
         row["segmentation"] = ""
         inputs = [line.image[np.newaxis, :, :, np.newaxis] for line in lines]
-        backend = reader.strings.backend
+        networks = reader.strings.backends  # every network of a committee reads every candidate line
     else:
 
         def segment_and_render():
@@ -95,12 +95,14 @@ def stage_budget(data: bytes, reader, calls: int) -> dict[str, float | str]:
 
         row["segmentation"] = median_us(segment_and_render, calls)
         inputs = segment_and_render()
-        backend = reader.digits.backend
+        networks = [reader.digits.backend]
         if reader.strings is not None and lines[0].box[2] >= NUMBER_ASPECT * lines[0].box[3]:
-            # auto mode read the line and fell back to the segments (at most one digit read): both networks ran
-            inputs_strings = [line.image[np.newaxis, :, :, np.newaxis] for line in lines]
-            row["network"] = median_us(lambda: [reader.strings.backend.predict(x) for x in inputs_strings], calls)
-    row["network"] = float(row.get("network", 0.0)) + median_us(lambda: [backend.predict(x) for x in inputs], calls)
+            # auto mode read the line and fell back to the segments (at most one digit read): both readers ran
+            lined = [line.image[np.newaxis, :, :, np.newaxis] for line in lines]
+            row["network"] = median_us(lambda: [n.predict(x) for n in reader.strings.backends for x in lined], calls)
+    row["network"] = float(row.get("network", 0.0)) + median_us(
+        lambda: [network.predict(x) for network in networks for x in inputs], calls
+    )
     row["answer"] = median_us(lambda: json.dumps(reading.to_json()), calls)
     row["total"] = median_us(lambda: json.dumps(reader.read(data, "auto").to_json()), calls)
     return row
