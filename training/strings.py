@@ -237,7 +237,7 @@ def choose_committee(keras_paths: list[Path], data_dir=None, max_error: float = 
         raise ValueError("the committee's members were trained with other held-out amounts (another --seed)")
     committee = {
         "members": [Path(path).with_suffix(".tflite").name for path in keras_paths],
-        "data_seeds": [record["config"]["data_seed"] or record["config"]["seed"] for record in records],
+        "data_seeds": [record["config"].get("data_seed") or record["config"]["seed"] for record in records],
         **_operating_point(keras_paths, records[0]["holdout_indices"], data_dir, max_error),
     }
     first = Path(keras_paths[0]).with_suffix(".json")
