@@ -10,7 +10,7 @@ Command line (see ``python model.py --help``):
                           [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py convert
-    python model.py train-strings [--members 2] [--steps N] [--synthetic N]
+    python model.py train-strings [--members 1] [--steps N] [--synthetic N]
                                    [--init K --learning-rate R --data-seed S]
                                    [--filters 32,64,128,128,192 --frame-units 256]
                                    [--real-variants 16 --real-share 0.3]

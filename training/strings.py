@@ -54,7 +54,7 @@ CONFIG = {
 # The served reader may be a committee: networks trained by CONFIG from the data seeds ``member_data_seed`` gives
 # (other synthetic lines, real variants, batches and initial weights; the same held-out amounts), voting on the
 # digits (recognizer.strings).
-COMMITTEE_MEMBERS = 2
+COMMITTEE_MEMBERS = 1
 
 
 def member_data_seed(index: int) -> int:
