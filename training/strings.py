@@ -249,7 +249,6 @@ def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -
     import keras
 
     import datasets
-    from evaluation_strings import read_rate
     from recognizer.strings import StringReader
 
     class Probabilities:  # a Keras model as the served LiteRT file is: logits -> probabilities
@@ -267,11 +266,13 @@ def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -
         reading = reader.read(decode_image(images[i]))  # as served: every candidate line, the surest kept
         confidences.append(reading.string_confidence)
         correct.append(reading.number == str(labels[i]))
-    rate, threshold = read_rate(confidences, correct, max_error)  # the evaluation's own measure
+    order = np.argsort(-np.array(confidences), kind="stable")
+    wrong = np.cumsum(~np.array(correct)[order])
+    ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
     return {
         "holdout_exact": float(np.mean(correct)),
-        "threshold": threshold if rate else 1.0,  # none readable: flag everything a probability can reach
-        "holdout_read_rate": float(rate),
+        "threshold": float(np.array(confidences)[order][ok[-1]]) if ok.size else 1.0,
+        "holdout_read_rate": float((ok[-1] + 1) / len(order)) if ok.size else 0.0,
     }
 
 
