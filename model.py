@@ -137,6 +137,13 @@ def _main(argv=None) -> int:
     p_strings.add_argument("--real-variants", type=int, default=None, help="augmented copies of each real amount")
     p_strings.add_argument("--real-share", type=float, default=None, help="share of each batch from real amounts")
     p_strings.add_argument(
+        "--bucket",
+        type=int,
+        default=None,
+        help="draw each batch among this many times its size lines of about one width (0: uniformly; faster "
+        "steps, less padding)",
+    )
+    p_strings.add_argument(
         "--splice", type=int, default=None, help="real amounts recombined into this many more real lines (0: none)"
     )
     for p in (p_train, p_rebuild):
@@ -205,6 +212,7 @@ def _main(argv=None) -> int:
             "real_variants",
             "real_share",
             "splice",
+            "bucket",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

@@ -12,7 +12,7 @@ from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import ROOT
 from recognizer.strings import load_string_reader
 from training.splice import cut_points, splice_lines
-from training.string_data import alignable, synthetic_lines
+from training.string_data import alignable, draw_indices, synthetic_lines, width_order
 
 
 def blank_line(frames: int) -> np.ndarray:
@@ -27,6 +27,28 @@ def test_a_line_too_narrow_for_its_text_is_not_trained_on():
     assert not alignable(blank_line(2), "123")
     assert alignable(blank_line(3), "1.2")  # separators are characters too
     assert not alignable(blank_line(2), "1.2")
+
+
+def test_bucketed_batches_are_padded_little_and_still_visit_every_line():
+    # Lines 40-400 px wide: a batch is padded to its widest line, so a batch of mixed widths costs the network
+    # about twice the compute of its ink; drawn among lines of about one width it costs little more than its ink.
+    rng = np.random.default_rng(0)
+    lines = [blank_line(int(frames)) for frames in rng.integers(10, 100, 3000)]
+    order = width_order(lines)
+    widths = np.array([line.shape[1] for line in lines])
+    assert np.all(np.diff(widths[order]) >= 0)
+
+    def padding(bucket):
+        draws = [draw_indices(rng, order, 32, rng.random(), bucket) for _ in range(300)]
+        return np.mean([widths[d].max() * len(d) / widths[d].sum() for d in draws]), np.concatenate(draws)
+
+    uniform, _ = padding(0)
+    bucketed, drawn = padding(8)
+    assert uniform > 1.5 and bucketed < 1.1
+    assert len(set(drawn.tolist())) > 0.9 * len(lines)  # nearly every line drawn in 300 batches, as uniformly
+    one_batch = draw_indices(rng, order, 32, 0.5, 8)
+    assert len(set(one_batch.tolist())) == 32  # no line twice in a batch
+    assert len(draw_indices(rng, order[:10], 32, 0.3, 8)) == 10  # a source smaller than the batch gives what it has
 
 
 @pytest.mark.slow

@@ -266,12 +266,21 @@ def test_boxes_are_in_the_pixels_of_a_large_photo(real_client, mnist_test):
 
 @pytest.mark.slow
 def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_and_its_record(tmp_path, mnist_test):
-    """The one command's code path end to end, from fresh weights on a tiny config: the model, its record
-    (config, commit, held-out amounts, threshold) and a .tflite that the server's loader accepts."""
+    """The one command's code path end to end, from fresh weights on a tiny config (batches drawn by width, the
+    spliced lines sorted in): the model, its record (config, commit, held-out amounts, threshold) and a .tflite
+    that the server's loader accepts."""
     from training import strings as training_strings
 
     output = tmp_path / "new folder" / "digit_strings.keras"  # made by the run
-    config = {"synthetic": 64, "real_variants": 2, "holdout": 20, "steps": 4, "batch_size": 8, "splice": 16}
+    config = {
+        "synthetic": 64,
+        "real_variants": 2,
+        "holdout": 20,
+        "steps": 4,
+        "batch_size": 8,
+        "splice": 16,
+        "bucket": 2,
+    }
     logged = []
     record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=logged.append)
     assert any("spliced added" in line for line in logged)  # real amounts recombined halfway

@@ -27,7 +27,17 @@ from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import ROOT
 from training import provenance
 from training.splice import add_spliced
-from training.string_data import FreshLines, batch, encode_text, pack, real_lines, synthetic_lines, unpack
+from training.string_data import (
+    FreshLines,
+    batch,
+    draw_indices,
+    encode_text,
+    pack,
+    real_lines,
+    synthetic_lines,
+    unpack,
+    width_order,
+)
 from training.string_steps import keras_probabilities, training_step
 
 STRING_MODEL_NAME = "digit_strings"
@@ -50,6 +60,7 @@ CONFIG = {
     "fresh_chunk": 500,
     "splice": 0,  # real amounts recombined (training.splice) added to the real lines; 0: none
     "splice_at": 0.5,  # ... once this share of the steps is done, aligned by the reader being trained
+    "bucket": 0,  # > 0: each batch drawn among bucket x its size lines of about one width (draw_indices); 0: uniformly
 }
 # The served reader may be a committee: networks trained by CONFIG from the data seeds ``member_data_seed`` gives
 # (other synthetic lines, real variants, batches and initial weights; the same held-out amounts), voting on the
@@ -159,6 +170,7 @@ def train_strings(
 
     rng = np.random.default_rng(data_seed)
     losses = []
+    orders, orders_for = None, None  # each source's lines by width, and the state of the lines they were sorted in
     try:
         for number in range(1, config["steps"] + 1):
             fresh.refresh(number)
@@ -166,9 +178,17 @@ def train_strings(
                 finish()  # the JAX step's state into the model, to align with it
                 log(f"step {number}: " + add_spliced(model, real, real_texts, config["splice"], data_seed + 1))
             n_real = rng.binomial(config["batch_size"], config["real_share"])
+            if config["bucket"]:
+                if orders_for != (fresh.made, len(real_texts)):  # fresh or spliced lines came in: sort again
+                    orders, orders_for = [width_order(lines) for lines, _, _ in sources], (fresh.made, len(real_texts))
+                quantile = rng.random()  # the same place in each source's widths: one width for the whole batch
+            else:
+                orders, quantile = [np.arange(len(texts)) for _, texts, _ in sources], 0.0
             parts = [
-                (lines, texts, digits_only, rng.integers(0, len(texts), n))
-                for (lines, texts, digits_only), n in zip(sources, (config["batch_size"] - n_real, n_real))
+                (lines, texts, digits_only, draw_indices(rng, order, n, quantile, config["bucket"]))
+                for (lines, texts, digits_only), order, n in zip(
+                    sources, orders, (config["batch_size"] - n_real, n_real)
+                )
                 if n
             ]
             xs, widths, targets, flags = [], [], [], []
