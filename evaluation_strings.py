@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datasets import load_mnist, load_realworld
+from recognizer.strings import operating_point
 
 EVAL_SEED = 777  # apart from training's seeds (model.SEED and its chunks)
 
@@ -56,13 +57,9 @@ MAX_ERROR = 0.01  # the string error a cheque reader is run at (issue 21: 65-85%
 
 def read_rate(confidences, correct, max_error: float = MAX_ERROR) -> tuple[float, float]:
     """Return (share read, confidence threshold): the most readings, taken from the most confident down, whose
-    error stays <= ``max_error``; (0, inf) when even the most confident is wrong."""
-    order = np.argsort(-np.asarray(confidences, np.float64), kind="stable")
-    wrong = np.cumsum(~np.asarray(correct, bool)[order])
-    ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
-    if ok.size == 0:
-        return 0.0, float("inf")
-    return (ok[-1] + 1) / len(order), float(np.asarray(confidences)[order][ok[-1]])
+    error stays <= ``max_error``; (0, inf) when even the most confident is wrong (``strings.operating_point``,
+    the rule the served threshold is chosen by)."""
+    return operating_point(confidences, correct, max_error)
 
 
 def score_strings(name: str, samples, read) -> StringReport:

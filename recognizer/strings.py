@@ -30,6 +30,21 @@ STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
 STRING_THRESHOLD = 0.5
 
 
+def operating_point(confidences, correct, max_error: float = 0.01) -> tuple[float, float]:
+    """The operating point of a reader that rejects its least confident readings: (share read, threshold).
+
+    ``confidences``: (n,) floats, any scale; ``correct``: (n,) bools. The readings are taken from the most
+    confident down for as long as the error among those taken stays <= ``max_error`` (a cheque reader's 1%);
+    returns the share taken and the confidence of the last one taken, or (0, inf) where even the most confident
+    is wrong. Training chooses the served threshold with it, and the evaluation reports the read rate with it."""
+    order = np.argsort(-np.asarray(confidences, np.float64), kind="stable")
+    wrong = np.cumsum(~np.asarray(correct, bool)[order])
+    ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
+    if ok.size == 0:
+        return 0.0, float("inf")
+    return float((ok[-1] + 1) / len(order)), float(np.asarray(confidences, np.float64)[order][ok[-1]])
+
+
 class StringReader:
     """Read a line of digits whole: ``read(grey)`` or ``read_line(line)`` -> Reading (``reader`` "strings").
 

@@ -269,7 +269,7 @@ def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -
     import keras
 
     import datasets
-    from recognizer.strings import StringReader
+    from recognizer.strings import StringReader, operating_point
 
     class Probabilities:  # a Keras model as the served LiteRT file is: logits -> probabilities
         def __init__(self, path):
@@ -286,13 +286,11 @@ def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -
         reading = reader.read(decode_image(images[i]))  # as served: every candidate line, the surest kept
         confidences.append(reading.string_confidence)
         correct.append(reading.number == str(labels[i]))
-    order = np.argsort(-np.array(confidences), kind="stable")
-    wrong = np.cumsum(~np.array(correct)[order])
-    ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
-    return {
+    rate, threshold = operating_point(confidences, correct, max_error)
+    return {  # where nothing can be read within the error, everything is flagged (a threshold of 1)
         "holdout_exact": float(np.mean(correct)),
-        "threshold": float(np.array(confidences)[order][ok[-1]]) if ok.size else 1.0,
-        "holdout_read_rate": float((ok[-1] + 1) / len(order)) if ok.size else 0.0,
+        "threshold": threshold if rate else 1.0,
+        "holdout_read_rate": rate,
     }
 
 
