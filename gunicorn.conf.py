@@ -65,3 +65,13 @@ def on_starting(server) -> None:
                     error,
                 )
                 sys.exit(1)
+
+
+def when_ready(server) -> None:
+    """Say where the app is served. With ``reuse_port`` the workers bind, so gunicorn's own "Listening at" line
+    names no address; a person who started the server is told the URL to open here."""
+    if not server.cfg.reuse_port:
+        return
+    for host, port in (a for a in server.cfg.address if isinstance(a, tuple)):
+        shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else (f"[{host}]" if ":" in host else host)
+        server.log.info("Serving at http://%s:%s/ (each worker listens on its own socket)", shown, port)

@@ -129,6 +129,23 @@ def test_gunicorn_stops_at_once_with_one_line_when_its_port_is_taken():
     assert "Booting worker" not in result.stderr  # stopped in the master, before any worker
 
 
+@pytest.mark.slow
+def test_gunicorn_says_the_address_it_serves_at():
+    # With reuse_port the workers bind, and gunicorn's own "Listening at" line names no address.
+    port = gunicorn_process.free_port()
+    env = {**os.environ, "PORT": str(port)}
+    server = subprocess.Popen(gunicorn_process.procfile_command(), cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("Serving at" in line for line in lines):
+            lines.append(server.stderr.readline())
+        assert any(f"Serving at http://localhost:{port}/" in line for line in lines), lines
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def quick_start_commands() -> list[str]:
     """The shell commands of README.md's Quick start section, in order."""
     readme = (ROOT / "README.md").read_text()

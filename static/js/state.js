@@ -52,7 +52,12 @@ export function describe(answer, { selected = null, small = false, number = fals
       : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
     : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";
-  if (unsure && many) message = small ? "Not sure of every digit: write them larger and apart." : "Not sure of every digit: write them apart and clearly.";
+  // Which digits are in doubt: the segments flag each digit, the string reader only the whole number.
+  const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [`${i + 1} (${d.digit})`] : []));
+  if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
+  else if (unsure && many && doubtful.length) {
+    message = `Not sure of digit${doubtful.length > 1 ? "s" : ""} ${doubtful.join(" and ")}: choose one to see what else it may be.`;
+  } else if (unsure && many) message = "Not sure of the whole number: check it against what you wrote.";
   else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
   return {
     state: "result", unsure, headline, message, prediction,

@@ -64,10 +64,22 @@ test("a number whose digits are all saturated is 'each over 99.9%'", () => {
   assert.equal(describe(number([digit(3, 1), digit(8, 0.9995)])).headline, "2 digits, each over 99.9% confident");
 });
 
-test("one unsure digit of a number makes the whole reading unsure", () => {
+test("one unsure digit of a number makes the whole reading unsure, and the message names it", () => {
   const said = describe(number([digit(3, 0.99), digit(8, 0.55, { low_confidence: true })]));
   assert.equal(said.unsure, true);
-  assert.equal(said.message, "Not sure of every digit: write them apart and clearly.");
+  assert.equal(said.message, "Not sure of digit 2 (8): choose one to see what else it may be.");
+  const two = describe(number([digit(3, 0.5, { low_confidence: true }), digit(8, 0.55, { low_confidence: true })]));
+  assert.equal(two.message, "Not sure of digits 1 (3) and 2 (8): choose one to see what else it may be.");
+  const small = describe(number([digit(3, 0.99), digit(8, 0.55, { low_confidence: true })]), { small: true });
+  assert.equal(small.message, "Not sure of every digit: write them larger and apart.");
+});
+
+test("a number the string reader is unsure of as a whole asks to check it, not to space digits already apart", () => {
+  // A clean "360" in number mode: every digit over 99.8%, the string 99.3%, under the cheque-reader threshold.
+  const digits = [digit(3, 0.999), digit(6, 0.998), digit(0, 0.999)];
+  const said = describe(number(digits, { reader: "strings", confidence: 0.993, low_confidence: true }));
+  assert.equal(said.unsure, true);
+  assert.equal(said.message, "Not sure of the whole number: check it against what you wrote.");
 });
 
 test("not a digit shows no digit, its own bar, and asks for what the mode reads", () => {
