@@ -22,6 +22,13 @@ from recognizer import headers
 
 # Formats a browser or a phone produces (Pillow's JPEG plugin also opens phones' MPO files).
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+# Pillow names a phone's JPEG with a second picture inside (an APP2 "MPF" segment) "MPO": decoded, bounded and
+# reduced as a JPEG (its first picture), so that the scans are counted and a large photo is decoded reduced.
+JPEG_FORMATS = ("JPEG", "MPO")
+# EXIF is parsed entry by entry in Python (ImageOps.exif_transpose): 65,000 entries cost seconds. A JPEG's EXIF
+# fits in one 64 KB APP1 segment, and cameras write a few KB; a larger block (in a PNG's eXIf chunk or a WebP)
+# is not parsed, and the image is read as stored.
+MAX_EXIF_BYTES = 65_535
 # The work of decoding is bounded by the header, before any pixel is decoded: at most MAX_PIXELS
 # pixels (Pillow holds at most 4 bytes each: 64 MB for 4096x4096 RGBA) and at most MAX_JPEG_SCANS
 # scans of a progressive JPEG (each scan is a pass over the whole image; a few hundred bytes each).
@@ -126,7 +133,8 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
                     f"The image is {width}x{height} pixels; send one of at most {MAX_PIXELS:,} pixels "
                     f"(for example 4096x4096)."
                 )
-            if image.format != "JPEG":
+            jpeg = image.format in JPEG_FORMATS
+            if not jpeg:
                 cost = width * height * _decode_bytes_per_pixel(image)
                 if cost > MAX_DECODE_BYTES:
                     raise ImageTooLargeError(
@@ -135,7 +143,7 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
                         "2896x2896 in colour); send a JPEG or a smaller image."
                     )
             image.seek(0)  # the first frame of an animation; the others are never decoded
-            if image.format == "JPEG":
+            if jpeg:
                 # Each SOS marker (FF DA) starts a scan; entropy-coded data escapes FF as FF 00.
                 scans = data.count(b"\xff\xda")
                 if scans > MAX_JPEG_SCANS:
@@ -154,7 +162,8 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
             sixteen_bit = image.mode.startswith("I;16")
             image = _reduce(image)
             before = image.size
-            ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
+            if _exif_bytes(image.info) <= MAX_EXIF_BYTES:
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
             sent = (height, width) if image.size != before else (width, height)  # turned a quarter
             return _to_grey(image, sixteen_bit), sent
     except PreprocessingError:
@@ -204,6 +213,13 @@ def check_header(data: bytes) -> None:
             "RLE-compressed BMPs are not decoded here (they cost seconds to decode); "
             "save it as an uncompressed BMP or a PNG."
         )
+
+
+def _exif_bytes(info: dict) -> int:
+    """The size in bytes of the EXIF that Pillow would parse for an image: its "exif" block, or a PNG text chunk's
+    hex-encoded "Raw profile type exif" (Pillow's fallback)."""
+    raw = info.get("Raw profile type exif")
+    return len(info.get("exif") or b"") + (len(raw) // 2 if isinstance(raw, str) else 0)
 
 
 def _decode_bytes_per_pixel(image: Image.Image) -> int:

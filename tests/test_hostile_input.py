@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from PIL import Image
 
 import app as app_module
+from bench import hostile
 from recognizer import backends, decode, headers
 from recognizer.read import predict_image
 from synth.canvas import canvas_from_mnist, encode
@@ -391,3 +392,51 @@ def test_deeply_nested_json_to_corrections_is_a_400_json_not_a_500(client):
     response = client.post("/corrections", data=body, content_type="application/json")
     assert response.status_code == 400
     assert "nested too deeply" in response.get_json()["error"]
+
+
+def _with_mpf(jpeg: bytes) -> bytes:
+    """``jpeg`` with a phone's APP2 "MPF" segment after SOI: Pillow then opens it as "MPO"."""
+    small = io.BytesIO()
+    Image.new("L", (8, 8)).save(small, "MPO", save_all=True, append_images=[Image.new("L", (8, 8))])
+    data = small.getvalue()
+    start = data.index(b"\xff\xe2")
+    segment = data[start : start + 2 + int.from_bytes(data[start + 2 : start + 4], "big")]
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+def test_a_jpeg_opened_as_mpo_is_held_to_the_jpeg_scan_budget(client):
+    # The same progressive JPEG of thousands of repeated scans: seconds of libjpeg's work for 78 KB, with or
+    # without a phone's MPF segment (which once made it skip the scan count).
+    data = _with_mpf(hostile.many_scan_jpeg(6000, 1024))
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    response = client.post("/predict", data=data, content_type="image/jpeg")
+    assert response.status_code == 422 and "scans" in response.get_json()["error"]
+
+
+def test_a_phone_photo_saved_as_mpo_is_read_as_a_jpeg_would_be(real_client, seven_on_white):
+    # A 3000x3000 colour photo is over the budget of formats decoded at full size, not of a JPEG (decoded reduced).
+    photo = io.BytesIO()
+    big = seven_on_white.resize((3000, 3000)).convert("RGB")
+    big.save(photo, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 64), "white")], quality=90)
+    assert Image.open(io.BytesIO(photo.getvalue())).format == "MPO"
+    response = real_client.post("/predict", data=photo.getvalue(), content_type="image/jpeg")
+    assert response.status_code == 200 and response.get_json()["digit"] == 7, response.get_json()
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def test_an_exif_block_larger_than_a_jpeg_can_carry_is_not_parsed(real_client, seven_on_white):
+    # 40,000 EXIF entries in a PNG's eXIf chunk (a JPEG holds at most 64 KB of EXIF) took seconds to parse in
+    # Python; it is skipped and the image read as stored, though the block asks for a quarter turn.
+    entries = [(0x0112, 3, 1, struct.pack("<HH", 6, 0))]  # orientation 6: turn a quarter
+    entries += [(tag, 3, 1, b"\1\0\0\0") for tag in range(0x0200, 0x0200 + 40_000)]
+    tiff = b"II*\0" + struct.pack("<IH", 8, len(entries))
+    tiff += b"".join(struct.pack("<HHI4s", *entry) for entry in sorted(entries)) + b"\0\0\0\0"
+    assert len(tiff) > decode.MAX_EXIF_BYTES
+    png = encode(seven_on_white)
+    data = png[:33] + _png_chunk(b"eXIf", tiff) + png[33:]  # after the 8-byte signature and the IHDR chunk
+    assert Image.open(io.BytesIO(data)).getexif().get(0x0112) == 6  # Pillow reads the block
+    response = real_client.post("/predict", data=data, content_type="image/png")
+    assert response.status_code == 200 and response.get_json()["digit"] == 7, response.get_json()  # not turned
