@@ -30,7 +30,8 @@ NUMBER_CHARS = 32  # the columns' width (Correction.number_text)
 
 
 def parse_request() -> tuple[bytes, dict, str]:
-    """Return (image bytes, the row's label fields, reading mode) from a JSON or multipart request.
+    """Return (image bytes, the row's label fields, reading mode) from a JSON or multipart request; the mode from
+    ``?mode=`` first, else the body's field, as /predict takes it.
 
     Raises Rejected: 400 for a missing image or label, a bad mode, or JSON nested too deeply to parse; 415 for
     another body.
@@ -39,7 +40,7 @@ def parse_request() -> tuple[bytes, dict, str]:
         upload = request.files.get("image")
         if upload is None:
             raise Rejected(400, "The form has no file field named 'image'; send it with -F image=@digit.png.")
-        return upload.read(), label_fields(request.form), _mode(request.form.get("mode"))
+        return upload.read(), label_fields(request.form), _mode(request.args.get("mode", request.form.get("mode")))
     if request.is_json:
         body = json_body()
         label = label_fields(body)
@@ -48,7 +49,7 @@ def parse_request() -> tuple[bytes, dict, str]:
             raise Rejected(
                 400, 'The JSON has no \'image\' string; send {"image": "data:image/png;base64,...", "label": 7}.'
             )
-        return decode.decode_base64_image(image), label, _mode(body.get("mode"))
+        return decode.decode_base64_image(image), label, _mode(request.args.get("mode", body.get("mode")))
     raise Rejected(
         415,
         'Send JSON {"image": data URL, "label": 0-9 or "not_a_digit"}, or a multipart form '

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = "Corrections cannot be saved right now (the database is unavailable); please try again later."
 RETRY = "Corrections cannot be saved right now (the database is unavailable); please try again in {} s."
 SECRET_HELP = "Send the secret answered when the correction was saved as 'Authorization: Bearer <secret>'."
+# Row ids are SQL BIGINTs: a larger id in a URL is no row (404) before the database sees it (SQLite raised
+# OverflowError on it, a 500).
+ROW_ID_MAX = 2**63 - 1
 LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
 
 
@@ -227,7 +230,7 @@ def _own_row(row_id: int) -> Correction:
 
     Raises Rejected: 404 for no such row, 403 for another secret, none, or a row stored without one.
     """
-    row = db.session.get(Correction, row_id)
+    row = db.session.get(Correction, row_id) if row_id <= ROW_ID_MAX else None
     if row is None:
         raise Rejected(404, f"There is no correction {row_id} (withdrawn already, or never stored).")
     sent = request.headers.get("Authorization", "")

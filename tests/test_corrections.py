@@ -1028,6 +1028,28 @@ def test_a_bad_number_or_mode_is_a_400_and_stores_nothing(app, client, png, body
     assert rows(app) == []
 
 
+def test_an_id_over_sql_bigint_is_no_such_row_not_a_database_error(app, client, png):
+    mine = {
+        "Authorization": "Bearer "
+        + client.post("/corrections", json={"image": data_url(png), "label": 7}).json["secret"]
+    }
+    for huge in (2**63, 10**30):  # SQLite raised OverflowError on them: a 500
+        assert_error(client.patch(f"/corrections/{huge}", json={"label": 4}, headers=mine), 404)
+        assert_error(client.delete(f"/corrections/{huge}", headers=mine), 404)
+    assert [r.label for r in rows(app)] == [7]
+
+
+def test_the_mode_of_a_correction_may_be_sent_in_the_query_as_for_predict(app, client, fake_model):
+    image = number_drawing()
+    response = client.post("/corrections?mode=digit", json={"image": data_url(image), "number": "37.50"})
+    assert response.status_code == 201
+    assert rows(app)[0].reading == "3333"  # read by segments, as in mode digit: the fake model says 3 for each
+    assert_error(client.post("/corrections?mode=bogus", json={"image": data_url(image), "number": "3850"}), 400)
+    form = {"image": (io.BytesIO(image), "n.png"), "number": "3850"}
+    assert_error(client.post("/corrections?mode=bogus", data=form, content_type="multipart/form-data"), 400)
+    assert len(rows(app)) == 1
+
+
 def test_a_correction_is_changed_or_withdrawn_only_with_its_secret(app, client, png):
     """Issue 23, finding 4: a mis-tapped label could not be changed. PATCH and DELETE take the secret answered
     at creation (never a cookie); another row's secret, none, or a wrong one changes nothing."""
