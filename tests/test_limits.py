@@ -47,6 +47,9 @@ EXPECTED = {
     "a 1-px-high line": 422,  # a line sliced into more units than MAX_UNITS
     "a 6x3 image with two dots": 200,
     "a 2000x8 strip": 422,
+    "progressive JPEG 1024x1024, 6,000 scans, opened as MPO": 422,  # scans counted as in any JPEG
+    "PNG of a 7 with 40,000 EXIF entries": 200,  # over MAX_EXIF_BYTES: not parsed, read as stored
+    "PNG 1024x1024, 4 dashes, a chain of 395 dots, 146,000 specks": 422,  # more strokes than MAX_STROKES
 }
 CASES = {case.name: case for case in hostile.CASES}
 
