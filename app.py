@@ -29,6 +29,15 @@ ERROR_MESSAGES = {
     415: "Send the image as JSON {\"image\": data URL}, as a multipart file field 'image', "
     "or as a raw body with an image/* Content-Type.",
 }
+# Werkzeug answers 413 for a form of too many parts or a text field too large, whatever the body's size.
+FORM_TOO_COMPLEX = (
+    "The form has too many fields or a field too large to read; send the image as the file field 'image', "
+    "with 'mode' (and for /corrections 'label' or 'number') as short text fields."
+)
+CORRECTIONS_METHODS = (
+    "This method is not allowed here: POST /corrections stores a correction, PATCH or DELETE "
+    "/corrections/<id> changes or withdraws it (docs/corrections.md)."
+)
 
 # On every response. The page's scripts and styles are files under static/ (no inline code), so
 # the policy can forbid inline scripts; data: images are the 28x28 previews from /predict.
@@ -166,6 +175,11 @@ def create_app(config: dict | None = None) -> Flask:
     def http_error(error: HTTPException):
         """Answer every HTTP error (404, 405, 413, ...) as JSON, never as an HTML page."""
         message = getattr(error, "api_message", None) or ERROR_MESSAGES.get(error.code) or error.description
+        if error.code == 413 and request.mimetype == "multipart/form-data" and not getattr(error, "api_message", None):
+            if (request.content_length or 0) <= MAX_UPLOAD_BYTES:  # Werkzeug's limits on a form's parts, not size
+                message = FORM_TOO_COMPLEX
+        elif error.code == 405 and request.path.startswith("/corrections"):
+            message = CORRECTIONS_METHODS
         return jsonify(error=message), error.code
 
     @app.errorhandler(decode.PreprocessingError)
@@ -190,7 +204,7 @@ def create_app(config: dict | None = None) -> Flask:
     def server_error(error: Exception):
         """Log an unexpected failure and answer a JSON 500 with no stack trace."""
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return jsonify(error="The server failed to read this image; please try again."), 500
+        return jsonify(error="The server failed to answer this request; please try again."), 500
 
     return app
 

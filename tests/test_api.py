@@ -138,6 +138,22 @@ def test_an_oversized_body_is_413_json(client, app):
     assert_error(client.post("/predict", data=too_big, content_type="image/png"), 413)
 
 
+def test_a_small_form_with_too_many_parts_or_a_huge_field_is_told_so_not_that_it_is_over_2_mb(client, png):
+    many = {"image": (io.BytesIO(png), "seven.png"), **{f"field{i}": "x" for i in range(1500)}}
+    message = assert_error(client.post("/predict", data=many, content_type="multipart/form-data"), 413)
+    assert "too many fields" in message and "2 MB" not in message
+    huge = {"image": (io.BytesIO(png), "seven.png"), "note": "a" * 600_000}
+    message = assert_error(client.post("/predict", data=huge, content_type="multipart/form-data"), 413)
+    assert "field too large" in message
+    mode = {"image": (io.BytesIO(png), "seven.png"), "mode": "digit"}
+    assert client.post("/predict", data=mode, content_type="multipart/form-data").status_code == 200
+
+
+def test_a_wrong_method_on_corrections_names_the_corrections_routes(client):
+    message = assert_error(client.get("/corrections"), 405)
+    assert "POST /corrections" in message and "/predict" not in message
+
+
 def test_healthz_names_the_model_and_backend(client):
     response = client.get("/healthz")
     assert response.status_code == 200
