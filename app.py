@@ -69,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        PROVIDE_AUTOMATIC_OPTIONS=False,  # no CORS here: OPTIONS is a JSON 405 like any other method, not an empty page
         MODEL_BACKEND=None,
         MODEL_PATH=os.environ.get("MODEL_PATH"),
         MODEL=None,
@@ -180,7 +181,10 @@ def create_app(config: dict | None = None) -> Flask:
                 message = FORM_TOO_COMPLEX
         elif error.code == 405 and request.path.startswith("/corrections"):
             message = CORRECTIONS_METHODS
-        return jsonify(error=message), error.code
+        response = jsonify(error=message)
+        if getattr(error, "valid_methods", None):  # a 405 names the methods the path takes (RFC 9110, 15.5.6)
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response, error.code
 
     @app.errorhandler(decode.PreprocessingError)
     def image_error(error: decode.PreprocessingError):

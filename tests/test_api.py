@@ -131,6 +131,9 @@ def test_unknown_routes_are_404_json(client):
 
 def test_wrong_method_is_405_json(client):
     assert_error(client.get("/predict"), 405)
+    answer = client.options("/predict")  # Flask's automatic OPTIONS answered an empty text/html 200
+    assert_error(answer, 405)
+    assert "POST" in answer.headers["Allow"]
 
 
 def test_an_oversized_body_is_413_json(client, app):
