@@ -121,8 +121,12 @@ def test_client_errors_are_4xx_json_with_a_message(client, kwargs, status):
 @pytest.mark.parametrize("background", [(0, 0, 0, 0), (255, 255, 255, 255)], ids=["transparent", "white"])
 def test_a_blank_drawing_is_422_asking_for_a_digit(client, background):
     blank = encode(Image.new("RGBA", (280, 280), background))
-    message = assert_error(client.post("/predict", json={"image": base64.b64encode(blank).decode()}), 422)
+    response = client.post("/predict", json={"image": base64.b64encode(blank).decode()})
+    message = assert_error(response, 422)
     assert "draw a digit" in message
+    assert response.get_json()["no_digit"] is True  # an answer (nothing written), which the page shows calmly
+    costly = client.post("/predict", data=b"\xff\xd8" + b"\xff\xfe\x00\x02" * 2000, content_type="image/jpeg")
+    assert costly.status_code == 422 and "no_digit" not in costly.get_json()  # a refusal is not "no digit"
 
 
 def test_unknown_routes_are_404_json(client):

@@ -430,6 +430,18 @@ def test_an_upload_error_replaces_the_previous_reading(open_page, tmp_path):
     expect(page.locator("#probabilities > li.top")).to_have_count(0)
 
 
+def test_a_photo_with_no_digit_is_answered_calmly_not_as_an_error(open_page, tmp_path):
+    """A helper's finding: an empty Sudoku cell showed a red "Error"; "no digit here" is its right answer."""
+    blank = tmp_path / "blank.jpg"
+    Image.new("L", (120, 120), 225).save(blank, quality=90)  # grey paper, nothing written
+    page = open_page()
+    page.set_input_files("#upload", blank)
+    expect(page.locator("#confidence")).to_have_text("No digit found")
+    expect(page.locator("#answer")).to_have_attribute("data-state", "not-digit")
+    expect(page.locator("#status")).not_to_have_class(re.compile(r"\berror\b"))
+    assert "Choose another photo" in page.locator("#status").inner_text()
+
+
 def test_an_unreachable_server_says_so_and_keeps_the_drawing(open_page):
     page = open_page()
     page.route("**/predict", lambda route: route.abort("internetdisconnected"))

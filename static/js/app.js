@@ -133,6 +133,8 @@ function finish(result, image, sent, quiet = false) {
   if (!result) return;
   if (result.offline) {
     panel.offline(sent ? "drawing" : "photo");
+  } else if (!result.ok && result.data.no_digit) {
+    panel.noDigit(`${result.data.error}${sent ? "" : " Choose another photo, or draw instead."}`);
   } else if (!result.ok) {
     const after = sent ? "Your drawing is kept." : "The photo was not read: choose another photo, or draw instead.";
     panel.error(`${result.data.error || `The server answered with an error.`} ${after}`);

@@ -58,7 +58,10 @@ export function describe(answer, { selected = null, small = false, number = fals
   else if (unsure && many && doubtful.length) {
     message = `Not sure of digit${doubtful.length > 1 ? "s" : ""} ${doubtful.join(" and ")}: choose one to see what else it may be.`;
   } else if (unsure && many) message = "Not sure of the whole number: check it against what you wrote.";
-  else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
+  else if (unsure && answer.not_digit_probability > answer.confidence) {
+    // A stroke of a digit, or a mark: the network finds "not a digit" likelier than any digit, just short of saying so.
+    message = `More likely not a digit (${percent(answer.not_digit_probability)}): write one digit from 0 to 9, clearly.`;
+  } else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
   return {
     state: "result", unsure, headline, message, prediction,
     chartHeading: many ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})` : "Probability of each digit",
@@ -134,6 +137,12 @@ export class ResultPanel {
   error(message) {
     this._render({ state: "error", label: "Not read", headline: "Error", message, error: true });
     this._announce(message);
+  }
+
+  /** The server found no digit in an image (a 422 with `no_digit`: a blank photo of an empty cell): an answer. */
+  noDigit(message) {
+    this._render({ state: "not-digit", headline: "No digit found", message });
+    this._announce(`No digit found. ${message}`);
   }
 
   /** The server could not be reached; `what` was sent: "drawing" or "photo". */

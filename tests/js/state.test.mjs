@@ -64,6 +64,14 @@ test("a number whose digits are all saturated is 'each over 99.9%'", () => {
   assert.equal(describe(number([digit(3, 1), digit(8, 0.9995)])).headline, "2 digits, each over 99.9% confident");
 });
 
+test("an unsure digit that is likelier not a digit at all says so (a half-drawn 4 read '6?' at 4.4%)", () => {
+  const said = describe(digit(6, 0.044, { low_confidence: true, not_a_digit: false, not_digit_probability: 0.955 }));
+  assert.equal(said.prediction, "6");
+  assert.equal(said.message, "More likely not a digit (95.5%): write one digit from 0 to 9, clearly.");
+  const close = describe(digit(6, 0.5, { low_confidence: true, not_digit_probability: 0.3 }));
+  assert.equal(close.message, "Not sure: the chart shows what else it may be.");
+});
+
 test("one unsure digit of a number makes the whole reading unsure, and the message names it", () => {
   const said = describe(number([digit(3, 0.99), digit(8, 0.55, { low_confidence: true })]));
   assert.equal(said.unsure, true);
