@@ -11,7 +11,7 @@ import pytest
 
 from app import create_app
 from corrections import Correction, db
-from page_driver import CHROMIUM, FOUR, ONE, SEVEN, draw_with_mouse, serve, shifted
+from page_driver import CHROMIUM, FOUR, ONE, PHONE, SEVEN, draw_with_mouse, serve, shifted
 
 pytestmark = pytest.mark.browser
 
@@ -177,3 +177,25 @@ def test_a_misread_number_is_corrected_as_a_whole_and_a_mis_tap_put_right(served
     data = np.load(io.BytesIO(buffer.getvalue()))
     assert data["labels"].tolist() == [1, 4, 7] and data["number"].tolist() == ["147"]
     assert data["reading"].tolist() == ["174"]
+
+
+def test_on_a_phone_the_saved_outcome_is_brought_into_view(browser, served):
+    """A helper's finding: a digit tapped at the screen's bottom edge saved, but "Thanks — saved." and Withdraw
+    appeared below the screen."""
+    _, url = served
+    page = browser.new_page(**PHONE)
+    try:
+        page.goto(url)
+        draw(page, SEVEN)
+        expect(page.locator("#prediction")).to_have_text("7")
+        three = page.get_by_role("button", name="It was 3")
+        box = three.bounding_box()
+        page.evaluate(f"window.scrollTo(0, {box['y']} + {box['height']} + window.scrollY - window.innerHeight + 4)")
+        expect(three).to_be_in_viewport()
+        expect(page.get_by_role("button", name="Withdraw")).not_to_be_in_viewport()
+        three.tap()
+        expect(page.locator("#correction-status")).to_have_text("Thanks — saved.")
+        expect(page.get_by_role("button", name="Withdraw")).to_be_in_viewport()
+        expect(page.locator("#correction-status")).to_be_in_viewport()
+    finally:
+        page.close()

@@ -32,6 +32,8 @@ function say(text, { isError = false, announce = false } = {}) {
   message.textContent = text;
   message.classList.toggle("error", isError);
   if (!announce) return;
+  // An outcome under a button pressed at the screen's bottom edge (a phone) would be below it: bring it into view.
+  (withdrawButton.hidden ? message : withdrawButton).scrollIntoView?.({ block: "nearest" });
   announcer.textContent = ""; // emptied first, so the same sentence twice is announced twice
   requestAnimationFrame(() => { announcer.textContent = text; });
 }
