@@ -335,6 +335,8 @@ def test_the_canvas_the_controls_and_the_reading_share_the_screen(open_page, dev
     expect(page.locator("#prediction")).to_have_text("17" if number else "7")
     for selector in ["#canvas", "#predict", "#undo", "#clear", "#prediction", "#confidence"]:
         assert in_view(page, selector), selector
+    if device in (DESKTOP, TABLET_LANDSCAPE) and not number:  # side by side: the chart beside the canvas, whole
+        assert in_view(page, "#probabilities"), "the probability chart is below the fold"
     assert page.evaluate("window.scrollY") == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     assert page.errors == []
