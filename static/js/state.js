@@ -52,16 +52,19 @@ export function describe(answer, { selected = null, small = false, number = fals
       : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
     : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";
-  // Which digits are in doubt: the segments flag each digit, the string reader only the whole number.
-  const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [`${i + 1} (${d.digit})`] : []));
+  // Which digits are in doubt: the segments flag each digit, the string reader only the whole number. Every
+  // message fits the status line's two lines in the narrow panel, so that a warning never moves the chart.
+  const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [i + 1] : []));
+  const which = doubtful.length > 2 ? `${doubtful.length} digits`
+    : doubtful.length === 2 ? `digits ${doubtful[0]} and ${doubtful[1]}` : `digit ${doubtful[0]} (${digits[doubtful[0] - 1]?.digit})`;
   if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
-  else if (unsure && many && doubtful.length) {
-    message = `Not sure of digit${doubtful.length > 1 ? "s" : ""} ${doubtful.join(" and ")}: choose one to see what else it may be.`;
-  } else if (unsure && many) message = "Not sure of the whole number: check it against what you wrote.";
+  else if (unsure && many && doubtful.length) message = `Not sure of ${which}; choose ${doubtful.length > 1 ? "one" : "it"} for its chart.`;
+  else if (unsure && many) message = "Not sure of the whole number: check it.";
+  else if (unsure && small) message = "Not sure: it is small, try writing it larger.";
   else if (unsure && answer.not_digit_probability > answer.confidence) {
     // A stroke of a digit, or a mark: the network finds "not a digit" likelier than any digit, just short of saying so.
-    message = `More likely not a digit (${percent(answer.not_digit_probability)}): write one digit from 0 to 9, clearly.`;
-  } else if (unsure) message = small ? "Not sure: it is small, try writing it larger." : "Not sure: the chart shows what else it may be.";
+    message = `Not sure: likelier not a digit at all (${percent(answer.not_digit_probability)}).`;
+  } else if (unsure) message = "Not sure: the chart shows what else it may be.";
   return {
     state: "result", unsure, headline, message, prediction,
     chartHeading: many ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})` : "Probability of each digit",

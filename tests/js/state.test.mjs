@@ -67,7 +67,9 @@ test("a number whose digits are all saturated is 'each over 99.9%'", () => {
 test("an unsure digit that is likelier not a digit at all says so (a half-drawn 4 read '6?' at 4.4%)", () => {
   const said = describe(digit(6, 0.044, { low_confidence: true, not_a_digit: false, not_digit_probability: 0.955 }));
   assert.equal(said.prediction, "6");
-  assert.equal(said.message, "More likely not a digit (95.5%): write one digit from 0 to 9, clearly.");
+  assert.equal(said.message, "Not sure: likelier not a digit at all (95.5%).");
+  const small = describe(digit(8, 0.055, { low_confidence: true, not_digit_probability: 0.94 }), { small: true });
+  assert.equal(small.message, "Not sure: it is small, try writing it larger.", "a small drawing: larger first");
   const close = describe(digit(6, 0.5, { low_confidence: true, not_digit_probability: 0.3 }));
   assert.equal(close.message, "Not sure: the chart shows what else it may be.");
 });
@@ -75,9 +77,11 @@ test("an unsure digit that is likelier not a digit at all says so (a half-drawn 
 test("one unsure digit of a number makes the whole reading unsure, and the message names it", () => {
   const said = describe(number([digit(3, 0.99), digit(8, 0.55, { low_confidence: true })]));
   assert.equal(said.unsure, true);
-  assert.equal(said.message, "Not sure of digit 2 (8): choose one to see what else it may be.");
+  assert.equal(said.message, "Not sure of digit 2 (8); choose it for its chart.");
   const two = describe(number([digit(3, 0.5, { low_confidence: true }), digit(8, 0.55, { low_confidence: true })]));
-  assert.equal(two.message, "Not sure of digits 1 (3) and 2 (8): choose one to see what else it may be.");
+  assert.equal(two.message, "Not sure of digits 1 and 2; choose one for its chart.");
+  const many = describe(number([0, 1, 2, 3, 4].map((d) => digit(d, 0.5, { low_confidence: true }))));
+  assert.equal(many.message, "Not sure of 5 digits; choose one for its chart.");
   const small = describe(number([digit(3, 0.99), digit(8, 0.55, { low_confidence: true })]), { small: true });
   assert.equal(small.message, "Not sure of every digit: write them larger and apart.");
 });
@@ -87,7 +91,7 @@ test("a number the string reader is unsure of as a whole asks to check it, not t
   const digits = [digit(3, 0.999), digit(6, 0.998), digit(0, 0.999)];
   const said = describe(number(digits, { reader: "strings", confidence: 0.993, low_confidence: true }));
   assert.equal(said.unsure, true);
-  assert.equal(said.message, "Not sure of the whole number: check it against what you wrote.");
+  assert.equal(said.message, "Not sure of the whole number: check it.");
 });
 
 test("not a digit shows no digit, its own bar, and asks for what the mode reads", () => {
