@@ -176,9 +176,9 @@ def create_app(config: dict | None = None) -> Flask:
     def http_error(error: HTTPException):
         """Answer every HTTP error (404, 405, 413, ...) as JSON, never as an HTML page."""
         message = getattr(error, "api_message", None) or ERROR_MESSAGES.get(error.code) or error.description
-        if error.code == 413 and request.mimetype == "multipart/form-data" and not getattr(error, "api_message", None):
-            if (request.content_length or 0) <= MAX_UPLOAD_BYTES:  # Werkzeug's limits on a form's parts, not size
-                message = FORM_TOO_COMPLEX
+        form = request.mimetype == "multipart/form-data" and (request.content_length or 0) <= MAX_UPLOAD_BYTES
+        if error.code == 413 and form and not getattr(error, "api_message", None):  # a form's parts, not its size
+            message = FORM_TOO_COMPLEX
         elif error.code == 405 and request.path.startswith("/corrections"):
             message = CORRECTIONS_METHODS
         response = jsonify(error=message)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datasets import load_mnist, load_realworld
-from recognizer.strings import operating_point
+from recognizer.strings import MAX_STRING_ERROR, operating_point
 
 EVAL_SEED = 777  # apart from training's seeds (model.SEED and its chunks)
 
@@ -52,7 +52,7 @@ class StringReport:
         )
 
 
-MAX_ERROR = 0.01  # the string error a cheque reader is run at (issue 21: 65-85% read at about 1% misread)
+MAX_ERROR = MAX_STRING_ERROR  # the string error a cheque reader is run at, as the served threshold is chosen
 
 
 def read_rate(confidences, correct, max_error: float = MAX_ERROR) -> tuple[float, float]:

@@ -178,12 +178,10 @@ def train_strings(
                 finish()  # the JAX step's state into the model, to align with it
                 log(f"step {number}: " + add_spliced(model, real, real_texts, config["splice"], data_seed + 1))
             n_real = rng.binomial(config["batch_size"], config["real_share"])
-            if config["bucket"]:
-                if orders_for != (fresh.made, len(real_texts)):  # fresh or spliced lines came in: sort again
-                    orders, orders_for = [width_order(lines) for lines, _, _ in sources], (fresh.made, len(real_texts))
-                quantile = rng.random()  # the same place in each source's widths: one width for the whole batch
-            else:
-                orders, quantile = [np.arange(len(texts)) for _, texts, _ in sources], 0.0
+            if orders_for != (fresh.made, len(real_texts)):  # fresh or spliced lines came in: order them again
+                orders = [width_order(lines) if config["bucket"] else np.arange(len(lines)) for lines, _, _ in sources]
+                orders_for = (fresh.made, len(real_texts))
+            quantile = rng.random() if config["bucket"] else 0.0  # one place in each source's widths for the batch
             parts = [
                 (lines, texts, digits_only, draw_indices(rng, order, n, quantile, config["bucket"]))
                 for (lines, texts, digits_only), order, n in zip(

@@ -55,10 +55,13 @@ export function describe(answer, { selected = null, small = false, number = fals
   // Which digits are in doubt: the segments flag each digit, the string reader only the whole number. Every
   // message fits the status line's two lines in the narrow panel, so that a warning never moves the chart.
   const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [i + 1] : []));
-  const which = doubtful.length > 2 ? `${doubtful.length} digits`
-    : doubtful.length === 2 ? `digits ${doubtful[0]} and ${doubtful[1]}` : `digit ${doubtful[0]} (${digits[doubtful[0] - 1]?.digit})`;
   if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
-  else if (unsure && many && doubtful.length) message = `Not sure of ${which}; choose ${doubtful.length > 1 ? "one" : "it"} for its chart.`;
+  else if (unsure && many && doubtful.length) {
+    const [first, second] = doubtful;
+    const which = doubtful.length > 2 ? `${doubtful.length} digits`
+      : second ? `digits ${first} and ${second}` : `digit ${first} (${digits[first - 1].digit})`;
+    message = `Not sure of ${which}; choose ${second ? "one" : "it"} for its chart.`;
+  }
   else if (unsure && many) message = "Not sure of the whole number: check it.";
   else if (unsure && small) message = "Not sure: it is small, try writing it larger.";
   else if (unsure && answer.not_digit_probability > answer.confidence) {
