@@ -16,8 +16,9 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 import corrections
+from client_input import ClientError, form_image, json_body, json_image, request_mode
 from recognizer import backends, decode, read, strings
-from recognizer.reader import DEFAULT_MODE, MODES, Reader
+from recognizer.reader import Reader
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a canvas PNG is a few KB; a phone photo fits easily
 
@@ -29,6 +30,7 @@ ERROR_MESSAGES = {
     415: "Send the image as JSON {\"image\": data URL}, as a multipart file field 'image', "
     "or as a raw body with an image/* Content-Type.",
 }
+SEND_JSON = 'send {"image": "data:image/png;base64,..."}.'  # the end of /predict's messages on a JSON body
 # Werkzeug answers 413 for a form of too many parts or a text field too large, whatever the body's size.
 FORM_TOO_COMPLEX = (
     "The form has too many fields or a field too large to read; send the image as the file field 'image', "
@@ -145,8 +147,8 @@ def create_app(config: dict | None = None) -> Flask:
         for a missing, unreadable, oversized, blank or too costly image (400, 413, 415, 422); 503 when the
         model's output is not probabilities.
         """
-        data = _image_bytes()
-        return jsonify(reader.read(data, request_mode()).to_json())
+        data, mode = _image_and_mode()
+        return jsonify(reader.read(data, mode).to_json())
 
     @app.get("/healthz")
     def healthz():
@@ -233,57 +235,19 @@ def _check_temp_dir() -> None:
         ) from exc
 
 
-class ClientError(HTTPException):
-    """A 4xx whose message is specific to the request."""
+def _image_and_mode() -> tuple[bytes, str]:
+    """Return the uploaded image's bytes and the reading mode, from whichever of the three request forms was used.
 
-    def __init__(self, code: int, message: str):
-        super().__init__(description=message)
-        self.code = code
-        self.api_message = message
-
-
-def request_mode() -> str:
-    """Return the reading mode of the request: ``?mode=``, else the JSON or form field ``mode``, else "auto".
-
-    Raises ClientError (400) for a mode that is not one of ``reader.MODES``."""
-    mode = request.args.get("mode")
-    if mode is None and request.is_json:
-        body = request.get_json(silent=True)
-        mode = body.get("mode") if isinstance(body, dict) else None
-    if mode is None and request.mimetype == "multipart/form-data":
-        mode = request.form.get("mode")
-    if mode is None:
-        return DEFAULT_MODE
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ClientError(400, f"mode must be one of {', '.join(MODES)} (default {DEFAULT_MODE}).")
-    return mode
-
-
-def _image_bytes() -> bytes:
-    """Return the uploaded image's bytes from whichever of the three request forms was used.
-
-    Raises ClientError (400/415) when no image is present, and ImageDecodeError for bad base64.
+    Raises ClientError (400/415) when no image is present or the mode is not one of ``reader.MODES``, and
+    ImageDecodeError for bad base64.
     """
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("image")
-        if upload is None:
-            raise ClientError(400, "The form has no file field named 'image'; send it with -F image=@digit.png.")
-        return upload.read()
+        return form_image(), request_mode()
     if request.mimetype.startswith("image/"):
-        return request.get_data()
+        return request.get_data(), request_mode()
     if request.is_json:
-        try:
-            body = request.get_json(silent=True)
-        except RecursionError as exc:  # json.loads recurses once per level of nesting
-            raise ClientError(
-                400, 'The JSON is nested too deeply; send {"image": "data:image/png;base64,..."}.'
-            ) from exc
-        if not isinstance(body, dict):
-            raise ClientError(400, 'The body is not a JSON object; send {"image": "data:image/png;base64,..."}.')
-        image = body.get("image")
-        if not isinstance(image, str) or not image.strip():
-            raise ClientError(400, 'The JSON has no \'image\' string; send {"image": "data:image/png;base64,..."}.')
-        return decode.decode_base64_image(image)
+        body = json_body(SEND_JSON)
+        return json_image(body, SEND_JSON), request_mode(body)
     if not request.content_length and not request.mimetype:
         raise ClientError(
             400, "The request has no image; send a PNG of the drawing (see the README for curl examples)."

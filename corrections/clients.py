@@ -1,5 +1,5 @@
 """The client of a correction: its address for the limits, its daily budget of stored bytes, and the refusal
-answered to it (``Rejected``)."""
+answered to it (``client_input.ClientError``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import current_app, request
 from flask_limiter import Limiter
 from limits import parse
 
+from client_input import ClientError
 from corrections.models import Correction
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ class Budget:
         return -(-(row.image_size + len(row.inputs)) // 1024)
 
     def check(self, cost: int) -> None:
-        """Raise Rejected (429) when ``cost`` KiB would take the client past today's budget."""
+        """Raise ClientError (429) when ``cost`` KiB would take the client past today's budget."""
         item = self._item()
         if item is not None and not self.limiter.limiter.test(item, "corrections-budget", client_key(), cost=cost):
             megabytes = current_app.config["CORRECTIONS_CLIENT_MB_PER_DAY"]
-            raise Rejected(
+            raise ClientError(
                 429,
                 f"This address has sent its {megabytes} MB of corrections for today; "
                 "thank you, and please try again tomorrow.",
@@ -55,14 +56,6 @@ class Budget:
             self.limiter.limiter.hit(item, "corrections-budget", client_key(), cost=cost)
         except Exception as error:
             log.warning("the corrections budget could not be counted: %s", error)
-
-
-class Rejected(Exception):
-    """A request that is answered ``status`` with ``{"error": message}`` and stores nothing."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 def client_key() -> str:

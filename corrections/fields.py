@@ -1,5 +1,6 @@
 """What a correction request holds: the image, a digit label or a number, and the reading mode, from a JSON or
-multipart body; each wrong field a ``Rejected`` (400 or 415) that says what to send."""
+multipart body; each wrong field a ``ClientError`` (400 or 415) that says what to send. The image and the mode are
+read as /predict reads them (``client_input``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import re
 
 from flask import request
 
-from corrections.clients import Rejected
+from client_input import ClientError, form_image, json_body, json_image, request_mode
 from corrections.models import LABELS
-from recognizer import decode
-from recognizer.reader import DEFAULT_MODE, MODES
 
 # The first bytes of each format /predict accepts, for the stored media type.
 SIGNATURES = (
@@ -27,45 +26,27 @@ LABEL_HELP = (
 # A number as a person gives it: digits, with single separators of the string reader's (.,-/) between them.
 NUMBER = re.compile(r"[0-9]+(?:[.,/-][0-9]+)*")
 NUMBER_CHARS = 32  # the columns' width (Correction.number_text)
+SEND_JSON = 'send {"image": "data:image/png;base64,...", "label": 7}.'
 
 
 def parse_request() -> tuple[bytes, dict, str]:
     """Return (image bytes, the row's label fields, reading mode) from a JSON or multipart request; the mode from
-    ``?mode=`` first, else the body's field, as /predict takes it.
+    ``?mode=`` first, else the body's field, as /predict takes it (``client_input.request_mode``).
 
-    Raises Rejected: 400 for a missing image or label, a bad mode, or JSON nested too deeply to parse; 415 for
+    Raises ClientError: 400 for a missing image or label, a bad mode, or JSON nested too deeply to parse; 415 for
     another body.
     """
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("image")
-        if upload is None:
-            raise Rejected(400, "The form has no file field named 'image'; send it with -F image=@digit.png.")
-        return upload.read(), label_fields(request.form), _mode(request.args.get("mode", request.form.get("mode")))
+        return form_image(), label_fields(request.form), request_mode()
     if request.is_json:
-        body = json_body()
+        body = json_body(LABEL_HELP)
         label = label_fields(body)
-        image = body.get("image")
-        if not isinstance(image, str) or not image.strip():
-            raise Rejected(
-                400, 'The JSON has no \'image\' string; send {"image": "data:image/png;base64,...", "label": 7}.'
-            )
-        return decode.decode_base64_image(image), label, _mode(request.args.get("mode", body.get("mode")))
-    raise Rejected(
+        return json_image(body, SEND_JSON), label, request_mode(body)
+    raise ClientError(
         415,
         'Send JSON {"image": data URL, "label": 0-9 or "not_a_digit"}, or a multipart form '
         "with a file field 'image' and a field 'label'.",
     )
-
-
-def json_body() -> dict:
-    """Return the request's JSON object. Raises Rejected (400) for anything else, or JSON nested too deeply."""
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError as exc:  # json.loads recurses once per level of nesting; silent= does not catch it
-        raise Rejected(400, "The JSON is nested too deeply; " + LABEL_HELP) from exc
-    if not isinstance(body, dict):
-        raise Rejected(400, "The body is not a JSON object; " + LABEL_HELP)
-    return body
 
 
 def label_fields(fields) -> dict:
@@ -73,25 +54,16 @@ def label_fields(fields) -> dict:
     if fields.get("number") is None:
         return {"label": _label(fields.get("label")), "number": None, "number_text": None}
     if fields.get("label") is not None:
-        raise Rejected(400, "Send 'label' (a digit) or 'number' (a whole number), not both. " + LABEL_HELP)
+        raise ClientError(400, "Send 'label' (a digit) or 'number' (a whole number), not both. " + LABEL_HELP)
     text = fields.get("number")
     text = text.strip() if isinstance(text, str) else str(text) if isinstance(text, int) else ""
     if not (len(text) <= NUMBER_CHARS and NUMBER.fullmatch(text)):
-        raise Rejected(
+        raise ClientError(
             400,
             f"The number {text[: NUMBER_CHARS + 2]!r} is not digits 0-9, with separators . , - / "
             f"between them, of at most {NUMBER_CHARS} characters. " + LABEL_HELP,
         )
     return {"label": None, "number": re.sub(r"[^0-9]", "", text), "number_text": text}
-
-
-def _mode(value) -> str:
-    """Return the reading mode sent with a correction (as /predict takes it), "auto" by default."""
-    if value is None:
-        return DEFAULT_MODE
-    if not isinstance(value, str) or value not in MODES:
-        raise Rejected(400, f"mode must be one of {', '.join(MODES)} (default {DEFAULT_MODE}).")
-    return value
 
 
 def _label(value) -> int:
@@ -100,7 +72,7 @@ def _label(value) -> int:
         return value
     if isinstance(value, str) and value.strip() in LABELS:
         return LABELS[value.strip()]
-    raise Rejected(400, f'The label {str(value)[:20]!r} is not a digit 0-9 or "not_a_digit". ' + LABEL_HELP)
+    raise ClientError(400, f'The label {str(value)[:20]!r} is not a digit 0-9 or "not_a_digit". ' + LABEL_HELP)
 
 
 def media_type(data: bytes) -> str:

@@ -16,11 +16,12 @@ from flask_limiter import Limiter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from client_input import ClientError, json_body
 from corrections.breaker import TRIPS, Breaker, Open
-from corrections.clients import Budget, Rejected, client_key
+from corrections.clients import Budget, client_key
 from corrections.deadline import EXPORT_SECONDS, REQUEST_SECONDS, within
 from corrections.export import ExportTooLarge, snapshot, write_export
-from corrections.fields import json_body, label_fields, media_type, parse_request
+from corrections.fields import LABEL_HELP, label_fields, media_type, parse_request
 from corrections.models import Correction, db, stored_bytes
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         POST.
         """
         breaker.check()
-        body = json_body()
+        body = json_body(LABEL_HELP)
         label = label_fields(body)
         with database_call():
             row = _own_row(row_id)
@@ -184,10 +185,6 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
     def export_too_large(error: ExportTooLarge):
         return jsonify(error=f"{error} Export it with 'flask --app app corrections export PATH.npz'."), 503
 
-    @bp.errorhandler(Rejected)
-    def rejected(error: Rejected):
-        return jsonify(error=str(error)), error.status
-
     @bp.errorhandler(Open)
     def breaker_open(error: Open):
         """Answer 503 with Retry-After: the database failed within the breaker's cool-down, and is not tried."""
@@ -228,17 +225,17 @@ def _sha256(secret: str) -> str:
 def _own_row(row_id: int) -> Correction:
     """Return row ``row_id`` if the request's bearer secret is its own.
 
-    Raises Rejected: 404 for no such row, 403 for another secret, none, or a row stored without one.
+    Raises ClientError: 404 for no such row, 403 for another secret, none, or a row stored without one.
     """
     row = db.session.get(Correction, row_id) if row_id <= ROW_ID_MAX else None
     if row is None:
-        raise Rejected(404, f"There is no correction {row_id} (withdrawn already, or never stored).")
+        raise ClientError(404, f"There is no correction {row_id} (withdrawn already, or never stored).")
     sent = request.headers.get("Authorization", "")
     if not (
         sent.startswith("Bearer ") and row.secret_sha256 and hmac.compare_digest(_sha256(sent[7:]), row.secret_sha256)
     ):
         db.session.rollback()
-        raise Rejected(403, f"That is not correction {row_id}'s secret. " + SECRET_HELP)
+        raise ClientError(403, f"That is not correction {row_id}'s secret. " + SECRET_HELP)
     return row
 
 
@@ -259,11 +256,11 @@ def _reading_fields(reading) -> dict:
 
 
 def _insert(row: Correction, admit: Callable[[], None] = lambda: None) -> tuple[int, bool]:
-    """Insert ``row`` unless it is stored already or a cap is reached (Rejected 503); return (id, stored).
+    """Insert ``row`` unless it is stored already or a cap is reached (ClientError 503); return (id, stored).
 
     A row with the same image bytes (``image_sha256``) and label is stored already: (its id, False), and
     nothing is written, even in a full store or past the client's budget (so a retry is answered as the
-    first try was). Otherwise ``admit()`` is called, which may raise Rejected (the client's budget: 429).
+    first try was). Otherwise ``admit()`` is called, which may raise ClientError (the client's budget: 429).
 
     The caps: CORRECTIONS_MAX_ROWS rows, and CORRECTIONS_MAX_BYTES bytes of images and 28x28 inputs together
     (a 553-byte PNG of 24 marks stores 18.8 KB of inputs).
@@ -296,14 +293,16 @@ def _insert(row: Correction, admit: Callable[[], None] = lambda: None) -> tuple[
         return duplicate, False
     try:
         admit()
-    except Rejected:
+    except ClientError:
         session.rollback()
         raise
     count, stored = session.execute(select(func.count(Correction.id), func.coalesce(func.sum(stored_bytes()), 0))).one()
     adding = row.image_size + len(row.inputs)  # the image and its inputs, as stored_bytes counts them
     if count >= config["CORRECTIONS_MAX_ROWS"] or stored + adding > config["CORRECTIONS_MAX_BYTES"]:
         session.rollback()
-        raise Rejected(503, "The corrections store is full, so no more can be saved for now; thank you all the same.")
+        raise ClientError(
+            503, "The corrections store is full, so no more can be saved for now; thank you all the same."
+        )
     session.add(row)
     session.flush()  # INSERT: SQLite's lastrowid or PostgreSQL's RETURNING gives the id
     row_id = row.id

@@ -27,9 +27,10 @@ from sqlalchemy.exc import OperationalError
 import model
 from app import create_app
 from bench.postgres_server import find_bin_dir, running as running_postgres
+from client_input import ClientError
 from corrections import Correction, database_uri, db
 from corrections.breaker import Breaker, Open
-from corrections.routes import LOCK_KEY, Rejected
+from corrections.routes import LOCK_KEY
 from synth.canvas import canvas_from_mnist, encode
 from synth.digits import stroke_digit
 from training.digits import load_extra_data
@@ -668,8 +669,8 @@ def test_the_breaker_opens_on_a_database_failure_and_lets_one_trial_through_afte
     breaker = Breaker(10, clock)
     with breaker.call():
         pass
-    with pytest.raises(Rejected), breaker.call():  # the database answered: a full store is no failure
-        raise Rejected(503, "The corrections store is full.")
+    with pytest.raises(ClientError), breaker.call():  # the database answered: a full store is no failure
+        raise ClientError(503, "The corrections store is full.")
     assert breaker.state == "closed"
     with pytest.raises(OperationalError), breaker.call():
         raise locked()
@@ -1048,6 +1049,30 @@ def test_the_mode_of_a_correction_may_be_sent_in_the_query_as_for_predict(app, c
     form = {"image": (io.BytesIO(image), "n.png"), "number": "3850"}
     assert_error(client.post("/corrections?mode=bogus", data=form, content_type="multipart/form-data"), 400)
     assert len(rows(app)) == 1
+
+
+@pytest.mark.parametrize("sent_in", ["query", "json", "form"])
+def test_predict_and_corrections_refuse_a_bad_mode_and_a_missing_file_alike(app, client, png, sent_in):
+    """One reading of a request's mode and image (``client_input``) for both routes: the same 400, in the same
+    words, wherever the mode was sent; and nothing stored."""
+
+    def post(path: str, mode=True):
+        fields = {"label": "7", **({"mode": "Digit"} if mode and sent_in != "query" else {})}
+        query = "?mode=numbers" if mode and sent_in == "query" else ""
+        if sent_in == "form":
+            form = {"image": (io.BytesIO(png), "d.png"), **fields}
+            return client.post(path + query, data=form, content_type="multipart/form-data")
+        return client.post(path + query, json={"image": data_url(png), **fields})
+
+    said = [assert_error(post(path), 400) for path in ("/predict", "/corrections")]
+    assert said[0] == said[1] and "auto, digit, number" in said[0]
+    no_file = [
+        assert_error(client.post(path, data={"label": "7"}, content_type="multipart/form-data"), 400)
+        for path in ("/predict", "/corrections")
+    ]
+    assert no_file[0] == no_file[1] and "'image'" in no_file[0]
+    assert rows(app) == []
+    assert post("/corrections", mode=False).status_code == 201  # the same request with no mode is stored
 
 
 def test_a_correction_is_changed_or_withdrawn_only_with_its_secret(app, client, png):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("recognizer", "corrections", "bench", "training", "synth")
-SERVING = ("app", "recognizer", "corrections")  # what gunicorn runs: these import nothing else of the project
+# What gunicorn runs: these import nothing else of the project.
+SERVING = ("app", "client_input", "recognizer", "corrections")
 
 
 def project_modules() -> dict[str, Path]:
