@@ -146,6 +146,12 @@ def _main(argv=None) -> int:
     p_strings.add_argument(
         "--splice", type=int, default=None, help="real amounts recombined into this many more real lines (0: none)"
     )
+    p_strings.add_argument(
+        "--real-steps",
+        type=int,
+        default=None,
+        help="a second phase of this many steps on mostly real amounts (training.strings.REAL_PHASE; 0: none)",
+    )
     for p in (p_train, p_rebuild):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
@@ -213,6 +219,7 @@ def _main(argv=None) -> int:
             "real_share",
             "splice",
             "bucket",
+            "real_steps",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

@@ -267,8 +267,8 @@ def test_boxes_are_in_the_pixels_of_a_large_photo(real_client, mnist_test):
 @pytest.mark.slow
 def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_and_its_record(tmp_path, mnist_test):
     """The one command's code path end to end, from fresh weights on a tiny config (batches drawn by width, the
-    spliced lines sorted in): the model, its record (config, commit, held-out amounts, threshold) and a .tflite
-    that the server's loader accepts."""
+    spliced lines sorted in, a second phase on mostly real amounts): the model, its record (config, commit, held-out
+    amounts, threshold, the first phase's record) and a .tflite that the server's loader accepts."""
     from training import strings as training_strings
 
     output = tmp_path / "new folder" / "digit_strings.keras"  # made by the run
@@ -280,11 +280,15 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
         "batch_size": 8,
         "splice": 16,
         "bucket": 2,
+        "real_steps": 2,
     }
     logged = []
     record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=logged.append)
     assert any("spliced added" in line for line in logged)  # real amounts recombined halfway
     assert output.exists() and record["config"]["steps"] == 4 and len(record["holdout_indices"]) == 20
+    assert any(line.startswith("second phase") for line in logged) and record["config"]["real_steps"] == 2
+    first = record["first_phase"]  # the phase on mostly real amounts starts from the first one's weights
+    assert first["config"]["steps"] == 4 and first["holdout_indices"] == record["holdout_indices"]
     record = training_strings.choose_threshold(output)
     assert 0.0 <= record["holdout_exact"] <= 1.0 and 0.0 <= record["holdout_read_rate"] <= 1.0
     saved = json.loads(output.with_suffix(".json").read_text())

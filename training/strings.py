@@ -61,7 +61,13 @@ CONFIG = {
     "splice": 0,  # real amounts recombined (training.splice) added to the real lines; 0: none
     "splice_at": 0.5,  # ... once this share of the steps is done, aligned by the reader being trained
     "bucket": 0,  # > 0: each batch drawn among bucket x its size lines of about one width (draw_indices); 0: uniformly
+    # A second phase on mostly real amounts (issue 21: pre-train on synthetic lines, then train on real strings): this
+    # many more steps from the first phase's weights, at REAL_PHASE's settings; 0: none.
+    "real_steps": 0,
 }
+# The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
+# phase's count) beside them, a lower peak learning rate. Probed from the shipped reader (docs/experiments.md).
+REAL_PHASE = {"real_share": 0.8, "learning_rate": 3e-4, "synthetic": 10_000}
 # The served reader may be a committee: networks trained by CONFIG from the data seeds ``member_data_seed`` gives
 # (other synthetic lines, real variants, batches and initial weights; the same held-out amounts), voting on the
 # digits (recognizer.strings).
@@ -228,6 +234,13 @@ def train_strings(
     }
     output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     log(f"saved {output} ({minutes:.1f} min)")
+    if config["real_steps"]:
+        log(f"second phase: {config['real_steps']} steps on mostly real amounts, from {output}")
+        phase = {**config, **REAL_PHASE, "init": str(output), "steps": config["real_steps"], "real_steps": 0}
+        phase["synthetic"] = min(REAL_PHASE["synthetic"], config["synthetic"])
+        first, record = record, train_strings(output, {**phase, "data_seed": data_seed + 1}, data_dir, work_dir, log)
+        record.update(config=config, minutes=round(first["minutes"] + record["minutes"], 1), first_phase=first)
+        output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
