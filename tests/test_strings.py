@@ -61,6 +61,18 @@ def test_read_rate_keeps_the_most_confident_within_the_error():
     assert evaluation_strings.read_rate([0.9], [False]) == (0.0, float("inf"))
 
 
+def test_the_risk_coverage_area_is_lower_the_lower_the_errors_rank():
+    confidences = np.linspace(1, 0, 100)
+    correct = np.ones(100, bool)
+    last, first = correct.copy(), correct.copy()
+    last[-10:], first[:10] = False, False  # the same 10 errors, least confident or most confident
+    low, high = (evaluation_strings.risk_coverage_area(confidences, c) for c in (last, first))
+    assert low < 0.1 < high  # below the 10% error where errors rank last, above it where they rank first
+    assert evaluation_strings.risk_coverage_area(confidences, correct) == 0.0
+    shuffled = np.random.default_rng(0).permutation(last)  # confidence that says nothing: about the error itself
+    assert abs(evaluation_strings.risk_coverage_area(confidences, shuffled) - 0.1) < 0.06
+
+
 class FixedNetwork:
     """A string network that reads every line as ``labels`` (``frames``), with each frame's best at ``peak``."""
 
