@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datasets import load_mnist, load_realworld
-from recognizer.strings import MAX_STRING_ERROR, operating_point
+from recognizer.strings import MAX_STRING_ERROR, errors_by_rank, operating_point
 
 EVAL_SEED = 777  # apart from training's seeds (model.SEED and its chunks)
 
@@ -40,7 +40,7 @@ class StringReport:
     flagged_error: float  # error among the readings not flagged low_confidence (the served operating point)
     flagged_rate: float  # share not flagged
     by_kind: dict  # kind -> exact
-    risk_coverage: float = 0.0  # area under the risk-coverage curve (risk_coverage_area): lower ranks errors lower
+    risk_coverage: float  # area under the risk-coverage curve (risk_coverage_area): lower ranks errors lower
 
     def format(self) -> str:
         """Return the figures as text."""
@@ -70,8 +70,7 @@ def risk_coverage_area(confidences, correct) -> float:
     error itself where confidence says nothing (a random order, on average) and below it where errors rank low.
     Every error counts by its rank, where the read rate at 1% error stops at the first one over it, so on 100-400
     readings it moves less with one image (AURC: Geifman, Uziel and El-Yaniv, ICLR 2019, arXiv 1805.08206)."""
-    order = np.argsort(-np.asarray(confidences, np.float64), kind="stable")
-    wrong = np.cumsum(~np.asarray(correct, bool)[order])
+    order, wrong = errors_by_rank(confidences, correct)
     return float(np.mean(wrong / np.arange(1, len(order) + 1))) if len(order) else 0.0
 
 

@@ -38,12 +38,18 @@ def operating_point(confidences, correct, max_error: float = MAX_STRING_ERROR) -
     confident down for as long as the error among those taken stays <= ``max_error`` (a cheque reader's 1%);
     returns the share taken and the confidence of the last one taken, or (0, inf) where even the most confident
     is wrong. Training chooses the served threshold with it, and the evaluation reports the read rate with it."""
-    order = np.argsort(-np.asarray(confidences, np.float64), kind="stable")
-    wrong = np.cumsum(~np.asarray(correct, bool)[order])
+    order, wrong = errors_by_rank(confidences, correct)
     ok = np.flatnonzero(wrong <= max_error * np.arange(1, len(order) + 1))
     if ok.size == 0:
         return 0.0, float("inf")
     return float((ok[-1] + 1) / len(order)), float(np.asarray(confidences, np.float64)[order][ok[-1]])
+
+
+def errors_by_rank(confidences, correct) -> tuple[np.ndarray, np.ndarray]:
+    """Rank readings from the most confident down (ties in their given order): (order, wrong), ``wrong[k]`` the
+    errors among the k + 1 most confident. ``confidences``: (n,) floats; ``correct``: (n,) bools."""
+    order = np.argsort(-np.asarray(confidences, np.float64), kind="stable")
+    return order, np.cumsum(~np.asarray(correct, bool)[order])
 
 
 class StringReader:
