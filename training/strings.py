@@ -237,8 +237,8 @@ def train_strings(
     if config["real_steps"]:
         log(f"second phase: {config['real_steps']} steps on mostly real amounts, from {output}")
         phase = {**config, **REAL_PHASE, "init": str(output), "steps": config["real_steps"], "real_steps": 0}
-        phase["synthetic"] = min(REAL_PHASE["synthetic"], config["synthetic"])
-        first, record = record, train_strings(output, {**phase, "data_seed": data_seed + 1}, data_dir, work_dir, log)
+        phase.update(synthetic=min(REAL_PHASE["synthetic"], config["synthetic"]), data_seed=data_seed + 1)
+        first, record = record, train_strings(output, phase, data_dir, work_dir, log)
         record.update(config=config, minutes=round(first["minutes"] + record["minutes"], 1), first_phase=first)
         output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return record
