@@ -55,10 +55,14 @@ def test_bucketed_batches_are_padded_little_and_still_visit_every_line():
 def test_synthetic_lines_are_the_same_whatever_the_number_of_processes():
     # A run on a 16-core GPU machine and one on this 2-core one train on the same lines.
     one, texts_one = synthetic_lines(24, 5, workers=1)
-    two, texts_two = synthetic_lines(24, 5, workers=2)
+    progress = []
+    two, texts_two = synthetic_lines(24, 5, workers=2, log=progress.append)
     assert texts_one == texts_two and len(one) == 24
     assert all(np.array_equal(a, b) for a, b in zip(one, two))
     assert len(set(texts_one)) > 12  # and they are lines of many texts, not one
+    # A long make says how far it is: lines made so far, rising to the count (in 16 chunks of 1 or 2 lines).
+    made = [int(line.split(":")[1].split(" of ")[0].replace(",", "")) for line in progress]
+    assert len(made) == 16 and made == sorted(made) and made[-1] == 24 and "of 24" in progress[-1]
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -68,9 +69,10 @@ def _synthetic_chunk(args):
     return lines, texts
 
 
-def synthetic_lines(count: int, seed: int, part: str = "train", workers: int | None = None):
+def synthetic_lines(count: int, seed: int, part: str = "train", workers: int | None = None, log=None):
     """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``SYNTHETIC_CHUNKS`` chunks, run by
-    ``workers`` processes (default: one per CPU, at most one per chunk).
+    ``workers`` processes (default: one per CPU, at most one per chunk). ``log``, when given, is called with a line
+    of progress as each chunk is done (lines made so far, seconds): a full set takes many minutes on 2 cores.
 
     Returns (list of uint8 (32, W) lines, list of texts); the same for the same arguments on any machine."""
     chunks = [
@@ -79,11 +81,21 @@ def synthetic_lines(count: int, seed: int, part: str = "train", workers: int | N
     ]
     chunks = [c for c in chunks if c[1]]
     workers = min(len(chunks), workers or os.cpu_count() or 1)
+    started, results = time.time(), []
+
+    def done(result):
+        results.append(result)
+        if log:
+            made = sum(len(r[1]) for r in results)
+            log(f"synthetic lines: {made:,} of {count:,} ({time.time() - started:.0f} s)")
+
     if workers == 1:
-        results = [_synthetic_chunk(c) for c in chunks]
+        for c in chunks:
+            done(_synthetic_chunk(c))
     else:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_synthetic_chunk, chunks)
+            for result in pool.imap(_synthetic_chunk, chunks):  # in the chunks' order: the same lines as one process
+                done(result)
     return [line for r in results for line in r[0]], [text for r in results for text in r[1]]
 
 

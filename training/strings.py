@@ -151,7 +151,7 @@ def train_strings(
         with np.load(cache) as saved:
             synth, synth_texts = unpack(saved["blob"], saved["offsets"]), list(saved["texts"])
     else:
-        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed)
+        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed, log=log)
         np.savez_compressed(cache, **dict(zip(("blob", "offsets"), pack(synth))), texts=np.array(synth_texts))
     log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
 
