@@ -79,7 +79,7 @@ def _main(argv=None) -> int:
     p_rebuild = sub.add_parser(
         "rebuild",
         help="train the shipped digit network from fresh weights by "
-        "training.rebuild.RECIPE: two members, averaged, fine-tuned",
+        "training.rebuild.RECIPE: three members, averaged, fine-tuned",
     )
     p_rebuild.add_argument("--output-dir", default=str(ROOT))
     p_rebuild.add_argument("--work-dir", default=None, help="members, average and extra sets (default: runs/rebuild)")

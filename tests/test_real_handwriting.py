@@ -22,7 +22,9 @@ from synth.digits import stroke_digit
 def test_composed_numbers_of_two_to_six_digits_are_read_back(litert_model):
     report = evaluation.evaluate_numbers(litert_model, count=100, seed=7)
     assert report.refused == 0
-    assert report.accuracy >= 0.65  # 90.0% on 500 (README, Results); a number is right only if every digit is
+    # 91% of these 100 and 91.6% of 500 (README, Results); three standard errors below: a number is right only if
+    # every digit is
+    assert report.accuracy >= 0.82
     assert report.per_class[2] >= 0.8  # two digits
 
 
@@ -47,9 +49,9 @@ def test_synthetic_photos_of_digits_on_paper_are_read(litert_model):
 
 def test_non_digits_are_caught_far_more_than_real_digits_are_flagged(litert_model):
     non_digits = evaluation.evaluate_non_digits(litert_model, count_per_kind=15)
-    assert non_digits.overall >= 0.6, non_digits.format()  # README, Results: the full measurement
+    assert non_digits.overall >= 0.93, non_digits.format()  # 97.8% of these 180, 97.1% of 2,400 (README, Results)
     canvases = evaluation.evaluate_mnist_canvases(litert_model, limit=300)
-    assert canvases.flagged <= 0.05, canvases.format()
+    assert canvases.flagged <= 0.02, canvases.format()  # none of these 300, 0.17% of 10,000
 
 
 def _mark(paint, size: int | tuple[int, int] = 280):
