@@ -129,7 +129,7 @@ def test_small_and_large_drawings_anywhere_on_the_canvas_are_read(litert_model, 
 def test_usps_through_the_request_path_is_reported(litert_model):
     report = evaluation.evaluate_usps(litert_model, limit=300)
     assert report.count == 300 and report.refused == 0
-    assert report.accuracy >= 0.9
+    assert report.accuracy >= 0.96  # 99.7% of these 300, 98.36% of 2,007 (README, Results)
     assert "USPS" in report.format()
 
 
