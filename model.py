@@ -152,6 +152,12 @@ def _main(argv=None) -> int:
         default=None,
         help="a second phase of this many steps on mostly real amounts (training.strings.REAL_PHASE; 0: none)",
     )
+    p_strings.add_argument(
+        "--real-phase-share",
+        type=float,
+        default=None,
+        help="the second phase's share of each batch from real amounts (default: training.strings.REAL_PHASE's)",
+    )
     for p in (p_train, p_rebuild):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
@@ -220,6 +226,7 @@ def _main(argv=None) -> int:
             "splice",
             "bucket",
             "real_steps",
+            "real_phase_share",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

@@ -64,6 +64,7 @@ CONFIG = {
     # A second phase on mostly real amounts (issue 21: pre-train on synthetic lines, then train on real strings): this
     # many more steps from the first phase's weights, at REAL_PHASE's settings; 0: none.
     "real_steps": 0,
+    "real_phase_share": None,  # the second phase's share of real amounts in each batch; None: REAL_PHASE's
 }
 # The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
 # phase's count) beside them, a lower peak learning rate. Probed from the shipped reader (docs/experiments.md).
@@ -238,6 +239,8 @@ def train_strings(
         log(f"second phase: {config['real_steps']} steps on mostly real amounts, from {output}")
         phase = {**config, **REAL_PHASE, "init": str(output), "steps": config["real_steps"], "real_steps": 0}
         phase.update(synthetic=min(REAL_PHASE["synthetic"], config["synthetic"]), data_seed=data_seed + 1)
+        if config["real_phase_share"] is not None:
+            phase["real_share"] = float(config["real_phase_share"])
         first, record = record, train_strings(output, phase, data_dir, work_dir, log)
         record.update(config=config, minutes=round(first["minutes"] + record["minutes"], 1), first_phase=first)
         output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
