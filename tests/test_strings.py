@@ -293,6 +293,7 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
         "splice": 16,
         "bucket": 2,
         "real_steps": 2,
+        "real_phase_share": 0.6,
     }
     logged = []
     record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=logged.append)
@@ -301,6 +302,9 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
     assert any(line.startswith("second phase") for line in logged) and record["config"]["real_steps"] == 2
     first = record["first_phase"]  # the phase on mostly real amounts starts from the first one's weights
     assert first["config"]["steps"] == 4 and first["holdout_indices"] == record["holdout_indices"]
+    phase = record["second_phase"]  # its own settings: the share given, at most the first phase's synthetic lines
+    assert (phase["steps"], phase["real_share"], phase["synthetic"]) == (2, 0.6, 64)
+    assert phase["data_seed"] == training_strings.CONFIG["seed"] + 1
     record = training_strings.choose_threshold(output)
     assert 0.0 <= record["holdout_exact"] <= 1.0 and 0.0 <= record["holdout_read_rate"] <= 1.0
     saved = json.loads(output.with_suffix(".json").read_text())
