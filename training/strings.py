@@ -243,8 +243,13 @@ def train_strings(
             phase["real_share"] = float(config["real_phase_share"])
         first, record = record, train_strings(output, phase, data_dir, work_dir, log)
         settings = {key: phase[key] for key in ("steps", "real_share", "learning_rate", "synthetic", "data_seed")}
-        record.update(config=config, minutes=round(first["minutes"] + record["minutes"], 1), first_phase=first)
-        record.update(second_phase=settings)  # what the phase ran with, as config holds the first phase's
+        # config holds the first phase's settings; second_phase what the phase ran with.
+        record.update(
+            config=config,
+            minutes=round(first["minutes"] + record["minutes"], 1),
+            first_phase=first,
+            second_phase=settings,
+        )
         output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
