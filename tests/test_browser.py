@@ -1275,6 +1275,51 @@ def test_the_keyboard_reaches_every_control_and_never_drops_the_focus(open_page)
     assert page.errors == []
 
 
+def test_clear_and_undo_pressed_from_the_keyboard_keep_the_focus_on_the_page(open_page):
+    """A stranger's finding (2026-12-06): Clear, or Undo of the last stroke, disabled the focused button and the
+    focus fell to <body>, so the next Tab started again from the top of the page."""
+    page = open_page()
+    for button in ("clear", "undo"):
+        draw_with_mouse(page, SEVEN)
+        expect(page.locator("#prediction")).to_have_text("7")
+        page.locator(f"#{button}").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#prediction")).to_have_text("")
+        expect(page.locator(f"#{button}")).to_be_disabled()
+        assert focused(page) == "predict", button
+        page.keyboard.press("Tab")
+        assert focused(page) not in ("BODY", "predict"), "Tab goes on from Read again"
+    assert page.errors == []
+
+
+def test_a_flagged_mark_likelier_not_a_digit_is_not_headlined_as_a_digit(open_page):
+    """A stranger's finding (2026-12-06): a scribble came back as digit 7 at 3.3% with not_digit_probability 0.966
+    and low_confidence (the API's answer for a mark the reading keeps), and the page headlined a big "7?"."""
+    probabilities = [0.0005] * 10
+    probabilities[7] = 0.033
+    page = open_page()
+    page.route(
+        "**/predict",
+        fulfil(
+            fake_answer(
+                digit=7,
+                number="7",
+                confidence=0.033,
+                probabilities=probabilities,
+                low_confidence=True,
+                not_digit_probability=0.962,
+            )
+        ),
+    )
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#confidence")).to_have_text("That does not look like a digit")
+    expect(page.locator("#status")).to_have_text("Likelier not a digit (96.2%); the likeliest digit is 7 (3.3%).")
+    assert not any(c.isdigit() for c in page.locator("#prediction").inner_text())
+    expect(page.locator("#probabilities > li.none")).to_have_class(re.compile("top"))
+    expect(page.locator("#correction")).to_be_visible()  # "Wrong? It was ..." still teaches what it was
+    assert page.errors == []
+
+
 REFLOW = {  # the window sizes of finding 3, in CSS px
     "600x520": {"viewport": {"width": 600, "height": 520}},
     "zoom-200": {"viewport": {"width": 640, "height": 400}},  # a 1280x800 window at 200%

@@ -57,8 +57,13 @@ const pad = new DrawingPad($("canvas"), {
     else readDrawing({ settle: true });
   },
   onChange() {
-    dropzone.classList.toggle("empty", pad.isEmpty());
-    $("undo").disabled = $("clear").disabled = pad.isEmpty();
+    const empty = pad.isEmpty();
+    dropzone.classList.toggle("empty", empty);
+    // A focused button that disables itself (Clear, or Undo of the last stroke) would drop the focus to the
+    // page's start: it moves to Read again first, as focusFallback does for a removed box label.
+    const stranded = empty && [$("undo"), $("clear")].includes(document.activeElement);
+    $("undo").disabled = $("clear").disabled = empty;
+    if (stranded) $("predict").focus();
   },
 });
 

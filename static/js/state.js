@@ -28,17 +28,25 @@ function separators(text) {
  */
 export function describe(answer, { selected = null, small = false, number = false } = {}) {
   const notDigit = answer.not_a_digit === true || answer.digit === null || answer.digit === undefined;
-  if (notDigit) {
+  const digits = notDigit ? [] : answer.digits?.length ? answer.digits : [answer];
+  const many = digits.length > 1;
+  // One flagged mark that the network finds likelier "not a digit" than any digit (a scribble, the first stroke
+  // of a 4): the API still names its likeliest digit, but a big "7?" at 3% reads as an answer, so the panel says
+  // what the network finds likeliest and names the digit only in the message.
+  const likelierNone = !notDigit && !many && Boolean(answer.low_confidence)
+    && answer.not_digit_probability > answer.confidence;
+  if (notDigit || likelierNone) {
     const what = number ? "digits from 0 to 9" : "one digit from 0 to 9";
+    const asked = small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`;
     return {
       state: "not-digit", headline: "That does not look like a digit",
-      message: small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`,
+      message: likelierNone
+        ? `Likelier not a digit (${percent(answer.not_digit_probability)}); the likeliest digit is ${answer.digit} (${percent(answer.confidence)}).`
+        : asked,
       probabilities: answer.probabilities, notDigit: answer.not_digit_probability, top: "none",
       index: null, announcement: "That does not look like a digit.",
     };
   }
-  const digits = answer.digits?.length ? answer.digits : [answer];
-  const many = digits.length > 1;
   const index = many ? selected ?? 0 : null;
   const shown = many ? digits[index] : answer;
   const unsure = digits.some((d) => d.low_confidence) || Boolean(answer.low_confidence);
@@ -55,7 +63,11 @@ export function describe(answer, { selected = null, small = false, number = fals
   // Which digits are in doubt: the segments flag each digit, the string reader only the whole number. Every
   // message fits the status line's two lines in the narrow panel, so that a warning never moves the chart.
   const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [i + 1] : []));
-  if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
+  // The string reader passes a number as sure only above a cheque reader's bar (digit_strings.json), so a
+  // number read "over 99.9% confident" may still be flagged: the message says "not sure enough", never "every digit".
+  if (unsure && many && whole) {
+    message = `Not sure enough of the whole number: ${small ? "try writing it larger" : "check it"}.`;
+  } else if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
   else if (unsure && many && doubtful.length) {
     const [first, second] = doubtful;
     const which = doubtful.length > 2 ? `${doubtful.length} digits`
@@ -64,10 +76,7 @@ export function describe(answer, { selected = null, small = false, number = fals
   }
   else if (unsure && many) message = "Not sure of the whole number: check it.";
   else if (unsure && small) message = "Not sure: it is small, try writing it larger.";
-  else if (unsure && answer.not_digit_probability > answer.confidence) {
-    // A stroke of a digit, or a mark: the network finds "not a digit" likelier than any digit, just short of saying so.
-    message = `Not sure: likelier not a digit at all (${percent(answer.not_digit_probability)}).`;
-  } else if (unsure) message = "Not sure: the chart shows what else it may be.";
+  else if (unsure) message = "Not sure: the chart shows what else it may be.";
   return {
     state: "result", unsure, headline, message, prediction,
     chartHeading: many ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})` : "Probability of each digit",

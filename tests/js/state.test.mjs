@@ -64,14 +64,18 @@ test("a number whose digits are all saturated is 'each over 99.9%'", () => {
   assert.equal(describe(number([digit(3, 1), digit(8, 0.9995)])).headline, "2 digits, each over 99.9% confident");
 });
 
-test("an unsure digit that is likelier not a digit at all says so (a half-drawn 4 read '6?' at 4.4%)", () => {
+test("a flagged mark likelier not a digit than any digit is shown as not a digit, its likeliest digit named (a scribble read '7?' at 3.3%)", () => {
   const said = describe(digit(6, 0.044, { low_confidence: true, not_a_digit: false, not_digit_probability: 0.955 }));
-  assert.equal(said.prediction, "6");
-  assert.equal(said.message, "Not sure: likelier not a digit at all (95.5%).");
-  const small = describe(digit(8, 0.055, { low_confidence: true, not_digit_probability: 0.94 }), { small: true });
-  assert.equal(small.message, "Not sure: it is small, try writing it larger.", "a small drawing: larger first");
+  assert.equal(said.state, "not-digit");
+  assert.equal(said.headline, "That does not look like a digit");
+  assert.equal(said.prediction, undefined, "no big digit beside 'not a digit'");
+  assert.equal(said.top, "none", "the not-a-digit bar, the largest, stands out");
+  assert.equal(said.message, "Likelier not a digit (95.5%); the likeliest digit is 6 (4.4%).");
   const close = describe(digit(6, 0.5, { low_confidence: true, not_digit_probability: 0.3 }));
+  assert.equal(close.state, "result", "a digit likelier than not stays a reading");
   assert.equal(close.message, "Not sure: the chart shows what else it may be.");
+  const sure = describe(digit(1, 0.45, { low_confidence: false, not_digit_probability: 0.5 }));
+  assert.equal(sure.state, "result", "only a flagged reading is turned round");
 });
 
 test("one unsure digit of a number makes the whole reading unsure, and the message names it", () => {
@@ -91,7 +95,10 @@ test("a number the string reader is unsure of as a whole asks to check it, not t
   const digits = [digit(3, 0.999), digit(6, 0.998), digit(0, 0.999)];
   const said = describe(number(digits, { reader: "strings", confidence: 0.993, low_confidence: true }));
   assert.equal(said.unsure, true);
-  assert.equal(said.message, "Not sure of the whole number: check it.");
+  assert.equal(said.message, "Not sure enough of the whole number: check it.");
+  const small = describe(number(digits, { reader: "strings", confidence: 0.9996, low_confidence: true }), { small: true });
+  assert.equal(small.headline, "3 digits, over 99.9% confident of all 3");
+  assert.equal(small.message, "Not sure enough of the whole number: try writing it larger.", "never 'every digit'");
 });
 
 test("not a digit shows no digit, its own bar, and asks for what the mode reads", () => {
