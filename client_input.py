@@ -38,6 +38,10 @@ def json_body(help: str) -> dict:
         body = request.get_json(silent=True)
     except RecursionError as exc:  # json.loads recurses once per level of nesting; silent= does not catch it
         raise ClientError(400, f"The JSON is nested too deeply; {help}") from exc
+    if body is None and request.get_data(cache=True).strip() != b"null":  # silent=: None where parsing failed
+        raise ClientError(
+            400, f"The body is not valid JSON (or holds a number of over 4,300 digits, Python's limit); {help}"
+        )
     if not isinstance(body, dict):
         raise ClientError(400, f"The body is not a JSON object; {help}")
     return body

@@ -183,12 +183,18 @@ class _Deadline:
 
     def __init__(self, worker: JsonErrorWorker, conn, seconds: float):
         self.worker, self.conn, self.lock, self.state = worker, conn, threading.Lock(), "reading"
+        self.seconds = seconds
         self.due = time.monotonic() + seconds
 
     def answering(self) -> None:
+        """The app begins its answer: the request's deadline is lifted, and from now each write of the answer must
+        finish within the same ``seconds`` (a socket timeout), so a client that stops reading (one pipelining
+        requests it never reads the answers of, its buffers full) holds the thread that long, not for ever. A
+        timeout per write, not for the whole answer: a slow client reading a large answer steadily keeps going."""
         with self.lock:  # waits for an expiry under way: the app's answer then meets a shut socket (EPIPE)
             if self.state == "reading":
                 self.state = "answering"
+                self.conn.sock.settimeout(self.seconds)
 
     def stop(self) -> None:
         with self.lock:
@@ -277,6 +283,15 @@ class JsonErrorWorker(ThreadWorker):
             with self.deadlines_lock:
                 self.deadlines.discard(deadline)
         return False if deadline.expired else keep
+
+    def handle_request(self, req, conn):
+        """Handle one request as gthread does; a client that stopped reading its answer (a write past the
+        ``timeout``, ``_Deadline.answering``) has its connection closed with one line in the log, not a traceback."""
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            self.log.info("Closed a connection whose client read none of its answer for %s s", self.cfg.timeout)
+            raise StopIteration() from None  # gthread's handle closes the connection, as after a client's goodbye
 
     def handle_abort(self, sig, frame) -> None:
         """The arbiter stops this worker (its main loop stalled, or a shutdown): answer what is still being read."""

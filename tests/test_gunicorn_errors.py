@@ -191,3 +191,41 @@ def test_two_slow_clients_do_not_stall_predict_and_end_at_the_timeout(server, pa
     for status, headers, answer, seconds in answers:
         assert_json_error(status, headers, answer, 503)
         assert TIMEOUT_S <= seconds < TIMEOUT_S + 2
+
+
+def pipeline_unread(url: str, stop: threading.Event) -> None:
+    """Send 3,000 requests on one connection with a small receive buffer, read none of the answers, and keep the
+    connection open until ``stop``: the server's write of an answer then blocks on full buffers."""
+    parts = urlsplit(url)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((parts.hostname, parts.port))
+        sock.settimeout(1)
+        try:
+            sock.sendall(b"GET /static/js/app.js HTTP/1.1\r\nHost: x\r\n\r\n" * 3000)
+        except OSError:  # the server stopped reading them (it closed the connection, or its buffer is full)
+            pass
+        stop.wait()
+
+
+@pytest.mark.slow
+def test_clients_that_never_read_their_answers_free_their_threads_at_the_timeout(server):
+    # A helper's attack (2026-12-06): 8 or more connections (2 workers x 4 threads; 24 here, as the kernel spreads
+    # them among the workers) pipelining requests and reading none of the answers held every thread in a blocking
+    # write, with no end; /predict then waited for ever. Each write of an answer now ends at the worker timeout
+    # (gunicorn_worker._Deadline.answering), which frees the thread.
+    stop = threading.Event()
+    clients = [threading.Thread(target=pipeline_unread, args=(server.url, stop), daemon=True) for _ in range(24)]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(3.0)  # every thread is now stuck writing an answer nobody reads
+        start = time.perf_counter()
+        status, body = gunicorn_process.post(
+            server.url + "/predict", encode(stroke_digit(7)), timeout=3 * TIMEOUT_S + 10
+        )
+        waited = time.perf_counter() - start
+    finally:
+        stop.set()
+    print(f"\n/predict behind 24 clients that never read: {waited:.2f} s (worker timeout {TIMEOUT_S} s)")
+    assert status == 200 and body["digit"] == 7

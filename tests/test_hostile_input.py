@@ -425,3 +425,22 @@ def test_an_exif_block_larger_than_a_jpeg_can_carry_is_not_parsed(real_client):
     assert np.array_equal(decode.decode_image(data), upright)
     turned = decode.decode_image(hostile.exif_png(10, orientation=6))  # a camera's small block is applied
     assert np.array_equal(turned, np.rot90(upright, -1))
+
+
+@pytest.mark.parametrize("route", ["/predict", "/corrections"])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (b'{"image": ' + b"9" * 100_000 + b"}", "not valid JSON"),  # an object Python refuses (over 4,300 digits)
+        (b'{"image": "abc"', "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b"null", "not a JSON object"),
+    ],
+    ids=["huge-number", "truncated", "array", "null"],
+)
+def test_json_that_cannot_be_read_says_why(client, route, body, says):
+    # A helper's finding (2026-12-06): an object holding a 100,000-digit number was answered "The body is not a
+    # JSON object", which it is.
+    response = client.post(route, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert says in response.get_json()["error"]
