@@ -36,6 +36,12 @@ RULE_ASPECT = 12  # a stroke that long across the image and this many times long
 EDGE_SHARE = 0.03  # a margin lies within this share of the width from the left or right edge
 MARGIN_WIDTH_SHARE = 0.25  # ... and is a band at most this share of the width wide (not a tall "40" at the edge)
 SEEDS = 4  # strokes, largest first, that each grow a candidate line (the one with the most ink is read)
+# In a drawing (not a photo), an empty stretch between the line's marks is shortened to this share of the line's
+# height: the synthetic lines the reader learns from space their characters at most about 0.45 of the height
+# apart, and a number drawn with wider gaps on the page's wide canvas read a separator into each gap. A photo's
+# ink is thresholded, so its empty stretch may hold a faint separator the threshold lost: photos keep their gaps.
+MAX_BLANK = 0.5
+BLANK_LEVEL = 0.05  # ink level a column must stay under to count as empty
 TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
 
 
@@ -46,12 +52,15 @@ class Line:
     ``image``: float32 (LINE_HEIGHT, W) in [0, 1], ink = 1, W a multiple of LINE_STRIDE, <= MAX_LINE_WIDTH.
     ``ink``: float32 (H, W0) in [0, 1], the line's ink in the work image (other strokes erased), for boxes.
     ``box``: (x, y, width, height) of the line in the work image, pixels; ``scale``: line px per work px.
+    ``columns``: int64 (n,), the box's columns (from its left edge, work px) kept in the line, left to right: all
+    of them but the part of each empty stretch past ``MAX_BLANK``; None: all.
     """
 
     image: np.ndarray
     ink: np.ndarray
     box: tuple[int, int, int, int]
     scale: float
+    columns: np.ndarray | None = None
 
     def columns_to_box(self, first: int, last: int) -> tuple[int, int, int, int]:
         """Return the box (x, y, width, height) in the work image of the ink between line columns first..last.
@@ -59,8 +68,11 @@ class Line:
         Columns are in ``image``'s pixels (inclusive); the box is the ink's bounding box in that stretch (the
         line's height where there is none). Used to give each character read a box."""
         x0, y0, width, height = self.box
-        left = int(np.clip(np.floor((first - LINE_PAD) / self.scale), 0, width - 1))
-        right = int(np.clip(np.ceil((last + 1 - LINE_PAD) / self.scale), left + 1, width))
+        kept = width if self.columns is None else len(self.columns)
+        left = int(np.clip(np.floor((first - LINE_PAD) / self.scale), 0, kept - 1))
+        right = int(np.clip(np.ceil((last + 1 - LINE_PAD) / self.scale), left + 1, kept))
+        if self.columns is not None:  # from the kept columns back to the box's own
+            left, right = int(self.columns[left]), int(self.columns[right - 1]) + 1
         stretch = self.ink[y0 : y0 + height, x0 + left : x0 + right] > INK_THRESHOLD
         rows = np.flatnonzero(stretch.any(axis=1))
         cols = np.flatnonzero(stretch.any(axis=0))
@@ -122,12 +134,14 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
         if not any(np.array_equal(mask, other) for other in masks):
             masks.append(mask)
     masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
-    return [_line_of(mask, found, speck, cleaned, boxes) for mask in masks]
+    return [_line_of(mask, found, speck, cleaned, boxes, not photo) for mask in masks]
 
 
-def _line_of(chosen: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray, boxes: np.ndarray) -> Line:
+def _line_of(
+    chosen: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray, boxes: np.ndarray, drawing: bool
+) -> Line:
     """Normalise the strokes ``chosen`` (mask (n,) over labels 1..n) of ``found`` into a Line; specks stay in its
-    ink."""
+    ink. ``drawing``: the image is no photo (its wide gaps are shortened, ``MAX_BLANK``)."""
     selected = np.zeros(found.count + 1, bool)
     selected[1:] = chosen | speck
     others = (found.labels > 0) & ~selected[found.labels]
@@ -135,7 +149,7 @@ def _line_of(chosen: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray, 
     x, y, w, h = boxes[chosen].T
     x0, y0 = int(x.min()), int(y.min())
     x1, y1 = int((x + w).max()), int((y + h).max())
-    return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0))
+    return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0), drawing)
 
 
 def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray, bridge: np.ndarray) -> np.ndarray:
@@ -218,10 +232,15 @@ def _edge_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) ->
     return margins | rules
 
 
-def _normalise(ink: np.ndarray, box: tuple[int, int, int, int]) -> Line:
-    """Crop ``ink`` to ``box`` and scale it to LINE_HEIGHT (minus the padding), within MAX_LINE_WIDTH."""
+def _normalise(ink: np.ndarray, box: tuple[int, int, int, int], drawing: bool = True) -> Line:
+    """Crop ``ink`` to ``box`` and scale it to LINE_HEIGHT (minus the padding), within MAX_LINE_WIDTH; in a
+    ``drawing``, each empty stretch between marks shortened to ``MAX_BLANK`` of the box's height."""
     x0, y0, width, height = box
     crop = np.ascontiguousarray(ink[y0 : y0 + height, x0 : x0 + width], dtype=np.float32)
+    columns = _kept_columns(crop, height) if drawing else None
+    if columns is not None:
+        crop = np.ascontiguousarray(crop[:, columns])
+        width = crop.shape[1]
     inner = LINE_HEIGHT - 2 * LINE_PAD
     scale = min(inner / height, (MAX_LINE_WIDTH - 2 * LINE_PAD) / width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -232,7 +251,23 @@ def _normalise(ink: np.ndarray, box: tuple[int, int, int, int]) -> Line:
     image = np.zeros((LINE_HEIGHT, out_width), np.float32)
     top = (LINE_HEIGHT - size[1]) // 2
     image[top : top + size[1], LINE_PAD : LINE_PAD + size[0]] = small
-    return Line(image, ink, box, scale)
+    return Line(image, ink, box, scale, columns)
+
+
+def _kept_columns(crop: np.ndarray, height: int) -> np.ndarray | None:
+    """The columns of a line's crop (float32 (h, w)) to keep: every one, but of each empty stretch between marks
+    only its first ``MAX_BLANK`` x ``height`` px; None where no stretch is longer. O(h * w)."""
+    inked = (crop > BLANK_LEVEL).any(axis=0)
+    longest = max(1, round(MAX_BLANK * height))
+    edges = np.diff(np.concatenate(([1], inked.astype(np.int8), [1])))
+    starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)  # empty stretches [start, end)
+    long = ends - starts > longest
+    if not long.any():
+        return None
+    keep = np.ones(crop.shape[1], bool)
+    for start, end in zip(starts[long], ends[long]):
+        keep[start + longest : end] = False
+    return np.flatnonzero(keep)
 
 
 def line_from_ink(ink: np.ndarray) -> Line:

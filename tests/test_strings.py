@@ -14,6 +14,7 @@ import evaluation_strings
 from recognizer.ctc import ALPHABET, BLANK, NUM_STRING_CLASSES, best_path, digits_probability, text_of
 from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line, find_lines
+from recognizer.lines import clean_ink
 from recognizer.normalize import label_components
 from recognizer.png import encode_png
 from recognizer.strings import load_string_reader
@@ -333,3 +334,60 @@ def test_each_digit_of_a_number_is_boxed_where_its_ink_is(real_client, mnist_tes
     ]
     assert all(i.shape == (28, 28) for i in images)  # each digit's own 28x28, for the page to show beside it
     assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])
+
+
+def spaced_number(digits: list[np.ndarray], gap: float, height: int = 60) -> tuple[bytes, list[tuple[int, int]]]:
+    """The page's number canvas (280x140 PNG, black ink on transparent) with MNIST digits ``height`` px tall,
+    ``gap`` x ``height`` apart: its bytes and each digit's ink columns (first, last) in the canvas."""
+    ink = np.zeros((140, 280), np.uint8)
+    crops = []
+    for digit in digits:
+        glyph = np.asarray(Image.fromarray(digit).resize((height, height), Image.Resampling.BILINEAR))
+        cols = np.flatnonzero(glyph.max(axis=0) > 40)
+        crops.append(glyph[:, cols[0] : cols[-1] + 1])
+    x = (280 - sum(c.shape[1] for c in crops) - round(gap * height) * (len(crops) - 1)) // 2
+    spans = []
+    for crop in crops:
+        region = ink[40 : 40 + height, x : x + crop.shape[1]]
+        np.maximum(region, crop, out=region)
+        spans.append((x, x + crop.shape[1] - 1))
+        x += crop.shape[1] + round(gap * height)
+    rgba = np.zeros((140, 280, 4), np.uint8)
+    rgba[..., 3] = ink
+    return encode_png(rgba), spans
+
+
+def test_a_number_drawn_with_wide_gaps_reads_no_invented_separators_and_boxes_each_digit(real_client, mnist_test):
+    # A stranger's finding (2026-12-06): "4185" drawn in four equal columns of the page's number canvas read
+    # "4.185"; numbers drawn with gaps of half a digit's height or more read a separator into the gaps half the
+    # time (the reader learnt gaps of at most 0.45 of the height). A drawing's wide gaps are now shortened.
+    images, labels = mnist_test
+    rng = np.random.default_rng(4185)
+    exact, invented = 0, 0
+    for _ in range(20):
+        picks = rng.integers(0, len(images), int(rng.integers(3, 5)))
+        data, spans = spaced_number([images[i] for i in picks], gap=0.6)
+        body = real_client.post("/predict?mode=number", data=data, content_type="image/png").get_json()
+        invented += any(not c.isdigit() for c in body["text"])
+        if body["number"] == "".join(str(labels[i]) for i in picks):
+            exact += 1
+            for digit, (first, last) in zip(body["digits"], spans):
+                x, _, w, _ = digit["box"]
+                assert x <= (first + last) / 2 <= x + w, (digit["box"], first, last)  # the box is over its digit
+    assert invented <= 1
+    assert exact >= 18
+
+
+def test_a_drawing_keeps_gaps_up_to_half_its_height_and_maps_boxes_back_across_shortened_ones():
+    ink = np.zeros((100, 400), np.float32)
+    ink[30:70, 20:40] = 1.0  # a mark 40 px tall
+    ink[30:70, 55:75] = 1.0  # 15 px on: a gap under half the height, kept
+    ink[30:70, 125:145] = 1.0  # 50 px on: shortened to 20 px (half the height)
+    drawing = find_line(1.0 - ink)  # dark ink on white, as a drawing
+    assert drawing.columns is not None and len(drawing.columns) == (145 - 20) - (50 - 20)
+    last_ink = np.flatnonzero(drawing.image.max(axis=0) > 0.5)[-1]
+    x, _, w, _ = drawing.columns_to_box(last_ink - 4, last_ink)
+    assert 125 <= x and x + w <= 145  # the right mark's box, in the image's own pixels
+    paper = np.clip(0.75 - 0.6 * ink + np.random.default_rng(0).normal(0, 0.03, ink.shape), 0, 1)
+    assert clean_ink(paper).photo
+    assert all(line.columns is None for line in find_lines(paper))  # a photo keeps its gaps (a lost faint "/")
