@@ -817,10 +817,9 @@ def test_not_a_digit_has_its_own_bar_and_larger_is_asked_only_of_a_small_drawing
     expect(page.locator("#probabilities li.none .value")).to_have_text("94.0%")
     expect(page.locator("#status")).to_contain_text("larger")  # the 5 really is small
     page.click("#clear")
-    draw_with_mouse(page, TWO)  # a full-size 2 that the network is unsure of
-    expect(page.locator("#answer")).to_have_class(re.compile("unsure"))
-    expect(page.locator("#status")).to_contain_text("Not sure")
-    expect(page.locator("#status")).not_to_contain_text("larger")
+    draw_with_mouse(page, TWO)  # a full-size drawing given the same answer: likelier not a digit, not "larger"
+    expect(page.locator("#answer")).to_have_attribute("data-state", "not-digit")
+    expect(page.locator("#status")).to_have_text("Likelier not a digit (94.0%); the likeliest digit is 8 (5.5%).")
 
 
 @pytest.mark.parametrize("device", [WIDE_DESKTOP, PHONE], ids=["desktop", "phone"])

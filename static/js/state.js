@@ -40,7 +40,7 @@ export function describe(answer, { selected = null, small = false, number = fals
     const asked = small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`;
     return {
       state: "not-digit", headline: "That does not look like a digit",
-      message: likelierNone
+      message: likelierNone && !small
         ? `Likelier not a digit (${percent(answer.not_digit_probability)}); the likeliest digit is ${answer.digit} (${percent(answer.confidence)}).`
         : asked,
       probabilities: answer.probabilities, notDigit: answer.not_digit_probability, top: "none",

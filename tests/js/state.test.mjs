@@ -71,6 +71,8 @@ test("a flagged mark likelier not a digit than any digit is shown as not a digit
   assert.equal(said.prediction, undefined, "no big digit beside 'not a digit'");
   assert.equal(said.top, "none", "the not-a-digit bar, the largest, stands out");
   assert.equal(said.message, "Likelier not a digit (95.5%); the likeliest digit is 6 (4.4%).");
+  const small = describe(digit(8, 0.055, { low_confidence: true, not_digit_probability: 0.94 }), { small: true });
+  assert.equal(small.message, "It is small: write one digit from 0 to 9, larger.", "a small drawing: larger first");
   const close = describe(digit(6, 0.5, { low_confidence: true, not_digit_probability: 0.3 }));
   assert.equal(close.state, "result", "a digit likelier than not stays a reading");
   assert.equal(close.message, "Not sure: the chart shows what else it may be.");
