@@ -67,17 +67,25 @@ def json_image(body: dict, help: str) -> bytes:
 
 
 def request_mode(body: dict | None = None) -> str:
-    """Return the reading mode: ``?mode=``, else the JSON ``body``'s field ``mode`` (where one was read), else a
-    multipart form's field, else ``DEFAULT_MODE`` ("auto").
+    """Return the reading mode: ``?mode=``, the JSON ``body``'s field ``mode`` (where one was read) or a multipart
+    form's field, else ``DEFAULT_MODE`` ("auto"). The same mode may be given in several of these places.
 
-    Raises ClientError (400) for a mode that is not one of ``reader.MODES`` (a string, case-sensitive)."""
-    mode = request.args.get("mode")
-    if mode is None and body is not None:
-        mode = body.get("mode")
-    if mode is None and request.mimetype == "multipart/form-data":
-        mode = request.form.get("mode")
-    if mode is None:
+    Raises ClientError (400) for a mode that is not one of ``reader.MODES`` (a string, case-sensitive), and for
+    modes that disagree (``?mode=digit&mode=number``, or a query and a field): which one was meant is unknown."""
+    given = list(request.args.getlist("mode"))
+    if body is not None and body.get("mode") is not None:  # JSON null: not given
+        given.append(body["mode"])
+    if request.mimetype == "multipart/form-data":
+        given += request.form.getlist("mode")
+    if not given:
         return DEFAULT_MODE
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ClientError(400, f"mode must be one of {', '.join(MODES)} (default {DEFAULT_MODE}).")
+    mode = given[0]
+    if not isinstance(mode, str) or mode not in MODES or any(other != mode for other in given[1:]):
+        shown = ", ".join(repr(m)[:20] for m in given[:4])
+        disagree = len({repr(m) for m in given}) > 1
+        raise ClientError(
+            400,
+            f"mode must be one of {', '.join(MODES)} (default {DEFAULT_MODE})"
+            + (f", given once or the same each time (given: {shown})." if disagree else "."),
+        )
     return mode

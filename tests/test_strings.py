@@ -200,6 +200,23 @@ def test_a_bad_mode_is_a_400_json_error(client, mnist_test, where, mode):
     assert "mode" in response.get_json()["error"]
 
 
+def test_modes_that_disagree_are_a_400_and_the_same_mode_twice_is_read(client, mnist_test):
+    # A helper's finding (2026-12-06): ?mode=digit&mode=bogus was read in mode digit, the second mode ignored.
+    png = encode_png(number_image("42", 1, mnist_test))
+    data_url = base64.b64encode(png).decode()
+    disagree = [
+        client.post("/predict?mode=digit&mode=bogus", data=png, content_type="image/png"),
+        client.post("/predict?mode=digit", json={"image": data_url, "mode": "number"}),
+        client.post("/predict", data={"image": (io.BytesIO(png), "n.png"), "mode": ["number", "digit"]}),
+    ]
+    for response in disagree:
+        assert response.status_code == 400
+        assert "given once or the same each time" in response.get_json()["error"]
+    same = client.post("/predict?mode=number", json={"image": data_url, "mode": "number"})
+    unset = client.post("/predict", json={"image": data_url, "mode": None})  # JSON null: no mode given
+    assert same.status_code == 200 and unset.status_code == 200
+
+
 def test_the_mode_chooses_the_reader(real_client, mnist_test):
     png = encode_png(number_image("2026", 5, mnist_test))
     for mode, reader in (("number", "strings"), ("digit", "segments")):
