@@ -31,9 +31,10 @@ SEND_JSON = 'send {"image": "data:image/png;base64,...", "label": 7}.'
 
 def parse_request() -> tuple[bytes, dict, str]:
     """Return (image bytes, the row's label fields, reading mode) from a JSON or multipart request; the mode from
-    ``?mode=`` first, else the body's field, as /predict takes it (``client_input.request_mode``).
+    ``?mode=`` or the body's field, as /predict takes it (``client_input.request_mode``).
 
-    Raises ClientError: 400 for a missing image or label, a bad mode, or JSON nested too deeply to parse; 415 for
+    Raises ClientError: 400 for a missing image or label, a bad mode or modes that disagree, or JSON nested too
+    deeply to parse; 415 for
     another body.
     """
     if request.mimetype == "multipart/form-data":
