@@ -60,10 +60,10 @@ const pad = new DrawingPad($("canvas"), {
     const empty = pad.isEmpty();
     dropzone.classList.toggle("empty", empty);
     // A focused button that disables itself (Clear, or Undo of the last stroke) would drop the focus to the
-    // page's start: it moves to Read again first, as focusFallback does for a removed box label.
+    // page's start: it moves where focusFallback sends it from a removed box label (Read again, once empty).
     const stranded = empty && [$("undo"), $("clear")].includes(document.activeElement);
     $("undo").disabled = $("clear").disabled = empty;
-    if (stranded) $("predict").focus();
+    if (stranded) focusFallback().focus();
   },
 });
 
