@@ -18,6 +18,7 @@ Command line (see ``python model.py --help``):
                                    # from their own data seeds, or one from --data-seed
     KERAS_BACKEND=jax python model.py train-strings ...        # the same on a GPU machine, then, with TensorFlow:
     python model.py convert-strings --model runs/.../digit_strings.keras
+    python model.py serve-strings-for-photos runs/.../digit_strings.keras   # that reader reads photos and scans
 Measurements: ``python evaluation.py``.
 """
 
@@ -95,6 +96,12 @@ def _main(argv=None) -> int:
         "convert-strings", help="convert a string reader (.keras) to .tflite beside it (needs TensorFlow)"
     )
     p_convert_strings.add_argument("--model", default=None, help="default: digit_strings.keras")
+    p_photos = sub.add_parser(
+        "serve-strings-for-photos",
+        help="serve a trained string reader (.keras with .tflite and .json beside it) for photos and scans only, "
+        "beside digit_strings.keras (which keeps drawings)",
+    )
+    p_photos.add_argument("model", help="the .keras, e.g. runs/strings/photos/digit_strings.keras")
     p_strings = sub.add_parser(
         "train-strings",
         help="train the string reader, from fresh weights or --init's "
@@ -261,6 +268,10 @@ def _main(argv=None) -> int:
 
         keras_path = Path(args.model) if args.model else strings.STRING_KERAS_PATH
         print(f"wrote {strings.convert_strings(keras_path, keras_path.with_suffix('.tflite'))}")
+    elif args.command == "serve-strings-for-photos":
+        from training import strings
+
+        print(f"serving {strings.serve_for_photos(Path(args.model))} for the lines of photos and scans")
     return 0
 
 

@@ -54,6 +54,7 @@ class Line:
     ``box``: (x, y, width, height) of the line in the work image, pixels; ``scale``: line px per work px.
     ``columns``: int64 (n,), the box's columns (from its left edge, work px) kept in the line, left to right: all
     of them but the part of each empty stretch past ``MAX_BLANK``; None: all.
+    ``photo``: the line was found in a photo or a scan (``lines.CleanInk.photo``), not in a drawing.
     """
 
     image: np.ndarray
@@ -61,6 +62,7 @@ class Line:
     box: tuple[int, int, int, int]
     scale: float
     columns: np.ndarray | None = None
+    photo: bool = False
 
     def columns_to_box(self, first: int, last: int) -> tuple[int, int, int, int]:
         """Return the box (x, y, width, height) in the work image of the ink between line columns first..last.
@@ -251,7 +253,7 @@ def _normalise(ink: np.ndarray, box: tuple[int, int, int, int], drawing: bool = 
     image = np.zeros((LINE_HEIGHT, out_width), np.float32)
     top = (LINE_HEIGHT - size[1]) // 2
     image[top : top + size[1], LINE_PAD : LINE_PAD + size[0]] = small
-    return Line(image, ink, box, scale, columns)
+    return Line(image, ink, box, scale, columns, photo=not drawing)
 
 
 def _kept_columns(crop: np.ndarray, height: int) -> np.ndarray | None:

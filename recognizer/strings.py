@@ -59,13 +59,19 @@ class StringReader:
     digits with the most probability summed over the networks win (a vote weighted by each network's digits'
     probability, ``ctc.digits_probability``: string-level voting, as ROVER does for speech, Fiscus 1997). CTC
     readers cannot be averaged frame by frame: each marks a character by a spike on frames of its own
-    (docs/experiments.md, 2026-12-05)."""
+    (docs/experiments.md, 2026-12-05).
+
+    ``photos``: another StringReader for the lines found in photos and scans (``line.Line.photo``), with its own
+    networks and threshold; None: this one reads every line. Drawings and photos are different inputs, and a reader
+    trained further on real scanned amounts reads them better while reading drawn numbers worse (docs/experiments.md,
+    2026-12-06)."""
 
     name = "strings"
 
-    def __init__(self, backend, threshold: float = STRING_THRESHOLD):
+    def __init__(self, backend, threshold: float = STRING_THRESHOLD, photos: StringReader | None = None):
         self.backends = list(backend) if isinstance(backend, (list, tuple)) else [backend]
         self.threshold = threshold
+        self.photos = photos
 
     @property
     def backend(self):
@@ -99,8 +105,11 @@ class StringReader:
         With several networks, each reads the line and the digits with the largest summed digits' probability
         win; the reading returned is the surest network's among those that read them, and its
         ``string_confidence`` is that sum over all the networks' count, in [0, 1]: the mean probability, a
-        network that read other digits counting 0. One network: its own reading and probability. Raises
-        ModelOutputError when a network's output is not (1, W/4, 15) probabilities."""
+        network that read other digits counting 0. One network: its own reading and probability. A line of a
+        photo goes to ``photos`` where there is one. Raises ModelOutputError when a network's output is not
+        (1, W/4, 15) probabilities."""
+        if line.photo and self.photos is not None:
+            return self.photos.read_line(line)
         readings = [self._read_line(backend, line) for backend in self.backends]
         if len(readings) == 1:
             return readings[0]
@@ -198,14 +207,32 @@ def load_string_reader(path=STRING_MODEL_PATH, threshold: float | None = None) -
 
     The model's record (``<model>.json``) may name a committee (``"committee": {"members": [file names beside
     it], "threshold": ...}``, written by ``python model.py train-strings``): then every member is loaded and they
-    vote (``StringReader``). ``threshold``: the low_confidence operating point; default the committee's, else the
-    record's, else ``STRING_THRESHOLD``. Raises ModelLoadError naming the file and the command that rebuilds it."""
+    vote (``StringReader``). It may also name the reader of photos and scans (``"photos": "<file name beside
+    it>"``, written by ``python model.py serve-strings-for-photos``), loaded the same way from its own record (its
+    own threshold; a ``photos`` there is not followed). ``threshold``: the low_confidence operating point of the
+    drawings' reader; default the committee's, else the record's, else ``STRING_THRESHOLD``. Raises
+    ModelLoadError naming the file and the command that rebuilds it."""
     path = Path(path)
+    record = _record(path)
+    photos = None
+    if isinstance(record.get("photos"), str):
+        photos = _load_reader(path.parent / record["photos"], _record(path.parent / record["photos"]), None)
+    reader = _load_reader(path, record, threshold)
+    reader.photos = photos
+    return reader
+
+
+def _record(path: Path) -> dict:
+    """The model's record (``<model>.json`` beside it), {} where there is none or it is not a JSON object."""
     try:
         record = json.loads(path.with_suffix(".json").read_text())
     except (OSError, ValueError):
-        record = {}
-    committee = record.get("committee") if isinstance(record, dict) else None
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _load_reader(path: Path, record: dict, threshold: float | None) -> StringReader:
+    committee = record.get("committee")
     members = [path]
     if isinstance(committee, dict) and committee.get("members"):
         members = [path.parent / str(name) for name in committee["members"]]

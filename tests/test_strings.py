@@ -130,6 +130,55 @@ def test_a_committee_is_loaded_from_the_model_record(tmp_path):
     assert (len(single.backends), single.threshold) == (1, 0.9)
 
 
+def test_lines_of_photos_go_to_the_photo_reader_and_drawings_stay_with_the_first():
+    import dataclasses
+
+    from recognizer.strings import StringReader
+
+    drawn = one_line()
+    assert not drawn.photo  # a clean drawing
+    photos = StringReader(FixedNetwork("_4_2_", 0.9), threshold=0.95)
+    reader = StringReader(FixedNetwork("_3_7_", 0.9), threshold=0.5, photos=photos)
+    assert reader.read_line(drawn).number == "37"
+    scanned = reader.read_line(dataclasses.replace(drawn, photo=True))
+    assert scanned.number == "42"
+    assert scanned.low_confidence  # the photo reader's own threshold: 0.81 < 0.95
+    assert not reader.read_line(drawn).low_confidence  # the drawings' 0.5
+
+
+def test_a_scanned_amount_is_read_as_a_photo_and_a_canvas_drawing_is_not(mnist_test):
+    import datasets
+
+    images, _, _ = datasets.load_realworld("orand_car_a_train")
+    assert all(find_lines(decode_image(images[i]))[0].photo for i in range(5))
+    drawn = np.clip(number_image("305", 2, mnist_test).astype(np.float32) / 255, 0, 1)  # dark ink on white
+    assert not any(line.photo for line in find_lines(drawn))
+
+
+def test_the_reader_for_photos_is_named_in_the_record_and_loaded_with_its_own_threshold(tmp_path):
+    import shutil
+
+    from recognizer.strings import STRING_MODEL_PATH
+    from training.strings import serve_for_photos
+
+    shutil.copy(STRING_MODEL_PATH, tmp_path / "digit_strings.tflite")
+    (tmp_path / "digit_strings.json").write_text(json.dumps({"threshold": 0.9}))
+    trained = tmp_path / "run" / "digit_strings.keras"
+    trained.parent.mkdir()
+    shutil.copy(STRING_MODEL_PATH, trained.with_suffix(".tflite"))
+    (trained.with_suffix(".json")).write_text(json.dumps({"threshold": 0.7}))
+    with pytest.raises(FileNotFoundError, match="digit_strings.keras"):
+        serve_for_photos(trained, tmp_path / "digit_strings.keras")  # not trained: no .keras
+    trained.write_bytes(b"keras")
+    served = serve_for_photos(trained, tmp_path / "digit_strings.keras")
+    assert served == tmp_path / "digit_strings_photos.tflite"
+    assert json.loads((tmp_path / "digit_strings.json").read_text()) == {"threshold": 0.9, "photos": served.name}
+    reader = load_string_reader(tmp_path / "digit_strings.tflite")
+    assert (reader.threshold, reader.photos.threshold, reader.photos.photos) == (0.9, 0.7, None)
+    (tmp_path / "digit_strings.json").write_text(json.dumps({"threshold": 0.9}))
+    assert load_string_reader(tmp_path / "digit_strings.tflite").photos is None  # not named: one reader
+
+
 def number_image(text: str, seed: int, mnist_test, height: int = 120) -> np.ndarray:
     """Dark ink on white, uint8: ``text`` written by hand from MNIST test digits (``synth.strings.write_line``)."""
     images, labels = mnist_test

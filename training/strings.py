@@ -330,6 +330,30 @@ def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = ST
     return Path(tflite_path)
 
 
+def serve_for_photos(keras_path: Path, shipped: Path = STRING_KERAS_PATH) -> Path:
+    """Serve a trained reader for the lines of photos and scans beside the shipped one (``StringReader.photos``).
+
+    Copies ``keras_path`` with its .tflite and record (.json) to ``<shipped>_photos.*`` and names the .tflite in the
+    shipped reader's record (``"photos"``), which ``recognizer.strings.load_string_reader`` follows; lines of
+    drawings stay with the shipped reader. Returns the .tflite served. Raises FileNotFoundError where one of the
+    three files or the shipped record is missing."""
+    import shutil
+
+    keras_path, shipped = Path(keras_path), Path(shipped)
+    target = shipped.with_name(f"{shipped.stem}_photos.keras")
+    sources = [keras_path.with_suffix(suffix) for suffix in (".keras", ".tflite", ".json")]
+    record_path = shipped.with_suffix(".json")
+    for path in [*sources, record_path]:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: train and convert the reader first")
+    for source in sources:
+        shutil.copyfile(source, target.with_suffix(source.suffix))
+    record = json.loads(record_path.read_text())
+    record["photos"] = target.with_suffix(".tflite").name
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return target.with_suffix(".tflite")
+
+
 def _source_digest() -> str:
     """A short digest of the code that makes and normalises the synthetic lines: a cache made by other code is not
     reused."""
