@@ -97,15 +97,17 @@ def cmyk_jpeg(side: int = 4096) -> bytes:
     return buffer.getvalue()
 
 
-def photo_like(side: int = 4096, fmt: str = "PNG", mode: str = "RGBA") -> bytes:
+def photo_like(side: int = 4096, fmt: str = "PNG", mode: str = "RGBA", **options) -> bytes:
     """The costliest image that is accepted: ``side`` x ``side``, a 7 on paper with a lighting
-    gradient (so the photo path runs, at ``decode.WORK_SIDE``), smooth enough to fit in 2 MB."""
+    gradient (so the photo path runs, at ``decode.WORK_SIDE``), smooth enough to fit in 2 MB.
+    ``options``: more of Pillow's save options (a palette's ``transparency``)."""
     ramp = np.linspace(150, 235, side, dtype=np.float32)
     paper = (ramp[None, :] * 0.5 + ramp[:, None] * 0.5).astype(np.uint8)
     seven = np.asarray(_seven(side), np.float32) / 255.0
     grey = Image.fromarray((paper * seven).astype(np.uint8))
     buffer = io.BytesIO()
-    grey.convert(mode).save(buffer, format=fmt, **({"quality": 80} if fmt != "PNG" else {"compress_level": 9}))
+    options |= {"quality": 80} if fmt != "PNG" else {"compress_level": 9}
+    grey.convert(mode).save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
 
@@ -159,6 +161,14 @@ def png_chunks(count: int = 174_000) -> bytes:
     """An 8x8 PNG with ``count`` empty private chunks after IHDR (12 bytes each: 2.1 MB at 174,000)."""
     data = _png(Image.new("L", (8, 8), 255))
     return data[:33] + _png_chunk(b"prVt", b"") * count + data[33:]  # 33: the signature and IHDR
+
+
+def png_profiles(count: int = 1_900) -> bytes:
+    """An 8x8 PNG with ``count`` iCCP chunks after IHDR, each about 1 KB of zlib inflating to 1 MiB (Pillow's limit
+    for one chunk): 2 MB at 1,900, which Pillow took 4.2 s to parse."""
+    data = _png(Image.new("L", (8, 8), 255))
+    profile = _png_chunk(b"iCCP", b"profile\0\0" + zlib.compress(b"\0" * (2**20 - 1), 9))
+    return data[:33] + profile * count + data[33:]
 
 
 def progressive_jpeg(side: int = 4096, mode: str = "CMYK") -> bytes:
@@ -257,12 +267,23 @@ CASES = [
         "image/webp",
     ),
     Case("grey PNG 4096x4096, a photo of a 7 (the largest accepted)", lambda: photo_like(mode="L")),
+    Case(
+        "palette PNG 3662x3662 with a transparent colour, a photo of a 7",
+        lambda: photo_like(3662, mode="P", transparency=255),
+        before="200, 118 MB a decode",
+    ),
+    Case(
+        "palette PNG 2730x2730 with a transparent colour, a photo of a 7 (the costliest palette PNG accepted)",
+        lambda: photo_like(2730, mode="P", transparency=255),
+        before="3662x3662 accepted: 610 MB summed RSS, 16 at once",
+    ),
     Case("progressive JPEG, 25,000 scans", many_scan_jpeg, "image/jpeg", before="worker killed at 20 s"),
     Case("RLE8 BMP 4096x4096", rle_bmp, "image/bmp", before="422 after 3.9-4.3 s"),
     Case("RLE4 BMP 4096x4096", lambda: rle_bmp(4), "image/bmp", before="422 after 1.4 s"),
     Case("JPEG with 2 MB of fill bytes", jpeg_fill, "image/jpeg", before="422 after 1.2 s"),
     Case("JPEG with 500,000 empty COM markers", jpeg_comments, "image/jpeg", before="422 after 0.65 s"),
     Case("PNG with 174,000 chunks", png_chunks, before="422 after 0.56 s"),
+    Case("PNG with 1,900 ICC profiles", png_profiles, before="200 after 4.2 s"),
     Case("progressive CMYK JPEG 4096x4096", progressive_jpeg, "image/jpeg", before="+131 MB a decode"),
     Case("JSON nested 100,000 deep", nested_json, "application/json", before="500"),
     Case("a 1-px-high line", one_pixel_line, before="500"),

@@ -13,7 +13,9 @@ import binascii
 import io
 import math
 import re
+import threading
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -39,12 +41,19 @@ MAX_JPEG_SCANS = 64  # libjpeg's and mozjpeg's progressive modes write about 10
 # reducing holds (_decode_bytes_per_pixel, measured with ru_maxrss: 2 for grey, 8 for colour, 16 for
 # WebP, whose decoder composites frames). 4096x4096 grey PNG: 32 MiB; 2896x2896 RGBA: 64 MiB.
 MAX_DECODE_BYTES = 64 * 2**20
+# The threads of one process (a gunicorn worker's four) decode and read images at once only while their estimated
+# peaks sum to at most this (``MemoryBudget``): eight costly images sent at once took two workers and their master
+# from about 350 to 563 MB (summed RSS); a drawing never waits.
+PROCESS_WORK_BYTES = MAX_DECODE_BYTES
 # Pillow parses a JPEG's markers, a PNG's chunks and a GIF's extension blocks in Python, one at a time,
 # and a JPEG's fill bytes one byte at a time: 2 MB of any of them held a worker 0.3-1.2 s (issue 24). They
 # are counted from the bytes (recognizer.headers) before Pillow opens the file, and refused above:
 MAX_JPEG_MARKERS = 1024  # marker segments before the first scan; a phone photo has about 15
 MAX_JPEG_PADDING = 1024  # fill (FF) and junk bytes between those markers; encoders write none
 MAX_PNG_CHUNKS = 4096  # libpng writes IDAT in 8 KB chunks: a 2 MB PNG has about 260
+# Compressed metadata chunks (iCCP, zTXt, iTXt): a PNG has at most one ICC profile (PNG spec, 11.3.3.3) and editors
+# write a few text chunks; 1,900 iCCP chunks of 1 KB, each inflating to 1 MiB, held a worker for 4 s.
+MAX_PNG_INFLATED_CHUNKS = 16
 MAX_GIF_BLOCKS = 4096  # extension sub-blocks (comments, XMP) before the first image
 # RLE BMPs (compression 1 and 2) are decoded by Pillow in Python: 3-4 s for a 17 KB 4096x4096 RLE8. Refused.
 RLE_BMP_COMPRESSIONS = (1, 2)
@@ -99,6 +108,38 @@ def decode_base64_image(text: str) -> bytes:
         ) from exc
 
 
+class MemoryBudget:
+    """Bytes of transient work (decoding, then reading) that the threads of one process may hold at once.
+
+    ``hold(cost)`` waits until the costs held by other threads leave room for ``cost`` (capped at three quarters of
+    ``limit``, so that the costliest image accepted still runs and a drawing still fits beside it), then holds it
+    until the block ends. Costs are estimated peaks in
+    bytes (``_decode_bytes_per_pixel``; ``reader.READ_BYTES_PER_PIXEL``). A canvas drawing (under 1 MB) never waits
+    for another drawing; two costly images wait for each other, each taking under a second (``bench.limits``),
+    which on 2 cores costs no throughput: they would share the cores anyway."""
+
+    def __init__(self, limit: int = PROCESS_WORK_BYTES):
+        self.limit = limit
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def hold(self, cost: int):
+        cost = min(max(0, int(cost)), self.limit - self.limit // 4)
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + cost <= self.limit)
+            self.held += cost
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.held -= cost
+                self._changed.notify_all()
+
+
+MEMORY_BUDGET = MemoryBudget()
+
+
 def decode_image(data: bytes) -> np.ndarray:
     """Decode PNG, JPEG, WebP, BMP or GIF bytes to a grey image, 1.0 = white paper (``decode_image_sized``)."""
     return decode_image_sized(data)[0]
@@ -120,7 +161,7 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
     """
     if not data:
         raise ImageDecodeError("The image is empty; draw a digit or choose an image file.")
-    check_header(data)
+    coefficients = check_header(data)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 89 M and 179 M pixels; anything over MAX_PIXELS is refused below.
@@ -134,8 +175,8 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
                     f"(for example 4096x4096)."
                 )
             jpeg = image.format in JPEG_FORMATS
+            cost = width * height * _decode_bytes_per_pixel(image)
             if not jpeg:
-                cost = width * height * _decode_bytes_per_pixel(image)
                 if cost > MAX_DECODE_BYTES:
                     raise ImageTooLargeError(
                         f"The {image.format} image is {width}x{height} pixels of {image.mode}, more than can be "
@@ -158,14 +199,17 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
                         "L" if image.mode in ("RGB", "L") else None,
                         (math.ceil(width / scale), math.ceil(height / scale)),
                     )
-            image.load()
-            sixteen_bit = image.mode.startswith("I;16")
-            image = _reduce(image)
-            before = image.size
-            if _exif_bytes(image.info) <= MAX_EXIF_BYTES:
-                ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
-            sent = (height, width) if image.size != before else (width, height)  # turned a quarter
-            return _to_grey(image, sixteen_bit), sent
+                    cost = image.size[0] * image.size[1] * _decode_bytes_per_pixel(image)
+                cost += coefficients
+            with MEMORY_BUDGET.hold(cost):
+                image.load()
+                sixteen_bit = image.mode.startswith("I;16")
+                image = _reduce(image)
+                before = image.size
+                if _exif_bytes(image.info) <= MAX_EXIF_BYTES:
+                    ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
+                sent = (height, width) if image.size != before else (width, height)  # turned a quarter
+                return _to_grey(image, sixteen_bit), sent
     except PreprocessingError:
         raise
     except Image.DecompressionBombError as exc:
@@ -174,15 +218,17 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
         raise ImageDecodeError("The file could not be read as an image; send a PNG, JPEG, WebP, BMP or GIF.") from exc
 
 
-def check_header(data: bytes) -> None:
+def check_header(data: bytes) -> int:
     """Refuse, from the header bytes alone, an image whose decoding would cost more than its size suggests.
 
     Reads at most a few thousand markers, chunks or blocks (``recognizer.headers``), never pixels. Raises
     ImageDecodeError (400) for an RLE-compressed BMP, TooMuchWorkError (422) for a JPEG of more than
     ``MAX_JPEG_MARKERS`` markers or ``MAX_JPEG_PADDING`` fill bytes before its first scan, a PNG of more
-    than ``MAX_PNG_CHUNKS`` chunks or a GIF of more than ``MAX_GIF_BLOCKS`` extension blocks, and
+    than ``MAX_PNG_CHUNKS`` chunks or ``MAX_PNG_INFLATED_CHUNKS`` compressed metadata chunks (iCCP, zTXt, iTXt) or
+    a GIF of more than ``MAX_GIF_BLOCKS`` extension blocks, and
     ImageTooLargeError (413) for a progressive or multi-scan JPEG whose coefficient buffer (width x height x components
     x 2 bytes, less for subsampled chroma) is over ``MAX_DECODE_BYTES``. Other data passes untouched.
+    Returns the bytes that such a JPEG's coefficient buffer will hold, 0 for any other image.
     """
     if data.startswith(headers.JPEG_SIGNATURE):
         header = headers.jpeg_header(data, MAX_JPEG_MARKERS, MAX_JPEG_PADDING)
@@ -198,10 +244,17 @@ def check_header(data: bytes) -> None:
                 f"{buffer / 2**20:.0f} MB to decode (at most {MAX_DECODE_BYTES // 2**20} MB); "
                 "save it as a baseline (non-progressive) JPEG or send a smaller image."
             )
+        return buffer if header.buffered else 0
     elif data.startswith(headers.PNG_SIGNATURE):
-        if headers.png_chunk_count(data, MAX_PNG_CHUNKS) > MAX_PNG_CHUNKS:
+        chunks, inflated = headers.png_chunk_count(data, MAX_PNG_CHUNKS)
+        if chunks > MAX_PNG_CHUNKS:
             raise TooMuchWorkError(
                 f"The PNG has more than {MAX_PNG_CHUNKS:,} chunks; no encoder writes that many. Save it again as a PNG."
+            )
+        if inflated > MAX_PNG_INFLATED_CHUNKS:
+            raise TooMuchWorkError(
+                f"The PNG has {inflated:,} compressed metadata chunks (ICC profiles, text), at most "
+                f"{MAX_PNG_INFLATED_CHUNKS} are read; save it again as a PNG without them."
             )
     elif data.startswith(b"GIF8"):
         if headers.gif_block_count(data, MAX_GIF_BLOCKS) > MAX_GIF_BLOCKS:
@@ -213,6 +266,7 @@ def check_header(data: bytes) -> None:
             "RLE-compressed BMPs are not decoded here (they cost seconds to decode); "
             "save it as an uncompressed BMP or a PNG."
         )
+    return 0
 
 
 def _exif_bytes(info: dict) -> int:
@@ -232,8 +286,8 @@ def _decode_bytes_per_pixel(image: Image.Image) -> int:
         return 16
     if image.mode in ("1", "L"):
         return 2
-    if image.mode == "P":
-        return 5 if "transparency" in image.info else 2
+    if image.mode == "P":  # with transparency, converted through RGBA to LA before reducing: 1 + 4 + 4
+        return 9 if "transparency" in image.info else 2
     if image.mode.startswith("I;16"):
         return 6
     return 8

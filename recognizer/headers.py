@@ -110,16 +110,24 @@ def jpeg_header(data: bytes, max_markers: int, max_padding: int) -> JpegHeader:
     return header
 
 
-def png_chunk_count(data: bytes, limit: int) -> int:
-    """Return the number of chunks in a PNG up to IEND, counting no further than ``limit`` + 1."""
-    position, count = len(PNG_SIGNATURE), 0
+# Chunks whose data Pillow inflates as it parses them (an ICC profile, compressed text), up to 1 MiB each
+# (``PngImagePlugin.MAX_TEXT_CHUNK``): a kilobyte of zlib can cost a millisecond or more of inflating.
+_INFLATED_CHUNKS = {b"iCCP", b"zTXt", b"iTXt"}
+
+
+def png_chunk_count(data: bytes, limit: int) -> tuple[int, int]:
+    """Return the number of chunks in a PNG up to IEND, and how many of them Pillow inflates (iCCP, zTXt, iTXt),
+    counting no further than ``limit`` + 1 chunks."""
+    position, count, inflated = len(PNG_SIGNATURE), 0, 0
     while position + 8 <= len(data) and count <= limit:
         length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
         count += 1
-        if data[position + 4 : position + 8] == b"IEND":
+        inflated += kind in _INFLATED_CHUNKS
+        if kind == b"IEND":
             break
         position += 12 + length
-    return count
+    return count, inflated
 
 
 def gif_block_count(data: bytes, limit: int) -> int:

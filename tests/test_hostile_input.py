@@ -313,6 +313,11 @@ COSTLY_HEADERS = {  # name: (body, status, words the error names)
         422,
         "chunks",
     ),
+    "PNG, 1,900 ICC profiles of 1 KB inflating to 1 MiB each": (
+        hostile.png_profiles,
+        422,
+        "compressed metadata chunks",
+    ),
     "GIF, 1,000,000 comment blocks": (
         lambda: _after_gif_header(b"\x21\xfe" + b"\x01a" * 1_000_000 + b"\0"),
         422,
@@ -385,6 +390,10 @@ def test_progressive_jpegs_within_the_budget_and_ordinary_headers_are_still_deco
     assert decode.decode_image(few).shape == (8, 8)
     chunks = _tiny("PNG")[:33] + _png_chunk(b"prVt") * (decode.MAX_PNG_CHUNKS - 4) + _tiny("PNG")[33:]
     assert decode.decode_image(chunks).shape == (8, 8)
+    text = b"".join(_png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"note")) for _ in range(8))
+    profiled = hostile.png_profiles(1)
+    profiled = profiled[:-12] + text + profiled[-12:]  # an editor's profile and notes, before IEND
+    assert decode.decode_image(profiled).shape == (8, 8)
 
 
 def test_deeply_nested_json_to_corrections_is_a_400_json_not_a_500(client):
@@ -444,3 +453,42 @@ def test_json_that_cannot_be_read_says_why(client, route, body, says):
     response = client.post(route, data=body, content_type="application/json")
     assert response.status_code == 400
     assert says in response.get_json()["error"]
+
+
+def test_costly_decodes_in_one_process_wait_for_each_other_and_drawings_do_not():
+    import threading
+
+    budget = decode.MemoryBudget(limit=100)
+    inside, most, lock = [0], [0], threading.Lock()
+    released = threading.Event()
+
+    def decode_with(cost, wait_for=None):
+        with budget.hold(cost):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            if wait_for is not None:
+                wait_for.wait(5)
+            with lock:
+                inside[0] -= 1
+
+    costly = [threading.Thread(target=decode_with, args=(60, released)) for _ in range(3)]
+    for thread in costly:
+        thread.start()
+    for _ in range(500):  # until the first costly decode is inside
+        if budget.held:
+            break
+        threading.Event().wait(0.01)
+    drawing = threading.Thread(target=decode_with, args=(1,))
+    drawing.start()
+    drawing.join(2)
+    assert not drawing.is_alive()  # a drawing fits beside a costly decode
+    assert budget.held == 60  # one costly decode at a time: 60 + 60 > 100
+    released.set()
+    for thread in costly:
+        thread.join(5)
+    assert budget.held == 0 and most[0] == 2  # at most the costly one and the drawing at once
+    with budget.hold(10**9):  # over the budget: capped, so it runs, and a drawing still fits beside it
+        assert budget.held == 75
+        with budget.hold(1):
+            assert budget.held == 76
