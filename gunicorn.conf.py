@@ -29,26 +29,6 @@ graceful_timeout = 10
 # GUNICORN_CMD_ARGS="--access-logfile -".
 accesslog = None
 errorlog = "-"
-# glibc: allocations of at least this many bytes (an image being decoded, a photo's 4 MB arrays) are mapped and
-# given back to the system when freed. By default glibc raises this threshold after the first large free, and the
-# memory of the next costly images then stays in each thread's heap: eight costly images sent at once took the
-# master and two workers from 247 to 512 MB summed RSS, and they stayed at 505 MB after; with 1 MiB, 391 MB at the
-# peak and 283 MB after (docs/performance.md). Set in the master before it forks; the workers inherit it.
-MMAP_THRESHOLD = 2**20
-
-
-def _map_large_allocations(threshold: int = MMAP_THRESHOLD) -> None:
-    """Call glibc's ``mallopt(M_MMAP_THRESHOLD, threshold)``, which also stops glibc from raising it (mallopt(3));
-    elsewhere (musl, macOS) nothing."""
-    import ctypes
-
-    m_mmap_threshold = -3  # glibc's malloc.h
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(m_mmap_threshold, threshold)
-
-
-_map_large_allocations()
 # Load the model once in the master and fork: workers share its pages and a broken model file
 # stops the master at once with one line. Only with LiteRT: TensorFlow's threads do not survive fork.
 preload_app = backend_name() == "litert"

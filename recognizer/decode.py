@@ -13,9 +13,7 @@ import binascii
 import io
 import math
 import re
-import threading
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -41,10 +39,6 @@ MAX_JPEG_SCANS = 64  # libjpeg's and mozjpeg's progressive modes write about 10
 # reducing holds (_decode_bytes_per_pixel, measured with ru_maxrss: 2 for grey, 8 for colour, 16 for
 # WebP, whose decoder composites frames). 4096x4096 grey PNG: 32 MiB; 2896x2896 RGBA: 64 MiB.
 MAX_DECODE_BYTES = 64 * 2**20
-# The threads of one process (a gunicorn worker's four) decode and read images at once only while their estimated
-# peaks sum to at most this (``MemoryBudget``): eight costly images sent at once took two workers and their master
-# from about 350 to 563 MB (summed RSS); a drawing never waits.
-PROCESS_WORK_BYTES = MAX_DECODE_BYTES
 # Pillow parses a JPEG's markers, a PNG's chunks and a GIF's extension blocks in Python, one at a time,
 # and a JPEG's fill bytes one byte at a time: 2 MB of any of them held a worker 0.3-1.2 s (issue 24). They
 # are counted from the bytes (recognizer.headers) before Pillow opens the file, and refused above:
@@ -108,38 +102,6 @@ def decode_base64_image(text: str) -> bytes:
         ) from exc
 
 
-class MemoryBudget:
-    """Bytes of transient work (decoding, then reading) that the threads of one process may hold at once.
-
-    ``hold(cost)`` waits until the costs held by other threads leave room for ``cost`` (capped at three quarters of
-    ``limit``, so that the costliest image accepted still runs and a drawing still fits beside it), then holds it
-    until the block ends. Costs are estimated peaks in
-    bytes (``_decode_bytes_per_pixel``; ``reader.READ_BYTES_PER_PIXEL``). A canvas drawing (under 1 MB) never waits
-    for another drawing; two costly images wait for each other, each taking under a second (``bench.limits``),
-    which on 2 cores costs no throughput: they would share the cores anyway."""
-
-    def __init__(self, limit: int = PROCESS_WORK_BYTES):
-        self.limit = limit
-        self.held = 0
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def hold(self, cost: int):
-        cost = min(max(0, int(cost)), self.limit - self.limit // 4)
-        with self._changed:
-            self._changed.wait_for(lambda: self.held + cost <= self.limit)
-            self.held += cost
-        try:
-            yield
-        finally:
-            with self._changed:
-                self.held -= cost
-                self._changed.notify_all()
-
-
-MEMORY_BUDGET = MemoryBudget()
-
-
 def decode_image(data: bytes) -> np.ndarray:
     """Decode PNG, JPEG, WebP, BMP or GIF bytes to a grey image, 1.0 = white paper (``decode_image_sized``)."""
     return decode_image_sized(data)[0]
@@ -161,7 +123,7 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
     """
     if not data:
         raise ImageDecodeError("The image is empty; draw a digit or choose an image file.")
-    coefficients = check_header(data)
+    check_header(data)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 89 M and 179 M pixels; anything over MAX_PIXELS is refused below.
@@ -175,8 +137,8 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
                     f"(for example 4096x4096)."
                 )
             jpeg = image.format in JPEG_FORMATS
-            cost = width * height * _decode_bytes_per_pixel(image)
             if not jpeg:
+                cost = width * height * _decode_bytes_per_pixel(image)
                 if cost > MAX_DECODE_BYTES:
                     raise ImageTooLargeError(
                         f"The {image.format} image is {width}x{height} pixels of {image.mode}, more than can be "
@@ -199,17 +161,14 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
                         "L" if image.mode in ("RGB", "L") else None,
                         (math.ceil(width / scale), math.ceil(height / scale)),
                     )
-                    cost = image.size[0] * image.size[1] * _decode_bytes_per_pixel(image)
-                cost += coefficients
-            with MEMORY_BUDGET.hold(cost):
-                image.load()
-                sixteen_bit = image.mode.startswith("I;16")
-                image = _reduce(image)
-                before = image.size
-                if _exif_bytes(image.info) <= MAX_EXIF_BYTES:
-                    ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
-                sent = (height, width) if image.size != before else (width, height)  # turned a quarter
-                return _to_grey(image, sixteen_bit), sent
+            image.load()
+            sixteen_bit = image.mode.startswith("I;16")
+            image = _reduce(image)
+            before = image.size
+            if _exif_bytes(image.info) <= MAX_EXIF_BYTES:
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
+            sent = (height, width) if image.size != before else (width, height)  # turned a quarter
+            return _to_grey(image, sixteen_bit), sent
     except PreprocessingError:
         raise
     except Image.DecompressionBombError as exc:
@@ -218,7 +177,7 @@ def decode_image_sized(data: bytes) -> tuple[np.ndarray, tuple[int, int]]:
         raise ImageDecodeError("The file could not be read as an image; send a PNG, JPEG, WebP, BMP or GIF.") from exc
 
 
-def check_header(data: bytes) -> int:
+def check_header(data: bytes) -> None:
     """Refuse, from the header bytes alone, an image whose decoding would cost more than its size suggests.
 
     Reads at most a few thousand markers, chunks or blocks (``recognizer.headers``), never pixels. Raises
@@ -228,7 +187,6 @@ def check_header(data: bytes) -> int:
     a GIF of more than ``MAX_GIF_BLOCKS`` extension blocks, and
     ImageTooLargeError (413) for a progressive or multi-scan JPEG whose coefficient buffer (width x height x components
     x 2 bytes, less for subsampled chroma) is over ``MAX_DECODE_BYTES``. Other data passes untouched.
-    Returns the bytes that such a JPEG's coefficient buffer will hold, 0 for any other image.
     """
     if data.startswith(headers.JPEG_SIGNATURE):
         header = headers.jpeg_header(data, MAX_JPEG_MARKERS, MAX_JPEG_PADDING)
@@ -244,7 +202,6 @@ def check_header(data: bytes) -> int:
                 f"{buffer / 2**20:.0f} MB to decode (at most {MAX_DECODE_BYTES // 2**20} MB); "
                 "save it as a baseline (non-progressive) JPEG or send a smaller image."
             )
-        return buffer if header.buffered else 0
     elif data.startswith(headers.PNG_SIGNATURE):
         chunks, inflated = headers.png_chunk_count(data, MAX_PNG_CHUNKS)
         if chunks > MAX_PNG_CHUNKS:
@@ -266,7 +223,6 @@ def check_header(data: bytes) -> int:
             "RLE-compressed BMPs are not decoded here (they cost seconds to decode); "
             "save it as an uncompressed BMP or a PNG."
         )
-    return 0
 
 
 def _exif_bytes(info: dict) -> int:

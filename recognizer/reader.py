@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from recognizer.decode import MEMORY_BUDGET, PreprocessingError, decode_image_sized
+from recognizer.decode import PreprocessingError, decode_image_sized
 from recognizer.line import find_lines
 from recognizer.lines import CleanInk, clean_ink
 from recognizer.read import Reading, read_segments
@@ -22,9 +22,6 @@ from recognizer.segment import NUMBER_ASPECT
 
 MODES = ("auto", "digit", "number")
 DEFAULT_MODE = "auto"
-# Peak bytes of NumPy work a pixel of the decoded image costs while it is read (ink, lines, labels, photo lighting):
-# 28-50 measured with tracemalloc on bench.hostile's costliest accepted images (1024 x 1024 work images).
-READ_BYTES_PER_PIXEL = 50
 
 
 class Recognizer(Protocol):
@@ -75,10 +72,6 @@ class Reader:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         grey, (width, height) = decode_image_sized(data)
-        with MEMORY_BUDGET.hold(grey.size * READ_BYTES_PER_PIXEL):  # one costly read at a time in a process
-            return self._read(grey, mode).scaled(width / grey.shape[1], height / grey.shape[0])
-
-    def _read(self, grey: np.ndarray, mode: str) -> Reading:
         reading, clean = None, None
         if mode == "number" and self.strings is not None:
             reading = self.strings.read_lines(find_lines(grey))
@@ -95,4 +88,4 @@ class Reader:
                     reading = None
         if reading is None:
             reading = self.digits.read(grey, clean)
-        return reading
+        return reading.scaled(width / grey.shape[1], height / grey.shape[0])
