@@ -25,9 +25,11 @@ LINE_HEIGHT = 32  # px: the string reader's input height
 MAX_LINE_WIDTH = 512  # px: the widest line it reads (16 aspect units: a 16-character line at most)
 LINE_STRIDE = 4  # px of the line per output frame of the network (two 2x2 poolings)
 LINE_PAD = 2  # px of empty margin above, below and on each side of the ink
-# A stroke belongs to the line when it overlaps the line's row band (grown by BAND_SLACK of its height) and lies
-# within MAX_GAP band heights of the strokes already taken: a printed word, a margin or a row number far to
-# the side stays out, a dot or a comma at the foot of the line stays in.
+# A stroke belongs to the line when it overlaps the line's row band (grown by BAND_SLACK of its height) and, in a
+# photo or a scan, lies within MAX_GAP band heights of the strokes already taken: a printed word, a margin or a row
+# number far to the side stays out, a dot or a comma at the foot of the line stays in. A drawing holds nothing but
+# what its writer drew: there every stroke in the band joins, however far (a "1" and a "4" drawn at the two ends of
+# the page's number canvas read "4" alone, at over 99.9%), and the gap is shortened (MAX_BLANK) before reading.
 BAND_SLACK = 0.25
 MAX_GAP = 1.5
 MAX_LINE_STROKES = 400  # strokes looked at; more is noise or an attack (the segmenter allows 200 in a digit image)
@@ -95,7 +97,8 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     returns it (at most 1024 px a side, so every step is bounded by the image's size); ``clean``: its
     ``lines.clean_ink`` where the caller has it (auto mode shares it with the segmenter). Each of the ``limit``
     largest strokes seeds a candidate line (the same line grown twice is returned once); strokes overlapping its
-    row band and no farther than ``MAX_GAP`` band heights from the line's ends join it, one at a time. Strokes
+    row band join it, one at a time, in a photo only those no farther than ``MAX_GAP`` band heights from the
+    line's ends (in a drawing, any). Strokes
     that run along an edge of the image (a scanner's black margin, a column rule cut by the crop) never seed
     it. Raises EmptyImageError when there is no ink and TooMuchWorkError for more than ``MAX_LINE_STROKES``
     strokes.
@@ -132,7 +135,7 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     order = order[~margin[order]] if (~margin[order]).any() else order[:1]
     masks = []
     for seed in order:
-        mask = _grow(int(seed), boxes, margin, speck, bridge)
+        mask = _grow(int(seed), boxes, margin, speck, bridge, MAX_GAP if photo else np.inf)
         if not any(np.array_equal(mask, other) for other in masks):
             masks.append(mask)
     masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
@@ -154,10 +157,12 @@ def _line_of(
     return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0), drawing)
 
 
-def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray, bridge: np.ndarray) -> np.ndarray:
+def _grow(
+    seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray, bridge: np.ndarray, max_gap: float = MAX_GAP
+) -> np.ndarray:
     """Return which strokes (boxes (n, 4)) form the line grown from stroke ``seed``: a boolean mask (n,).
 
-    Strokes that overlap the line's row band and lie within ``MAX_GAP`` band heights of its ends join it, one
+    Strokes that overlap the line's row band and lie within ``max_gap`` band heights of its ends join it, one
     round at a time (at most m rounds of O(m) each, m the strokes and bridges: at most 2 x MAX_LINE_STROKES);
     specks join in one last pass and never grow the band, but ``bridge`` specks (a photo's dash) join in the
     rounds and lengthen the line, so the gap is measured past them."""
@@ -177,7 +182,7 @@ def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray, b
         band = bottom - top
         slack = BAND_SLACK * band
         near = ~taken & (py < bottom + slack) & (py + ph > top - slack)
-        near &= (px < right + MAX_GAP * band) & (px + pw > left - MAX_GAP * band)
+        near &= (px < right + max_gap * band) & (px + pw > left - max_gap * band)
         # Strokes far taller than the line (a column rule, a border) are not part of it.
         near &= ph <= 2.5 * band
         for k in np.flatnonzero(near):
@@ -196,8 +201,8 @@ def _grow(seed: int, boxes: np.ndarray, margin: np.ndarray, speck: np.ndarray, b
         speck
         & (y < bottom + BAND_SLACK * band)
         & (y + h > top - BAND_SLACK * band)
-        & (x < right + MAX_GAP * band)
-        & (x + w > left - MAX_GAP * band)
+        & (x < right + max_gap * band)
+        & (x + w > left - max_gap * band)
     )
     return chosen
 

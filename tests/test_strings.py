@@ -236,6 +236,22 @@ def test_a_cross_larger_than_the_digits_does_not_hide_a_small_number(real_client
     assert (body["reader"], body["number"]) == ("strings", "58")  # the reader keeps the surer candidate
 
 
+@pytest.mark.parametrize("first, last", [(1, 4), (5, 8), (3, 7)])
+def test_two_digits_drawn_at_the_two_ends_of_the_number_canvas_read_as_one_number(real_client, mnist_test, first, last):
+    # A stranger drew a "1" and a "4" 80 px in from the two ends of the page's number canvas (280x140 as posted):
+    # the line finder took them for two lines, 3 digit heights apart, and the page answered "4" at over 99.9%.
+    images, labels = mnist_test
+    ink = np.zeros((140, 280), np.uint8)
+    for digit, left in ((first, 20), (last, 200)):
+        glyph = images[int(np.flatnonzero(labels == digit)[0])]
+        ink[40:96, left : left + 56] = np.asarray(Image.fromarray(glyph).resize((56, 56), Image.Resampling.BILINEAR))
+    rgba = np.zeros((140, 280, 4), np.uint8)
+    rgba[..., 3] = ink  # black ink on a transparent canvas, as the page posts it
+    body = real_client.post("/predict?mode=number", data=encode_png(rgba), content_type="image/png").get_json()
+    assert body["number"] == f"{first}{last}", body["text"]
+    assert len(body["digits"]) == 2 and body["digits"][0]["box"][0] < 80 <= 180 < body["digits"][1]["box"][0]
+
+
 @pytest.mark.parametrize("where, mode", [("query", "sideways"), ("json", 7), ("form", "")])
 def test_a_bad_mode_is_a_400_json_error(client, mnist_test, where, mode):
     png = encode_png(number_image("42", 1, mnist_test))
