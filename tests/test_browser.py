@@ -61,7 +61,8 @@ PROBE = """
 window.probe = {events: [], inFlight: 0, maxInFlight: 0, requests: 0};
 for (const type of ["digit:reading", "digit:cleared"]) {
   document.addEventListener(type, (e) => window.probe.events.push(
-    {type, image: e.detail ? e.detail.image.slice(0, 22) : null, digit: e.detail ? e.detail.answer.digit : null}));
+    {type, image: e.detail ? e.detail.image.slice(0, 22) : null, digit: e.detail ? e.detail.answer.digit : null,
+     mode: e.detail ? e.detail.mode : null}));
 }
 const realFetch = window.fetch;
 window.fetch = async (...args) => {
@@ -514,6 +515,24 @@ def test_uploading_an_image_file_reads_it(open_page, tmp_path):
     page.set_input_files("#upload", photo)
     expect(page.locator("#prediction")).to_have_text("7")
     assert events(page, "digit:reading")[-1]["image"].startswith("data:image/jpeg")
+
+
+def test_switching_the_mode_reads_an_uploaded_photo_again_and_keeps_it(open_page, tmp_path):
+    """A stranger's finding: switching to number mode threw an uploaded photo away without a word."""
+    photo = seven_photo(tmp_path)
+    page = open_page()
+    page.set_input_files("#upload", photo)
+    expect(page.locator("#prediction")).to_have_text("7")
+    page.click("#mode")
+    expect(page.locator("#mode")).to_have_attribute("aria-pressed", "true")
+    wait_until(page, "window.probe.events.filter(e => e.type === 'digit:reading').length >= 2")
+    expect(page.locator("#prediction")).to_have_text("7")
+    assert events(page, "digit:reading")[-1]["mode"] == "number"  # read again, as number mode reads photos
+    assert ink(page) == pytest.approx([0.25, 0, 0.75, 1], abs=0.01)  # still shown, fitted in the wide canvas
+    page.click("#mode")
+    wait_until(page, "window.probe.events.filter(e => e.type === 'digit:reading').length >= 3")
+    assert events(page, "digit:reading")[-1]["mode"] == "auto"
+    assert page.errors == []
 
 
 # 6. Accessibility.

@@ -291,7 +291,7 @@ async function setMode(mode) {
   state.mode = mode;
   renderMode();
   pad.resize();
-  if (state.file) clearAll();
+  if (state.file) readFile(state.file); // the photo stays, read again as the new mode reads photos
   else if (pad.isEmpty()) panel.idle();
   else readDrawing();
 }
