@@ -212,6 +212,7 @@ def test_drawing_with_the_mouse_is_read_when_the_stroke_ends(open_page):
     page.click("#clear")
     expect(page.locator("#prediction")).to_have_text("")
     expect(page.locator("#confidence")).to_have_text("Draw a digit to start")
+    expect(page.locator("#announce")).to_have_text("")  # the cleared answer is not left for a screen reader
     draw_with_mouse(page, ONE)
     expect(page.locator("#prediction")).to_have_text("1")
     assert page.errors == []

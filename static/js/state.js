@@ -117,6 +117,7 @@ export class ResultPanel {
       message: message || "It is read when you lift the pen.",
     });
     if (message) this._announce(message);
+    else this._silence(); // the last answer, cleared from the page, is not left in the live region either
   }
 
   /** A final reading is under way: after SLOW_MS, replace whatever is shown by a "Reading…" cue. */
@@ -232,7 +233,13 @@ export class ResultPanel {
 
   _announce(text) {
     // Emptied first so that the same sentence twice in a row is announced twice.
+    this._silence();
+    this.announceFrame = requestAnimationFrame(() => { this.announcer.textContent = text; });
+  }
+
+  /** Empty the live region, and drop an announcement not yet made. */
+  _silence() {
+    cancelAnimationFrame(this.announceFrame);
     this.announcer.textContent = "";
-    requestAnimationFrame(() => { this.announcer.textContent = text; });
   }
 }
