@@ -1339,6 +1339,42 @@ def test_a_flagged_mark_likelier_not_a_digit_is_not_headlined_as_a_digit(open_pa
     assert page.errors == []
 
 
+@pytest.mark.parametrize("device", ["desktop", "small phone"])
+def test_a_number_the_string_reader_flags_claims_no_confidence_beside_its_warning(open_page, device):
+    """A stranger's finding (2026-12-06, third session): "8 digits, over 99.9% confident of all 8" beside "Not sure
+    enough of the whole number": every digit over 99.9%, the whole number under the string reader's bar."""
+    digits = [
+        {
+            "digit": d,
+            "confidence": 0.9999,
+            "probabilities": [0.9999 if i == d else 0.00001 for i in range(10)],
+            "low_confidence": False,
+            "box": [10 + 30 * k, 10, 25, 60],
+        }
+        for k, d in enumerate([2, 0, 2, 6, 1, 9, 8, 5])
+    ]
+    answer = fake_answer(
+        digit=2,
+        number="20261985",
+        text="20261985",
+        reader="strings",
+        confidence=0.9995,
+        low_confidence=True,
+        digits=digits,
+    )
+    page = open_page(**(SMALL_PHONE if device == "small phone" else DESKTOP))
+    page.route("**/predict", fulfil(answer))
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#confidence")).to_have_text("8 digits, not sure enough of all 8")
+    status = page.locator("#status")
+    expect(status).to_have_text("Check it: numbers read this sure are wrong over 1 time in 100.")
+    line = float(status.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+    assert status.bounding_box()["height"] <= 2 * line + 1  # two lines at most: the chart below never moves
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"flagged-number-{device.replace(' ', '-')}.png")
+    assert page.errors == []
+
+
 REFLOW = {  # the window sizes of finding 3, in CSS px
     "600x520": {"viewport": {"width": 600, "height": 520}},
     "zoom-200": {"viewport": {"width": 640, "height": 400}},  # a 1280x800 window at 200%

@@ -54,19 +54,21 @@ export function describe(answer, { selected = null, small = false, number = fals
   const prediction = many ? (answer.text || answer.number) : String(answer.digit);
   // The string reader's confidence is that of its digits together, not of each (docs/api.md).
   const whole = answer.reader === "strings";
+  // Under the string reader's bar (digit_strings.json: 1% of the numbers it passes misread), a number may still be
+  // read "over 99.9%" sure: beside a warning that claim read as a contradiction, so a flagged number shows none.
   const headline = many
     ? `${digits.length} digits${separators(prediction)}, ${whole
-      ? `${percent(answer.confidence).replace(">", "over ")} confident of all ${digits.length}`
+      ? (unsure ? "not sure enough of" : `${percent(answer.confidence).replace(">", "over ")} confident of`)
+        + ` all ${digits.length}`
       : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
     : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";
   // Which digits are in doubt: the segments flag each digit, the string reader only the whole number. Every
   // message fits the status line's two lines in the narrow panel, so that a warning never moves the chart.
   const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [i + 1] : []));
-  // The string reader passes a number as sure only above a cheque reader's bar (digit_strings.json), so a
-  // number read "over 99.9% confident" may still be flagged: the message says "not sure enough", never "every digit".
+  // The string reader flags the whole number, never one digit: the message says why, never "every digit".
   if (unsure && many && whole) {
-    message = `Not sure enough of the whole number: ${small ? "try writing it larger" : "check it"}.`;
+    message = `${small ? "Write it larger" : "Check it"}: numbers read this sure are wrong over 1 time in 100.`;
   } else if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
   else if (unsure && many && doubtful.length) {
     const [first, second] = doubtful;
