@@ -19,7 +19,7 @@ from recognizer.ctc import NUM_STRING_CLASSES, Character, best_path, digits_prob
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines
 from recognizer.lines import CleanInk
 from recognizer.mnist import NUM_DIGITS, ROOT
-from recognizer.normalize import to_mnist_box
+from recognizer.normalize import INK_THRESHOLD, to_mnist_box
 from recognizer.read import Prediction, Reading
 
 STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
@@ -164,14 +164,22 @@ def character_columns(image: np.ndarray, characters: list[Character]) -> list[in
     """Split a line's columns among the characters read (``ctc.best_path``): the edges (len(characters) + 1 ints,
     line pixels).
 
-    CTC marks each character by a spike of one or two frames (Graves et al., 2006), usually over part of the
-    character only (a drawn 1 at columns 41-81 spiked at 69-78), so the spikes alone make boxes too narrow. Each
-    cut between two neighbours is a column with the least ink between their spikes (the middle of the run of such
-    columns nearest the middle of the two: a gap, or where touching digits are thinnest); the first character
-    starts at column 0, the last ends at the line's width. ``image``: (LINE_HEIGHT, W) ink, float or uint8.
-    O(W) for the whole line."""
-    centres = [(c.first + c.last + 1) * LINE_STRIDE / 2 for c in characters]  # each spike's centre column
+    Where the line's ink falls into as many runs of inked columns (marks apart) as there are characters, or as
+    there are digits, they are matched in order: each such character gets its run, a separator between two digits
+    the gap between their runs. Otherwise the spikes place the cuts: CTC marks each character by a spike of one or
+    two frames (Graves et al., 2006), usually over part of the character only (a drawn 1 at columns 41-81 spiked
+    at 69-78), so the spikes alone make boxes too narrow; each cut between two neighbours is a column with the
+    least ink between their spikes (the middle of the run of such columns nearest the middle of the two: a gap,
+    or where touching digits are thinnest). In a loop (a 0, a 6) that column may lie inside the digit, and a
+    separator read in the middle of a number of 8 digits put every box after it on the wrong digit (a stranger's
+    "20261985", 2026-12-06): hence the runs first. The first character starts at column 0, the last ends at the
+    line's width. ``image``: (LINE_HEIGHT, W) ink, float or uint8. O(W) for the whole line."""
     width = image.shape[1]
+    runs = _ink_runs(image)
+    for owners in ([True] * len(characters), [c.is_digit for c in characters]):
+        if characters and sum(owners) == len(runs):
+            return _edges_from_runs(runs, owners, width)
+    centres = [(c.first + c.last + 1) * LINE_STRIDE / 2 for c in characters]  # each spike's centre column
     profile = image.sum(axis=0)
     inked = np.flatnonzero(profile > 0)
     start, end = (int(inked[0]), int(inked[-1])) if inked.size else (0, width - 1)  # no cut in the empty pad
@@ -186,6 +194,30 @@ def character_columns(image: np.ndarray, characters: list[Character]) -> list[in
         runs = np.split(emptiest, np.flatnonzero(np.diff(emptiest) > 1) + 1)  # contiguous runs of the least ink
         run = min(runs, key=lambda r: abs((r[0] + r[-1]) / 2 - (hi - lo) / 2))  # the run nearest the middle
         edges.append(max(edges[-1], lo + int(run[len(run) // 2])))
+    edges.append(width)
+    return edges
+
+
+def _ink_runs(image: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of columns holding ink (over ``INK_THRESHOLD``) of a line, left to right: (first, end) pairs."""
+    inked = np.concatenate([[False], (np.asarray(image, np.float32) > INK_THRESHOLD).any(axis=0), [False]])
+    changes = np.flatnonzero(np.diff(inked.astype(np.int8)))
+    return list(zip(changes[::2].tolist(), changes[1::2].tolist()))
+
+
+def _edges_from_runs(runs: list[tuple[int, int]], owners: list[bool], width: int) -> list[int]:
+    """Edges (len(owners) + 1) giving each owning character its run, in order, and each other character the gap
+    between the runs of its neighbours; two neighbours meet halfway between where one ends and the next starts."""
+    spans, taken = [], 0
+    for owns in owners:
+        if owns:
+            spans.append(runs[taken])
+            taken += 1
+        else:  # from the end of the last run taken to the start of the next
+            spans.append((runs[taken - 1][1] if taken else 0, runs[taken][0] if taken < len(runs) else width))
+    edges = [0]
+    for (_, end), (start, _) in zip(spans[:-1], spans[1:]):
+        edges.append(max(edges[-1], (end + start) // 2))
     edges.append(width)
     return edges
 

@@ -130,6 +130,28 @@ def test_a_committee_is_loaded_from_the_model_record(tmp_path):
     assert (len(single.backends), single.threshold) == (1, 0.9)
 
 
+def test_each_digit_gets_its_own_mark_where_the_spikes_would_cut_inside_a_loop():
+    # A stranger's "20261985" (2026-12-06): a separator read in the middle and spikes at the digits' edges put the
+    # cut inside a 0's loop (its least-inked columns), and every box after it on the wrong digit.
+    from recognizer.ctc import Character
+    from recognizer.strings import character_columns
+
+    image = np.zeros((LINE_HEIGHT, 64), np.float32)
+    image[4:28, 4:14] = 1.0  # a digit, columns 4-13
+    image[4:28, 20:22] = image[4:28, 30:32] = 1.0  # a 0: two sides (columns 20-31) ...
+    image[4:6, 22:30] = image[26:28, 22:30] = 1.0  # ... and its thin top and bottom: the least ink, inside it
+    image[4:28, 40:50] = 1.0  # a digit, columns 40-49
+
+    def char(c, frame):
+        return Character(c, frame, frame, np.ones(NUM_STRING_CLASSES, np.float32))
+
+    read = [char("2", 3), char(".", 5), char("0", 7), char("2", 11)]  # a separator read where there is none
+    # Three marks, three digits: "2" columns 0-13, the "." the gap 14-19, the "0" 20-35 whole, the "2" 36-63.
+    assert character_columns(image, read) == [0, 14, 20, 36, 64]
+    spaced = [char("2", 3), char("0", 6), char("2", 11)]  # as many marks as characters: one each
+    assert character_columns(image, spaced) == [0, 17, 36, 64]
+
+
 def test_lines_of_photos_go_to_the_photo_reader_and_drawings_stay_with_the_first():
     import dataclasses
 
