@@ -1377,6 +1377,42 @@ def test_a_number_the_string_reader_flags_claims_no_confidence_beside_its_warnin
     assert page.errors == []
 
 
+def test_the_labels_of_a_long_number_on_a_small_phone_do_not_cover_each_other(open_page):
+    """A stranger's finding (2026-12-06, third session): the labels of an 8-digit number's boxes overlapped on a
+    phone, and one could not be pressed."""
+    digits = [
+        {
+            "digit": k % 10,
+            "confidence": 0.99,
+            "probabilities": [0.99 if i == k % 10 else 0.001 for i in range(10)],
+            "low_confidence": False,
+            "box": [6 + 26 * k, 40, 20, 60],
+        }
+        for k in range(10)
+    ]
+    answer = fake_answer(digit=0, number="0123456789", text="0123456789", reader="strings", digits=digits)
+    page = open_page(**SMALL_PHONE)
+    page.click("#mode")
+    page.route("**/predict", fulfil(answer))
+    draw_with_touch(page, SEVEN)
+    labels = page.locator("#boxes button")
+    expect(labels).to_have_count(10)
+    rects = [labels.nth(i).bounding_box() for i in range(10)]
+    for a, b in zip(rects, rects[1:]):
+        apart = a["x"] + a["width"] <= b["x"] or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+        assert apart, (a, b)
+    for i in range(10):  # each one can be pressed: the element at its centre is itself
+        box = rects[i]
+        hit = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).textContent",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        assert hit == str(i % 10)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "long-number-labels-phone.png")
+    assert page.errors == []
+
+
 REFLOW = {  # the window sizes of finding 3, in CSS px
     "600x520": {"viewport": {"width": 600, "height": 520}},
     "zoom-200": {"viewport": {"width": 640, "height": 400}},  # a 1280x800 window at 200%

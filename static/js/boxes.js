@@ -1,7 +1,7 @@
 // Boxes around each digit of a number, placed in fractions of the canvas so that a resize or a
 // rotation keeps them on their digits. Each box's label sits outside the box (below, else above),
 // never over the start of a stroke, and is a button that shows that digit's chart.
-import { labelPlace } from "./geometry.js";
+import { labelPlaces } from "./geometry.js";
 
 const LABEL_PX = 28; // room a label needs beside its box
 
@@ -27,16 +27,18 @@ export function showBoxes(answer, toFractions, onSelect) {
   clearBoxes();
   const digits = answer.digits || [];
   if (digits.length < 2) return;
-  const room = LABEL_PX / Math.max(1, boxes.getBoundingClientRect().height);
+  const { width, height } = boxes.getBoundingClientRect();
+  const placed = digits.map((digit) => toFractions(digit.box));
+  const places = labelPlaces(placed, LABEL_PX / Math.max(1, height), LABEL_PX / Math.max(1, width));
   digits.forEach((digit, index) => {
-    const [x, y, w, h] = toFractions(digit.box);
+    const [x, y, w, h] = placed[index];
     const frame = document.createElement("span");
     frame.className = "box";
     Object.assign(frame.style, { left: pct(x), top: pct(y), width: pct(w), height: pct(h) });
     const label = document.createElement("button");
     label.type = "button";
     label.textContent = String(digit.digit);
-    label.className = labelPlace(y, h, room);
+    label.className = places[index];
     label.setAttribute("aria-label", `Show the chart of digit ${index + 1} of ${digits.length}, read as ${digit.digit}`);
     label.setAttribute("aria-pressed", "false");
     label.addEventListener("click", () => {

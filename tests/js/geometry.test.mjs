@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { boxToFractions, extent, isSmall, labelPlace, refit } from "../../static/js/geometry.js";
+import { boxToFractions, extent, isSmall, labelPlace, labelPlaces, refit } from "../../static/js/geometry.js";
 
 const close = (actual, expected, what = "") => {
   assert.equal(actual.length, expected.length, what);
@@ -89,4 +89,16 @@ test("a box's label goes below it, above it near the bottom, inside it when it f
   assert.equal(labelPlace(0.2, 0.5, 0.1), "below");
   assert.equal(labelPlace(0.3, 0.65, 0.1), "above");
   assert.equal(labelPlace(0.05, 0.9, 0.1), "inside");
+});
+
+test("the labels of narrow neighbouring boxes alternate below and above instead of covering each other", () => {
+  // Eight digits across a phone's canvas: each box 0.08 wide, a label 0.1 wide, room above and below.
+  const boxes = Array.from({ length: 8 }, (_, i) => [0.05 + 0.11 * i, 0.3, 0.08, 0.4]);
+  assert.deepEqual(labelPlaces(boxes, 0.1, 0.1), ["below", "below", "below", "below", "below", "below", "below", "below"]);
+  assert.deepEqual(labelPlaces(boxes, 0.1, 0.12),
+    ["below", "above", "below", "above", "below", "above", "below", "above"]);
+  // No room above: they stay below (a label may cover its neighbour rather than leave the canvas).
+  const low = boxes.map(([x, , w]) => [x, 0.05, w, 0.5]);
+  assert.deepEqual(labelPlaces(low, 0.1, 0.12), Array(8).fill("below"));
+  assert.deepEqual(labelPlaces([[0.1, 0.2, 0.3, 0.5]], 0.1, 0.12), ["below"]); // one box: as labelPlace says
 });
