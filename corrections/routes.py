@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from flask_limiter import Limiter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import IntegerConverter
 
 from client_input import ClientError, json_body
 from corrections.breaker import TRIPS, Breaker, Open
@@ -35,6 +36,13 @@ ROW_ID_MAX = 2**63 - 1
 LOCK_KEY = 11_2026  # PostgreSQL advisory lock taken while checking the caps and inserting
 
 
+class RowIdConverter(IntegerConverter):
+    """A row's id in a URL: ASCII digits only. Werkzeug's ``int`` matches ``\\d``, any Unicode digit, so
+    ``/corrections/٣`` (an Arabic-Indic 3) reached row 3 (a helper attacking the server, 2026-12-06)."""
+
+    regex = r"[0-9]+"
+
+
 def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> Blueprint:
     """Return the corrections blueprint, rate-limited by ``limiter`` (one per app).
 
@@ -44,6 +52,7 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
     its own deadline, is not behind it; it exists only when ``token`` (CORRECTIONS_TOKEN) is set.
     """
     bp = Blueprint("corrections", __name__)
+    bp.record_once(lambda state: state.app.url_map.converters.setdefault("row_id", RowIdConverter))
     budget = Budget(limiter)
     guarded = {f"{bp.name}.{name}" for name in ("create", "change", "withdraw")}
 
@@ -98,7 +107,7 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         budget.charge(cost)
         return jsonify(id=row_id, secret=secret), 201
 
-    @bp.patch("/corrections/<int:row_id>")
+    @bp.patch("/corrections/<row_id:row_id>")
     @limiter.limit(
         lambda: current_app.config["CORRECTIONS_RATE_LIMIT"],
         key_func=client_key,
@@ -119,7 +128,7 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
             db.session.commit()
         return jsonify(id=row_id), 200
 
-    @bp.delete("/corrections/<int:row_id>")
+    @bp.delete("/corrections/<row_id:row_id>")
     @limiter.limit(
         lambda: current_app.config["CORRECTIONS_RATE_LIMIT"],
         key_func=client_key,
@@ -133,7 +142,9 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
         with database_call():
             db.session.delete(_own_row(row_id))
             db.session.commit()
-        return "", 204
+        withdrawn = Response(status=204)
+        del withdrawn.headers["Content-Type"]  # no body, so no type (Werkzeug gives every response text/html)
+        return withdrawn
 
     if token:
 

@@ -1037,6 +1037,9 @@ def test_an_id_over_sql_bigint_is_no_such_row_not_a_database_error(app, client, 
     for huge in (2**63, 10**30):  # SQLite raised OverflowError on them: a 500
         assert_error(client.patch(f"/corrections/{huge}", json={"label": 4}, headers=mine), 404)
         assert_error(client.delete(f"/corrections/{huge}", headers=mine), 404)
+    for other in ("\u0661", "\uff11"):  # an Arabic-Indic and a full-width 1: not the id 1, no such route
+        assert_error(client.patch(f"/corrections/{other}", json={"label": 4}, headers=mine), 404)
+        assert_error(client.delete(f"/corrections/{other}", headers=mine), 404)
     assert [r.label for r in rows(app)] == [7]
 
 
@@ -1104,6 +1107,7 @@ def test_a_correction_is_changed_or_withdrawn_only_with_its_secret(app, client, 
 
     withdrawn = client.delete("/corrections/1", headers=mine)
     assert withdrawn.status_code == 204 and withdrawn.get_data() == b""
+    assert "Content-Type" not in withdrawn.headers  # no body, no type
     assert_error(client.delete("/corrections/1", headers=mine), 404)
     assert [r.id for r in rows(app)] == [2]
 
