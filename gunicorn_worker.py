@@ -170,6 +170,12 @@ class _Unreadable:
     readline = read
 
 
+def _declared_length(req) -> int:
+    """The request's Content-Length as a number (0 where it has none or it is not one)."""
+    value = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), "")
+    return int(value) if value.isdigit() else 0
+
+
 def buffer_body(environ: dict) -> None:
     """Read the request body into memory, up to ``MAX_UPLOAD_BYTES`` + 1 bytes, in place of ``wsgi.input``.
 
@@ -297,7 +303,12 @@ class JsonErrorWorker(ThreadWorker):
 
     def handle_request(self, req, conn):
         """Handle one request as gthread does; a client that stopped reading its answer (a write past the
-        ``timeout``, ``_Deadline.answering``) has its connection closed with one line in the log, not a traceback."""
+        ``timeout``, ``_Deadline.answering``) has its connection closed with one line in the log, not a traceback.
+        A client that asks leave to send a body (``Expect: 100-continue``) declared over ``MAX_UPLOAD_BYTES`` is not
+        given it: gunicorn would answer 100 Continue before the app's 413, and the client would send the body
+        (RFC 9110, 10.1.1: a server may answer with the final status instead)."""
+        if getattr(req, "_expected_100_continue", False) and _declared_length(req) > MAX_UPLOAD_BYTES:
+            req._expected_100_continue = False
         try:
             return super().handle_request(req, conn)
         except TimeoutError:

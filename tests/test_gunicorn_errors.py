@@ -94,6 +94,34 @@ def server():
         yield running
 
 
+def first_line(url: str, head: bytes, body: bytes | None = None) -> tuple[bytes, bytes]:
+    """Send ``head``, read the first answer line; then send ``body`` (if any): (first line, all that follows)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(head)
+        received = b""
+        while b"\r\n" not in received:
+            received += sock.recv(4096) or b"\r\n"
+        line, _, rest = received.partition(b"\r\n")
+        if body is not None:
+            sock.sendall(body)
+            while chunk := sock.recv(65536):
+                rest += chunk
+        return line, rest
+
+
+@pytest.mark.slow
+def test_a_body_declared_over_the_limit_is_refused_without_a_100_continue_and_a_small_one_gets_it(server):
+    # A helper attacking the server: "Expect: 100-continue" with a Content-Length of 1 GB was answered 100 Continue
+    # (come on, send it) and then 413.
+    head = ["POST /predict HTTP/1.1", "Host: x", "Content-Type: image/png", "Expect: 100-continue"]
+    line, rest = first_line(server.url, request([*head, "Content-Length: 1000000000"]))
+    assert line.startswith(b"HTTP/1.1 413"), line
+    seven = encode(stroke_digit(7))
+    line, rest = first_line(server.url, request([*head, f"Content-Length: {len(seven)}", "Connection: close"]), seven)
+    assert line == b"HTTP/1.1 100 Continue" and b"HTTP/1.1 200 OK" in rest, (line, rest[:200])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(RAW))
 def test_every_error_over_http_is_json_with_the_security_headers(server, name):
