@@ -6,6 +6,9 @@ export const ASPECT = { digit: 1, number: 2 }; // width / height of the canvas i
 // The pen's width is fixed, so a drawing under about a third of the canvas's height is mostly pen once the
 // server scales it to MNIST's 20 px box: only then does the page advise writing larger.
 export const SMALL_DRAWING = 0.35;
+// A number this share of the wide canvas long cannot be written much larger: it is never called small (a
+// stranger's 10-digit phone number across the whole canvas was told "Write it larger").
+export const FULL_NUMBER = 0.7;
 
 /** The strokes' extent as {left, top, right, bottom} in 0..1 units, or null when there are none. */
 export function extent(strokes) {
@@ -16,11 +19,14 @@ export function extent(strokes) {
   return { left: Math.min(...us), top: Math.min(...vs), right: Math.max(...us), bottom: Math.max(...vs) };
 }
 
-/** Whether a drawing of this extent is small on the canvas of `mode` ("digit" or "number"): under SMALL_DRAWING high. */
+/**
+ * Whether a drawing of this extent is small on the canvas of `mode` ("digit" or "number"): under SMALL_DRAWING
+ * high, and with room to be written larger (a digit under SMALL_DRAWING wide, a number under FULL_NUMBER long).
+ */
 export function isSmall(box, mode) {
   if (!box) return false;
-  const narrow = mode === "number" || box.right - box.left < SMALL_DRAWING; // a number is wide
-  return box.bottom - box.top < SMALL_DRAWING && narrow;
+  const room = box.right - box.left < (mode === "number" ? FULL_NUMBER : SMALL_DRAWING);
+  return box.bottom - box.top < SMALL_DRAWING && room;
 }
 
 /**

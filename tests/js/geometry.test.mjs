@@ -47,7 +47,8 @@ test("larger is advised only for a drawing under 0.35 of the canvas' height, and
   assert.equal(isSmall(box(0.2, 0.3), "digit"), true);
   assert.equal(isSmall(box(0.2, 0.5), "digit"), false, "tall enough");
   assert.equal(isSmall(box(0.6, 0.3), "digit"), false, "a long flat drawing fills the square");
-  assert.equal(isSmall(box(0.6, 0.3), "number"), true, "a number is wide anyway: only its height counts");
+  assert.equal(isSmall(box(0.6, 0.3), "number"), true, "a number of 0.6 the canvas's width may be written larger");
+  assert.equal(isSmall(box(0.9, 0.25), "number"), false, "a number across the whole canvas cannot");
   assert.equal(isSmall(null, "digit"), false, "nothing drawn");
 });
 
