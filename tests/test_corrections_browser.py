@@ -160,8 +160,12 @@ def test_a_misread_number_is_corrected_as_a_whole_and_a_mis_tap_put_right(served
     page.get_by_role("button", name="not a number").click()
     expect(page.locator("#correction-status")).to_have_text("Changed to not a number — saved.")
     assert stored_numbers(app) == [(10, None, None, "174")]
+    field.fill("147")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#correction-status")).to_have_text("Changed to 147 — saved.")
     page.get_by_role("button", name="Withdraw").click()
     expect(page.locator("#correction-status")).to_contain_text("Withdrawn")
+    expect(field).to_have_value("174")  # what was read again, not the correction withdrawn
     assert stored_numbers(app) == []
 
     # The export pairs a number's digits with the digits read: its 28x28 inputs, left to right.

@@ -23,7 +23,7 @@ const labelButtons = [...section.querySelectorAll("button[data-label]")];
 const pressable = [...labelButtons, save];
 const announcer = $("announce"); // the page's live region (state.js speaks through it too)
 
-let reading = null; // {image, mode, number} of the reading offered for correction, or null
+let reading = null; // {image, mode, number, read} of the reading offered for correction (read: the number as read)
 let saved = null; // {id, secret, pressed, label} of the row stored for it (secret null: a duplicate, unchangeable)
 let busy = false; // a request is under way: presses wait for it
 
@@ -49,13 +49,14 @@ function offer(detail) {
   if (!detail?.image && section.contains(document.activeElement)) $("predict").focus();
   const answer = detail?.answer || {};
   const number = Boolean(detail?.image) && ((answer.digits?.length || 0) > 1 || detail.mode === "number");
-  reading = detail?.image ? { image: detail.image, mode: detail.mode || "auto", number } : null;
+  const read = number ? answer.text || answer.number || "" : "";
+  reading = detail?.image ? { image: detail.image, mode: detail.mode || "auto", number, read } : null;
   saved = null;
   section.classList.toggle("off", !reading);
   digitForm.classList.toggle("inactive", number);
   numberForm.classList.toggle("inactive", !number);
   for (const control of [...pressable, input]) control.disabled = !reading || control.closest(".inactive") !== null;
-  input.value = number ? answer.text || answer.number || "" : "";
+  input.value = read;
   setPressed(null);
   withdrawButton.hidden = true;
   say("");
@@ -119,6 +120,7 @@ async function withdraw() {
   setPressed(null);
   pressed.focus(); // Withdraw is hidden now: the focus goes back to the label it took back
   withdrawButton.hidden = true;
+  input.value = reading.read; // the field shows what was read again, not the correction withdrawn
   say("Withdrawn: nothing of this drawing is kept.", { announce: true });
 }
 
