@@ -117,18 +117,22 @@ def json_error(status: int, reason: str, message: str) -> bytes:
 
 M_ARENA_MAX = -8  # glibc's mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
+M_TRIM_THRESHOLD = -1
 # Allocations of at least this many bytes (an image being decoded, a photo's 4 MB arrays) are mapped, and given
 # back to the system when freed. glibc raises its threshold (from 128 KB up to 32 MB) after a large block is
 # freed, and the next costly images then stayed in the heap, out of ``malloc_trim``'s reach: eight costly
 # images at once took the master and two workers from 247 to 512 MB summed RSS, 505 MB after; with 1 MiB fixed,
 # 391 MB at the peak and 283 MB after (docs/performance.md, 2026-12-06).
 MMAP_THRESHOLD = 2**20
+# Fixing the mmap threshold also freezes glibc's trim threshold at 128 KB (mallopt(3)), so the heap's top would be
+# given back and taken again on every request; the small allocations keep up to this much instead.
+TRIM_THRESHOLD = 32 * 2**20
 
 
 def one_malloc_arena() -> None:
     """Make this process's threads share glibc's one malloc arena (as ``MALLOC_ARENA_MAX=1`` would), and map
     allocations of ``MMAP_THRESHOLD`` bytes or more (as ``MALLOC_MMAP_THRESHOLD_`` would; fixing it also stops
-    glibc from raising it, mallopt(3)).
+    glibc from raising it, mallopt(3)), keeping up to ``TRIM_THRESHOLD`` bytes free at the heap's top.
 
     By default each new thread gets an arena of its own, and an image decoded in one thread leaves its pages
     in that thread's arena, unused by the others: a worker's memory grew by one decode's worth per thread.
@@ -141,6 +145,7 @@ def one_malloc_arena() -> None:
         return
     mallopt(M_ARENA_MAX, 1)
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 TRIM_AFTER_BYTES = 64 * 1024  # a body this large may be an image of millions of pixels
