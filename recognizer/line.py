@@ -261,13 +261,18 @@ def _normalise(ink: np.ndarray, box: tuple[int, int, int, int], drawing: bool = 
     return Line(image, ink, box, scale, columns, photo=not drawing)
 
 
+def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of True in a boolean (n,) array: (starts, ends), int64 arrays, each run [start, end)."""
+    edges = np.diff(np.concatenate(([0], np.asarray(flags, np.int8), [0])))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def _kept_columns(crop: np.ndarray, height: int) -> np.ndarray | None:
     """The columns of a line's crop (float32 (h, w)) to keep: every one, but of each empty stretch between marks
     only its first ``MAX_BLANK`` x ``height`` px; None where no stretch is longer. O(h * w)."""
     inked = (crop > BLANK_LEVEL).any(axis=0)
     longest = max(1, round(MAX_BLANK * height))
-    edges = np.diff(np.concatenate(([1], inked.astype(np.int8), [1])))
-    starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)  # empty stretches [start, end)
+    starts, ends = true_runs(~inked)  # empty stretches
     long = ends - starts > longest
     if not long.any():
         return None

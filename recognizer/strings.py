@@ -16,7 +16,7 @@ import numpy as np
 
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
 from recognizer.ctc import NUM_STRING_CLASSES, Character, best_path, digits_probability, text_of
-from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines, true_runs
 from recognizer.lines import CleanInk
 from recognizer.mnist import NUM_DIGITS, ROOT
 from recognizer.normalize import INK_THRESHOLD, to_mnist_box
@@ -175,10 +175,11 @@ def character_columns(image: np.ndarray, characters: list[Character]) -> list[in
     "20261985", 2026-12-06): hence the runs first. The first character starts at column 0, the last ends at the
     line's width. ``image``: (LINE_HEIGHT, W) ink, float or uint8. O(W) for the whole line."""
     width = image.shape[1]
-    runs = _ink_runs(image)
+    starts, ends = true_runs((np.asarray(image, np.float32) > INK_THRESHOLD).any(axis=0))  # the marks' columns
+    marks = list(zip(starts.tolist(), ends.tolist()))
     for owners in ([True] * len(characters), [c.is_digit for c in characters]):
-        if characters and sum(owners) == len(runs):
-            return _edges_from_runs(runs, owners, width)
+        if characters and sum(owners) == len(marks):
+            return _edges_from_runs(marks, owners, width)
     centres = [(c.first + c.last + 1) * LINE_STRIDE / 2 for c in characters]  # each spike's centre column
     profile = image.sum(axis=0)
     inked = np.flatnonzero(profile > 0)
@@ -196,13 +197,6 @@ def character_columns(image: np.ndarray, characters: list[Character]) -> list[in
         edges.append(max(edges[-1], lo + int(run[len(run) // 2])))
     edges.append(width)
     return edges
-
-
-def _ink_runs(image: np.ndarray) -> list[tuple[int, int]]:
-    """The runs of columns holding ink (over ``INK_THRESHOLD``) of a line, left to right: (first, end) pairs."""
-    inked = np.concatenate([[False], (np.asarray(image, np.float32) > INK_THRESHOLD).any(axis=0), [False]])
-    changes = np.flatnonzero(np.diff(inked.astype(np.int8)))
-    return list(zip(changes[::2].tolist(), changes[1::2].tolist()))
 
 
 def _edges_from_runs(runs: list[tuple[int, int]], owners: list[bool], width: int) -> list[int]:

@@ -73,15 +73,16 @@ export function labelPlace(y, h, room) {
 
 /**
  * Where each label goes for boxes [x, y, w, h] (fractions of the canvas) left to right: as labelPlace says,
- * unless the label would cover the one before it on that side (narrow digits of a long number, on a phone),
- * then on the other side of its box where that fits and is free. `room` is a label's height over the canvas'
+ * unless the label would cover the one before it below (narrow digits of a long number, on a phone): then
+ * above its box where that fits and is free. `room` is a label's height over the canvas'
  * height, `labelWidth` its width over the canvas' width; a label starts at its box's left edge.
  */
 export function labelPlaces(boxes, room, labelWidth) {
   const ends = { below: -Infinity, above: -Infinity, inside: -Infinity }; // where each side's last label ends
   return boxes.map(([x, y, , h]) => {
     const first = labelPlace(y, h, room);
-    const other = first === "below" && y >= room ? "above" : first === "above" && y + h + room <= 1 ? "below" : null;
+    // Only "below" has another side to move to: labelPlace answers "above" where below does not fit.
+    const other = first === "below" && y >= room ? "above" : null;
     const place = x < ends[first] && other && x >= ends[other] ? other : first;
     ends[place] = x + labelWidth;
     return place;
