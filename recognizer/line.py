@@ -2,8 +2,9 @@
 
     grey image -> ink (``normalize.ink_map``) -> ruled lines, borders, margins out (``lines.remove_lines``)
         -> strokes (``normalize.find_strokes``) -> the line: of the lines grown from the largest strokes
-        along their row bands, the one with the most ink -> cropped, scaled to ``LINE_HEIGHT`` px tall
-        (at most ``MAX_LINE_WIDTH`` wide)
+        along their row bands (in a drawing, along the strokes' slope), the one with the most ink -> in a
+        drawing, put on a level baseline -> cropped, scaled to ``LINE_HEIGHT`` px tall (at most
+        ``MAX_LINE_WIDTH`` wide)
 
 Training (``training.strings``), evaluation and serving all call ``find_line``, so the network never sees
 two different pipelines. The height of 32 px is the usual input of CRNN-style readers (Shi et al., 2017,
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from recognizer.decode import EmptyImageError, TooMuchWorkError
 from recognizer.lines import CleanInk, clean_ink
@@ -45,6 +46,15 @@ SEEDS = 4  # strokes, largest first, that each grow a candidate line (the one wi
 MAX_BLANK = 0.5
 BLANK_LEVEL = 0.05  # ink level a column must stay under to count as empty
 TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
+# A drawn line written uphill or downhill is put on a level baseline before it is read (drawings only: the reader
+# learnt from lines within a few degrees of level, and the page's canvas is drawn on at any slant), where its marks'
+# centres rise or fall by at least MIN_RISE of their height from end to end; marks under MIN_SLOPE_MARK of the median
+# height (a 7's bar, a dash) do not set the slope, and a slope is at most MAX_SLOPE (px down per px right).
+MIN_RISE = 0.35
+MIN_SLOPE_MARK = 0.5
+MAX_SLOPE = 2.0
+MIN_LEVEL_GAIN = 0.8  # ... and where levelled, they stand at most this share as tall from top to bottom
+LEVEL_ROUNDS = 3  # times a drawing's line is grown again along its slope
 
 
 @dataclass
@@ -133,9 +143,15 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     # short number does not hide the number: the string reader reads each candidate and keeps the surest.
     order = np.argsort(np.where(margin, -1.0, areas))[::-1][: max(1, limit)]
     order = order[~margin[order]] if (~margin[order]).any() else order[:1]
+    # A drawing holds one number: its strokes' common slope (written uphill or downhill) levels the bands they grow
+    # along, and each line found is grown again along its own slope.
+    tilt = None if photo else _slope(boxes, ~margin, speck)
+    levelled = boxes if tilt is None else boxes + np.outer(_levelling(boxes, *tilt), [0, 1, 0, 0])
     masks = []
     for seed in order:
-        mask = _grow(int(seed), boxes, margin, speck, bridge, MAX_GAP if photo else np.inf)
+        mask = _grow(int(seed), levelled, margin, speck, bridge, MAX_GAP if photo else np.inf)
+        if not photo:
+            mask = _grow_levelled(int(seed), mask, boxes, margin, speck, bridge)
         if not any(np.array_equal(mask, other) for other in masks):
             masks.append(mask)
     masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
@@ -154,7 +170,95 @@ def _line_of(
     x, y, w, h = boxes[chosen].T
     x0, y0 = int(x.min()), int(y.min())
     x1, y1 = int((x + w).max()), int((y + h).max())
-    return _normalise(line_ink, (x0, y0, x1 - x0, y1 - y0), drawing)
+    box = (x0, y0, x1 - x0, y1 - y0)
+    slope = _slope(boxes, chosen, speck) if drawing else None
+    if slope is None:
+        return _normalise(line_ink, box, drawing)
+    straight = _straightened(line_ink, found.labels, boxes, box, *slope)
+    line = _normalise(straight, (0, 0, straight.shape[1], straight.shape[0]), drawing)
+    # The reader reads the straightened line; boxes are found in the ink as drawn (columns are the same in both).
+    line.ink, line.box = line_ink, box
+    return line
+
+
+def _slope(boxes: np.ndarray, chosen: np.ndarray, speck: np.ndarray) -> tuple[float, float] | None:
+    """The slope of a line written uphill or downhill (px down per px right) and the column it turns about.
+
+    ``boxes``: (n, 4) x, y, w, h of labels 1..n; ``chosen``: mask (n,) of the line's strokes and specks. The slope
+    is the Theil-Sen estimate (the median of the slopes between pairs; Sen, 1968, "Estimates of the regression
+    coefficient based on Kendall's tau") through the centres of the line's marks at least ``MIN_SLOPE_MARK`` of
+    their median height tall, over pairs side by side (a digit's two strokes, one above the other, say nothing of
+    the line), at most ``MAX_SLOPE`` steep; the column is the median of their centres. None where the line rises or
+    falls by less than ``MIN_RISE`` of its marks' height from end to end, or where levelling would leave them more
+    than ``MIN_LEVEL_GAIN`` of their height from top to bottom (then it is read as it is). O(m^2) for
+    the m <= MAX_LINE_STROKES marks of the line."""
+    marks = np.flatnonzero(chosen & ~speck)
+    if marks.size < 2:
+        return None
+    x, y, w, h = boxes[marks].T.astype(np.float64)
+    tall = h >= MIN_SLOPE_MARK * np.median(h)
+    x, y, w, h = x[tall], y[tall], w[tall], h[tall]
+    centre_x, centre_y = x + w / 2, y + h / 2
+    first, second = np.nonzero(x[None, :] >= (x + w)[:, None])  # pairs (i, j) with j wholly right of i
+    if first.size == 0:
+        return None
+    slope = float(np.median((centre_y[second] - centre_y[first]) / (centre_x[second] - centre_x[first])))
+    slope = float(np.clip(slope, -MAX_SLOPE, MAX_SLOPE))
+    if abs(slope) * (centre_x.max() - centre_x.min()) < MIN_RISE * np.median(h):
+        return None
+    middle = float(np.median(centre_x))
+    moved = y - np.round(slope * (centre_x - middle))
+    if (moved + h).max() - moved.min() > MIN_LEVEL_GAIN * ((y + h).max() - y.min()):
+        return None  # levelled, the marks would stand nearly as tall: scattered pieces, not a sloping line
+    return slope, middle
+
+
+def _levelling(boxes: np.ndarray, slope: float, middle: float) -> np.ndarray:
+    """How far each box (n, 4) moves down to level a line of ``slope`` turning about column ``middle``: int64 (n,)
+    px, from the box's centre."""
+    return -np.round(slope * (boxes[:, 0] + boxes[:, 2] / 2 - middle)).astype(np.int64)
+
+
+def _grow_levelled(seed: int, chosen: np.ndarray, boxes: np.ndarray, margin, speck, bridge) -> np.ndarray:
+    """Grow a drawing's line again along its slope: the line ``chosen`` (mask (n,)) grown from ``seed`` along a
+    level band is regrown with every box moved as the line's ``_slope`` says at its column, until it no longer
+    changes (at most ``LEVEL_ROUNDS`` times). The digits of a number written steeply uphill have level bands that
+    barely overlap; along its slope they line up. Each round is one ``_grow``."""
+    for _ in range(LEVEL_ROUNDS):
+        found = _slope(boxes, chosen, speck)
+        if found is None:
+            return chosen
+        levelled = boxes.copy()
+        levelled[:, 1] += _levelling(boxes, *found)
+        grown = _grow(seed, levelled, margin, speck, bridge, np.inf)
+        if np.array_equal(grown, chosen):
+            return chosen
+        chosen = grown
+    return chosen
+
+
+def _straightened(
+    ink: np.ndarray, labels: np.ndarray, boxes: np.ndarray, box: tuple[int, int, int, int], slope: float, middle: float
+) -> np.ndarray:
+    """The line's ink in ``box`` put on a level baseline: each stroke (``labels`` 1..n, ``boxes`` (n, 4)) moved up
+    or down as a whole by ``_levelling`` (its shape untouched), a pixel of no stroke with a stroke up to two pixels
+    away (its soft edge) moved with it, any other as the slope says at its column. float32 (h', w), w the box's
+    width. O(the box's pixels)."""
+    x0, y0, width, height = box
+    crop = ink[y0 : y0 + height, x0 : x0 + width]
+    owner = np.ascontiguousarray(labels[y0 : y0 + height, x0 : x0 + width])
+    near = np.asarray(Image.fromarray(owner).filter(ImageFilter.MaxFilter(5)))  # a stroke within two pixels
+    owner = np.where(owner == 0, near, owner)
+    offsets = np.concatenate([[0], _levelling(boxes, slope, middle)])
+    rows, cols = np.nonzero(crop > 0)
+    owners = owner[rows, cols]
+    moved = rows + np.where(owners > 0, offsets[owners], -np.round(slope * (x0 + cols - middle)).astype(np.int64))
+    if moved.size == 0:
+        return np.zeros((1, width), np.float32)
+    top = int(moved.min())
+    straight = np.zeros((int(moved.max()) - top + 1, width), np.float32)
+    np.maximum.at(straight, (moved - top, cols), crop[rows, cols])
+    return straight
 
 
 def _grow(

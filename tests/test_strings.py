@@ -274,6 +274,34 @@ def test_two_digits_drawn_at_the_two_ends_of_the_number_canvas_read_as_one_numbe
     assert len(body["digits"]) == 2 and body["digits"][0]["box"][0] < 80 <= 180 < body["digits"][1]["box"][0]
 
 
+@pytest.mark.parametrize("text, rise", [("7142", 0.75), ("2026", -0.6), ("385", 1.0)])
+def test_a_number_drawn_uphill_or_downhill_reads_in_order(real_client, mnist_test, text, rise):
+    # A stranger wrote 7142 steeply uphill on the number canvas, each digit well above the last, and read "7914":
+    # the line's box was as tall as the staircase, so each digit shrank to a few pixels, and the last digits' bands
+    # missed the first's. ``rise``: how far each digit stands above the last, in digit heights (down when < 0).
+    images, labels = mnist_test
+    height, gap = 36, 8
+    ink = np.zeros((140, 280), np.uint8)
+    x, bottom = 40, 130 if rise > 0 else 10 + height
+    lefts = []
+    for k, char in enumerate(text):
+        glyph = images[int(np.flatnonzero(labels == int(char))[k])]
+        glyph = np.asarray(Image.fromarray(glyph).resize((height, height), Image.Resampling.BILINEAR))
+        glyph = glyph[:, np.flatnonzero(glyph.max(axis=0) > 40)]
+        top = round(bottom - height - k * rise * height)
+        ink[top : top + height, x : x + glyph.shape[1]] = glyph
+        lefts.append(x)
+        x += glyph.shape[1] + gap
+    rgba = np.zeros((140, 280, 4), np.uint8)
+    rgba[..., 3] = ink  # black ink on a transparent canvas, as the page posts it
+    body = real_client.post("/predict?mode=number", data=encode_png(rgba), content_type="image/png").get_json()
+    assert body["number"] == text, body["text"]
+    boxes = [digit["box"] for digit in body["digits"]]  # each on its digit, as drawn (not as levelled)
+    assert [round((box[0] + box[2] / 2 - left) / (height + gap)) for box, left in zip(boxes, lefts)] == [0] * len(text)
+    tops = [box[1] for box in boxes]
+    assert tops == sorted(tops, reverse=rise > 0)
+
+
 @pytest.mark.parametrize("where, mode", [("query", "sideways"), ("json", 7), ("form", "")])
 def test_a_bad_mode_is_a_400_json_error(client, mnist_test, where, mode):
     png = encode_png(number_image("42", 1, mnist_test))
