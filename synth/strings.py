@@ -26,10 +26,6 @@ from synth.scenes import camera, paper
 
 SEPARATORS = ".,-/"
 SCENES = {"canvas": 0.25, "paper": 0.35, "small photo": 0.2, "scan": 0.2}
-# Shares of training lines (only) with digits of uneven size (a small digit between large ones was read as a comma)
-# and with slashes drawn as the page's pen draws them (a date's second "/" was read as a 1): a stranger's findings.
-VARIED_SIZES = 0.15
-PEN_SLASHES = 0.5
 
 
 def random_text(rng: np.random.Generator) -> str:
@@ -57,14 +53,11 @@ def _length_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
-def separator_ink(
-    char: str, rng: np.random.Generator, height: int, pen_drawn: bool = False
-) -> tuple[np.ndarray, float]:
+def separator_ink(char: str, rng: np.random.Generator, height: int) -> tuple[np.ndarray, float]:
     """Draw a separator (or "=", a cheque's terminator) for digits ``height`` px tall.
 
-    ``pen_drawn``: a "/" drawn as the page's pen draws it, as thick as the digits and up to upright (a date's
-    slashes were read as 1s). Returns (ink float32 cropped to its box, where its bottom sits as a share of the
-    digit height below the top: 1 = on the baseline)."""
+    Returns (ink float32 cropped to its box, where its bottom sits as a share of the digit height below
+    the top: 1 = on the baseline)."""
     pen = max(2, round(height * rng.uniform(0.07, 0.14)))
     if char == ".":
         return _drawn((pen + 2, pen + 2), lambda d: d.ellipse([1, 1, pen, pen], fill=255)), rng.uniform(0.95, 1.05)
@@ -74,10 +67,10 @@ def separator_ink(
             1.1, 1.25
         )
     if char == "/":
-        lean = int(height * (rng.uniform(0.15, 0.5) if pen_drawn else rng.uniform(0.25, 0.5)))
-        width = pen if pen_drawn else max(2, pen // 2 + 1)
+        lean = int(height * rng.uniform(0.25, 0.5))
         return _drawn(
-            (lean + pen + 2, height), lambda d: d.line([(lean + 1, 1), (1, height - 2)], fill=255, width=width)
+            (lean + pen + 2, height),
+            lambda d: d.line([(lean + 1, 1), (1, height - 2)], fill=255, width=max(2, pen // 2 + 1)),
         ), 1.0
     length = int(height * rng.uniform(0.3, 0.6))
     width = max(2, pen // 2 + 1)
@@ -107,21 +100,16 @@ def write_line(text: str, rng: np.random.Generator, mnist_digits, part: str = "t
 
     Digit glyphs are ``synth.digits.digit_ink`` (MNIST of ``mnist_digits``, styled, or 5% printed in a font of
     ``part``); neighbours are 10% apart to overlapping by 15% of the height (a third of lines are written
-    tight, touching); sometimes an unlabelled "=" or ".-" ends an amount, as on a cheque. Training lines
-    (``part`` "train") also hold what the page's writers draw and the evaluation draws do not (so those stay as
-    they were): ``VARIED_SIZES`` of them digits of uneven size, ``PEN_SLASHES`` of their "/" drawn with the pen."""
+    tight, touching); sometimes an unlabelled "=" or ".-" ends an amount, as on a cheque."""
     height = int(rng.integers(28, 64))
     tight = rng.random() < 0.33
-    train = part == "train"
-    sizes = (0.6, 1.15) if train and rng.random() < VARIED_SIZES else (0.85, 1.1)
-    pen_slashes = train and rng.random() < PEN_SLASHES
     pieces = []  # (ink, bottom as a share of height)
     for char in text:
         if char.isdigit():
-            glyph = digit_ink(int(char), rng, mnist_digits, int(height * rng.uniform(*sizes)), 0.05, part)
+            glyph = digit_ink(int(char), rng, mnist_digits, int(height * rng.uniform(0.85, 1.1)), 0.05, part)
             pieces.append((glyph, 1.0 + rng.uniform(-0.06, 0.06)))
         else:
-            pieces.append(separator_ink(char, rng, height, pen_slashes))
+            pieces.append(separator_ink(char, rng, height))
     if text and text[-1].isdigit() and rng.random() < 0.08:
         pieces.append(separator_ink("=", rng, height))
     canvas_h = int(height * 2.0)
