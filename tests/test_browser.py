@@ -1413,6 +1413,49 @@ def test_the_labels_of_a_long_number_on_a_small_phone_do_not_cover_each_other(op
     assert page.errors == []
 
 
+def test_a_finger_stroke_that_starts_on_a_digits_label_draws_and_a_tap_on_it_still_shows_its_chart(open_page):
+    # A stranger wrote "1,000,000" on a phone: the labels of each reading sat where the next zeros went, a finger
+    # coming down on one pressed the label, the browser cancelled the touch, and 2 of 9 strokes were lost unseen.
+    digits = [
+        {
+            "digit": d,
+            "confidence": 0.99,
+            "probabilities": [0.99 if i == d else 0.001 for i in range(10)],
+            "low_confidence": False,
+            "box": [20 + 60 * k, 40, 40, 60],
+        }
+        for k, d in enumerate((1, 7))
+    ]
+    page = open_page(**PHONE)
+    page.click("#mode")
+    page.route("**/predict", fulfil(fake_answer(digit=1, number="17", text="17", reader="strings", digits=digits)))
+    draw_with_touch(page, SEVEN)
+    labels = page.locator("#boxes button")
+    expect(labels).to_have_count(2)
+    canvas, label = page.locator("#canvas").bounding_box(), labels.nth(1).bounding_box()
+    start = (
+        (label["x"] + label["width"] / 2 - canvas["x"]) / canvas["width"],
+        (label["y"] + label["height"] / 2 - canvas["y"]) / canvas["height"],
+    )
+    assert (
+        page.evaluate("([x, y]) => document.elementFromPoint(x, y).tagName", [label["x"] + 5, label["y"] + 5])
+        == "BUTTON"
+    )
+    inked = """() => { const c = document.getElementById('canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 128; return n; }"""
+    before = page.evaluate(inked)
+    touch = Touch(page)
+    touch.stroke(1, [start, (start[0] + 0.05, start[1] - 0.2), (start[0] + 0.1, start[1] - 0.35)])
+    wait_until(page, "document.querySelectorAll('#boxes button').length === 2")
+    assert page.evaluate(inked) >= before + 1000  # the stroke from the label was drawn (a 0.4-canvas line, 3x pixels)
+    assert page.locator("#boxes button[aria-pressed=true]").count() == 0  # and the label was not pressed
+    expect(labels).to_have_count(2)  # read again (the same fake answer): a tap on a label is still a press
+    labels.nth(1).tap()
+    expect(page.locator("#chart-heading")).to_contain_text("digit 2 of 2")
+    assert page.errors == []
+
+
 REFLOW = {  # the window sizes of finding 3, in CSS px
     "600x520": {"viewport": {"width": 600, "height": 520}},
     "zoom-200": {"viewport": {"width": 640, "height": 400}},  # a 1280x800 window at 200%

@@ -148,7 +148,7 @@ function finish(result, image, sent, quiet = false) {
     const mode = sent || state.mode === "number" ? state.mode : "auto";
     state.reading = { answer: result.data, image, small: sent ? isSmall() : false, mode };
     panel.result(result.data, { small: state.reading.small, image, announce: false });
-    showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit);
+    showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit, pad.tracker);
     if (!quiet) makeFinal();
   }
 }

@@ -1,6 +1,7 @@
 // Boxes around each digit of a number, placed in fractions of the canvas so that a resize or a
 // rotation keeps them on their digits. Each box's label sits outside the box (below, else above),
-// never over the start of a stroke, and is a button that shows that digit's chart.
+// never over the start of a stroke, and is a button that shows that digit's chart; a stroke that starts on a
+// label draws (the pad's PointerTracker.passOn).
 import { labelPlaces } from "./geometry.js";
 
 const LABEL_PX = 28; // room a label needs beside its box
@@ -22,8 +23,10 @@ export function clearBoxes(fallback = null) {
  * @param {object} answer the JSON from /predict, with digits[i].box = [x, y, w, h]
  * @param {(box: number[]) => number[]} toFractions maps a box to [x, y, w, h] in 0..1 of the canvas
  * @param {(index: number) => void} onSelect called with the index of the digit whose label is pressed
+ * @param {{passOn: (control: HTMLElement) => void} | null} tracker the pad's PointerTracker: a stroke that starts on
+ *   a label draws (on a phone the labels cover where the next digits go), a press that does not move selects
  */
-export function showBoxes(answer, toFractions, onSelect) {
+export function showBoxes(answer, toFractions, onSelect, tracker = null) {
   clearBoxes();
   const digits = answer.digits || [];
   if (digits.length < 2) return;
@@ -41,6 +44,7 @@ export function showBoxes(answer, toFractions, onSelect) {
     label.className = places[index];
     label.setAttribute("aria-label", `Show the chart of digit ${index + 1} of ${digits.length}, read as ${digit.digit}`);
     label.setAttribute("aria-pressed", "false");
+    tracker?.passOn(label); // first: a press that became a stroke swallows the click below
     label.addEventListener("click", () => {
       for (const other of boxes.querySelectorAll("button")) other.setAttribute("aria-pressed", String(other === label));
       onSelect(index);

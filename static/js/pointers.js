@@ -6,7 +6,9 @@
 //   resting palm: its dot is dropped and the new finger draws;
 // - otherwise a second touch during a stroke turns the gesture into a pinch that draws nothing
 //   until every finger is lifted;
-// - pointercancel (the browser took the gesture over) cancels the stroke.
+// - pointercancel (the browser took the gesture over) cancels the stroke;
+// - a press on a control over the drawing (a box's label, passOn) that moves past SLOP is a stroke from where it
+//   went down, and its click is swallowed; one that does not move stays the control's.
 
 export const PALM_SIZE = 80; // CSS px of contact width or height; a fingertip reports 10 to 50
 const PALM_DELAY = 150; // ms a contact must rest still to be a palm rather than a pinch's first finger
@@ -23,11 +25,27 @@ export class PointerTracker {
     this.contacts = new Map(); // pointerId -> {type, x0, y0, t0, moved}
     this.drawing = null; // the pointerId that draws, or null
     this.pinch = false;
+    this.stroked = new WeakSet(); // controls (passOn) whose last press became a stroke: their click is swallowed
     this._down = this._down.bind(this);
     this._move = this._move.bind(this);
     this._up = this._up.bind(this);
     this._cancel = this._cancel.bind(this);
     element.addEventListener("pointerdown", this._down);
+  }
+
+  /**
+   * Let a press on `control`, which lies over the drawing (a box's label), become a stroke: a contact that goes
+   * down on it and moves past SLOP draws from where it went down, and the control's click that follows is
+   * swallowed; one that does not move stays the control's (its click). The control needs `touch-action: none`,
+   * or the browser takes a finger's drag for a scroll and cancels it.
+   */
+  passOn(control) {
+    control.addEventListener("pointerdown", (event) => this._downOver(event, control));
+    control.addEventListener("click", (event) => {
+      if (!this.stroked.has(control)) return;
+      this.stroked.delete(control);
+      event.stopImmediatePropagation();
+    });
   }
 
   /** Forget the stroke under way (after Clear or Undo); fingers still down draw nothing more. */
@@ -98,10 +116,28 @@ export class PointerTracker {
     }
   }
 
+  _downOver(event, control) {
+    this.stroked.delete(control);
+    if (event.pointerType === "mouse" && event.button !== 0) return;
+    if (this.contacts.size) return; // another contact is down: this one is in the way, not a stroke of its own
+    this._listen(true);
+    const { clientX: x0, clientY: y0, timeStamp: t0 } = event;
+    this.contacts.set(event.pointerId, { type: event.pointerType, x0, y0, t0, moved: false, over: control });
+    this.from = this._point(event);
+  }
+
   _move(event) {
     const contact = this.contacts.get(event.pointerId);
     if (!contact) return;
     if (Math.hypot(event.clientX - contact.x0, event.clientY - contact.y0) > SLOP) contact.moved = true;
+    if (contact.over && contact.moved) {
+      this.stroked.add(contact.over); // the press on the control moved: not a press, a stroke from where it went down
+      contact.over = null;
+      if (this.drawing === null && !this.pinch) {
+        this.drawing = event.pointerId;
+        this.handlers.start(this.from);
+      }
+    }
     if (event.pointerId !== this.drawing) return;
     event.preventDefault();
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];

@@ -86,3 +86,51 @@ test("after off() nothing draws, not even the stroke under way", () => {
   fire("pointerdown", { id: 2 });
   assert.deepEqual(kinds(), ["start"]);
 });
+
+/** A control over the canvas (a box's label) passed on to the tracker, its own click handler counting presses. */
+function control(tracker) {
+  const label = new EventTarget();
+  tracker.passOn(label);
+  label.presses = 0;
+  label.addEventListener("click", () => label.presses++);
+  return label;
+}
+
+function press(target, type, { id = 1, kind = "touch", x = 150, y = 100 } = {}) {
+  const event = new Event(type, { cancelable: true });
+  for (const [name, value] of Object.entries({ pointerId: id, pointerType: kind, clientX: x, clientY: y, timeStamp: 0, button: 0 })) {
+    Object.defineProperty(event, name, { value });
+  }
+  target.dispatchEvent(event);
+}
+
+test("a finger's stroke that starts on a label over the canvas draws from where it went down", () => {
+  // On a phone the labels of a reading cover where the next digits go: a stroke starting on one was lost.
+  const label = control(track());
+  press(label, "pointerdown", { x: 150, y: 100 });
+  fire("pointermove", { kind: "touch", x: 152, y: 101 }); // within SLOP: still a press
+  assert.deepEqual(kinds(), []);
+  fire("pointermove", { kind: "touch", x: 170, y: 130 });
+  fire("pointerup", { kind: "touch", x: 170, y: 130 });
+  press(label, "click"); // a touch is captured by the label: its click follows the stroke, and is swallowed
+  assert.deepEqual(calls, [["start", { x: 50, y: 50 }], ["move", [{ x: 70, y: 80 }]], ["end"]]);
+  assert.equal(label.presses, 0);
+});
+
+test("a press on a label that does not move stays the label's: it draws nothing and the label is pressed", () => {
+  const label = control(track());
+  press(label, "pointerdown", { kind: "mouse" });
+  fire("pointermove", { kind: "mouse", x: 153, y: 102 });
+  fire("pointerup", { kind: "mouse", x: 153, y: 102 });
+  press(label, "click");
+  assert.deepEqual(kinds(), []);
+  assert.equal(label.presses, 1);
+});
+
+test("a press on a label while a finger draws on the canvas starts no second stroke", () => {
+  const label = control(track());
+  fire("pointerdown", { id: 1, kind: "touch" });
+  press(label, "pointerdown", { id: 2, x: 250 });
+  fire("pointermove", { id: 2, kind: "touch", x: 280 });
+  assert.deepEqual(kinds(), ["start"]);
+});
