@@ -61,13 +61,14 @@ export function describe(answer, { selected = null, small = false, number = fals
       ? (unsure ? "not sure enough of" : `${percent(answer.confidence).replace(">", "over ")} confident of`)
         + ` all ${digits.length}`
       : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
-    : `${percent(answer.confidence).replace(">", "over ")} confident`;
+    : whole && unsure ? "not sure enough" : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";
   // Which digits are in doubt: the segments flag each digit, the string reader only the whole number. Every
   // message fits the status line's two lines in the narrow panel, so that a warning never moves the chart.
   const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [i + 1] : []));
-  // The string reader flags the whole number, never one digit: the message says why, never "every digit".
-  if (unsure && many && whole) {
+  // The string reader flags the whole number, never one digit (a number of one digit too: a 7 in number mode read
+  // "over 99.9% confident" beside "Not sure"): the message says why, never "every digit".
+  if (unsure && whole) {
     message = `${small ? "Write it larger" : "Check it"}: numbers read this sure are wrong over 1 time in 100.`;
   } else if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
   else if (unsure && many && doubtful.length) {

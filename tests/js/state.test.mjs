@@ -106,6 +106,17 @@ test("a number the string reader is unsure of as a whole asks to check it, not t
   assert.equal(small.message, "Write it larger: numbers read this sure are wrong over 1 time in 100.", "never 'every digit'");
 });
 
+test("one digit the string reader is unsure of never says 'over 99.9% confident' beside 'Not sure'", () => {
+  // A stranger's 7 in number mode: 99.8% sure, under the string reader's bar, and the page said both.
+  const said = describe({ ...digit(7, 0.9986), reader: "strings", low_confidence: true });
+  assert.equal(said.prediction, "7");
+  assert.equal(said.headline, "not sure enough");
+  assert.equal(said.message, "Check it: numbers read this sure are wrong over 1 time in 100.");
+  const segments = describe(digit(7, 0.62, { low_confidence: true }));
+  assert.equal(segments.headline, "62.0% confident", "a digit read by the segments keeps its own confidence");
+  assert.equal(segments.message, "Not sure: the chart shows what else it may be.");
+});
+
 test("not a digit shows no digit, its own bar, and asks for what the mode reads", () => {
   const answer = { digit: null, not_a_digit: true, probabilities: probabilities(0, 0.05), not_digit_probability: 0.5 };
   const said = describe(answer);
