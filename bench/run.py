@@ -115,6 +115,10 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
         ("inference, Keras direct call", lambda: keras_backend.predict(batch)),
         ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
         (
+            "read the page's drawing, predict_image (decode, segment, network: issue 25's in-process measure)",
+            lambda: read.predict_image(png, litert),
+        ),
+        (
             "whole request, Flask test client (the page's mode, digit)",
             lambda: client.post(DRAWING_PATH, data=png, content_type="image/png"),
         ),
