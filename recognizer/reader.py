@@ -62,7 +62,9 @@ class Reader:
     def read(self, data: bytes, mode: str = DEFAULT_MODE) -> Reading:
         """Read image bytes: the digit or the number in them, boxes in the pixels of the image as sent.
 
-        ``mode``: "digit" reads by segments; "number" reads the line whole (the string reader); "auto" sends
+        ``mode``: "digit" reads by segments; "number" reads the line whole (the string reader), and by segments
+        where the string reader finds at most one digit (a 7 in number mode was "not sure enough" by the string
+        reader's cheque-grade bar, and "over 99.9%" by the segments); "auto" sends
         an image whose line with the most ink (the first of ``line.find_lines``) is at least
         ``segment.NUMBER_ASPECT`` times wider than tall to the string reader (which reads every candidate line)
         and any other to the segments, and falls back to the segments where the string reader finds no line or
@@ -75,6 +77,8 @@ class Reader:
         reading, clean = None, None
         if mode == "number" and self.strings is not None:
             reading = self.strings.read_lines(find_lines(grey))
+            if len(reading.digits) <= 1:
+                reading = None  # a number of one digit, or none: the segments read single digits best, as in auto
         elif mode == "auto" and self.strings is not None:
             try:
                 clean = clean_ink(grey)  # made once: the line finder and the segmenter both start from it

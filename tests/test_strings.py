@@ -341,6 +341,19 @@ def test_the_mode_chooses_the_reader(real_client, mnist_test):
     assert body["reader"] == "strings" and body["number"] == "2026"
 
 
+def test_one_digit_in_number_mode_is_read_by_the_segments_with_their_confidence(real_client, mnist_test):
+    # A stranger's 7 in number mode: the string reader read it at 99.8%, under its cheque-grade bar, so the page
+    # said "not sure enough" of a clear 7 that digit mode read at over 99.9%. One digit is the segments' to read.
+    images, labels = mnist_test
+    rgba = np.zeros((140, 280, 4), np.uint8)
+    glyph = images[int(np.flatnonzero(labels == 7)[0])]
+    rgba[30:110, 100:180, 3] = np.asarray(Image.fromarray(glyph).resize((80, 80), Image.Resampling.BILINEAR))
+    body = real_client.post("/predict?mode=number", data=encode_png(rgba), content_type="image/png").get_json()
+    assert (body["reader"], body["number"], body["low_confidence"]) == ("segments", "7", False)
+    digit = real_client.post("/predict?mode=digit", data=encode_png(rgba), content_type="image/png").get_json()
+    assert body["confidence"] == digit["confidence"]
+
+
 def test_a_price_keeps_its_decimal_point(real_client, mnist_test):
     body = real_client.post(
         "/predict", data=encode_png(number_image("37.50", 11, mnist_test)), content_type="image/png"
