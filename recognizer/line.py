@@ -2,9 +2,9 @@
 
     grey image -> ink (``normalize.ink_map``) -> ruled lines, borders, margins out (``lines.remove_lines``)
         -> strokes (``normalize.find_strokes``) -> the line: of the lines grown from the largest strokes
-        along their row bands (in a drawing, along the strokes' slope), the one with the most ink -> in a
-        drawing, put on a level baseline -> cropped, scaled to ``LINE_HEIGHT`` px tall (at most
-        ``MAX_LINE_WIDTH`` wide)
+        along their row bands, then along the line's slope (in a drawing, along the strokes' slope from the
+        start), the one with the most ink -> put on a level baseline -> cropped, scaled to ``LINE_HEIGHT`` px tall
+        (at most ``MAX_LINE_WIDTH`` wide)
 
 Training (``training.strings``), evaluation and serving all call ``find_line``, so the network never sees
 two different pipelines. The height of 32 px is the usual input of CRNN-style readers (Shi et al., 2017,
@@ -46,8 +46,8 @@ SEEDS = 4  # strokes, largest first, that each grow a candidate line (the one wi
 MAX_BLANK = 0.5
 BLANK_LEVEL = 0.05  # ink level a column must stay under to count as empty
 TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
-# A drawn line written uphill or downhill is put on a level baseline before it is read (drawings only: the reader
-# learnt from lines within a few degrees of level, and the page's canvas is drawn on at any slant), where its marks'
+# A line written uphill or downhill is put on a level baseline before it is read (the reader learnt from lines within
+# a few degrees of level; the page's canvas is drawn on, and paper photographed, at any slant), where its marks'
 # centres rise or fall by at least MIN_RISE of their height from end to end; marks under MIN_SLOPE_MARK of the median
 # height (a 7's bar, a dash) do not set the slope, and a slope is at most MAX_SLOPE (px down per px right).
 MIN_RISE = 0.35
@@ -144,14 +144,14 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     order = np.argsort(np.where(margin, -1.0, areas))[::-1][: max(1, limit)]
     order = order[~margin[order]] if (~margin[order]).any() else order[:1]
     # A drawing holds one number: its strokes' common slope (written uphill or downhill) levels the bands they grow
-    # along, and each line found is grown again along its own slope.
+    # along (a photo may hold a printed word or a row number: its lines start level). Each line found is grown again
+    # along its own slope.
     tilt = None if photo else _slope(boxes, ~margin, speck)
     levelled = boxes if tilt is None else boxes + np.outer(_levelling(boxes, *tilt), [0, 1, 0, 0])
     masks = []
     for seed in order:
         mask = _grow(int(seed), levelled, margin, speck, bridge, MAX_GAP if photo else np.inf)
-        if not photo:
-            mask = _grow_levelled(int(seed), mask, boxes, margin, speck, bridge)
+        mask = _grow_levelled(int(seed), mask, boxes, margin, speck, bridge, MAX_GAP if photo else np.inf)
         if not any(np.array_equal(mask, other) for other in masks):
             masks.append(mask)
     masks.sort(key=lambda mask: -areas[mask].sum())  # stable: the largest seed first on a tie
@@ -171,7 +171,7 @@ def _line_of(
     x0, y0 = int(x.min()), int(y.min())
     x1, y1 = int((x + w).max()), int((y + h).max())
     box = (x0, y0, x1 - x0, y1 - y0)
-    slope = _slope(boxes, chosen, speck) if drawing else None
+    slope = _slope(boxes, chosen, speck)
     if slope is None:
         return _normalise(line_ink, box, drawing)
     straight = _straightened(line_ink, found.labels, boxes, box, *slope)
@@ -184,14 +184,11 @@ def _line_of(
 def _slope(boxes: np.ndarray, chosen: np.ndarray, speck: np.ndarray) -> tuple[float, float] | None:
     """The slope of a line written uphill or downhill (px down per px right) and the column it turns about.
 
-    ``boxes``: (n, 4) x, y, w, h of labels 1..n; ``chosen``: mask (n,) of the line's strokes and specks. The slope
-    is the Theil-Sen estimate (the median of the slopes between pairs; Sen, 1968, "Estimates of the regression
-    coefficient based on Kendall's tau") through the centres of the line's marks at least ``MIN_SLOPE_MARK`` of
-    their median height tall, over pairs side by side (a digit's two strokes, one above the other, say nothing of
-    the line), at most ``MAX_SLOPE`` steep; the column is the median of their centres. None where the line rises or
-    falls by less than ``MIN_RISE`` of its marks' height from end to end, or where levelling would leave them more
-    than ``MIN_LEVEL_GAIN`` of their height from top to bottom (then it is read as it is). O(m^2) for
-    the m <= MAX_LINE_STROKES marks of the line."""
+    ``boxes``: (n, 4) x, y, w, h of labels 1..n; ``chosen``: mask (n,) of the line's strokes and specks. Theil-Sen
+    (the median of the pairs' slopes; Sen, 1968) through the centres of marks at least ``MIN_SLOPE_MARK`` of the
+    median height, over pairs side by side (a digit's two strokes say nothing of the line), at most ``MAX_SLOPE``;
+    the column is their centres' median. None where the line rises less than ``MIN_RISE`` of its marks' height end
+    to end, or levelled would stand over ``MIN_LEVEL_GAIN`` as tall (read as it is). O(m^2), m <= MAX_LINE_STROKES."""
     marks = np.flatnonzero(chosen & ~speck)
     if marks.size < 2:
         return None
@@ -219,18 +216,20 @@ def _levelling(boxes: np.ndarray, slope: float, middle: float) -> np.ndarray:
     return -np.round(slope * (boxes[:, 0] + boxes[:, 2] / 2 - middle)).astype(np.int64)
 
 
-def _grow_levelled(seed: int, chosen: np.ndarray, boxes: np.ndarray, margin, speck, bridge) -> np.ndarray:
-    """Grow a drawing's line again along its slope: the line ``chosen`` (mask (n,)) grown from ``seed`` along a
-    level band is regrown with every box moved as the line's ``_slope`` says at its column, until it no longer
-    changes (at most ``LEVEL_ROUNDS`` times). The digits of a number written steeply uphill have level bands that
-    barely overlap; along its slope they line up. Each round is one ``_grow``."""
+def _grow_levelled(
+    seed: int, chosen: np.ndarray, boxes: np.ndarray, margin, speck, bridge, max_gap: float = np.inf
+) -> np.ndarray:
+    """Grow a line again along its slope: the line ``chosen`` (mask (n,)) grown from ``seed`` along a level band
+    is regrown (``_grow``, with ``max_gap``) with every box moved as the line's ``_slope`` says at its column, until
+    it no longer changes (at most ``LEVEL_ROUNDS`` times). The digits of a number written steeply uphill have level
+    bands that barely overlap; along its slope they line up."""
     for _ in range(LEVEL_ROUNDS):
         found = _slope(boxes, chosen, speck)
         if found is None:
             return chosen
         levelled = boxes.copy()
         levelled[:, 1] += _levelling(boxes, *found)
-        grown = _grow(seed, levelled, margin, speck, bridge, np.inf)
+        grown = _grow(seed, levelled, margin, speck, bridge, max_gap)
         if np.array_equal(grown, chosen):
             return chosen
         chosen = grown
