@@ -162,6 +162,21 @@ def fake_answer(**fields):
     return answer
 
 
+def fake_digits(digits, confidence, left, step, width, top=40):
+    """The ``digits`` of a fake number answer, each ``confidence`` sure, boxed ``width`` x 60 px from ``left``,
+    ``step`` px apart (image pixels of the 280x140 PNG sent)."""
+    return [
+        {
+            "digit": d,
+            "confidence": confidence,
+            "probabilities": [confidence if i == d else (1 - confidence) / 10 for i in range(10)],
+            "low_confidence": False,
+            "box": [left + step * k, top, width, 60],
+        }
+        for k, d in enumerate(digits)
+    ]
+
+
 def fulfil(answer, status=200):
     return lambda route: route.fulfill(status=status, content_type="application/json", body=json.dumps(answer))
 
@@ -1345,16 +1360,7 @@ def test_a_flagged_mark_likelier_not_a_digit_is_not_headlined_as_a_digit(open_pa
 def test_a_number_the_string_reader_flags_claims_no_confidence_beside_its_warning(open_page, device):
     """A stranger's finding (2026-12-06, third session): "8 digits, over 99.9% confident of all 8" beside "Not sure
     enough of the whole number": every digit over 99.9%, the whole number under the string reader's bar."""
-    digits = [
-        {
-            "digit": d,
-            "confidence": 0.9999,
-            "probabilities": [0.9999 if i == d else 0.00001 for i in range(10)],
-            "low_confidence": False,
-            "box": [10 + 30 * k, 10, 25, 60],
-        }
-        for k, d in enumerate([2, 0, 2, 6, 1, 9, 8, 5])
-    ]
+    digits = fake_digits([2, 0, 2, 6, 1, 9, 8, 5], 0.9999, 10, 30, 25, top=10)
     answer = fake_answer(
         digit=2,
         number="20261985",
@@ -1380,16 +1386,7 @@ def test_a_number_the_string_reader_flags_claims_no_confidence_beside_its_warnin
 def test_the_labels_of_a_long_number_on_a_small_phone_do_not_cover_each_other(open_page):
     """A stranger's finding (2026-12-06, third session): the labels of an 8-digit number's boxes overlapped on a
     phone, and one could not be pressed."""
-    digits = [
-        {
-            "digit": k % 10,
-            "confidence": 0.99,
-            "probabilities": [0.99 if i == k % 10 else 0.001 for i in range(10)],
-            "low_confidence": False,
-            "box": [6 + 26 * k, 40, 20, 60],
-        }
-        for k in range(10)
-    ]
+    digits = fake_digits(range(10), 0.99, 6, 26, 20)
     answer = fake_answer(digit=0, number="0123456789", text="0123456789", reader="strings", digits=digits)
     page = open_page(**SMALL_PHONE)
     page.click("#mode")
@@ -1416,16 +1413,7 @@ def test_the_labels_of_a_long_number_on_a_small_phone_do_not_cover_each_other(op
 def test_a_finger_stroke_that_starts_on_a_digits_label_draws_and_a_tap_on_it_still_shows_its_chart(open_page):
     # A stranger wrote "1,000,000" on a phone: the labels of each reading sat where the next zeros went, a finger
     # coming down on one pressed the label, the browser cancelled the touch, and 2 of 9 strokes were lost unseen.
-    digits = [
-        {
-            "digit": d,
-            "confidence": 0.99,
-            "probabilities": [0.99 if i == d else 0.001 for i in range(10)],
-            "low_confidence": False,
-            "box": [20 + 60 * k, 40, 40, 60],
-        }
-        for k, d in enumerate((1, 7))
-    ]
+    digits = fake_digits((1, 7), 0.99, 20, 60, 40)
     page = open_page(**PHONE)
     page.click("#mode")
     page.route("**/predict", fulfil(fake_answer(digit=1, number="17", text="17", reader="strings", digits=digits)))
