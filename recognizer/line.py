@@ -108,10 +108,9 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     ``lines.clean_ink`` where the caller has it (auto mode shares it with the segmenter). Each of the ``limit``
     largest strokes seeds a candidate line (the same line grown twice is returned once); strokes overlapping its
     row band join it, one at a time, in a photo only those no farther than ``MAX_GAP`` band heights from the
-    line's ends (in a drawing, any). Strokes
-    that run along an edge of the image (a scanner's black margin, a column rule cut by the crop) never seed
-    it. Raises EmptyImageError when there is no ink and TooMuchWorkError for more than ``MAX_LINE_STROKES``
-    strokes.
+    line's ends (in a drawing, any). Strokes that run along an edge of the image (a scanner's black margin, a
+    column rule cut by the crop) never seed it. Raises EmptyImageError when there is no ink and TooMuchWorkError
+    for more than ``MAX_LINE_STROKES`` strokes.
     """
     clean = clean_ink(grey) if clean is None else clean
     cleaned, photo, found = clean.ink, clean.photo, clean.found
@@ -147,7 +146,7 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     # along (a photo may hold a printed word or a row number: its lines start level). Each line found is grown again
     # along its own slope.
     tilt = None if photo else _slope(boxes, ~margin, speck)
-    levelled = boxes if tilt is None else boxes + np.outer(_levelling(boxes, *tilt), [0, 1, 0, 0])
+    levelled = boxes if tilt is None else _levelled(boxes, *tilt)
     masks = []
     for seed in order:
         mask = _grow(int(seed), levelled, margin, speck, bridge, MAX_GAP if photo else np.inf)
@@ -216,6 +215,13 @@ def _levelling(boxes: np.ndarray, slope: float, middle: float) -> np.ndarray:
     return -np.round(slope * (boxes[:, 0] + boxes[:, 2] / 2 - middle)).astype(np.int64)
 
 
+def _levelled(boxes: np.ndarray, slope: float, middle: float) -> np.ndarray:
+    """A copy of the boxes (n, 4), each moved down by ``_levelling``."""
+    levelled = boxes.copy()
+    levelled[:, 1] += _levelling(boxes, slope, middle)
+    return levelled
+
+
 def _grow_levelled(
     seed: int, chosen: np.ndarray, boxes: np.ndarray, margin, speck, bridge, max_gap: float = np.inf
 ) -> np.ndarray:
@@ -227,9 +233,7 @@ def _grow_levelled(
         found = _slope(boxes, chosen, speck)
         if found is None:
             return chosen
-        levelled = boxes.copy()
-        levelled[:, 1] += _levelling(boxes, *found)
-        grown = _grow(seed, levelled, margin, speck, bridge, max_gap)
+        grown = _grow(seed, _levelled(boxes, *found), margin, speck, bridge, max_gap)
         if np.array_equal(grown, chosen):
             return chosen
         chosen = grown
