@@ -2,7 +2,8 @@
 
 Start it with gunicorn as the Procfile does (``gunicorn -c gunicorn.conf.py "app:create_app()"``)
 or for development with ``flask --app app run``. The model is loaded once, in ``create_app``;
-requests share it and the app keeps no other state, so it scales to many workers and dynos.
+requests share it, and a worker keeps no other state but the corrections' rate limit and circuit breaker
+(docs/deploy.md), so it scales to many workers and dynos.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Command line (see ``python model.py --help``):
     python model.py convert
     python model.py train-strings [--members 1] [--steps N] [--synthetic N]
                                    [--init K --learning-rate R --data-seed S]
-                                   [--filters 32,64,128,128,192 --frame-units 256]
+                                   [--filters 16,48,96,96,128 --frame-units 192]
                                    [--real-variants 16 --real-share 0.3]
                                    # the string reader (training/strings.py): a committee of networks trained
                                    # from their own data seeds, or one from --data-seed
@@ -117,7 +117,7 @@ def _main(argv=None) -> int:
         type=int,
         default=None,
         help="train one network from this seed of the synthetic lines, real variants and batches "
-        "(the holdout keeps --seed's) instead of the committee",
+        "(the held-out real amounts stay those of CONFIG's seed) instead of the committee",
     )
     p_strings.add_argument(
         "--members",

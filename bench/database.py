@@ -279,7 +279,7 @@ def main() -> None:
         "--warmup",
         type=float,
         default=deadline.REQUEST_SECONDS,
-        help="seconds of corrections before /predict is measured (the deadline, 3)",
+        help=f"seconds of corrections before /predict is measured (the deadline, {deadline.REQUEST_SECONDS})",
     )
     parser.add_argument(
         "--limit", type=float, default=60, help="seconds a condition may post /predict requests, answered or not (60)"

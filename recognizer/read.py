@@ -142,8 +142,9 @@ class Reading:
         PNG data URL of the 28x28 input) describe the strongest digit, as for a single-digit drawing;
         ``digits`` lists every digit left to right with its ``box`` (pixels of the image as sent) and ``number``
         joins them; ``text`` is the number with its separators ("37.50") and ``reader`` the recognizer that read
-        it; from the string reader, ``confidence`` is the probability of the whole text;
-        ``skipped`` lists the marks judged not digits (separators, dots, lines), with their boxes.
+        it; from the string reader, ``confidence`` is the product of the digits' probabilities
+        (``ctc.digits_probability``); ``skipped`` lists the marks judged not digits (separators, dots, lines),
+        with their boxes.
         When nothing is a digit: ``not_a_digit`` true, ``digit`` null, ``number`` "" and ``digits`` [],
         the other fields describing the mark most like a digit. ``low_confidence`` is ``Reading.low_confidence``.
         """

@@ -12,7 +12,7 @@ from recognizer.mnist import INPUT_SHAPE, MODEL_NAME, NUM_CLASSES
 
 HISTORY_FILENAME = "training_history.json"
 
-# Training defaults (the committed model was trained with these; see README "Results").
+# Defaults of `model.py train` (the shipped network came from a chain of runs: docs/MODEL_CARD_digits.md).
 SEED = 20261121
 EPOCHS = 30
 BATCH_SIZE = 128
@@ -72,5 +72,5 @@ def build_ensemble(members: list):
     inputs = keras.Input(shape=INPUT_SHAPE)
     for i, member in enumerate(members):
         member.name = f"member_{i}"
-    outputs = keras.layers.Average()([member(inputs) for member in members])  # (B, 10)
+    outputs = keras.layers.Average()([member(inputs) for member in members])  # (B, 11)
     return keras.Model(inputs, outputs, name=MODEL_NAME)
