@@ -14,6 +14,7 @@
 //   "digit:cleared" when the drawing is cleared, undone to empty, or a new stroke starts.
 import { DrawingPad } from "./pad.js";
 import { ResultPanel } from "./state.js";
+import { announce } from "./announce.js";
 import { showBoxes, clearBoxes } from "./boxes.js";
 import { PhotoError, preparePhoto } from "./photo.js";
 import { isSmall as smallFor, refit } from "./geometry.js";
@@ -249,7 +250,7 @@ function dropPhoto() {
   const notice = $("notice");
   notice.textContent = "The photo was cleared: a drawing is read on its own. Upload the photo again to read it.";
   notice.hidden = false;
-  panel.announce(notice.textContent);
+  announce(notice.textContent);
   clearTimeout(state.noticeTimer);
   state.noticeTimer = setTimeout(hideNotice, NOTICE_MS);
 }

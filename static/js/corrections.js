@@ -8,6 +8,8 @@
 // correct (before a reading, while a drawing goes on) the bar is invisible but keeps its place, and its two
 // forms share one place, so the chart below never moves. Nothing is disabled under the focus: the pressed
 // control keeps it, showing it is chosen, and every outcome is said through the page's one live region.
+import { announce as speak } from "./announce.js";
+
 const $ = (id) => document.getElementById(id);
 const NUMBER = /^[0-9]+(?:[.,/-][0-9]+)*$/; // a number as /corrections takes it (corrections/routes.py)
 const NUMBER_CHARS = 32;
@@ -21,7 +23,6 @@ const withdrawButton = $("correction-withdraw");
 const message = $("correction-status");
 const labelButtons = [...section.querySelectorAll("button[data-label]")];
 const pressable = [...labelButtons, save];
-const announcer = $("announce"); // the page's live region (state.js speaks through it too)
 
 let reading = null; // {image, mode, number, read} of the reading offered for correction (read: the number as read)
 let saved = null; // {id, secret, pressed, label} of the row stored for it (secret null: a duplicate, unchangeable)
@@ -34,8 +35,7 @@ function say(text, { isError = false, announce = false } = {}) {
   if (!announce) return;
   // An outcome under a button pressed at the screen's bottom edge (a phone) would be below it: bring it into view.
   (withdrawButton.hidden ? message : withdrawButton).scrollIntoView?.({ block: "nearest" });
-  announcer.textContent = ""; // emptied first, so the same sentence twice is announced twice
-  requestAnimationFrame(() => { announcer.textContent = text; });
+  speak(text);
 }
 
 /** Show which label is chosen (Save is an action, not a choice: the field shows the number saved). */

@@ -5,6 +5,7 @@
 import { percent, renderProbabilities, resetProbabilities } from "./chart.js";
 import { thumbnail } from "./thumbnail.js";
 import { fitLine } from "./fit.js";
+import { announce as speak, silence } from "./announce.js";
 
 const SLOW_MS = 300; // a reading that takes longer than this shows a "Reading…" cue
 
@@ -103,7 +104,6 @@ export class ResultPanel {
     this.preview = $("preprocessed");
     this.figure = $("preview");
     this.caption = this.figure.querySelector("figcaption");
-    this.announcer = $("announce");
     this.state = "idle";
     this.slowTimer = null;
     // The number never wraps (a wrapped "2026" reads as two numbers): it shrinks to the panel's width.
@@ -119,8 +119,8 @@ export class ResultPanel {
       state: "idle", label: "Nothing read yet", headline: this.mode() === "number" ? "Draw a number to start" : "Draw a digit to start",
       message: message || "It is read when you lift the pen.",
     });
-    if (message) this._announce(message);
-    else this._silence(); // the last answer, cleared from the page, is not left in the live region either
+    if (message) speak(message);
+    else silence(); // the last answer, cleared from the page, is not left in the live region either
   }
 
   /** A final reading is under way: after SLOW_MS, replace whatever is shown by a "Reading…" cue. */
@@ -143,32 +143,32 @@ export class ResultPanel {
     const { index, announcement, ...shown } = describe(answer, { selected, small, number: this.mode() === "number" });
     this._render({ ...shown, interim });
     this._showThumbnail(answer, index, image);
-    if (announce) this._announce(announcement);
+    if (announce) speak(announcement);
     else if (!interim) this.unannounced = announcement;
   }
 
   /** Announce the reading shown quietly (app.js: the writer has paused, so it is final). */
   announceReading() {
-    if (this.unannounced) this._announce(this.unannounced);
+    if (this.unannounced) speak(this.unannounced);
     this.unannounced = null;
   }
 
   error(message) {
     this._render({ state: "error", label: "Not read", headline: "Error", message, error: true });
-    this._announce(message);
+    speak(message);
   }
 
   /** The server found no digit in an image (a 422 with `no_digit`: a blank photo of an empty cell): an answer. */
   noDigit(message) {
     this._render({ state: "not-digit", headline: "No digit found", message });
-    this._announce(`No digit found. ${message}`);
+    speak(`No digit found. ${message}`);
   }
 
   /** The server could not be reached; `what` was sent: "drawing" or "photo". */
   offline(what = "drawing") {
     const message = `The server could not be reached. Your ${what} is kept: press Read again to try again.`;
     this._render({ state: "offline", label: "Not read", headline: "Offline", message, error: true });
-    this._announce(message);
+    speak(message);
   }
 
   _setState(state) {
@@ -227,22 +227,5 @@ export class ResultPanel {
     this.preview.dataset.index = index === null ? "" : String(index);
     this.caption.textContent = shown.caption;
     this.figure.hidden = false;
-  }
-
-  /** Say something through the page's live region (a notice that is not a reading). */
-  announce(text) {
-    this._announce(text);
-  }
-
-  _announce(text) {
-    // Emptied first so that the same sentence twice in a row is announced twice.
-    this._silence();
-    this.announceFrame = requestAnimationFrame(() => { this.announcer.textContent = text; });
-  }
-
-  /** Empty the live region, and drop an announcement not yet made. */
-  _silence() {
-    cancelAnimationFrame(this.announceFrame);
-    this.announcer.textContent = "";
   }
 }
