@@ -208,11 +208,13 @@ def line_sample(
     return find_line(decode_image(scene(write_line(text, rng, mnist_digits, part), rng, kind))), text, kind
 
 
-def number_images(count: int, seed: int, mnist_digits, part: str = "eval"):
+def number_images(count: int, seed: int, mnist_digits, part: str = "eval", with_ink: bool = False):
     """Yield ``count`` (image bytes, text, scene kind) held-out numbers: ``part`` "eval" uses the fonts apart from
-    training's; pass MNIST test digits and a seed apart from training's."""
+    training's; pass MNIST test digits and a seed apart from training's. ``with_ink``: each tuple ends with the
+    line's written ink (``write_line``) as well, before any scene."""
     rng = np.random.default_rng(seed)
     for _ in range(count):
         text = random_text(rng)
         kind = str(rng.choice(list(SCENES), p=list(SCENES.values())))
-        yield scene(write_line(text, rng, mnist_digits, part), rng, kind), text, kind
+        ink = write_line(text, rng, mnist_digits, part)
+        yield (scene(ink, rng, kind), text, kind, ink) if with_ink else (scene(ink, rng, kind), text, kind)

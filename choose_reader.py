@@ -1,0 +1,160 @@
+"""The choice rows of a string reader: whether a candidate may replace the shipped one, side by side in one run.
+
+    .venv/bin/python choose_reader.py runs/strings/NAME/digit_strings.tflite     # the shipped reader beside it
+    .venv/bin/python choose_reader.py --ink                                      # and where the draw's lines are lost
+
+A candidate is shipped only where it is at least as good as the shipped reader on every row, read in the same
+run (docs/experiments.md, "The string reader"); the reported sets (``orand_car_a_val``, the held-out synthetic
+numbers of ``evaluation.py``) are never read here, so nothing is chosen on them:
+
+- the 100 real training amounts each reader's training held out (``holdout_indices`` of its ``.json`` record):
+  exact, the area under the risk-coverage curve of its confidence (AURC, lower is better) and the read rate at
+  <= 1% string error (reported, no veto);
+- a validation draw of 400 synthetic numbers (``synth.strings.number_images``, MNIST test digits, the
+  evaluation's fonts, seed 777), exact, and per scene;
+- a guardrail: 500 numbers of 2-6 MNIST test digits drawn on a canvas (``evaluation.number_samples``, seed 777).
+
+Every reading goes through the request path in mode ``auto`` (``recognizer.reader.Reader``) with the committed
+digit network. ``--ink`` also reads each line of the draw from its written ink alone (``line.line_from_ink``, no
+scene): what the reader reads there but not from the scene is lost to the scene and the line finder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from datasets import load_mnist, load_realworld
+from evaluation import number_samples, read_or_none
+from evaluation_strings import EVAL_SEED, read_rate, risk_coverage_area
+from recognizer import backends
+from recognizer.backends import ModelLoadError
+from recognizer.decode import decode_image
+from recognizer.line import line_from_ink
+from recognizer.mnist import ROOT
+from recognizer.reader import Reader
+from recognizer.strings import STRING_MODEL_PATH, load_string_reader
+from synth.strings import SCENES, number_images
+
+DRAW = 400  # synthetic numbers of the validation draw
+GUARDRAIL = 500  # canvas numbers of the guardrail
+
+
+def digits_of(text: str) -> str:
+    """The digits of a line's text, as ``Reading.number`` gives them."""
+    return "".join(c for c in text if c.isdigit())
+
+
+def held_out_amounts(reader, path: Path, limit: int | None = None) -> dict[str, float]:
+    """Read the real training amounts that ``path``'s training held out: exact, AURC and read rate (shares)."""
+    record = json.loads(path.with_suffix(".json").read_text())
+    images, labels, _ = load_realworld("orand_car_a_train")
+    confidences, right = [], []
+    for i in record["holdout_indices"][:limit]:
+        reading = reader.read(decode_image(images[i]))
+        confidences.append(reading.string_confidence)
+        right.append(reading.number == str(labels[i]))
+    return {
+        "exact": float(np.mean(right)),
+        "aurc": risk_coverage_area(confidences, right),
+        "read rate": read_rate(confidences, right)[0],
+    }
+
+
+def validation_draw(reader: Reader, count: int = DRAW, ink: bool = False) -> dict[str, dict[str, float]]:
+    """Read ``count`` synthetic numbers of seed ``EVAL_SEED``: scene -> {"scene": exact share, "count": lines} (and
+    "ink": the share read right from the written ink alone where ``ink``); scene "all" for the whole draw."""
+    _, mnist_test = load_mnist()
+    rows = defaultdict(list)
+    for data, text, kind, written in number_images(count, EVAL_SEED, mnist_test, "eval", with_ink=True):
+        reading = read_or_none(data, reader)
+        row = [reading is not None and reading.number == digits_of(text)]
+        if ink:
+            row.append(reader.strings.read_line(line_from_ink(written)).number == digits_of(text))
+        rows[kind].append(row)
+        rows["all"].append(row)
+    names = ["scene", "ink"] if ink else ["scene"]
+    return {
+        kind: {"count": len(r), **{name: float(np.mean([x[i] for x in r])) for i, name in enumerate(names)}}
+        for kind, r in rows.items()
+    }
+
+
+def guardrail(reader: Reader, count: int = GUARDRAIL) -> float:
+    """The share of ``count`` canvas numbers of 2-6 MNIST test digits (seed ``EVAL_SEED``) read exactly."""
+    right = []
+    for data, label, _ in number_samples(count, EVAL_SEED):
+        reading = read_or_none(data, reader)
+        right.append(reading is not None and reading.number == label)
+    return float(np.mean(right))
+
+
+def choice_rows(strings, path: Path, draw: int = DRAW, guard: int = GUARDRAIL, ink: bool = False, holdout=None) -> dict:
+    """Every choice row of the string reader ``strings`` loaded from ``path`` (its ``.json`` record beside it)."""
+    reader = Reader(backends.load_backend(), strings)
+    return {
+        "held-out": held_out_amounts(strings, path, holdout),
+        "draw": validation_draw(reader, draw, ink),
+        "guardrail": guardrail(reader, guard),
+    }
+
+
+def table(paths: list[Path], rows: list[dict]) -> str:
+    """The choice rows of each reader, side by side, as a Markdown table."""
+    names = [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths]
+    lines = ["| choice row | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(paths)]
+
+    def row(name, values):
+        lines.append(f"| {name} | " + " | ".join(values) + " |")
+
+    row("held-out real amounts, exact", [f"{r['held-out']['exact']:.1%}" for r in rows])
+    row("their AURC (lower is better)", [f"{r['held-out']['aurc']:.2%}" for r in rows])
+    row("their read rate at <= 1% error (no veto)", [f"{r['held-out']['read rate']:.1%}" for r in rows])
+    draw = rows[0]["draw"]["all"]["count"]
+    row(
+        f"validation draw ({draw} synthetic numbers, seed {EVAL_SEED}), exact",
+        [f"{r['draw']['all']['scene']:.1%}" for r in rows],
+    )
+    for kind in SCENES:
+        if kind in rows[0]["draw"]:
+            count = rows[0]["draw"][kind]["count"]
+            row(f"&nbsp;&nbsp;{kind} ({count})", [f"{r['draw'][kind]['scene']:.1%}" for r in rows])
+            if "ink" in rows[0]["draw"][kind]:
+                row(
+                    f"&nbsp;&nbsp;{kind}, read from the written ink alone",
+                    [f"{r['draw'][kind]['ink']:.1%}" for r in rows],
+                )
+    row("guardrail: canvas numbers, exact", [f"{r['guardrail']:.1%}" for r in rows])
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("candidates", nargs="*", type=Path, help="string readers (.tflite, .json beside each)")
+    parser.add_argument("--shipped", type=Path, default=STRING_MODEL_PATH, help="the reader to compare with")
+    parser.add_argument("--ink", action="store_true", help="also read the draw's lines from their written ink")
+    parser.add_argument("--draw", type=int, default=DRAW, help=f"numbers of the validation draw ({DRAW})")
+    parser.add_argument("--guardrail", type=int, default=GUARDRAIL, help=f"canvas numbers ({GUARDRAIL})")
+    parser.add_argument("--holdout", type=int, default=None, help="only the first N held-out amounts (a test)")
+    args = parser.parse_args(argv)
+    paths = [args.shipped, *args.candidates]
+    try:  # every reader loaded, and its record read, before minutes are spent on the first
+        readers = [load_string_reader(p) for p in paths]
+        for p in paths:
+            if "holdout_indices" not in json.loads(p.with_suffix(".json").read_text()):
+                raise ValueError(f"{p.with_suffix('.json')} names no held-out amounts (holdout_indices)")
+    except (OSError, ValueError, ModelLoadError) as error:
+        print(f"Error: {error!s}", file=sys.stderr)
+        return 1
+    rows = [choice_rows(r, p, args.draw, args.guardrail, args.ink, args.holdout) for r, p in zip(readers, paths)]
+    print(table(paths, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
