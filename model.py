@@ -90,6 +90,16 @@ def _main(argv=None) -> int:
     p_rebuild.add_argument("--extra-scale", type=float, default=None, help="the extra set's size (a test: 0.01)")
     p_rebuild.add_argument("--train-limit", type=int, default=None, help="use only this many MNIST images (a test)")
     p_rebuild.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (2: a line an epoch)")
+    p_distill = sub.add_parser(
+        "distill", help="teach one network the answers of the two-member average (training.rebuild.DISTILL)"
+    )
+    p_distill.add_argument("--output-dir", required=True, help="where the student's files go (not the project's)")
+    p_distill.add_argument("--teacher", default=str(KERAS_MODEL_PATH), help="the average to learn from (.h5)")
+    p_distill.add_argument("--work-dir", default=None, help="the starting member and extra set (runs/distill)")
+    p_distill.add_argument("--epochs", type=int, default=None, help="default: DISTILL's")
+    p_distill.add_argument("--train-limit", type=int, default=None, help="use only this many MNIST images (a test)")
+    p_distill.add_argument("--extra-scale", type=float, default=None, help="the extra set's size (a test: 0.01)")
+    p_distill.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (2: a line an epoch)")
     p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
     p_convert_strings = sub.add_parser(
@@ -165,7 +175,7 @@ def _main(argv=None) -> int:
         default=None,
         help="the second phase's share of each batch from real amounts (default: training.strings.REAL_PHASE's)",
     )
-    for p in (p_train, p_rebuild):
+    for p in (p_train, p_rebuild, p_distill):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
         )
@@ -211,6 +221,12 @@ def _main(argv=None) -> int:
             log=lambda m: print(m, flush=True),
             **limits,
         )
+        print(f"MNIST test accuracy: {result.test_accuracy:.4%}; wrote {result.keras_path} and {result.tflite_path}")
+    elif args.command == "distill":
+        from training.rebuild import distill
+
+        settings = _given(args, "epochs", "extra_scale", "train_limit")
+        result = distill(args.output_dir, args.teacher, args.work_dir, args.data_dir, args.verbose, **settings)
         print(f"MNIST test accuracy: {result.test_accuracy:.4%}; wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))

@@ -264,3 +264,27 @@ def test_fine_tuning_refuses_a_network_of_another_shape(tmp_path):
     ten_classes.save(tmp_path / "ten.h5")
     with pytest.raises(ValueError, match="train it anew"):
         train(output_dir=tmp_path / "out", epochs=1, train_limit=100, extra_scale=0, init_model=tmp_path / "ten.h5")
+
+
+@pytest.mark.slow
+def test_one_network_is_taught_the_answers_of_the_two_member_average(tmp_path):
+    # `model.py distill` on a sample: member 0 of the shipped average, one epoch with the average's probabilities
+    # as its targets. What it writes is one network, served as it is, answering as its teacher does.
+    import keras
+
+    command = [sys.executable, "model.py", "distill", "--output-dir", str(tmp_path / "net"), "--work-dir"]
+    command += [str(tmp_path / "work"), "--epochs", "1", "--train-limit", "1500", "--extra-scale", "0.002"]
+    done = subprocess.run([*command, "--verbose", "0"], cwd=mnist.ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads((tmp_path / "net" / HISTORY_FILENAME).read_text())
+    assert record["teacher"] == str(mnist.KERAS_MODEL_PATH)
+    assert record["init_model"] == str(tmp_path / "work" / "member-0" / "mnist_cnn.h5")
+    teacher = keras.models.load_model(mnist.KERAS_MODEL_PATH, compile=False)
+    student = keras.models.load_model(tmp_path / "net" / "mnist_cnn.h5", compile=False)
+    assert student.output_shape == (None, mnist.NUM_CLASSES)
+    assert student.count_params() * 2 == teacher.count_params()  # one member's network, half the average's cost
+    images = datasets.to_model_input(datasets.load_mnist()[1][0][:300])
+    agree = student.predict(images, verbose=0).argmax(axis=1) == teacher.predict(images, verbose=0).argmax(axis=1)
+    assert agree.mean() >= 0.98
+    converted = backends.load_backend("litert", tmp_path / "net" / "mnist_cnn.tflite")
+    np.testing.assert_allclose(converted.predict(images[:20]), student.predict(images[:20], verbose=0), atol=1e-4)

@@ -66,6 +66,7 @@ def train(
     extra_data: str | os.PathLike | None = None,
     init_model: str | os.PathLike | None = None,
     learning_rate: float = LEARNING_RATE,
+    teacher: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train the CNN on MNIST's training images and the extra set; save ``mnist_cnn.h5`` (and ``.tflite``).
 
@@ -81,6 +82,8 @@ def train(
     ``init_model``: a saved .h5 of this network (11 outputs) to go on training from (fine-tuning: a few epochs
     at a lower ``learning_rate`` teach new styles without a full run), instead of ``build_model``'s fresh weights;
     the record beside it, if any, is kept in the new one as ``init_record``.
+    ``teacher``: a saved network whose probabilities of each augmented batch are the targets instead of the labels
+    (``training.distill``).
     Raises ValueError when that model's input or output shape is not the contract's (``INPUT_SHAPE``, 11).
     """
     import keras
@@ -108,13 +111,16 @@ def train(
 
     steps_per_epoch = int(np.ceil(len(x_fit) / batch_size))
     model = build_model() if init_model is None else _load_for_training(init_model)
-    trainer = keras.Sequential([keras.Input(shape=INPUT_SHAPE), augmentation_layer(seed), model], name="trainer")
+    if teacher is None:
+        trainer = keras.Sequential([keras.Input(shape=INPUT_SHAPE), augmentation_layer(seed), model], name="trainer")
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        from training.distill import distillation_loss, distillation_trainer, student_accuracy
+
+        trainer = distillation_trainer(model, _load_for_training(teacher), seed)
+        loss, metrics = distillation_loss, [student_accuracy]
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch, alpha=0.01)
-    trainer.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metrics)
     start = time.perf_counter()
     fit = trainer.fit(
         to_model_input(x_fit),
@@ -150,6 +156,7 @@ def train(
         "init_model": str(init_model) if init_model is not None else None,
         "init_record": _history_beside(init_model),
         "learning_rate": learning_rate,
+        "teacher": str(teacher) if teacher is not None else None,
         "keras_backend": keras.backend.backend(),
         "training_seconds": round(seconds, 1),
     }

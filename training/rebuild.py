@@ -5,6 +5,7 @@ averaged (``training.network.build_ensemble``) and the average fine-tuned as one
 on a third extra set: the chain of runs that made the network of 2026-12-03 (docs/MODEL_CARD_digits.md), made
 repeatable. Beside the model, ``training_history.json`` holds every run's record and the provenance: the command,
 the recipe, the commit and the SHA-256 of every data file read (after FSDL's ``artifacts/run_command.txt``).
+``distill`` (``python model.py distill``) teaches one network the average's answers (``training.distill``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import time
 from pathlib import Path
 
 from datasets import load_mnist, mnist_dir, realworld_path
-from recognizer.mnist import ROOT
+from recognizer.mnist import KERAS_MODEL_PATH, ROOT
 from training import provenance
 from training.digits import TrainResult, extra_set, mnist_split, train
+from training.distill import member_file
 from training.ensemble import combine
 from training.network import HISTORY_FILENAME
 
@@ -32,6 +34,14 @@ RECIPE = {
     "finetune_learning_rate": 3e-4,
     "extra_scale": 0.4,
     "batch_size": 128,
+}
+
+DISTILL = {  # chosen before the run (docs/performance.md, 2026-12-06, fifth session)
+    "member": 0,  # the teacher's member the student starts from
+    "epochs": 5,
+    "learning_rate": 3e-4,  # the fine-tuning's of RECIPE
+    "extra_scale": 0.4,  # RECIPE's
+    "seed": 20261216,
 }
 
 
@@ -126,3 +136,33 @@ def data_hashes(data_dir, extra_sets: list[Path]) -> dict[str, str]:
     """SHA-256 of the MNIST files, ``sudoku_cells_train`` and the extra sets a rebuild read: name -> hex digest."""
     mnist = sorted(p for p in mnist_dir(data_dir).glob("*") if p.is_file() and p.suffix != ".md")
     return provenance.sha256_files([*mnist, realworld_path("sudoku_cells_train"), *extra_sets])
+
+
+def distill(
+    output_dir: str | os.PathLike,
+    teacher_path: str | os.PathLike = KERAS_MODEL_PATH,
+    work_dir: str | os.PathLike | None = None,
+    data_dir=None,
+    verbose="auto",
+    **settings,
+):
+    """Train one network from the teacher at ``teacher_path`` into ``output_dir`` by ``DISTILL`` (``settings``
+    override it, and ``train_limit``/``test_limit`` pass to ``train`` for a quick run). Returns ``train``'s
+    TrainResult; the record says which teacher taught it."""
+    config = {**DISTILL, **settings}
+    work_dir = Path(work_dir) if work_dir else ROOT / "runs" / "distill"
+    init = member_file(teacher_path, config.pop("member"), work_dir)
+    seed, scale = config.pop("seed"), config.pop("extra_scale")
+    return train(
+        data_dir,
+        output_dir,
+        config.pop("epochs"),
+        seed=seed,
+        extra_scale=scale,
+        extra_cache=work_dir / f"extra-{seed}-{scale}-{config.get('train_limit') or 'all'}.npz",
+        verbose=verbose,
+        init_model=init,
+        learning_rate=config.pop("learning_rate"),
+        teacher=teacher_path,
+        **config,
+    )
