@@ -9,6 +9,8 @@ Command line (see ``python model.py --help``):
     python model.py train [--members 1] [--epochs 30] [--extra-scale 1] [--data-dir DIR] [--output-dir DIR]
                           [--extra-data PATH.npz]
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
+    python model.py rebuild                                       # the shipped recipe from fresh weights
+    python model.py distill --output-dir runs/distill/student     # one network taught by the shipped average
     python model.py convert
     python model.py train-strings [--members 1] [--steps N] [--synthetic N]
                                    [--init K --learning-rate R --data-seed S]
