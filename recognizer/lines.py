@@ -16,6 +16,9 @@ What the long-line search leaves of a cell's border in a photo (a grid line cut 
 cropped, or bent by the lens) is a short thin piece lying wholly in the border band, along its edge: such a
 piece is never part of a centred digit, and left in it reads as a "1" (``remove_edge_remains``).
 
+The line finder (``recognizer.line``) keeps a scan's margins and rules out of the line it reads: the strokes
+``margin_marks`` names among the strokes found.
+
 The cost is a few passes over the pixels: O(H * W), bounded by the decoder's pixel limit.
 """
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recognizer.normalize import INK_THRESHOLD, Components, ink_map, label_components
+from recognizer.normalize import INK_THRESHOLD, SPECK_FRACTION, Components, ink_map, label_components
 
 LINE_LENGTH = 0.6  # share of the image's side a line's run must span
 BORDER_BAND = 0.15  # share of the side, from each edge, where borders and margins lie
@@ -41,6 +44,11 @@ EDGE_BAND = 0.2  # share of the side from each edge where border remains lie
 EDGE_REMAIN_ASPECT = 2.0  # a border remain is this many times longer along its edge than it is wide
 EDGE_REMAIN_WIDTH = 0.1  # and at most this share of the side wide across it
 KEEP_FRACTION = 0.1  # never remove lines that would leave less than this share of the ink
+MARGIN_SHARE = 0.8  # a stroke touching the image's edge and this long along it is a scanner margin or a rule
+RULE_ASPECT = 12  # a stroke that long across the image and this many times longer than wide is a rule
+EDGE_SHARE = 0.03  # a margin lies within this share of the width from the left or right edge
+MARGIN_WIDTH_SHARE = 0.25  # ... and is a band at most this share of the width wide (not a tall "40" at the edge)
+TALL_RATIO = 1.6  # a stroke this many times taller than the median of the others, and as tall as the image
 
 
 def run_lengths(mask: np.ndarray) -> np.ndarray:
@@ -188,3 +196,35 @@ def clean_ink(grey: np.ndarray) -> CleanInk:
     ink, photo = ink_map(grey)
     cleaned = remove_lines(ink, INK_THRESHOLD, photo)
     return CleanInk(cleaned, photo, cleaned is not ink, label_components(cleaned > INK_THRESHOLD))
+
+
+def margin_marks(boxes: np.ndarray, areas: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which strokes (boxes (n, 4), areas (n,)) are a scanner's margin or a rule, not writing.
+
+    A stroke at least MARGIN_SHARE of the image tall, within EDGE_SHARE of its left or right edge (or at least four
+    times taller than wide: the edge of a margin whose inside the lighting hollowed), is a margin where the
+    writing beside it is far shorter (its strokes, specks aside, under 1 / TALL_RATIO of it tall: the margin
+    beside a row number). In a tight crop of "3.827" the 3, 8 and 7 are as tall as the crop, and the 1 of "25.441"
+    touches its edge, but the other digits are nearly as tall, so they stay writing. A stroke that long across
+    the image and RULE_ASPECT times thinner than long is a rule; a stroke touching the top or bottom edge across
+    MARGIN_SHARE of the width is a margin. A margin is a band along one edge, so a stroke that spans
+    MARGIN_SHARE of the image both ways is never one: it is the writing of a crop cut to its ink (a cursive cheque
+    amount joined into one stroke, or joined to the cheque's printed stripes); nor is a stroke at a side edge wider
+    than MARGIN_WIDTH_SHARE of the image (the touching "40" of "40.000" beside its small zeros)."""
+    height, width = shape
+    x, y, w, h = boxes.T
+    tall = h >= MARGIN_SHARE * height
+    side = (x <= EDGE_SHARE * width) | (x + w >= (1 - EDGE_SHARE) * width)  # lighting may hollow a margin's edge
+    writing = ~tall & (areas >= SPECK_FRACTION * areas[~tall].max()) if (~tall).any() else ~tall
+    through = (y <= 1) & (y + h >= height - 1)  # a margin runs from the top edge to the bottom one
+    margins = (
+        tall
+        & ((side & (w <= MARGIN_WIDTH_SHARE * width)) | (w * 4 <= h))
+        & through
+        & (h >= TALL_RATIO * np.median(h[writing]))
+        if writing.any()
+        else np.zeros_like(tall)
+    )
+    margins |= ((y <= 0) | (y + h >= height)) & (w >= MARGIN_SHARE * width) & (h < MARGIN_SHARE * height)
+    rules = (tall & (w * RULE_ASPECT <= h)) | ((w >= MARGIN_SHARE * width) & (h * RULE_ASPECT <= w))
+    return margins | rules
