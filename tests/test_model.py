@@ -278,6 +278,7 @@ def test_one_network_is_taught_the_answers_of_the_two_member_average(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads((tmp_path / "net" / HISTORY_FILENAME).read_text())
     assert record["teacher"] == str(mnist.KERAS_MODEL_PATH)
+    assert record["teacher_record"] == json.loads((mnist.KERAS_MODEL_PATH.parent / HISTORY_FILENAME).read_text())
     assert record["init_model"] == str(tmp_path / "work" / "member-0" / "mnist_cnn.h5")
     teacher = keras.models.load_model(mnist.KERAS_MODEL_PATH, compile=False)
     student = keras.models.load_model(tmp_path / "net" / "mnist_cnn.h5", compile=False)

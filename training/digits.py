@@ -157,6 +157,7 @@ def train(
         "init_record": _history_beside(init_model),
         "learning_rate": learning_rate,
         "teacher": str(teacher) if teacher is not None else None,
+        "teacher_record": _history_beside(teacher),
         "keras_backend": keras.backend.backend(),
         "training_seconds": round(seconds, 1),
     }
