@@ -99,6 +99,7 @@ def _main(argv=None) -> int:
     p_distill.add_argument("--teacher", default=str(KERAS_MODEL_PATH), help="the average to learn from (.h5)")
     p_distill.add_argument("--work-dir", default=None, help="the starting member and extra set (runs/distill)")
     p_distill.add_argument("--epochs", type=int, default=None, help="default: DISTILL's")
+    p_distill.add_argument("--temperature", type=float, default=None, help="of the targets (default: DISTILL's)")
     p_distill.add_argument("--train-limit", type=int, default=None, help="use only this many MNIST images (a test)")
     p_distill.add_argument("--extra-scale", type=float, default=None, help="the extra set's size (a test: 0.01)")
     p_distill.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (2: a line an epoch)")
@@ -227,7 +228,7 @@ def _main(argv=None) -> int:
     elif args.command == "distill":
         from training.rebuild import distill
 
-        settings = _given(args, "epochs", "extra_scale", "train_limit")
+        settings = _given(args, "epochs", "extra_scale", "train_limit", "temperature")
         result = distill(args.output_dir, args.teacher, args.work_dir, args.data_dir, args.verbose, **settings)
         print(f"MNIST test accuracy: {result.test_accuracy:.4%}; wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "convert":

@@ -67,6 +67,7 @@ def train(
     init_model: str | os.PathLike | None = None,
     learning_rate: float = LEARNING_RATE,
     teacher: str | os.PathLike | None = None,
+    temperature: float = 1.0,
 ) -> TrainResult:
     """Train the CNN on MNIST's training images and the extra set; save ``mnist_cnn.h5`` (and ``.tflite``).
 
@@ -83,7 +84,7 @@ def train(
     at a lower ``learning_rate`` teach new styles without a full run), instead of ``build_model``'s fresh weights;
     the record beside it, if any, is kept in the new one as ``init_record``.
     ``teacher``: a saved network whose probabilities of each augmented batch are the targets instead of the labels
-    (``training.distill``).
+    (``training.distill``), softened at ``temperature``.
     Raises ValueError when that model's input or output shape is not the contract's (``INPUT_SHAPE``, 11).
     """
     import keras
@@ -118,7 +119,7 @@ def train(
         from training.distill import distillation_loss, distillation_trainer, student_accuracy
 
         trainer = distillation_trainer(model, _load_for_training(teacher), seed)
-        loss, metrics = distillation_loss, [student_accuracy]
+        loss, metrics = distillation_loss(temperature), [student_accuracy]
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch, alpha=0.01)
     trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metrics)
     start = time.perf_counter()
@@ -158,6 +159,7 @@ def train(
         "learning_rate": learning_rate,
         "teacher": str(teacher) if teacher is not None else None,
         "teacher_record": _history_beside(teacher),
+        "temperature": temperature if teacher is not None else None,
         "keras_backend": keras.backend.backend(),
         "training_seconds": round(seconds, 1),
     }

@@ -30,13 +30,21 @@ def distillation_trainer(student, teacher, seed: int):
     return keras.Model(inputs, outputs, name="distiller")
 
 
-def distillation_loss(y_true, y_pred):
-    """Cross-entropy of the student's probabilities (``y_pred[:, :11]``) against the teacher's (``[:, 11:]``),
-    per image; the labels ``y_true`` are not used (the teacher's answer is the target)."""
+def distillation_loss(temperature: float = 1.0):
+    """The loss: cross-entropy of the student's probabilities (``y_pred[:, :11]``) against the teacher's
+    (``[:, 11:]``), per image, both softened at ``temperature`` (log-probabilities divided by it, softmax again) and
+    scaled by its square, as Hinton et al. do; the labels ``y_true`` are not used (the teacher's answer is the target).
+    """
     import keras
 
-    student, teacher = y_pred[:, :NUM_CLASSES], y_pred[:, NUM_CLASSES:]
-    return keras.losses.categorical_crossentropy(teacher, student)
+    def loss(y_true, y_pred):
+        student, teacher = y_pred[:, :NUM_CLASSES], y_pred[:, NUM_CLASSES:]
+        if temperature == 1.0:
+            return keras.losses.categorical_crossentropy(teacher, student)
+        soften = lambda p: keras.ops.softmax(keras.ops.log(keras.ops.maximum(p, 1e-12)) / temperature)  # noqa: E731
+        return temperature**2 * keras.losses.categorical_crossentropy(soften(teacher), soften(student))
+
+    return loss
 
 
 def student_accuracy(y_true, y_pred):

@@ -42,6 +42,7 @@ DISTILL = {  # chosen before the run (docs/performance.md, 2026-12-06, fifth ses
     "learning_rate": 3e-4,  # the fine-tuning's of RECIPE
     "extra_scale": 0.4,  # RECIPE's
     "seed": 20261216,
+    "temperature": 1.0,  # of the teacher's and the student's probabilities in the loss
 }
 
 
