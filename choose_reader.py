@@ -31,7 +31,7 @@ import numpy as np
 
 from datasets import load_mnist, load_realworld
 from evaluation import number_samples, read_or_none
-from evaluation_strings import EVAL_SEED, read_rate, risk_coverage_area
+from evaluation_strings import EVAL_SEED, digits_of, read_rate, risk_coverage_area
 from recognizer import backends
 from recognizer.backends import ModelLoadError
 from recognizer.decode import decode_image
@@ -43,11 +43,6 @@ from synth.strings import SCENES, number_images
 
 DRAW = 400  # synthetic numbers of the validation draw
 GUARDRAIL = 500  # canvas numbers of the guardrail
-
-
-def digits_of(text: str) -> str:
-    """The digits of a line's text, as ``Reading.number`` gives them."""
-    return "".join(c for c in text if c.isdigit())
 
 
 def held_out_amounts(reader, path: Path, limit: int | None = None) -> dict[str, float]:
@@ -72,10 +67,10 @@ def validation_draw(reader: Reader, count: int = DRAW, ink: bool = False) -> dic
     _, mnist_test = load_mnist()
     rows = defaultdict(list)
     for data, text, kind, written in number_images(count, EVAL_SEED, mnist_test, "eval", with_ink=True):
-        reading = read_or_none(data, reader)
-        row = [reading is not None and reading.number == digits_of(text)]
+        reading, want = read_or_none(data, reader), digits_of(text)
+        row = [reading is not None and reading.number == want]
         if ink:
-            row.append(reader.strings.read_line(line_from_ink(written)).number == digits_of(text))
+            row.append(reader.strings.read_line(line_from_ink(written)).number == want)
         rows[kind].append(row)
         rows["all"].append(row)
     names = ["scene", "ink"] if ink else ["scene"]
@@ -94,9 +89,12 @@ def guardrail(reader: Reader, count: int = GUARDRAIL) -> float:
     return float(np.mean(right))
 
 
-def choice_rows(strings, path: Path, draw: int = DRAW, guard: int = GUARDRAIL, ink: bool = False, holdout=None) -> dict:
-    """Every choice row of the string reader ``strings`` loaded from ``path`` (its ``.json`` record beside it)."""
-    reader = Reader(backends.load_backend(), strings)
+def choice_rows(
+    strings, path: Path, digits, draw: int = DRAW, guard: int = GUARDRAIL, ink: bool = False, holdout=None
+) -> dict:
+    """Every choice row of the string reader ``strings`` loaded from ``path`` (its ``.json`` record beside it),
+    with ``digits`` (a ``recognizer.backends`` backend) as the digit network of the request path."""
+    reader = Reader(digits, strings)
     return {
         "held-out": held_out_amounts(strings, path, holdout),
         "draw": validation_draw(reader, draw, ink),
@@ -151,7 +149,10 @@ def main(argv=None) -> int:
     except (OSError, ValueError, ModelLoadError) as error:
         print(f"Error: {error!s}", file=sys.stderr)
         return 1
-    rows = [choice_rows(r, p, args.draw, args.guardrail, args.ink, args.holdout) for r, p in zip(readers, paths)]
+    digits = backends.load_backend()  # one digit network for every reader's request path
+    rows = [
+        choice_rows(r, p, digits, args.draw, args.guardrail, args.ink, args.holdout) for r, p in zip(readers, paths)
+    ]
     print(table(paths, rows))
     return 0
 

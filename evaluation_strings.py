@@ -57,6 +57,11 @@ class StringReport:
 MAX_ERROR = MAX_STRING_ERROR  # the string error a cheque reader is run at, as the served threshold is chosen
 
 
+def digits_of(text: str) -> str:
+    """The digits of a number's text, as ``Reading.number`` gives them ("37.50" -> "3750")."""
+    return "".join(c for c in text if c.isdigit())
+
+
 def read_rate(confidences, correct, max_error: float = MAX_ERROR) -> tuple[float, float]:
     """Return (share read, confidence threshold): the most readings, taken from the most confident down, whose
     error stays <= ``max_error``; (0, inf) when even the most confident is wrong (``strings.operating_point``,
@@ -82,7 +87,7 @@ def score_strings(name: str, samples, read) -> StringReport:
     rows = []  # (digits right, text right or None, lcs, longer, confidence, flagged, kind)
     for data, label, kind in samples:
         reading = read(data)
-        digits = "".join(c for c in label if c.isdigit())
+        digits = digits_of(label)
         number = (reading.number or "") if reading else ""
         text = (reading.text if reading.text is not None else reading.number) if reading else ""
         confidence = reading.to_json()["confidence"] if reading and not reading.not_a_digit else 0.0

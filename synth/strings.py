@@ -217,4 +217,5 @@ def number_images(count: int, seed: int, mnist_digits, part: str = "eval", with_
         text = random_text(rng)
         kind = str(rng.choice(list(SCENES), p=list(SCENES.values())))
         ink = write_line(text, rng, mnist_digits, part)
-        yield (scene(ink, rng, kind), text, kind, ink) if with_ink else (scene(ink, rng, kind), text, kind)
+        data = scene(ink, rng, kind)
+        yield (data, text, kind, ink) if with_ink else (data, text, kind)

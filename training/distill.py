@@ -60,11 +60,9 @@ def member_file(teacher_path: str | os.PathLike, index: int, work_dir: str | os.
     """Save member ``index`` of a saved average (``training.network.build_ensemble``) alone: its .h5 path."""
     import keras
 
-    teacher = keras.models.load_model(teacher_path, compile=False)
-    member = teacher.get_layer(f"member_{index}")
     path = Path(work_dir) / f"member-{index}" / KERAS_MODEL_PATH.name
     path.parent.mkdir(parents=True, exist_ok=True)
-    single = keras.Sequential([keras.Input(shape=INPUT_SHAPE), *member.layers], name=member.name)
-    single.set_weights(member.get_weights())
-    single.save(path, include_optimizer=False)
+    keras.models.load_model(teacher_path, compile=False).get_layer(f"member_{index}").save(
+        path, include_optimizer=False
+    )
     return path

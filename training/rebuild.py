@@ -72,7 +72,7 @@ def rebuild(
     seed, scale = recipe["seed"], recipe["extra_scale"]
 
     def extra_cache(run_seed: int) -> Path:
-        return work_dir / f"extra-{run_seed}-{scale}-{limits.get('train_limit') or 'all'}.npz"
+        return _extra_cache(work_dir, run_seed, scale, limits.get("train_limit"))
 
     runs = [seed + i for i in range(recipe["members"])] + [seed + recipe["members"]]
     mnist_train, _ = load_mnist(data_dir)
@@ -150,20 +150,15 @@ def distill(
     """Train one network from the teacher at ``teacher_path`` into ``output_dir`` by ``DISTILL`` (``settings``
     override it, and ``train_limit``/``test_limit`` pass to ``train`` for a quick run). Returns ``train``'s
     TrainResult; the record says which teacher taught it."""
-    config = {**DISTILL, **settings}
+    config = {**DISTILL, **settings}  # every key but "member" is one of train's parameters
     work_dir = Path(work_dir) if work_dir else ROOT / "runs" / "distill"
     init = member_file(teacher_path, config.pop("member"), work_dir)
-    seed, scale = config.pop("seed"), config.pop("extra_scale")
+    cache = _extra_cache(work_dir, config["seed"], config["extra_scale"], config.get("train_limit"))
     return train(
-        data_dir,
-        output_dir,
-        config.pop("epochs"),
-        seed=seed,
-        extra_scale=scale,
-        extra_cache=work_dir / f"extra-{seed}-{scale}-{config.get('train_limit') or 'all'}.npz",
-        verbose=verbose,
-        init_model=init,
-        learning_rate=config.pop("learning_rate"),
-        teacher=teacher_path,
-        **config,
+        data_dir, output_dir, extra_cache=cache, verbose=verbose, init_model=init, teacher=teacher_path, **config
     )
+
+
+def _extra_cache(work_dir: Path, seed: int, scale: float, train_limit: int | None) -> Path:
+    """Where the extra set of ``seed`` and ``scale`` (from ``train_limit`` MNIST images, or all) is kept."""
+    return work_dir / f"extra-{seed}-{scale}-{train_limit or 'all'}.npz"
