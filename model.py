@@ -11,7 +11,7 @@ Command line (see ``python model.py --help``):
     python model.py combine runs/ens/members/seed-*/mnist_cnn.h5   # average members already trained
     python model.py rebuild                                       # the shipped recipe from fresh weights
     python model.py distill --output-dir runs/distill/student     # one network taught by the shipped average
-    python model.py convert
+    python model.py convert                                       # mnist_cnn.tflite and mnist_cnn_int8.tflite
     python model.py train-strings [--members 1] [--steps N] [--synthetic N]
                                    [--init K --learning-rate R --data-seed S]
                                    [--filters 16,48,96,96,128 --frame-units 192]
@@ -30,8 +30,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from recognizer.mnist import KERAS_MODEL_PATH, ROOT
-from training.convert import convert_to_tflite
+from recognizer.mnist import KERAS_MODEL_PATH, ROOT, little_model_path
+from training.convert import convert_to_int8_weights, convert_to_tflite
 from training.ensemble import combine, train_ensemble
 from training.network import BATCH_SIZE, EPOCHS, EXTRA_SCALE, LEARNING_RATE, MEMBERS, SEED
 
@@ -103,7 +103,9 @@ def _main(argv=None) -> int:
     p_distill.add_argument("--train-limit", type=int, default=None, help="use only this many MNIST images (a test)")
     p_distill.add_argument("--extra-scale", type=float, default=None, help="the extra set's size (a test: 0.01)")
     p_distill.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (2: a line an epoch)")
-    p_convert = sub.add_parser("convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite")
+    p_convert = sub.add_parser(
+        "convert", help="convert mnist_cnn.h5 to mnist_cnn.tflite and its little int8 file, mnist_cnn_int8.tflite"
+    )
     p_convert.add_argument("--model", default=str(KERAS_MODEL_PATH))
     p_convert_strings = sub.add_parser(
         "convert-strings", help="convert a string reader (.keras) to .tflite beside it (needs TensorFlow)"
@@ -233,7 +235,8 @@ def _main(argv=None) -> int:
         print(f"MNIST test accuracy: {result.test_accuracy:.4%}; wrote {result.keras_path} and {result.tflite_path}")
     elif args.command == "convert":
         path = convert_to_tflite(args.model, Path(args.model).with_suffix(".tflite"))
-        print(f"wrote {path}")
+        little = convert_to_int8_weights(args.model, little_model_path(path))
+        print(f"wrote {path} and {little}")
     elif args.command == "train-strings":
         from training import strings
 

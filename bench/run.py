@@ -92,6 +92,7 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
     from app import create_app
 
     litert = backends.load_backend("litert")
+    float32 = backends.load_backend("litert", cascade=False)  # without the little int8 network read first
     keras_backend = backends.load_backend("keras")
     net = keras.models.load_model(mnist.KERAS_MODEL_PATH, compile=False)
     grey = decode.decode_image(png)
@@ -111,13 +112,15 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
         ("decode the page's 140 px PNG (decode_image)", lambda: decode.decode_image(png)),
         ("decode a 280 px PNG, for comparison", lambda: decode.decode_image(large)),
         ("segment and normalise (segment, render)", segment_and_normalise),
-        ("inference, LiteRT", lambda: litert.predict(batch)),
+        ("inference, LiteRT (int8 first, float32 where it is unsure)", lambda: litert.predict(batch)),
+        ("inference, LiteRT float32 alone, for comparison", lambda: float32.predict(batch)),
         ("inference, Keras direct call", lambda: keras_backend.predict(batch)),
         ("encode answer (JSON + PNG preview)", lambda: json.dumps(prediction.to_json())),
         (
             "read the page's drawing, predict_image (decode, segment, network: issue 25's in-process measure)",
             lambda: read.predict_image(png, litert),
         ),
+        ("the same, float32 network alone, for comparison", lambda: read.predict_image(png, float32)),
         (
             "whole request, Flask test client (the page's mode, digit)",
             lambda: client.post(DRAWING_PATH, data=png, content_type="image/png"),

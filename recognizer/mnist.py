@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_NAME = "mnist_cnn"
 KERAS_MODEL_PATH = ROOT / f"{MODEL_NAME}.h5"  # source of truth
 TFLITE_MODEL_PATH = ROOT / f"{MODEL_NAME}.tflite"  # derived from the .h5 by training.convert.convert_to_tflite()
+
+
+def little_model_path(tflite_path: Path) -> Path:
+    """The little network served in front of a float32 ``.tflite`` (``backends.CascadeBackend``): the file beside it
+    named ``<stem>_int8.tflite``, its dynamic-range int8 conversion (``training.convert.convert_to_int8_weights``)."""
+    return Path(tflite_path).with_name(f"{Path(tflite_path).stem}_int8.tflite")
+
+
+LITTLE_MODEL_PATH = little_model_path(TFLITE_MODEL_PATH)
+
+
 # The golden digits /healthz must read right: a 280x28 grey PNG (ink = 255) of 0..9, left to right. For each
 # digit, the one of MNIST's first 2,000 test images that the shipped model read most surely (probability
 # >= 0.99997): test indices 1333, 202, 1132, 90, 238, 375, 384, 307, 563, 501.

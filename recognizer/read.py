@@ -256,5 +256,12 @@ def _skip_score(not_digit_probability: float, units: int) -> float:
 
 
 def model_info(backend) -> dict:
-    """Return the model's name, backend and file for /healthz."""
-    return {"model": MODEL_NAME, "backend": backend.name, "file": Path(backend.path).name}
+    """Return the model's name, backend and file for /healthz, with ``little_file``, the little network read first
+    (``backends.CascadeBackend``), or None where the model is served alone."""
+    little = getattr(backend, "little", None)
+    return {
+        "model": MODEL_NAME,
+        "backend": backend.name,
+        "file": Path(backend.path).name,
+        "little_file": Path(little.path).name if little is not None else None,
+    }

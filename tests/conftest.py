@@ -63,7 +63,7 @@ def client(app):
 
 @pytest.fixture(scope="session")
 def litert_model():
-    """The committed mnist_cnn.tflite, as the server loads it."""
+    """The committed mnist_cnn.tflite behind mnist_cnn_int8.tflite, as the server loads them."""
     return backends.load_backend("litert")
 
 

@@ -164,7 +164,13 @@ def test_a_wrong_method_on_corrections_names_the_corrections_routes(client):
 def test_healthz_names_the_model_and_backend(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "model": "mnist_cnn", "backend": "fake", "file": "fake.tflite"}
+    assert response.get_json() == {
+        "status": "ok",
+        "model": "mnist_cnn",
+        "backend": "fake",
+        "file": "fake.tflite",
+        "little_file": None,
+    }
 
 
 def test_the_page_has_the_canvas_and_controls(client):

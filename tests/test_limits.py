@@ -21,7 +21,7 @@ from PIL import Image
 import app as app_module
 from bench import gunicorn_process, hostile
 from recognizer import backends, decode, read, segment
-from recognizer.mnist import KERAS_MODEL_PATH, TFLITE_MODEL_PATH
+from recognizer.mnist import KERAS_MODEL_PATH, TFLITE_MODEL_PATH, little_model_path
 
 # The answer of every row of table A, through the committed model.
 EXPECTED = {
@@ -215,6 +215,15 @@ def test_healthz_is_a_503_json_for_a_model_whose_output_weights_are_zeroed(tmp_p
     response = client.get("/healthz")
     assert response.status_code == 503 and response.get_json()["status"] == "unhealthy"
     assert "golden digits 0123456789 as" in response.get_json()["error"]
+
+
+def test_healthz_checks_the_float_network_behind_a_sound_little_one(tmp_path):
+    zeroed = zeroed_tflite(tmp_path / "zeroed.tflite")
+    shutil.copy(little_model_path(TFLITE_MODEL_PATH), little_model_path(zeroed))  # int8 reads every golden digit
+    app = app_module.create_app({"MODEL_PATH": str(zeroed), "HEALTH_GOLDEN_DIGITS": True})
+    assert app.extensions["digit_model"].little.path == little_model_path(zeroed)  # served as a cascade
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and "(zeroed.tflite) reads its golden digits" in response.get_json()["error"]
 
 
 def test_a_fake_model_held_to_the_golden_digits_fails_them(fake_model):

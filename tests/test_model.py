@@ -90,10 +90,85 @@ def test_the_committed_keras_model_scores_at_least_99_5_percent_on_mnist_test():
     assert np.mean(skipped) <= 0.01
 
 
-def test_litert_and_keras_backends_agree_within_1e_4(litert_model, mnist_test):
+def test_litert_and_keras_backends_agree_within_1e_4(mnist_test):
     keras_model = backends.load_backend("keras")
+    float32 = backends.load_backend("litert", cascade=False)  # the float32 file alone: the .h5's conversion
+    assert isinstance(float32, backends.LiteRTBackend)
     batch = datasets.to_model_input(mnist_test[0][:200])
-    np.testing.assert_allclose(litert_model.predict(batch), keras_model.predict(batch), atol=1e-4)
+    np.testing.assert_allclose(float32.predict(batch), keras_model.predict(batch), atol=1e-4)
+
+
+def test_the_server_reads_with_the_little_network_first_and_its_answers_are_the_float_networks(
+    litert_model, mnist_test
+):
+    assert isinstance(litert_model, backends.CascadeBackend)
+    assert litert_model.little.path == mnist.LITTLE_MODEL_PATH
+    float32 = backends.load_backend("litert", cascade=False)
+    # MNIST test digits, the same digits cut off, blotted and as noise: inputs the network is sure and unsure of.
+    rng = np.random.default_rng(5)
+    digits = datasets.to_model_input(mnist_test[0][:300])
+    cut = digits.copy()
+    cut[:, :, 14:] = 0
+    blotted = np.clip(digits + (rng.random(digits.shape) < 0.08), 0, 1).astype(np.float32)
+    noise = (rng.random((100, 28, 28, 1)) < 0.2).astype(np.float32)
+    batch = np.concatenate([digits, cut, blotted, noise])
+    served, reference = litert_model.predict(batch), float32.predict(batch)
+    unsure = litert_model.little.predict(batch).max(axis=1) < backends.CASCADE_THRESHOLD
+    assert 0.02 < unsure.mean() < 0.5  # both networks are exercised
+    np.testing.assert_array_equal(served[unsure], reference[unsure])  # read again by the float32 network
+    np.testing.assert_allclose(served, reference, atol=0.005)  # a bar of the page moves by at most half a point
+    assert np.array_equal(served.argmax(axis=1), reference.argmax(axis=1))
+    # No answer crosses the page's low_confidence threshold (read.LOW_CONFIDENCE_THRESHOLD).
+    low = read.LOW_CONFIDENCE_THRESHOLD
+    assert np.array_equal(served.max(axis=1) < low, reference.max(axis=1) < low)
+
+
+class FixedModel:
+    """A backend that answers the same row of probabilities for every input, and counts the rows it read."""
+
+    def __init__(self, row, name="fixed"):
+        self.row, self.name, self.path, self.rows = np.asarray(row, np.float32), name, f"{name}.tflite", 0
+
+    def predict(self, batch):
+        self.rows += len(batch)
+        return np.tile(self.row, (len(batch), 1))
+
+
+def test_a_cascade_reads_again_only_the_rows_its_little_network_is_unsure_of():
+    sure, unsure, nan = np.eye(11)[3] * 0.995 + 0.0005, np.full(11, 1 / 11), np.full(11, np.nan)
+    big = FixedModel(np.eye(11)[7], "big")
+    for little_row, read_again in ((sure, 0), (unsure, 4), (nan, 4)):
+        little = FixedModel(little_row, "little")
+        big.rows = 0
+        served = backends.CascadeBackend(little, big).predict(np.zeros((4, 28, 28, 1), np.float32))
+        assert big.rows == read_again and little.rows == 4
+        assert served.argmax(axis=1).tolist() == [7 if read_again else 3] * 4
+
+
+def test_without_its_little_file_a_model_is_served_alone(tmp_path):
+    path = tmp_path / "mnist_cnn.tflite"
+    path.write_bytes(mnist.TFLITE_MODEL_PATH.read_bytes())
+    assert isinstance(backends.load_backend("litert", path), backends.LiteRTBackend)
+    (tmp_path / "mnist_cnn_int8.tflite").write_bytes(mnist.LITTLE_MODEL_PATH.read_bytes())
+    assert isinstance(backends.load_backend("litert", path), backends.CascadeBackend)
+    assert isinstance(backends.load_backend("litert", path, cascade=False), backends.LiteRTBackend)
+
+
+def test_a_corrupt_little_file_stops_the_start_with_its_name(tmp_path):
+    path = tmp_path / "mnist_cnn.tflite"
+    path.write_bytes(mnist.TFLITE_MODEL_PATH.read_bytes())
+    (tmp_path / "mnist_cnn_int8.tflite").write_bytes(b"not a flatbuffer at all" * 10)
+    with pytest.raises(backends.ModelLoadError, match="mnist_cnn_int8.tflite.*python model.py"):
+        backends.load_backend("litert", path)
+
+
+def test_the_committed_little_file_is_the_int8_conversion_of_the_committed_h5(tmp_path, mnist_test):
+    from training.convert import convert_to_int8_weights
+
+    converted = backends.LiteRTBackend(convert_to_int8_weights(mnist.KERAS_MODEL_PATH, tmp_path / "little.tflite"))
+    committed = backends.LiteRTBackend(mnist.LITTLE_MODEL_PATH)
+    batch = datasets.to_model_input(mnist_test[0][:100])
+    np.testing.assert_allclose(converted.predict(batch), committed.predict(batch), atol=1e-6)
 
 
 def test_litert_reads_mnist_test_images_one_at_a_time_as_the_server_does(litert_model, mnist_test):
@@ -162,7 +237,7 @@ def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history
         extra_cache=tmp_path / "extra.npz",
     )
     assert result.keras_path == tmp_path / "mnist_cnn.h5" and result.keras_path.is_file()
-    assert result.tflite_path.is_file()
+    assert result.tflite_path.is_file() and mnist.little_model_path(result.tflite_path).is_file()
     record = json.loads((tmp_path / HISTORY_FILENAME).read_text())
     assert len(record["members"]) == 2 and record["test_images"] == 500
     for member in record["members"]:
@@ -176,7 +251,7 @@ def test_training_a_small_two_member_ensemble_writes_both_models_and_the_history
 
     saved = keras.models.load_model(result.keras_path, compile=False)
     batch = datasets.to_model_input(mnist_test[0][:50])
-    converted = backends.load_backend("litert", result.tflite_path)
+    converted = backends.load_backend("litert", result.tflite_path, cascade=False)
     np.testing.assert_allclose(converted.predict(batch), saved.predict(batch, verbose=0), atol=1e-4)
     assert mnist.KERAS_MODEL_PATH.stat().st_mtime_ns == before  # the committed model is untouched
 
@@ -251,7 +326,7 @@ def test_one_command_rebuilds_the_digit_network_from_fresh_weights_and_writes_it
 
     saved = keras.models.load_model(tmp_path / "net" / "mnist_cnn.h5", compile=False)
     batch = datasets.to_model_input(datasets.load_mnist()[1][0][:20])
-    converted = backends.load_backend("litert", tmp_path / "net" / "mnist_cnn.tflite")
+    converted = backends.load_backend("litert", tmp_path / "net" / "mnist_cnn.tflite", cascade=False)
     np.testing.assert_allclose(converted.predict(batch), saved.predict(batch, verbose=0), atol=1e-4)
 
 
@@ -287,5 +362,5 @@ def test_one_network_is_taught_the_answers_of_the_two_member_average(tmp_path):
     images = datasets.to_model_input(datasets.load_mnist()[1][0][:300])
     agree = student.predict(images, verbose=0).argmax(axis=1) == teacher.predict(images, verbose=0).argmax(axis=1)
     assert agree.mean() >= 0.98
-    converted = backends.load_backend("litert", tmp_path / "net" / "mnist_cnn.tflite")
+    converted = backends.load_backend("litert", tmp_path / "net" / "mnist_cnn.tflite", cascade=False)
     np.testing.assert_allclose(converted.predict(images[:20]), student.predict(images[:20], verbose=0), atol=1e-4)
