@@ -3,8 +3,8 @@
 Every backend takes (N, 28, 28, 1) float32 in [0, 1] (ink = 1) and returns (N, K) float32
 probabilities, K = 11 (digits 0..9 and "not a digit") or 10 for a digits-only model. LiteRT
 (``ai-edge-litert``) runs the converted ``mnist_cnn.tflite`` (behind its int8 twin, ``CascadeBackend``) and is
-what the server uses: no TensorFlow is installed in production. The Keras backend serves the ``mnist_cnn.h5`` source of truth with
-TensorFlow (``MODEL_BACKEND=keras``, development only).
+what the server uses: no TensorFlow is installed in production. The Keras backend serves the ``mnist_cnn.h5``
+source of truth with TensorFlow (``MODEL_BACKEND=keras``, development only).
 """
 
 from __future__ import annotations
