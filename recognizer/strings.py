@@ -10,26 +10,17 @@ train-strings``; ``training/strings.py`` says how it is built and trained).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
 from recognizer.ctc import NUM_STRING_CLASSES, Character, best_path, digits_probability, text_of
-from recognizer.decode import WORK_SIDE, PreprocessingError
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines, true_runs
-from recognizer.lines import CleanInk, clean_ink
+from recognizer.lines import CleanInk
 from recognizer.mnist import NUM_DIGITS, ROOT
 from recognizer.normalize import INK_THRESHOLD, to_mnist_box
 from recognizer.read import Prediction, Reading
-
-# A photo's line shorter than this is found again in the image scaled up (``finer_lines``): 3x the reader's input,
-# so that its thresholded ink is scaled down into the line, not up. Chosen on the choice sets: docs/experiments.md,
-# 2026-12-06 (sixth session).
-FINE_LINE_HEIGHT = 3 * LINE_HEIGHT
-MAX_FINE_FACTOR = 4
 
 STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
 # A reading whose digits' probability (``ctc.digits_probability``) is under the threshold is flagged
@@ -93,17 +84,7 @@ class StringReader:
 
         Raises recognizer.decode.PreprocessingError as ``line.find_lines`` does, ModelOutputError as
         ``read_line``."""
-        clean = clean_ink(grey) if clean is None else clean
-        return self.read_found(grey, clean, find_lines(grey, clean=clean))
-
-    def read_found(self, grey: np.ndarray, clean: CleanInk, lines: list[Line]) -> Reading:
-        """Read the ``lines`` found in ``grey`` (its ``clean``), a small photo's found again finer (``finer_lines``);
-        boxes in ``grey``'s pixels. Raises as ``read_lines``."""
-        fine, lines = finer_lines(grey, clean, lines)
-        reading = self.read_lines(lines)
-        if fine is not grey:
-            reading = reading.scaled(grey.shape[1] / fine.shape[1], grey.shape[0] / fine.shape[0])
-        return reading
+        return self.read_lines(find_lines(grey, clean=clean))
 
     def read_lines(self, lines: list[Line]) -> Reading:
         """Read each candidate line (``line.find_lines``: at most ``line.SEEDS``, so at most that many network
@@ -304,28 +285,3 @@ def _load_member(path: Path) -> LiteRTBackend:
     if problem:
         raise ModelLoadError(f"Model file {path} {problem}: rebuild it with `python model.py train-strings`.")
     return backend
-
-
-def finer_lines(grey: np.ndarray, clean: CleanInk, lines: list[Line]) -> tuple[np.ndarray, list[Line]]:
-    """Return a photo's lines found again in ``grey`` scaled up, where its first line is under ``FINE_LINE_HEIGHT``
-    px tall, with the scaled image; otherwise ``grey`` and ``lines`` as they are.
-
-    A photo's ink is thresholded (``normalize.ink_map``): a line shorter than the string reader's input is scaled up
-    into it blocky; found in an image scaled up first (Pillow's bicubic, by the whole factor that makes the line
-    ``FINE_LINE_HEIGHT`` tall, at most ``MAX_FINE_FACTOR`` and within ``decode.WORK_SIDE``), the same ink is scaled
-    down into it, smooth. A drawing's ink is not thresholded and is left alone. Bounded as any decoded image (at
-    most ``WORK_SIDE`` a side); where the finer image gives no line (too many runs of ink, say), the lines found
-    first are kept.
-    """
-    if not lines or not clean.photo or lines[0].box[3] >= FINE_LINE_HEIGHT:
-        return grey, lines
-    factor = min(MAX_FINE_FACTOR, math.ceil(FINE_LINE_HEIGHT / max(lines[0].box[3], 1)), WORK_SIDE // max(grey.shape))
-    if factor < 2:
-        return grey, lines
-    height, width = grey.shape
-    fine = Image.fromarray(np.asarray(grey, np.float32)).resize((width * factor, height * factor), Image.BICUBIC)
-    fine = np.clip(np.asarray(fine, np.float32), 0.0, 1.0)
-    try:
-        return fine, find_lines(fine)
-    except PreprocessingError:
-        return grey, lines

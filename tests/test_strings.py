@@ -17,7 +17,7 @@ from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line, find_lines, own
 from recognizer.lines import clean_ink
 from recognizer.normalize import label_components
 from recognizer.png import encode_png
-from recognizer.strings import FINE_LINE_HEIGHT, finer_lines, load_string_reader
+from recognizer.strings import load_string_reader
 from synth.canvas import encode
 from synth.strings import scene, write_line
 
@@ -553,55 +553,6 @@ def test_a_drawing_keeps_gaps_up_to_half_its_height_and_maps_boxes_back_across_s
     paper = np.clip(0.75 - 0.6 * ink + np.random.default_rng(0).normal(0, 0.03, ink.shape), 0, 1)
     assert clean_ink(paper).photo
     assert all(line.columns is None for line in find_lines(paper))  # a photo keeps its gaps (a lost faint "/")
-
-
-def photographed(number: np.ndarray, size: tuple[int, int], seed: int = 0) -> np.ndarray:
-    """``number`` (uint8, dark ink on white) on grey, noisy paper of ``size`` (height, width), at (10, 10)."""
-    rng = np.random.default_rng(seed)
-    page = np.full(size, 190.0) + rng.normal(0, 6, size)
-    h, w = number.shape
-    page[10 : 10 + h, 10 : 10 + w] = np.minimum(page[10 : 10 + h, 10 : 10 + w], number * (190 / 255))
-    return np.clip(page, 0, 255).astype(np.uint8)
-
-
-def test_only_a_small_photos_line_is_found_again_in_the_photo_scaled_up(mnist_test):
-    def finer(image):
-        grey = decode_image(encode(Image.fromarray(image), "PNG"))
-        clean = clean_ink(grey)
-        lines = find_lines(grey, clean=clean)
-        fine, found = finer_lines(grey, clean, lines)
-        return grey, lines, fine, found
-
-    small = number_image("4096", 5, mnist_test, height=40)
-    grey, lines, fine, found = finer(photographed(small, (70, small.shape[1] + 40)))
-    assert lines[0].photo and lines[0].box[3] < FINE_LINE_HEIGHT
-    factor = fine.shape[0] // grey.shape[0]
-    assert 2 <= factor <= 4 and fine.shape == (grey.shape[0] * factor, grey.shape[1] * factor)
-    assert found[0].box[3] >= 0.8 * FINE_LINE_HEIGHT  # the same line, about 96 px tall now
-    assert fine.min() >= 0.0 and fine.max() <= 1.0
-    drawn = finer(small)  # a drawing's ink is not thresholded: left alone
-    assert not drawn[1][0].photo and drawn[2] is drawn[0] and drawn[3] is drawn[1]
-    tall = number_image("4096", 5, mnist_test, height=200)  # a line 96 px or taller: left alone
-    grey, lines, fine, found = finer(photographed(tall, (240, tall.shape[1] + 40)))
-    assert lines[0].box[3] >= FINE_LINE_HEIGHT and fine is grey and found is lines
-    wide = photographed(small, (70, 700))  # scaled 2x it would pass decode.WORK_SIDE: left alone
-    grey, lines, fine, found = finer(wide)
-    assert lines[0].box[3] < FINE_LINE_HEIGHT and fine is grey
-
-
-def test_a_small_photo_of_a_number_reads_right_with_its_boxes_in_its_own_pixels(real_client, mnist_test):
-    number = number_image("4096", 5, mnist_test, height=40)
-    page = photographed(number, (70, number.shape[1] + 40))
-    data = encode(Image.fromarray(page), "JPEG", quality=90)
-    body = real_client.post("/predict?mode=number", data=data, content_type="image/jpeg").get_json()
-    assert body["number"] == "4096"
-    lefts = []
-    for digit in body["digits"]:
-        x, y, w, h = digit["box"]
-        assert 5 <= x and x + w <= 15 + number.shape[1] and 5 <= y and y + h <= 15 + number.shape[0]
-        assert h >= 15  # a digit of the 40 px number, in the photo's pixels (not the 3x copy's)
-        lefts.append(x)
-    assert lefts == sorted(lefts)
 
 
 def test_a_soft_edge_goes_with_the_stroke_beside_it_as_pillows_max_filter_says():
