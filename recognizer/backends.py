@@ -33,6 +33,10 @@ DEFAULT_BACKEND = "litert"
 # A row whose largest probability under the little network is below this is read again by the float32 network
 # (CascadeBackend). Chosen on validation inputs: docs/performance.md, 2026-12-06 (sixth session).
 CASCADE_THRESHOLD = 0.99
+# Largest difference of any probability allowed between a little file and its float32 network on blended golden
+# digits (``twin_problem``): measured 0.016 for the int8 conversion of the shipped network, 0.34-0.39 for int8 of
+# it against four other networks (two distilled from it), so a little file left beside another network is caught.
+TWIN_TOLERANCE = 0.1
 REBUILD_HINT = "rebuild it with `python model.py train` (or `python model.py convert` for the .tflite)"
 
 
@@ -228,15 +232,33 @@ def health_problem(backend, golden: bool = False) -> str | None:
     return None
 
 
+def twin_problem(little: Backend, big: Backend) -> str | None:
+    """Return why ``little`` is not ``big``'s int8 twin, or None: their probabilities on 55 blends of the golden digits
+    (inputs the network is unsure of, where two networks part) must agree within ``TWIN_TOLERANCE``. A retrained
+    ``mnist_cnn.tflite`` copied over the committed one, with the old ``mnist_cnn_int8.tflite`` left beside it, would
+    otherwise answer every sure input with the old network."""
+    images, _ = golden_digits()
+    pairs = [(i, j) for i in range(len(images)) for j in range(i + 1, len(images))]
+    blends = np.stack([np.maximum(images[i], images[j]) * 0.8 for i, j in pairs])
+    difference = float(np.max(np.abs(np.asarray(little.predict(blends)) - np.asarray(big.predict(blends)))))
+    if not difference <= TWIN_TOLERANCE:  # NaN too
+        return (
+            f"is not the int8 conversion of {Path(big.path).name} (their probabilities differ by up to "
+            f"{difference:.2f}, at most {TWIN_TOLERANCE} for its own): run `python model.py convert`, or delete it "
+            "to serve the float32 file alone"
+        )
+    return None
+
+
 def load_backend(name: str | None = None, model_path: str | os.PathLike | None = None, cascade: bool = True):
     """Load and check the backend ``name`` ("litert" or "keras"; default ``backend_name()``).
 
     ``model_path`` overrides the committed model file. For LiteRT, where the little int8 file of that model lies
     beside it (``mnist.little_model_path``) and ``cascade`` is true, the two are served as a ``CascadeBackend``;
-    otherwise the float32 file alone. The model (each network of a cascade) is checked on a blank input and
-    on a cross of ink (``health_problem``): its output must be (2, 11) or (2, 10) finite
-    probabilities that sum to 1 (``check_output``), so a model whose weights give NaN never starts.
-    Raises ModelLoadError with the cause and the fix.
+    otherwise the float32 file alone. The model (each network of a cascade) is checked on a blank input and on a
+    cross of ink (``health_problem``): its output must be (2, 11) or (2, 10) finite probabilities that sum to 1
+    (``check_output``), so a model whose weights give NaN never starts; and a little file must be its model's
+    twin (``twin_problem``). Raises ModelLoadError with the cause and the fix.
     """
     name = backend_name(name)
     if name == "litert":
@@ -251,6 +273,10 @@ def load_backend(name: str | None = None, model_path: str | os.PathLike | None =
     problem = health_problem(backend)
     if problem:
         raise ModelLoadError(f"Model file {backend.path} {problem}: {REBUILD_HINT}.")
+    if isinstance(backend, CascadeBackend):
+        problem = twin_problem(backend.little, backend.big)
+        if problem:
+            raise ModelLoadError(f"Model file {backend.little.path} {problem}.")
     return backend
 
 

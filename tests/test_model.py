@@ -162,6 +162,22 @@ def test_a_corrupt_little_file_stops_the_start_with_its_name(tmp_path):
         backends.load_backend("litert", path)
 
 
+def test_a_little_file_left_beside_another_network_stops_the_start(tmp_path):
+    # A retrained float32 file copied over the served one, the old int8 file left beside it: every sure answer would
+    # be the old network's. Another network stands in here: the served one with its output kernels zeroed.
+    from test_limits import zeroed_tflite
+
+    path = zeroed_tflite(tmp_path / "mnist_cnn.tflite")
+    (tmp_path / "mnist_cnn_int8.tflite").write_bytes(mnist.LITTLE_MODEL_PATH.read_bytes())
+    with pytest.raises(backends.ModelLoadError, match="not the int8 conversion of mnist_cnn.tflite.*model.py convert"):
+        backends.load_backend("litert", path)
+    assert backends.twin_problem(backends.LiteRTBackend(mnist.LITTLE_MODEL_PATH), float_network()) is None
+
+
+def float_network():
+    return backends.load_backend("litert", cascade=False)
+
+
 def test_the_committed_little_file_is_the_int8_conversion_of_the_committed_h5(tmp_path, mnist_test):
     from training.convert import convert_to_int8_weights
 
