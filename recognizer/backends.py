@@ -37,6 +37,10 @@ CASCADE_THRESHOLD = 0.99
 # digits (``twin_problem``): measured 0.016 for the int8 conversion of the shipped network, 0.34-0.39 for int8 of
 # it against four other networks (two distilled from it), so a little file left beside another network is caught.
 TWIN_TOLERANCE = 0.1
+# Batches larger than this go to the float32 network alone: each interpreter keeps the arena of the largest batch it
+# has run (LiteRT: +10 MB for int8 and +15 MB for float32 at 73 rows, the most spans a number image may have), and a
+# drawn digit is a batch of one to a few spans.
+CASCADE_MAX_BATCH = 8
 REBUILD_HINT = "rebuild it with `python model.py train` (or `python model.py convert` for the .tflite)"
 
 
@@ -130,7 +134,10 @@ class CascadeBackend:
         self.networks = (little, big)  # each health-checked on its own (``health_problem``)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Return (N, K) float32 probabilities for a (N, 28, 28, 1) float32 batch in [0, 1]."""
+        """Return (N, K) float32 probabilities for a (N, 28, 28, 1) float32 batch in [0, 1]; a batch of more than
+        ``CASCADE_MAX_BATCH`` rows is read by ``big`` alone."""
+        if len(batch) > CASCADE_MAX_BATCH:
+            return self.big.predict(batch)
         probabilities = np.array(self.little.predict(batch), dtype=np.float32)
         if probabilities.ndim != 2 or len(probabilities) != len(batch):
             return probabilities  # not probabilities: check_output says so
@@ -240,7 +247,10 @@ def twin_problem(little: Backend, big: Backend) -> str | None:
     images, _ = golden_digits()
     pairs = [(i, j) for i in range(len(images)) for j in range(i + 1, len(images))]
     blends = np.stack([np.maximum(images[i], images[j]) * 0.8 for i, j in pairs])
-    difference = float(np.max(np.abs(np.asarray(little.predict(blends)) - np.asarray(big.predict(blends)))))
+    difference = max(  # in batches the cascade runs, so that neither interpreter's arena grows for the check
+        float(np.max(np.abs(np.asarray(little.predict(part)) - np.asarray(big.predict(part)))))
+        for part in np.array_split(blends, -(-len(blends) // CASCADE_MAX_BATCH))
+    )
     if not difference <= TWIN_TOLERANCE:  # NaN too
         return (
             f"is not the int8 conversion of {Path(big.path).name} (their probabilities differ by up to "

@@ -112,7 +112,9 @@ def test_the_server_reads_with_the_little_network_first_and_its_answers_are_the_
     blotted = np.clip(digits + (rng.random(digits.shape) < 0.08), 0, 1).astype(np.float32)
     noise = (rng.random((100, 28, 28, 1)) < 0.2).astype(np.float32)
     batch = np.concatenate([digits, cut, blotted, noise])
-    served, reference = litert_model.predict(batch), float32.predict(batch)
+    size = backends.CASCADE_MAX_BATCH  # as a drawing's spans come: a few at a time
+    served = np.concatenate([litert_model.predict(batch[i : i + size]) for i in range(0, len(batch), size)])
+    reference = float32.predict(batch)
     unsure = litert_model.little.predict(batch).max(axis=1) < backends.CASCADE_THRESHOLD
     assert 0.02 < unsure.mean() < 0.5  # both networks are exercised
     np.testing.assert_array_equal(served[unsure], reference[unsure])  # read again by the float32 network
@@ -143,6 +145,9 @@ def test_a_cascade_reads_again_only_the_rows_its_little_network_is_unsure_of():
         served = backends.CascadeBackend(little, big).predict(np.zeros((4, 28, 28, 1), np.float32))
         assert big.rows == read_again and little.rows == 4
         assert served.argmax(axis=1).tolist() == [7 if read_again else 3] * 4
+    little, big = FixedModel(sure, "little"), FixedModel(np.eye(11)[7], "big")
+    large = backends.CascadeBackend(little, big).predict(np.zeros((backends.CASCADE_MAX_BATCH + 1, 28, 28, 1)))
+    assert little.rows == 0 and big.rows == len(large)  # a large batch (a number's spans): the float32 network alone
 
 
 def test_without_its_little_file_a_model_is_served_alone(tmp_path):
