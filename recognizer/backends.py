@@ -217,10 +217,13 @@ def health_problem(backend, golden: bool = False) -> str | None:
     With ``golden``, the golden digits (``golden_digits``) go in the same batch and each must be read as
     itself: a model whose weights are zeroed gives probabilities, but reads every digit alike.
     """
-    for network in getattr(backend, "networks", ()):  # a cascade: each network must be sound on its own
-        problem = health_problem(network, golden)
-        if problem:
-            return f"({Path(network.path).name}) {problem}"
+    networks = getattr(backend, "networks", ())
+    if networks:  # a cascade answers each row with one of its networks: sound when each is sound on its own
+        for network in networks:
+            problem = health_problem(network, golden)
+            if problem:
+                return f"({Path(network.path).name}) {problem}"
+        return None
     batch = probe_batch()
     if golden:
         images, labels = golden_digits()
@@ -240,10 +243,10 @@ def health_problem(backend, golden: bool = False) -> str | None:
 
 
 def twin_problem(little: Backend, big: Backend) -> str | None:
-    """Return why ``little`` is not ``big``'s int8 twin, or None: their probabilities on 55 blends of the golden digits
-    (inputs the network is unsure of, where two networks part) must agree within ``TWIN_TOLERANCE``. A retrained
-    ``mnist_cnn.tflite`` copied over the committed one, with the old ``mnist_cnn_int8.tflite`` left beside it, would
-    otherwise answer every sure input with the old network."""
+    """Return why ``little`` is not ``big``'s int8 twin, or None: on the 45 blends of two golden digits (inputs
+    the network is unsure of, where two networks part) their probabilities must agree within ``TWIN_TOLERANCE``. A
+    retrained ``mnist_cnn.tflite`` copied over the committed one, with the old ``mnist_cnn_int8.tflite`` left beside
+    it, would otherwise answer every sure input with the old network."""
     images, _ = golden_digits()
     pairs = [(i, j) for i in range(len(images)) for j in range(i + 1, len(images))]
     blends = np.stack([np.maximum(images[i], images[j]) * 0.8 for i, j in pairs])

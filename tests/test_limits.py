@@ -21,7 +21,7 @@ from PIL import Image
 import app as app_module
 from bench import gunicorn_process, hostile
 from recognizer import backends, decode, read, segment
-from recognizer.mnist import KERAS_MODEL_PATH, TFLITE_MODEL_PATH, little_model_path
+from recognizer.mnist import KERAS_MODEL_PATH, LITTLE_MODEL_PATH, TFLITE_MODEL_PATH, little_model_path
 
 # The answer of every row of table A, through the committed model.
 EXPECTED = {
@@ -219,7 +219,7 @@ def test_healthz_is_a_503_json_for_a_model_whose_output_weights_are_zeroed(tmp_p
 
 def test_healthz_checks_the_float_network_behind_a_sound_little_one(tmp_path):
     zeroed = zeroed_tflite(tmp_path / "zeroed.tflite")
-    shutil.copy(little_model_path(TFLITE_MODEL_PATH), little_model_path(zeroed))  # int8 reads every golden digit
+    shutil.copy(LITTLE_MODEL_PATH, little_model_path(zeroed))  # int8 reads every golden digit
     with pytest.raises(backends.ModelLoadError, match="not the int8 conversion of zeroed.tflite"):
         app_module.create_app({"MODEL_PATH": str(zeroed)})  # at start-up, the two are seen to differ
     # A cascade built in code (as a tool or a test may) is held to each network's golden digits by /healthz.

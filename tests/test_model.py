@@ -176,11 +176,8 @@ def test_a_little_file_left_beside_another_network_stops_the_start(tmp_path):
     (tmp_path / "mnist_cnn_int8.tflite").write_bytes(mnist.LITTLE_MODEL_PATH.read_bytes())
     with pytest.raises(backends.ModelLoadError, match="not the int8 conversion of mnist_cnn.tflite.*model.py convert"):
         backends.load_backend("litert", path)
-    assert backends.twin_problem(backends.LiteRTBackend(mnist.LITTLE_MODEL_PATH), float_network()) is None
-
-
-def float_network():
-    return backends.load_backend("litert", cascade=False)
+    float32 = backends.load_backend("litert", cascade=False)
+    assert backends.twin_problem(backends.LiteRTBackend(mnist.LITTLE_MODEL_PATH), float32) is None
 
 
 def test_the_committed_little_file_is_the_int8_conversion_of_the_committed_h5(tmp_path, mnist_test):
