@@ -143,10 +143,6 @@ def _main(argv=None) -> int:
     )
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     p_strings.add_argument(
-        "--backbone", default=None, help="a digit network (.h5) whose convolutions read the line (string_transfer)"
-    )
-    p_strings.add_argument("--frozen-steps", type=int, default=None, help="steps on the frozen backbone first")
-    p_strings.add_argument(
         "--filters",
         type=lambda text: [int(f) for f in text.split(",")],
         default=None,
@@ -260,8 +256,6 @@ def _main(argv=None) -> int:
             "bucket",
             "real_steps",
             "real_phase_share",
-            "backbone",
-            "frozen_steps",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

@@ -65,12 +65,7 @@ CONFIG = {
     # many more steps from the first phase's weights, at REAL_PHASE's settings; 0: none.
     "real_steps": 0,
     "real_phase_share": None,  # the second phase's share of real amounts in each batch; None: REAL_PHASE's
-    # A digit network (.h5) whose convolutions read the line (training.string_transfer), or None: fresh ones; with it,
-    # frozen_steps train the rest on the frozen backbone at FROZEN_PHASE's rate first, then steps train the whole.
-    "backbone": None,
-    "frozen_steps": 0,
 }
-FROZEN_PHASE = {"learning_rate": 1.5e-3}
 # The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
 # phase's count) beside them, a lower peak learning rate. Probed from the shipped reader (docs/experiments.md).
 REAL_PHASE = {"real_share": 0.8, "learning_rate": 3e-4, "synthetic": 10_000}
@@ -122,26 +117,6 @@ def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
     return keras.Model(inputs, logits, name=STRING_MODEL_NAME)
 
 
-def build_reader(config: dict):
-    """The reader ``config`` (``CONFIG``'s keys) describes: ``training.string_transfer``'s, else fresh convolutions."""
-    if not config.get("backbone"):
-        return build_string_model(config["filters"], config["frame_units"])
-    from training.string_transfer import build_transfer_model, freeze_backbone
-
-    model = build_transfer_model(Path(config["backbone"]), config["frame_units"])
-    freeze_backbone(model, bool(config.get("frozen")))
-    return model
-
-
-def load_reader(path):
-    """Load a saved reader (.keras), either kind. Raises as ``keras.models.load_model``."""
-    import keras
-
-    from training import string_transfer  # noqa: F401 (registers its layer with Keras)
-
-    return keras.models.load_model(path, compile=False)
-
-
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
@@ -166,13 +141,6 @@ def train_strings(
     import datasets
 
     config = {**CONFIG, **(config or {})}
-    if config["backbone"] and config["frozen_steps"] and not config["init"]:  # the frozen phase first
-        frozen = {**config, **FROZEN_PHASE, "steps": config["frozen_steps"], "frozen_steps": 0, "frozen": True}
-        first = train_strings(output, {**frozen, "real_steps": 0}, data_dir, work_dir, log)
-        record = train_strings(output, {**config, "init": str(output), "frozen_steps": 0}, data_dir, work_dir, log)
-        record.update(config=config, minutes=round(first["minutes"] + record["minutes"], 1), frozen_phase=first)
-        Path(output).with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-        return record
     seed = config["seed"]
     data_seed = seed if config["data_seed"] is None else int(config["data_seed"])
     keras.utils.set_random_seed(data_seed)
@@ -196,9 +164,9 @@ def train_strings(
 
     sources = [(synth, synth_texts, False), (real, real_texts, True)]
     fresh = FreshLines(synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"])
-    model = build_reader(config)
+    model = build_string_model(config["filters"], config["frame_units"])
     if config["init"]:
-        model.set_weights(load_reader(config["init"]).get_weights())
+        model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
         log(f"starting from {config['init']}")
     schedule = keras.optimizers.schedules.CosineDecay(
         config["learning_rate"], config["steps"], alpha=0.02, warmup_target=None
@@ -319,13 +287,15 @@ def choose_committee(keras_paths: list[Path], data_dir=None, max_error: float = 
 
 
 def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -> dict:
+    import keras
+
     import datasets
     from recognizer.strings import StringReader, operating_point
 
     class Probabilities:  # a Keras model as the served LiteRT file is: logits -> probabilities
         def __init__(self, path):
             self.name, self.path = "keras", path
-            self.model = load_reader(path)
+            self.model = keras.models.load_model(path, compile=False)
 
         def predict(self, batch):
             return keras_probabilities(self.model, batch)
@@ -352,7 +322,7 @@ def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = ST
     import keras
     import tensorflow as tf
 
-    model = load_reader(keras_path)
+    model = keras.models.load_model(keras_path, compile=False)
     probabilities = keras.Model(model.input, keras.layers.Softmax()(model.output))
 
     converter = tf.lite.TFLiteConverter.from_keras_model(probabilities)
