@@ -152,6 +152,26 @@ def test_each_digit_gets_its_own_mark_where_the_spikes_would_cut_inside_a_loop()
     assert character_columns(image, spaced) == [0, 17, 36, 64]
 
 
+def test_a_speck_beside_two_joined_digits_is_not_taken_for_the_second_digit():
+    # A cheque amount: "12" written in one stroke and a speck of the printed stripes after it make two marks for two
+    # digits; matched in order, the 2's box was the speck. The 2's spike lies on the stroke, so the spikes cut.
+    from recognizer.ctc import Character
+    from recognizer.strings import character_columns
+
+    image = np.zeros((LINE_HEIGHT, 64), np.float32)
+    image[4:28, 4:30] = 1.0  # "12" joined, columns 4-29
+    image[14:16, 40:42] = 1.0  # a speck, columns 40-41
+
+    def char(c, frame):
+        return Character(c, frame, frame, np.ones(NUM_STRING_CLASSES, np.float32))
+
+    edges = character_columns(image, [char("1", 2), char("2", 5)])  # spikes at columns 10 and 22
+    assert edges[0] == 0 and 10 < edges[1] < 22 and edges[2] == 64  # each digit its part of the stroke
+    apart = np.zeros((LINE_HEIGHT, 64), np.float32)
+    apart[4:28, 4:14] = apart[4:28, 40:50] = 1.0  # two digits apart, each spiked on its own mark: runs as before
+    assert character_columns(apart, [char("1", 2), char("2", 11)]) == [0, 27, 64]
+
+
 def test_lines_of_photos_go_to_the_photo_reader_and_drawings_stay_with_the_first():
     import dataclasses
 
