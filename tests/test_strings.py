@@ -17,7 +17,7 @@ from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line, find_lines, own
 from recognizer.lines import clean_ink
 from recognizer.normalize import label_components
 from recognizer.png import encode_png
-from recognizer.strings import load_string_reader
+from recognizer.strings import character_columns, load_string_reader
 from synth.canvas import encode
 from synth.strings import scene, write_line
 
@@ -130,46 +130,41 @@ def test_a_committee_is_loaded_from_the_model_record(tmp_path):
     assert (len(single.backends), single.threshold) == (1, 0.9)
 
 
+def spiked(char: str, frame: int):
+    """A character of a best path (``ctc.Character``) spiking on one frame."""
+    from recognizer.ctc import Character
+
+    return Character(char, frame, frame, np.ones(NUM_STRING_CLASSES, np.float32))
+
+
 def test_each_digit_gets_its_own_mark_where_the_spikes_would_cut_inside_a_loop():
     # A stranger's "20261985" (2026-12-06): a separator read in the middle and spikes at the digits' edges put the
     # cut inside a 0's loop (its least-inked columns), and every box after it on the wrong digit.
-    from recognizer.ctc import Character
-    from recognizer.strings import character_columns
-
     image = np.zeros((LINE_HEIGHT, 64), np.float32)
     image[4:28, 4:14] = 1.0  # a digit, columns 4-13
     image[4:28, 20:22] = image[4:28, 30:32] = 1.0  # a 0: two sides (columns 20-31) ...
     image[4:6, 22:30] = image[26:28, 22:30] = 1.0  # ... and its thin top and bottom: the least ink, inside it
     image[4:28, 40:50] = 1.0  # a digit, columns 40-49
 
-    def char(c, frame):
-        return Character(c, frame, frame, np.ones(NUM_STRING_CLASSES, np.float32))
-
-    read = [char("2", 3), char(".", 5), char("0", 7), char("2", 11)]  # a separator read where there is none
+    read = [spiked("2", 3), spiked(".", 5), spiked("0", 7), spiked("2", 11)]  # a separator read where there is none
     # Three marks, three digits: "2" columns 0-13, the "." the gap 14-19, the "0" 20-35 whole, the "2" 36-63.
     assert character_columns(image, read) == [0, 14, 20, 36, 64]
-    spaced = [char("2", 3), char("0", 6), char("2", 11)]  # as many marks as characters: one each
+    spaced = [spiked("2", 3), spiked("0", 6), spiked("2", 11)]  # as many marks as characters: one each
     assert character_columns(image, spaced) == [0, 17, 36, 64]
 
 
 def test_a_speck_beside_two_joined_digits_is_not_taken_for_the_second_digit():
     # A cheque amount: "12" written in one stroke and a speck of the printed stripes after it make two marks for two
     # digits; matched in order, the 2's box was the speck. The 2's spike lies on the stroke, so the spikes cut.
-    from recognizer.ctc import Character
-    from recognizer.strings import character_columns
-
     image = np.zeros((LINE_HEIGHT, 64), np.float32)
     image[4:28, 4:30] = 1.0  # "12" joined, columns 4-29
     image[14:16, 40:42] = 1.0  # a speck, columns 40-41
 
-    def char(c, frame):
-        return Character(c, frame, frame, np.ones(NUM_STRING_CLASSES, np.float32))
-
-    edges = character_columns(image, [char("1", 2), char("2", 5)])  # spikes at columns 10 and 22
+    edges = character_columns(image, [spiked("1", 2), spiked("2", 5)])  # spikes at columns 10 and 22
     assert edges[0] == 0 and 10 < edges[1] < 22 and edges[2] == 64  # each digit its part of the stroke
     apart = np.zeros((LINE_HEIGHT, 64), np.float32)
     apart[4:28, 4:14] = apart[4:28, 40:50] = 1.0  # two digits apart, each spiked on its own mark: runs as before
-    assert character_columns(apart, [char("1", 2), char("2", 11)]) == [0, 27, 64]
+    assert character_columns(apart, [spiked("1", 2), spiked("2", 11)]) == [0, 27, 64]
 
 
 def test_lines_of_photos_go_to_the_photo_reader_and_drawings_stay_with_the_first():
