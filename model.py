@@ -15,7 +15,7 @@ Command line (see ``python model.py --help``):
     python model.py train-strings [--members 1] [--steps N] [--synthetic N]
                                    [--init K --learning-rate R --data-seed S]
                                    [--filters 16,48,96,96,128 --frame-units 192]
-                                   [--real-variants 16 --real-share 0.3]
+                                   [--real-variants 16 --real-share 0.3] [--corrections PATH.npz]
                                    # the string reader (training/strings.py): a committee of networks trained
                                    # from their own data seeds, or one from --data-seed
     KERAS_BACKEND=jax python model.py train-strings ...        # the same on a GPU machine, then, with TensorFlow:
@@ -143,6 +143,9 @@ def _main(argv=None) -> int:
     )
     p_strings.add_argument("--realworld-dir", default=None, help="folder of orand_car_a_train.npz")
     p_strings.add_argument(
+        "--corrections", default=None, help="an .npz from `flask corrections export`: its numbers are trained on too"
+    )
+    p_strings.add_argument(
         "--filters",
         type=lambda text: [int(f) for f in text.split(",")],
         default=None,
@@ -256,6 +259,7 @@ def _main(argv=None) -> int:
             "bucket",
             "real_steps",
             "real_phase_share",
+            "corrections",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

@@ -1367,3 +1367,36 @@ def test_retraining_with_extra_data_trains_on_them_and_never_scores_them(fake_mo
     assert record["train_images"] == 240 + 15 and record["validation_images"] == 60
     assert record["test_images"] == 10_000  # MNIST's test set, untouched by the corrections
     assert (tmp_path / "run" / "mnist_cnn.tflite").is_file()
+
+
+@pytest.mark.slow
+def test_the_string_reader_trains_on_the_numbers_people_corrected(fake_model, tmp_path):
+    """A number corrected on the page trains the string reader as the person wrote it (separators included), from
+    the line the server finds in the image as sent; digit labels stay the digit network's."""
+    from recognizer.decode import decode_image
+    from recognizer.line import find_line
+    from training.string_data import correction_lines
+
+    app = make_app(fake_model, f"sqlite:///{tmp_path / 'c.sqlite3'}", CORRECTIONS_RATE_LIMIT="100 per minute")
+    client = app.test_client()
+    drawings = {"14.70": number_drawing("1470"), "1474": number_drawing("1474")}
+    for written, image in drawings.items():
+        response = client.post("/corrections", json={"image": data_url(image), "number": written, "mode": "number"})
+        assert response.status_code == 201
+    assert client.post("/corrections", json={"image": data_url(encode(stroke_digit(7))), "label": 7}).status_code == 201
+    path = tmp_path / "corrections.npz"
+    assert app.test_cli_runner().invoke(args=["corrections", "export", str(path)]).exit_code == 0
+
+    lines, texts = correction_lines(path, variants=3, seed=5)
+    assert texts == ["14.70"] * 3 + ["1474"] * 3  # the 7 is not a number
+    served = find_line(decode_image(drawings["14.70"])).image  # the first of each is the line as served
+    np.testing.assert_array_equal(lines[0], np.round(served * 255).astype(np.uint8))
+    assert not np.array_equal(lines[1], lines[0])  # then scanned again, a little differently
+    assert all(line.shape[0] == 32 and line.shape[1] >= 4 * 8 for line in lines)
+
+    output = tmp_path / "run" / "digit_strings.keras"
+    command = ["train-strings", "--steps", "2", "--synthetic", "16", "--real-variants", "2", "--members", "1"]
+    assert model._main([*command, "--corrections", str(path), "--output", str(output)]) == 0
+    record = json.loads(output.with_suffix(".json").read_text())
+    assert record["correction_lines"] == 4 and record["config"]["corrections"] == str(path)
+    assert record["corrections_sha256"] == {"corrections.npz": hashlib.sha256(path.read_bytes()).hexdigest()}

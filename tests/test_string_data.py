@@ -135,3 +135,12 @@ def test_real_amounts_are_spliced_only_between_separate_characters_and_keep_thei
         # each spliced line holds as many separate strokes as its label has digits
         inked = np.flatnonzero(line.max(axis=0) > 0)
         assert 1 + np.count_nonzero(np.diff(inked) > 1) == len(label)
+
+
+def test_a_file_that_is_not_a_corrections_export_is_refused_by_name(tmp_path):
+    from training.string_data import correction_lines
+
+    path = tmp_path / "digits.npz"
+    np.savez(path, images=np.zeros((1, 28, 28), np.uint8), labels=np.zeros(1, np.uint8))  # a digit set, no numbers
+    with pytest.raises(ValueError, match="not a corrections export"):
+        correction_lines(path, variants=1, seed=0)

@@ -1,5 +1,6 @@
-"""The string reader's training lines: synthetic lines (``synth.strings``), made once or afresh while training, and
-the real cheque amounts of ``orand_car_a_train``, scanned again with small changes.
+"""The string reader's training lines: synthetic lines (``synth.strings``), made once or afresh while training, the
+real cheque amounts of ``orand_car_a_train`` and the numbers people corrected on the page (an export of
+``corrections``), scanned again with small changes.
 
 Lines are uint8 (32, W) arrays, ink = 255, as ``recognizer.line.find_line`` normalises them (32 px high, any width).
 """
@@ -177,6 +178,26 @@ def real_lines(images: list[bytes], texts, variants: int, seed: int):
                 lines.append(to_uint8(line))
                 labels.append(str(text))
     return lines, labels
+
+
+def correction_lines(path, variants: int, seed: int):
+    """The number corrections of an export (``flask --app app corrections export``) as training lines: each number
+    row's original image as sent, found (``find_line``) and scanned again like a real amount (``real_lines``),
+    labelled with the number as the person wrote it (``number_text``, "37.50": separators included, so these lines
+    train the separators too). Digit and "not a digit" rows are the digit network's (``load_extra_data``).
+
+    Returns (list of uint8 (32, W) lines, list of texts), up to ``variants`` per number row. Raises ValueError
+    when the file is not such an export (no ``number``, ``number_text``, ``originals`` or ``original_offsets``)."""
+    keys = ("number", "number_text", "originals", "original_offsets")
+    with np.load(path) as data:
+        if any(key not in data for key in keys):
+            raise ValueError(f"{path} is not a corrections export: write it with `flask --app app corrections export`.")
+        numbers, written, offsets = data["number"], data["number_text"], data["original_offsets"]
+        rows = [i for i, number in enumerate(numbers) if str(number)]
+        originals = data["originals"]
+        images = [originals[offsets[i] : offsets[i + 1]].tobytes() for i in rows]
+    texts = [str(written[i]) or str(numbers[i]) for i in rows]
+    return real_lines(images, texts, variants, seed)
 
 
 def pack(lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

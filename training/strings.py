@@ -30,6 +30,7 @@ from training.splice import add_spliced
 from training.string_data import (
     FreshLines,
     batch,
+    correction_lines,
     draw_indices,
     encode_text,
     pack,
@@ -65,6 +66,9 @@ CONFIG = {
     # many more steps from the first phase's weights, at REAL_PHASE's settings; 0: none.
     "real_steps": 0,
     "real_phase_share": None,  # the second phase's share of real amounts in each batch; None: REAL_PHASE's
+    # An export of the page's corrections (``flask --app app corrections export``): its numbers are trained on among
+    # the real lines, each line as likely to be drawn as a real amount's; None: none.
+    "corrections": None,
 }
 # The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
 # phase's count) beside them, a lower peak learning rate. Probed from the shipped reader (docs/experiments.md).
@@ -163,6 +167,10 @@ def train_strings(
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
     sources = [(synth, synth_texts, False), (real, real_texts, True)]
+    if config["corrections"]:  # the person's own numbers, labelled with their separators: the full loss
+        fixed, fixed_texts = correction_lines(config["corrections"], config["real_variants"], data_seed)
+        sources.append((fixed, fixed_texts, False))
+        log(f"corrected numbers: {len(fixed_texts):,} lines from {config['corrections']}")
     fresh = FreshLines(synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"])
     model = build_string_model(config["filters"], config["frame_units"])
     if config["init"]:
@@ -185,15 +193,16 @@ def train_strings(
                 finish()  # the JAX step's state into the model, to align with it
                 log(f"step {number}: " + add_spliced(model, real, real_texts, config["splice"], data_seed + 1))
             n_real = rng.binomial(config["batch_size"], config["real_share"])
+            counts = [config["batch_size"] - n_real, n_real]
+            if len(sources) > 2:  # a corrected number's line is drawn as often as a real amount's
+                counts[1:] = _split(rng, n_real, len(real_texts), len(sources[2][1]))
             if orders_for != (fresh.made, len(real_texts)):  # fresh or spliced lines came in: order them again
                 orders = [width_order(lines) if config["bucket"] else np.arange(len(lines)) for lines, _, _ in sources]
                 orders_for = (fresh.made, len(real_texts))
             quantile = rng.random() if config["bucket"] else 0.0  # one place in each source's widths for the batch
             parts = [
                 (lines, texts, digits_only, draw_indices(rng, order, n, quantile, config["bucket"]))
-                for (lines, texts, digits_only), order, n in zip(
-                    sources, orders, (config["batch_size"] - n_real, n_real)
-                )
+                for (lines, texts, digits_only), order, n in zip(sources, orders, counts)
                 if n
             ]
             xs, widths, targets, flags = [], [], [], []
@@ -230,6 +239,8 @@ def train_strings(
         "command": " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else "",
         "commit": commit,
         "real_training_amounts": int(len(trainable)),
+        "correction_lines": len(sources[2][1]) if len(sources) > 2 else 0,
+        "corrections_sha256": provenance.sha256_files([config["corrections"]]) if config["corrections"] else {},
         "holdout_indices": [int(i) for i in holdout],
         "final_loss": float(np.mean(losses[-250:])),
     }
@@ -252,6 +263,12 @@ def train_strings(
         )
         output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _split(rng: np.random.Generator, count: int, first: int, second: int) -> list[int]:
+    """Split ``count`` draws between two pools of ``first`` and ``second`` lines in proportion to their sizes."""
+    to_second = rng.binomial(count, second / max(1, first + second))
+    return [count - to_second, to_second]
 
 
 def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_error: float = 0.01) -> dict:
