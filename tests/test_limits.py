@@ -13,15 +13,15 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
 import app as app_module
 from bench import gunicorn_process, hostile
+from model_files import nan_tflite, zeroed_tflite
 from recognizer import backends, decode, read, segment
-from recognizer.mnist import KERAS_MODEL_PATH, LITTLE_MODEL_PATH, TFLITE_MODEL_PATH, little_model_path
+from recognizer.mnist import LITTLE_MODEL_PATH, TFLITE_MODEL_PATH, little_model_path
 
 # The answer of every row of table A, through the committed model.
 EXPECTED = {
@@ -132,23 +132,6 @@ def test_tiny_and_thin_images_never_make_an_empty_slice(client, shape):
 # ---- the model: NaN, overwritten ------------------------------------------------------------
 
 
-def nan_tflite(path):
-    """Write a copy of the committed .tflite whose output layer's bias is NaN; return its path.
-
-    The bias is found by its bytes: the .h5's last bias, as float32, occurs once in the flatbuffer.
-    """
-    model = TFLITE_MODEL_PATH.read_bytes()
-    with h5py.File(KERAS_MODEL_PATH) as weights:
-        biases = []
-        weights["model_weights"].visititems(
-            lambda name, item: biases.append(item[()]) if name.endswith("bias") else None
-        )
-    raw = np.asarray(biases[-1], np.float32).tobytes()
-    assert model.count(raw) == 1
-    path.write_bytes(model.replace(raw, np.full(len(raw) // 4, np.nan, np.float32).tobytes()))
-    return path
-
-
 def test_a_model_file_whose_weights_give_nan_stops_the_start(tmp_path):
     with pytest.raises(backends.ModelLoadError, match="NaN"):
         app_module.create_app({"MODEL_PATH": str(nan_tflite(tmp_path / "nan.tflite"))})
@@ -180,27 +163,6 @@ def seven_png():
 def test_healthz_runs_the_model(client, fake_model):
     assert client.get("/healthz").get_json()["status"] == "ok"
     assert fake_model.batches[-1].shape == (2, 28, 28, 1)
-
-
-def zeroed_tflite(path):
-    """Write a copy of the committed .tflite whose output layers' kernels are zero; return its path.
-
-    Each member's last kernel occurs once in the flatbuffer, transposed (TFLite stores (out, in)). The model
-    still gives probabilities (softmax of its biases), the same for every input.
-    """
-    model = TFLITE_MODEL_PATH.read_bytes()
-    kernels = []
-    with h5py.File(KERAS_MODEL_PATH) as weights:
-        weights["model_weights"].visititems(
-            lambda name, item: kernels.append(item[()]) if name.endswith("dense_1/kernel") else None
-        )
-    assert kernels
-    for kernel in kernels:
-        raw = np.ascontiguousarray(np.asarray(kernel, np.float32).T).tobytes()
-        assert model.count(raw) == 1
-        model = model.replace(raw, bytes(len(raw)))
-    path.write_bytes(model)
-    return path
 
 
 def test_healthz_reads_the_golden_digits_shipped_with_the_model(litert_model):

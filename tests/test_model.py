@@ -170,7 +170,7 @@ def test_a_corrupt_little_file_stops_the_start_with_its_name(tmp_path):
 def test_a_little_file_left_beside_another_network_stops_the_start(tmp_path):
     # A retrained float32 file copied over the served one, the old int8 file left beside it: every sure answer would
     # be the old network's. Another network stands in here: the served one with its output kernels zeroed.
-    from test_limits import zeroed_tflite
+    from model_files import zeroed_tflite
 
     path = zeroed_tflite(tmp_path / "mnist_cnn.tflite")
     (tmp_path / "mnist_cnn_int8.tflite").write_bytes(mnist.LITTLE_MODEL_PATH.read_bytes())
