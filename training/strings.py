@@ -167,6 +167,7 @@ def train_strings(
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
     sources = [(synth, synth_texts, False), (real, real_texts, True)]
+    fixed_texts = []
     if config["corrections"]:  # the person's own numbers, labelled with their separators: the full loss
         fixed, fixed_texts = correction_lines(config["corrections"], config["real_variants"], data_seed)
         sources.append((fixed, fixed_texts, False))
@@ -194,8 +195,8 @@ def train_strings(
                 log(f"step {number}: " + add_spliced(model, real, real_texts, config["splice"], data_seed + 1))
             n_real = rng.binomial(config["batch_size"], config["real_share"])
             counts = [config["batch_size"] - n_real, n_real]
-            if len(sources) > 2:  # a corrected number's line is drawn as often as a real amount's
-                counts[1:] = _split(rng, n_real, len(real_texts), len(sources[2][1]))
+            if config["corrections"]:  # a corrected number's line is drawn as often as a real amount's
+                counts[1:] = _split(rng, n_real, len(real_texts), len(fixed_texts))
             if orders_for != (fresh.made, len(real_texts)):  # fresh or spliced lines came in: order them again
                 orders = [width_order(lines) if config["bucket"] else np.arange(len(lines)) for lines, _, _ in sources]
                 orders_for = (fresh.made, len(real_texts))
@@ -239,7 +240,7 @@ def train_strings(
         "command": " ".join([Path(sys.executable).name, *sys.argv]) if sys.argv else "",
         "commit": commit,
         "real_training_amounts": int(len(trainable)),
-        "correction_lines": len(sources[2][1]) if len(sources) > 2 else 0,
+        "correction_lines": len(fixed_texts),
         "corrections_sha256": provenance.sha256_files([config["corrections"]]) if config["corrections"] else {},
         "holdout_indices": [int(i) for i in holdout],
         "final_loss": float(np.mean(losses[-250:])),
