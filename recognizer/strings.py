@@ -164,19 +164,19 @@ def character_columns(image: np.ndarray, characters: list[Character]) -> list[in
     """Split a line's columns among the characters read (``ctc.best_path``): the edges (len(characters) + 1 ints,
     line pixels).
 
-    Where the line's ink falls into as many runs of inked columns (marks apart) as there are characters, or as
-    there are digits, and each such character's spike lies on its run (within a frame), they are matched in order:
-    each such character gets its run, a separator between two digits the gap between their runs. On cheque amounts
-    the counts often agree by chance (two digits joined, a speck of the printed stripes beside): of the 100 held-out
-    training amounts, 30 lines had as many runs, 21 of them with a spike off its run, and their boxes fell on specks
-    (docs/experiments.md, 2026-12-06 seventh session). Otherwise the spikes place the cuts: CTC marks each
-    character by a spike of one or two frames (Graves et al., 2006), usually over part of the character only (a
-    drawn 1 at columns 41-81 spiked at 69-78), so the spikes alone make boxes too narrow; each cut between two
-    neighbours is a column with the least ink between their spikes (the middle of the run of such columns nearest
-    the middle of the two: a gap, or where touching digits are thinnest). In a loop (a 0, a 6) that column may lie
-    inside the digit, and a separator read in the middle of a number of 8 digits put every box after it on the
-    wrong digit (a stranger's "20261985", 2026-12-06): hence the runs first. The first character starts at column 0,
-    the last ends at the line's width. ``image``: (LINE_HEIGHT, W) ink, float or uint8. O(W) for the whole line."""
+    Where the line's ink falls into as many runs of inked columns (marks apart) as there are characters, or as there
+    are digits, and each such character's spike lies on its run (within a frame), they are matched in order: each
+    such character gets its run, a separator between two digits the gap between their runs. On cheque amounts the
+    counts often agree by chance (two digits joined, a speck of the printed stripes beside), and boxes matched by
+    count alone fell on the specks (docs/experiments.md, "Digit boxes on cheque amounts"). Otherwise the spikes
+    place the cuts: CTC marks each character by a spike of one or two frames (Graves et al., 2006), usually over
+    part of the character only (a drawn 1 at columns 41-81 spiked at 69-78), so the spikes alone make boxes too
+    narrow; each cut between two neighbours is a column with the least ink between their spikes (the middle of the
+    run of such columns nearest the middle of the two: a gap, or where touching digits are thinnest). In a loop (a
+    0, a 6) that column may lie inside the digit, and a separator read in the middle of a number of 8 digits put
+    every box after it on the wrong digit (a stranger's "20261985", 2026-12-06): hence the runs first. The first
+    character starts at column 0, the last ends at the line's width. ``image``: (LINE_HEIGHT, W) ink, float or
+    uint8. O(W) for the whole line."""
     width = image.shape[1]
     starts, ends = true_runs((np.asarray(image, np.float32) > INK_THRESHOLD).any(axis=0))  # the marks' columns
     marks = list(zip(starts.tolist(), ends.tolist()))
