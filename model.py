@@ -183,6 +183,19 @@ def _main(argv=None) -> int:
         default=None,
         help="the second phase's share of each batch from real amounts (default: training.strings.REAL_PHASE's)",
     )
+    p_strings.add_argument(
+        "--lines",
+        choices=("found", "finer"),
+        default=None,
+        help="finer: a small photo's line found again in the photo scaled up, in training and when served (default "
+        "found)",
+    )
+    p_strings.add_argument(
+        "--empty", type=int, default=None, help="synthetic scenes of lines that hold no number (0: none)"
+    )
+    p_strings.add_argument(
+        "--empty-share", type=float, default=None, help="share of the synthetic draws given to no-number lines"
+    )
     for p in (p_train, p_rebuild, p_distill):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
@@ -260,6 +273,9 @@ def _main(argv=None) -> int:
             "real_steps",
             "real_phase_share",
             "corrections",
+            "lines",
+            "empty",
+            "empty_share",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

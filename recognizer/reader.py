@@ -76,7 +76,8 @@ class Reader:
         grey, (width, height) = decode_image_sized(data)
         reading, clean = None, None
         if mode == "number" and self.strings is not None:
-            reading = self.strings.read_lines(find_lines(grey))
+            clean = clean_ink(grey)
+            reading = self.strings.read_found(grey, clean, find_lines(grey, clean=clean))
             if len(reading.digits) <= 1:
                 reading = None  # a number of one digit, or none: the segments read single digits best, as in auto
         elif mode == "auto" and self.strings is not None:
@@ -87,7 +88,7 @@ class Reader:
                 lines = []  # the segmenter answers blank and noisy images with its own words
             # The line with the most ink decides: a digit in a Sudoku cell beside a wide scrap of its grid is a digit.
             if lines and lines[0].box[2] >= NUMBER_ASPECT * lines[0].box[3]:
-                reading = self.strings.read_lines(lines)
+                reading = self.strings.read_found(grey, clean, lines)
                 if len(reading.digits) <= 1:
                     reading = None
         if reading is None:

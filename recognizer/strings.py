@@ -16,8 +16,9 @@ import numpy as np
 
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
 from recognizer.ctc import NUM_STRING_CLASSES, Character, best_path, digits_probability, text_of
+from recognizer.finer import finer_lines
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines, true_runs
-from recognizer.lines import CleanInk
+from recognizer.lines import CleanInk, clean_ink
 from recognizer.mnist import NUM_DIGITS, ROOT
 from recognizer.normalize import INK_THRESHOLD, to_mnist_box
 from recognizer.read import Prediction, Reading
@@ -64,14 +65,20 @@ class StringReader:
     ``photos``: another StringReader for the lines found in photos and scans (``line.Line.photo``), with its own
     networks and threshold; None: this one reads every line. Drawings and photos are different inputs, and a reader
     trained further on real scanned amounts reads them better while reading drawn numbers worse (docs/experiments.md,
-    2026-12-06)."""
+    2026-12-06).
+
+    ``finer``: a small photo's lines are found again finer before they are read (``finer.finer_lines``), as the
+    reader was trained (its record's ``config.lines`` is "finer"); False: read as ``line.find_lines`` finds them."""
 
     name = "strings"
 
-    def __init__(self, backend, threshold: float = STRING_THRESHOLD, photos: StringReader | None = None):
+    def __init__(
+        self, backend, threshold: float = STRING_THRESHOLD, photos: StringReader | None = None, finer: bool = False
+    ):
         self.backends = list(backend) if isinstance(backend, (list, tuple)) else [backend]
         self.threshold = threshold
         self.photos = photos
+        self.finer = finer
 
     @property
     def backend(self):
@@ -84,7 +91,20 @@ class StringReader:
 
         Raises recognizer.decode.PreprocessingError as ``line.find_lines`` does, ModelOutputError as
         ``read_line``."""
-        return self.read_lines(find_lines(grey, clean=clean))
+        clean = clean_ink(grey) if clean is None else clean
+        return self.read_found(grey, clean, find_lines(grey, clean=clean))
+
+    def read_found(self, grey: np.ndarray, clean: CleanInk, lines: list[Line]) -> Reading:
+        """Read the ``lines`` found in ``grey`` (float32 (H, W) in [0, 1]; ``clean`` its ``lines.clean_ink``), a
+        small photo's found again finer first where this reader was trained so (``finer``); boxes in ``grey``'s
+        pixels. Raises as ``read_lines``."""
+        if not self.finer:
+            return self.read_lines(lines)
+        fine, lines = finer_lines(grey, clean, lines)
+        reading = self.read_lines(lines)
+        if fine is not grey:
+            reading = reading.scaled(grey.shape[1] / fine.shape[1], grey.shape[0] / fine.shape[0])
+        return reading
 
     def read_lines(self, lines: list[Line]) -> Reading:
         """Read each candidate line (``line.find_lines``: at most ``line.SEEDS``, so at most that many network
@@ -266,6 +286,8 @@ def _record(path: Path) -> dict:
 
 
 def _load_reader(path: Path, record: dict, threshold: float | None) -> StringReader:
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}
+    finer = config.get("lines") == "finer"  # read as it was trained: training.strings.CONFIG["lines"]
     committee = record.get("committee")
     members = [path]
     if isinstance(committee, dict) and committee.get("members"):
@@ -276,7 +298,7 @@ def _load_reader(path: Path, record: dict, threshold: float | None) -> StringRea
             threshold = float(record["threshold"])
         except (KeyError, TypeError, ValueError):
             threshold = STRING_THRESHOLD
-    return StringReader([_load_member(member) for member in members], threshold)
+    return StringReader([_load_member(member) for member in members], threshold, finer=finer)
 
 
 def _load_member(path: Path) -> LiteRTBackend:

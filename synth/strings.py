@@ -8,8 +8,8 @@ canvas as the page sends it, textured paper or a cheque with a ruled line or an 
 photo, or a scanned crop with a black margin, a column rule and a cross beside the number. Marks that are
 not characters of the alphabet ("=" after an amount, crosses, ticks) are drawn and not labelled.
 
-``line_sample`` returns what the reader is trained on: the scene passed through ``recognizer.line.find_line``,
-the same function that serves.
+``line_sample`` returns what the reader is trained on: the scene passed through ``recognizer.finer.served_line``,
+the line finding that serves a reader trained so.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from recognizer.decode import decode_image
-from recognizer.line import Line, find_line
+from recognizer.finer import served_line
+from recognizer.line import Line
 from recognizer.png import encode_png
 from synth.digits import digit_ink
 from synth.ink import crop_ink, lean, pen_width
@@ -198,14 +199,21 @@ def scene(ink: np.ndarray, rng: np.random.Generator, kind: str) -> bytes:
 
 
 def line_sample(
-    rng: np.random.Generator, mnist_digits, part: str = "train", kind: str | None = None, text: str | None = None
+    rng: np.random.Generator,
+    mnist_digits,
+    part: str = "train",
+    kind: str | None = None,
+    text: str | None = None,
+    finer: bool = False,
 ) -> tuple[Line, str, str]:
-    """One training or test example: (``find_line`` of a synthetic scene, its text, the scene's kind).
+    """One training or test example: (the line of a synthetic scene, its text, the scene's kind). The line is
+    ``recognizer.finer.served_line``'s: ``line.find_line``'s, found again finer in a small photo where ``finer``.
 
     Raises recognizer.decode.PreprocessingError where the scene lost its ink (rare: a faint photo)."""
     text = text or random_text(rng)
     kind = kind or str(rng.choice(list(SCENES), p=list(SCENES.values())))
-    return find_line(decode_image(scene(write_line(text, rng, mnist_digits, part), rng, kind))), text, kind
+    grey = decode_image(scene(write_line(text, rng, mnist_digits, part), rng, kind))
+    return served_line(grey, finer), text, kind
 
 
 def number_images(count: int, seed: int, mnist_digits, part: str = "eval", with_ink: bool = False):

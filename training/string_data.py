@@ -17,7 +17,8 @@ from PIL import Image
 
 from recognizer.ctc import ALPHABET
 from recognizer.decode import PreprocessingError, decode_image
-from recognizer.line import LINE_HEIGHT, LINE_STRIDE, find_line
+from recognizer.finer import served_line
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 
 SYNTHETIC_CHUNKS = 16  # synthetic lines are made in this many seeded chunks, whatever the number of processes
 
@@ -51,8 +52,8 @@ def _mnist():
 
 def _synthetic_chunk(args):
     """Make ``count`` lines from ``seed`` (a process pool's unit of work): (list of uint8 lines, list of texts),
-    each ``alignable``."""
-    seed, count, part = args
+    each ``alignable``; ``finer``: lines found as a reader trained with ``--lines finer`` reads them."""
+    seed, count, part, finer = args
     from synth.strings import line_sample
 
     mnist = _mnist()[0 if part == "train" else 1]
@@ -60,7 +61,7 @@ def _synthetic_chunk(args):
     lines, texts = [], []
     while len(lines) < count:
         try:
-            line, text, _ = line_sample(rng, mnist, part)
+            line, text, _ = line_sample(rng, mnist, part, finer=finer)
         except PreprocessingError:
             continue
         if not alignable(line.image, text):
@@ -70,14 +71,17 @@ def _synthetic_chunk(args):
     return lines, texts
 
 
-def synthetic_lines(count: int, seed: int, part: str = "train", workers: int | None = None, log=None):
+def synthetic_lines(
+    count: int, seed: int, part: str = "train", workers: int | None = None, log=None, finer: bool = False
+):
     """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``SYNTHETIC_CHUNKS`` chunks, run by
     ``workers`` processes (default: one per CPU, at most one per chunk). ``log``, when given, is called with a line
     of progress as each chunk is done (lines made so far, seconds): a full set takes many minutes on 2 cores.
+    ``finer``: each line found as ``recognizer.finer.served_line`` finds it for a reader trained so.
 
     Returns (list of uint8 (32, W) lines, list of texts); the same for the same arguments on any machine."""
     chunks = [
-        (seed * 1000 + i, count // SYNTHETIC_CHUNKS + (i < count % SYNTHETIC_CHUNKS), part)
+        (seed * 1000 + i, count // SYNTHETIC_CHUNKS + (i < count % SYNTHETIC_CHUNKS), part, finer)
         for i in range(SYNTHETIC_CHUNKS)
     ]
     chunks = [c for c in chunks if c[1]]
@@ -109,14 +113,16 @@ class FreshLines:
     change. Why: a reader trained 20,000 steps on 60,000 fixed lines learned the lines themselves
     (docs/experiments.md, 2026-12-04)."""
 
-    def __init__(self, lines: list, texts: list, seed: int, steps: int, every: int = 0, chunk: int = 500):
+    def __init__(
+        self, lines: list, texts: list, seed: int, steps: int, every: int = 0, chunk: int = 500, finer: bool = False
+    ):
         self.lines, self.texts, self.every, self.chunk = lines, texts, every, chunk
         self.made, self.count = 0, (steps // every if every else 0)
         self.pool = self.results = None
         if self.count:
             self.pool = multiprocessing.get_context("spawn").Pool(1)
             self.results = self.pool.imap(
-                _synthetic_chunk, [(seed * 1000 + 100 + k, chunk, "train") for k in range(self.count)]
+                _synthetic_chunk, [(seed * 1000 + 100 + k, chunk, "train", finer) for k in range(self.count)]
             )
 
     def refresh(self, step: int) -> None:
@@ -162,16 +168,18 @@ def augment_photo(data: bytes, rng: np.random.Generator) -> np.ndarray:
     return decode_image(camera(grey, rng, quality=(50, 95)))
 
 
-def real_lines(images: list[bytes], texts, variants: int, seed: int):
+def real_lines(images: list[bytes], texts, variants: int, seed: int, finer: bool = False):
     """The real amounts as uint8 lines: each image as it is, then ``variants`` - 1 augmented copies
-    (``augment_photo``), but for lines too narrow for their label (``alignable``). Returns (lines, texts)."""
+    (``augment_photo``), but for lines too narrow for their label (``alignable``); each line found as
+    ``recognizer.finer.served_line`` finds it (found again finer in a small photo where ``finer``). Returns
+    (lines, texts)."""
     rng = np.random.default_rng(seed)
     lines, labels = [], []
     for data, text in zip(images, texts):
         for k in range(variants):
             try:
                 grey = decode_image(data) if k == 0 else augment_photo(data, rng)
-                line = find_line(grey).image
+                line = served_line(grey, finer).image
             except PreprocessingError:
                 continue
             if alignable(line, str(text)):

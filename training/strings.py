@@ -26,6 +26,7 @@ from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import ROOT
 from training import provenance
+from training.no_number import empty_lines
 from training.splice import add_spliced
 from training.string_data import (
     FreshLines,
@@ -69,6 +70,13 @@ CONFIG = {
     # An export of the page's corrections (``flask --app app corrections export``): its numbers are trained on among
     # the real lines, each line as likely to be drawn as a real amount's; None: none.
     "corrections": None,
+    # "finer": every training line found as recognizer.finer.served_line finds it (a small photo's line found again
+    # in the photo scaled up), and the reader served so; "found": as line.find_line finds it.
+    "lines": "found",
+    # Lines that hold no number (training.no_number), from this many synthetic scenes and the trainable blank Sudoku
+    # cells, labelled with the empty text; they take empty_share of each batch's synthetic draws. 0: none.
+    "empty": 0,
+    "empty_share": 0.0,
 }
 # The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
 # phase's count) beside them, a lower peak learning rate. Probed from the shipped reader (docs/experiments.md).
@@ -151,19 +159,22 @@ def train_strings(
     started, commit = time.time(), provenance.commit()  # the code the run starts from, whatever is committed meanwhile
     work_dir.mkdir(parents=True, exist_ok=True)
     Path(output).parent.mkdir(parents=True, exist_ok=True)  # now, not after the run: a run is an hour
-    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}-{_source_digest()}.npz"
+    finer = config["lines"] == "finer"
+    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}{'-finer' * finer}-{_source_digest()}.npz"
     if cache.exists():
         with np.load(cache) as saved:
             synth, synth_texts = unpack(saved["blob"], saved["offsets"]), list(saved["texts"])
     else:
-        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed, log=log)
+        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed, log=log, finer=finer)
         np.savez_compressed(cache, **dict(zip(("blob", "offsets"), pack(synth))), texts=np.array(synth_texts))
     log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
 
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     order = np.random.default_rng(seed).permutation(len(images))
     holdout, trainable = order[: config["holdout"]], order[config["holdout"] :]
-    real, real_texts = real_lines([images[i] for i in trainable], labels[trainable], config["real_variants"], data_seed)
+    real, real_texts = real_lines(
+        [images[i] for i in trainable], labels[trainable], config["real_variants"], data_seed, finer
+    )
     log(f"real lines: {len(real_texts):,} from {len(trainable)} amounts ({time.time() - started:.0f} s)")
 
     sources = [(synth, synth_texts, False), (real, real_texts, True)]
@@ -172,7 +183,13 @@ def train_strings(
         fixed, fixed_texts = correction_lines(config["corrections"], config["real_variants"], data_seed)
         sources.append((fixed, fixed_texts, False))
         log(f"corrected numbers: {len(fixed_texts):,} lines from {config['corrections']}")
-    fresh = FreshLines(synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"])
+    no_number_texts = []
+    if config["empty"]:  # lines that hold no number: the full loss, the empty text
+        no_number, no_number_texts = empty_lines(config["empty"], data_seed + 2, finer, data_dir, log)
+        sources.append((no_number, no_number_texts, False))
+    fresh = FreshLines(
+        synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"], finer
+    )
     model = build_string_model(config["filters"], config["frame_units"])
     if config["init"]:
         model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
@@ -197,6 +214,9 @@ def train_strings(
             counts = [config["batch_size"] - n_real, n_real]
             if config["corrections"]:  # a corrected number's line is drawn as often as a real amount's
                 counts[1:] = _split(rng, n_real, len(real_texts), len(fixed_texts))
+            if no_number_texts:  # a share of the synthetic draws
+                counts.append(rng.binomial(counts[0], config["empty_share"]))
+                counts[0] -= counts[-1]
             if orders_for != (fresh.made, len(real_texts)):  # fresh or spliced lines came in: order them again
                 orders = [width_order(lines) if config["bucket"] else np.arange(len(lines)) for lines, _, _ in sources]
                 orders_for = (fresh.made, len(real_texts))
@@ -241,6 +261,7 @@ def train_strings(
         "commit": commit,
         "real_training_amounts": int(len(trainable)),
         "correction_lines": len(fixed_texts),
+        "no_number_lines": len(no_number_texts),
         "corrections_sha256": provenance.sha256_files([config["corrections"]]) if config["corrections"] else {},
         "holdout_indices": [int(i) for i in holdout],
         "final_loss": float(np.mean(losses[-250:])),
@@ -318,7 +339,9 @@ def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -
         def predict(self, batch):
             return keras_probabilities(self.model, batch)
 
-    reader = StringReader([Probabilities(path) for path in keras_paths])
+    record = json.loads(Path(keras_paths[0]).with_suffix(".json").read_text())
+    finer = record.get("config", {}).get("lines") == "finer"  # read as it will be served
+    reader = StringReader([Probabilities(path) for path in keras_paths], finer=finer)
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     confidences, correct = [], []
     for i in holdout_indices:
@@ -379,7 +402,7 @@ def _source_digest() -> str:
 
     files = (
         sorted((ROOT / "synth").glob("*.py"))
-        + [ROOT / "recognizer" / name for name in ("decode.py", "line.py", "lines.py", "normalize.py")]
+        + [ROOT / "recognizer" / name for name in ("decode.py", "finer.py", "line.py", "lines.py", "normalize.py")]
         + [ROOT / "training" / "string_data.py"]
     )
     digest = hashlib.sha256()
