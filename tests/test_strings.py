@@ -458,7 +458,8 @@ def test_boxes_are_in_the_pixels_of_a_large_photo(real_client, mnist_test):
 def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_and_its_record(tmp_path, mnist_test):
     """The one command's code path end to end, from fresh weights on a tiny config (batches drawn by width, the
     spliced lines sorted in, a second phase on mostly real amounts): the model, its record (config, commit, held-out
-    amounts, threshold, the first phase's record) and a .tflite that the server's loader accepts."""
+    amounts, threshold, the first phase's record) and a .tflite that the server's loader accepts, served through lines
+    found finer as it was trained on them, with lines that hold no number among them."""
     from training import strings as training_strings
 
     output = tmp_path / "new folder" / "digit_strings.keras"  # made by the run
@@ -472,10 +473,14 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
         "bucket": 2,
         "real_steps": 2,
         "real_phase_share": 0.6,
+        "lines": "finer",  # a small photo's line found again finer, in training and when served
+        "empty": 4,  # lines that hold no number, from 4 scenes and the trainable blank Sudoku cells
+        "empty_share": 0.25,
     }
     logged = []
     record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=logged.append)
     assert any("spliced added" in line for line in logged)  # real amounts recombined halfway
+    assert record["no_number_lines"] > 0 and record["config"]["lines"] == "finer"
     assert output.exists() and record["config"]["steps"] == 4 and len(record["holdout_indices"]) == 20
     assert any(line.startswith("second phase") for line in logged) and record["config"]["real_steps"] == 2
     first = record["first_phase"]  # the phase on mostly real amounts starts from the first one's weights
@@ -489,7 +494,7 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
     assert saved["threshold"] == record["threshold"] and saved["commit"]
     tflite = training_strings.convert_strings(output, output.with_suffix(".tflite"))
     reader = load_string_reader(tflite)  # checks the output on a blank line and a stroke
-    assert reader.threshold == pytest.approx(record["threshold"])
+    assert reader.threshold == pytest.approx(record["threshold"]) and reader.finer  # served as it was trained
     reading = reader.read(np.asarray(number_image("90", 2, mnist_test), np.float32) / 255)
     assert reading.reader == "strings" and reading.string_confidence is not None
 
