@@ -396,9 +396,12 @@ def serve_for_photos(keras_path: Path, shipped: Path = STRING_KERAS_PATH) -> Pat
 
 
 def _source_digest() -> str:
-    """A short digest of the code that makes and normalises the synthetic lines: a cache made by other code is not
-    reused."""
+    """A short digest of the code that makes and normalises the synthetic lines, and of the fonts they are printed
+    in (``synth.fonts``: Debian's fonts-* packages differ from machine to machine; Chromium's bring Liberation): a
+    cache made by other code or with other fonts is not reused."""
     import hashlib
+
+    from synth.fonts import fonts
 
     files = (
         sorted((ROOT / "synth").glob("*.py"))
@@ -408,4 +411,5 @@ def _source_digest() -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.read_bytes())
+    digest.update("\n".join(path.name for path in fonts("train")).encode())
     return digest.hexdigest()[:10]
