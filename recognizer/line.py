@@ -6,8 +6,9 @@
         start), the one with the most ink -> put on a level baseline -> cropped, scaled to ``LINE_HEIGHT`` px tall
         (at most ``MAX_LINE_WIDTH`` wide)
 
-Training (``training.strings``), evaluation and serving all call ``find_line``, so the network never sees
-two different pipelines. The height of 32 px is the usual input of CRNN-style readers (Shi et al., 2017,
+Training (``training.strings``), evaluation and serving all find lines here, through ``finer.served_lines`` where
+a reader was trained on a small photo's lines found again finer, so the network never sees two different
+pipelines. The height of 32 px is the usual input of CRNN-style readers (Shi et al., 2017,
 "An end-to-end trainable neural network for image-based sequence recognition", arXiv 1507.05717).
 """
 
