@@ -196,6 +196,12 @@ def _main(argv=None) -> int:
     p_strings.add_argument(
         "--empty-share", type=float, default=None, help="share of the synthetic draws given to no-number lines"
     )
+    p_strings.add_argument(
+        "--cells", type=int, default=None, help="lines of real sudoku_cells_train digits side by side (0: none)"
+    )
+    p_strings.add_argument(
+        "--cells-share", type=float, default=None, help="share of the synthetic draws given to those lines"
+    )
     for p in (p_train, p_rebuild, p_distill):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
@@ -276,6 +282,8 @@ def _main(argv=None) -> int:
             "lines",
             "empty",
             "empty_share",
+            "cells",
+            "cells_share",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

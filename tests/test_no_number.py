@@ -14,7 +14,7 @@ from recognizer.reader import Reader
 from recognizer.strings import STRING_MODEL_PATH, load_string_reader
 from synth.scenes import cell_scene
 from synth.strings import number_images
-from training.no_number import empty_lines, held_out_blank
+from training.no_number import empty_lines, held_out_cell
 
 
 def small_photo_numbers(mnist_test, count=40):
@@ -54,9 +54,9 @@ def test_half_the_blank_cells_are_kept_out_of_the_no_number_lines(tmp_path):
     offsets = np.cumsum([0] + [len(data) for data in images])
     blob = np.frombuffer(b"".join(images), np.uint8)
     np.savez(tmp_path / "sudoku_cells_train.npz", image=blob, offsets=offsets, label=labels, group=["cell"] * 16)
-    held = [held_out_blank(data) for data in cells]
+    held = [held_out_cell(data) for data in cells]
     assert 0 < sum(held) < len(cells)  # about half, by the file's SHA-1: the same on any machine
-    assert held == [held_out_blank(bytes(data)) for data in cells]
+    assert held == [held_out_cell(bytes(data)) for data in cells]
     lines, texts = empty_lines(0, seed=1, finer=False, data_dir=tmp_path)
     expected = []
     for data, out in zip(cells, held):
@@ -110,3 +110,24 @@ def digit_backend():
     from recognizer.backends import load_backend
 
     return load_backend()
+
+
+def test_real_digit_cells_are_composed_into_strings_of_the_cells_not_held_out(tmp_path, mnist_test):
+    from training.cell_strings import MAX_DIGITS, MIN_DIGITS, cell_digit, cell_lines
+
+    # A fake sudoku_cells_train of digit cells (synth.scenes.cell_scene, grid lines at the edges), labelled.
+    rng = np.random.default_rng(3)
+    made = [cell_scene(rng, (mnist_test[0][:500], mnist_test[1][:500]), "digit") for _ in range(16)]
+    images, labels = [data for data, _, _ in made], [str(found[0]) for _, _, found in made]
+    offsets = np.cumsum([0] + [len(data) for data in images])
+    blob = np.frombuffer(b"".join(images), np.uint8)
+    np.savez(tmp_path / "sudoku_cells_train.npz", image=blob, offsets=offsets, label=labels, group=["digit"] * 16)
+    trained = {label for data, label in zip(images, labels) if not held_out_cell(data)}
+    held = {label for data, label in zip(images, labels) if held_out_cell(data)} - trained
+    lines, texts = cell_lines(30, seed=2, finer=True, data_dir=tmp_path)
+    assert len(lines) >= 25  # a line too narrow for its digits may be left out, not many
+    assert all(MIN_DIGITS <= len(text) <= MAX_DIGITS and set(text) <= trained for text in texts)
+    assert not any(set(text) & held for text in texts)  # a digit only a held-out cell holds is never used
+    assert all(line.dtype == np.uint8 and line.shape[0] == LINE_HEIGHT for line in lines)
+    digit = cell_digit(decode_image(images[0]))  # the cell without its grid lines, cut to its ink
+    assert digit is not None and digit.shape[1] < 0.9 * decode_image(images[0]).shape[1] and digit.min() < 0.5

@@ -476,11 +476,13 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
         "lines": "finer",  # a small photo's line found again finer, in training and when served
         "empty": 4,  # lines that hold no number, from 4 scenes and the trainable blank Sudoku cells
         "empty_share": 0.25,
+        "cells": 8,  # real digit cells of sudoku_cells_train composed into strings
+        "cells_share": 0.25,
     }
     logged = []
     record = training_strings.train_strings(output, config, work_dir=tmp_path / "work", log=logged.append)
     assert any("spliced added" in line for line in logged)  # real amounts recombined halfway
-    assert record["no_number_lines"] > 0 and record["config"]["lines"] == "finer"
+    assert record["no_number_lines"] > 0 and record["cell_lines"] > 0 and record["config"]["lines"] == "finer"
     assert output.exists() and record["config"]["steps"] == 4 and len(record["holdout_indices"]) == 20
     assert any(line.startswith("second phase") for line in logged) and record["config"]["real_steps"] == 2
     first = record["first_phase"]  # the phase on mostly real amounts starts from the first one's weights

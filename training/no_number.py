@@ -7,7 +7,7 @@ session). These lines are the candidate lines found, as served, in
 - synthetic no-number scenes: blank Sudoku cells (``synth.scenes.cell_scene``) and, on photographed paper, the
   grid-like marks of ``synth.nondigits`` (``EMPTY_MARKS``), half each;
 - the blank cells of ``sudoku_cells_train`` whose SHA-1 (of the file's bytes) starts with an even byte, about half:
-  the other half is kept out of training, to measure the blanks on (``held_out_blank``).
+  the other half is kept out of training, to measure the blanks on (``held_out_cell``).
 
 Marks shaped like a stroke (dots, blobs, scribbles) are left out: taught as nothing, they made drawn strokes likelier
 to be nothing (the ninth session's run read canvas numbers 91.6 -> 90.8%); so are punctuation (a lone "." or "-"
@@ -30,9 +30,10 @@ from training.string_data import to_uint8
 EMPTY_MARKS = ("line", "grid crossing", "box corner", "border", "edge band")
 
 
-def held_out_blank(data: bytes) -> bool:
-    """Whether a blank cell (its file's bytes) is kept out of the no-number training lines: the first byte of its
-    SHA-1 is odd (about half of the cells, the same on any machine)."""
+def held_out_cell(data: bytes) -> bool:
+    """Whether a cell of ``sudoku_cells_train`` (its file's bytes) is kept out of the string reader's training lines
+    (a blank cell's no-number lines, a digit cell's composed strings, ``training.cell_strings``), to measure the
+    reader on: the first byte of its SHA-1 is odd (about half of the cells, the same on any machine)."""
     return hashlib.sha1(data).digest()[0] % 2 == 1
 
 
@@ -58,7 +59,7 @@ def _lines_of(data: bytes, finer: bool) -> list[np.ndarray]:
 
 def empty_lines(count: int, seed: int, finer: bool = False, data_dir=None, log=None) -> tuple[list, list]:
     """The no-number training lines: every candidate line of ``count`` synthetic scenes (``no_number_scene``, from
-    ``seed``) and of the blank cells of ``sudoku_cells_train`` not ``held_out_blank`` (none where that set is
+    ``seed``) and of the blank cells of ``sudoku_cells_train`` not ``held_out_cell`` (none where that set is
     absent), found as served (``finer``: as ``recognizer.finer.served_lines`` finds them for a reader trained so).
 
     Returns (list of uint8 (32, W) lines, list of texts, each ""). ``log``: called with a line of progress."""
@@ -71,7 +72,7 @@ def empty_lines(count: int, seed: int, finer: bool = False, data_dir=None, log=N
         images, labels, _ = datasets.load_realworld("sudoku_cells_train", data_dir)
     except FileNotFoundError:
         images, labels = [], []
-    blanks = [data for data, label in zip(images, labels) if label == "blank" and not held_out_blank(data)]
+    blanks = [data for data, label in zip(images, labels) if label == "blank" and not held_out_cell(data)]
     for data in blanks:
         lines.extend(_lines_of(data, finer))
     if log:

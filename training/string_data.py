@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import time
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,7 @@ from recognizer.ctc import ALPHABET
 from recognizer.decode import PreprocessingError, decode_image
 from recognizer.finer import served_line
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
+from recognizer.mnist import ROOT
 
 SYNTHETIC_CHUNKS = 16  # synthetic lines are made in this many seeded chunks, whatever the number of processes
 
@@ -102,6 +104,38 @@ def synthetic_lines(
             for result in pool.imap(_synthetic_chunk, chunks):  # in the chunks' order: the same lines as one process
                 done(result)
     return [line for r in results for line in r[0]], [text for r in results for text in r[1]]
+
+
+def cached_synthetic_lines(work_dir: Path, count: int, seed: int, finer: bool = False, log=None):
+    """``synthetic_lines(count, seed, finer=finer)``, made once and kept in ``work_dir`` under a name that holds the
+    arguments and ``_source_digest()``: (list of uint8 (32, W) lines, list of texts)."""
+    cache = Path(work_dir) / f"synthetic-{seed}-{count}{'-finer' * finer}-{_source_digest()}.npz"
+    if cache.exists():
+        with np.load(cache) as saved:
+            return unpack(saved["blob"], saved["offsets"]), list(saved["texts"])
+    lines, texts = synthetic_lines(count, seed, log=log, finer=finer)
+    np.savez_compressed(cache, **dict(zip(("blob", "offsets"), pack(lines))), texts=np.array(texts))
+    return lines, texts
+
+
+def _source_digest() -> str:
+    """A short digest of the code that makes and normalises the synthetic lines, and of the fonts they are printed
+    in (``synth.fonts``: Debian's fonts-* packages differ from machine to machine; Chromium's bring Liberation): a
+    cache made by other code or with other fonts is not reused."""
+    import hashlib
+
+    from synth.fonts import fonts
+
+    files = (
+        sorted((ROOT / "synth").glob("*.py"))
+        + [ROOT / "recognizer" / name for name in ("decode.py", "finer.py", "line.py", "lines.py", "normalize.py")]
+        + [ROOT / "training" / "string_data.py"]
+    )
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    digest.update("\n".join(path.name for path in fonts("train")).encode())
+    return digest.hexdigest()[:10]
 
 
 class FreshLines:

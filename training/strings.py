@@ -26,18 +26,17 @@ from recognizer.decode import decode_image
 from recognizer.line import LINE_HEIGHT, LINE_STRIDE
 from recognizer.mnist import ROOT
 from training import provenance
+from training.cell_strings import cell_lines
 from training.no_number import empty_lines
 from training.splice import add_spliced
 from training.string_data import (
     FreshLines,
     batch,
+    cached_synthetic_lines,
     correction_lines,
     draw_indices,
     encode_text,
-    pack,
     real_lines,
-    synthetic_lines,
-    unpack,
     width_order,
 )
 from training.string_steps import keras_probabilities, training_step
@@ -77,6 +76,10 @@ CONFIG = {
     # cells, labelled with the empty text; they take empty_share of each batch's synthetic draws. 0: none.
     "empty": 0,
     "empty_share": 0.0,
+    # Lines of 2-6 real digit cells of sudoku_cells_train side by side (training.cell_strings), this many, taking
+    # cells_share of each batch's synthetic draws. 0: none.
+    "cells": 0,
+    "cells_share": 0.0,
 }
 # The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
 # phase's count) beside them, a lower peak learning rate. Probed from the shipped reader (docs/experiments.md).
@@ -160,13 +163,7 @@ def train_strings(
     work_dir.mkdir(parents=True, exist_ok=True)
     Path(output).parent.mkdir(parents=True, exist_ok=True)  # now, not after the run: a run is an hour
     finer = config["lines"] == "finer"
-    cache = work_dir / f"synthetic-{data_seed}-{config['synthetic']}{'-finer' * finer}-{_source_digest()}.npz"
-    if cache.exists():
-        with np.load(cache) as saved:
-            synth, synth_texts = unpack(saved["blob"], saved["offsets"]), list(saved["texts"])
-    else:
-        synth, synth_texts = synthetic_lines(config["synthetic"], data_seed, log=log, finer=finer)
-        np.savez_compressed(cache, **dict(zip(("blob", "offsets"), pack(synth))), texts=np.array(synth_texts))
+    synth, synth_texts = cached_synthetic_lines(work_dir, config["synthetic"], data_seed, finer, log)
     log(f"synthetic lines: {len(synth_texts):,} ({time.time() - started:.0f} s)")
 
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
@@ -183,10 +180,13 @@ def train_strings(
         fixed, fixed_texts = correction_lines(config["corrections"], config["real_variants"], data_seed)
         sources.append((fixed, fixed_texts, False))
         log(f"corrected numbers: {len(fixed_texts):,} lines from {config['corrections']}")
-    no_number_texts = []
-    if config["empty"]:  # lines that hold no number: the full loss, the empty text
-        no_number, no_number_texts = empty_lines(config["empty"], data_seed + 2, finer, data_dir, log)
-        sources.append((no_number, no_number_texts, False))
+    shares, made = [], {}  # sources drawn as a share of the synthetic draws: no-number lines, composed cells
+    for name, make, offset in (("empty", empty_lines, 2), ("cells", cell_lines, 3)):
+        if config[name]:  # the full loss: their texts are whole
+            lines, texts = make(config[name], data_seed + offset, finer, data_dir, log)
+            sources.append((lines, texts, False))
+            shares.append(config[f"{name}_share"])
+        made[name] = len(texts) if config[name] else 0
     fresh = FreshLines(
         synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"], finer
     )
@@ -214,8 +214,8 @@ def train_strings(
             counts = [config["batch_size"] - n_real, n_real]
             if config["corrections"]:  # a corrected number's line is drawn as often as a real amount's
                 counts[1:] = _split(rng, n_real, len(real_texts), len(fixed_texts))
-            if no_number_texts:  # a share of the synthetic draws
-                counts.append(rng.binomial(counts[0], config["empty_share"]))
+            for share in shares:  # a share of the synthetic draws each
+                counts.append(rng.binomial(counts[0], share))
                 counts[0] -= counts[-1]
             if orders_for != (fresh.made, len(real_texts)):  # fresh or spliced lines came in: order them again
                 orders = [width_order(lines) if config["bucket"] else np.arange(len(lines)) for lines, _, _ in sources]
@@ -261,7 +261,8 @@ def train_strings(
         "commit": commit,
         "real_training_amounts": int(len(trainable)),
         "correction_lines": len(fixed_texts),
-        "no_number_lines": len(no_number_texts),
+        "no_number_lines": made["empty"],
+        "cell_lines": made["cells"],
         "corrections_sha256": provenance.sha256_files([config["corrections"]]) if config["corrections"] else {},
         "holdout_indices": [int(i) for i in holdout],
         "final_loss": float(np.mean(losses[-250:])),
@@ -393,23 +394,3 @@ def serve_for_photos(keras_path: Path, shipped: Path = STRING_KERAS_PATH) -> Pat
     record["photos"] = target.with_suffix(".tflite").name
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return target.with_suffix(".tflite")
-
-
-def _source_digest() -> str:
-    """A short digest of the code that makes and normalises the synthetic lines, and of the fonts they are printed
-    in (``synth.fonts``: Debian's fonts-* packages differ from machine to machine; Chromium's bring Liberation): a
-    cache made by other code or with other fonts is not reused."""
-    import hashlib
-
-    from synth.fonts import fonts
-
-    files = (
-        sorted((ROOT / "synth").glob("*.py"))
-        + [ROOT / "recognizer" / name for name in ("decode.py", "finer.py", "line.py", "lines.py", "normalize.py")]
-        + [ROOT / "training" / "string_data.py"]
-    )
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.read_bytes())
-    digest.update("\n".join(path.name for path in fonts("train")).encode())
-    return digest.hexdigest()[:10]
