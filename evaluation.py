@@ -13,13 +13,14 @@ LiteRT models:
   answer is not a digit or is flagged ``low_confidence`` (``Reading.low_confidence``, the API's flag);
 - numbers composed from MNIST test digits; the models' sizes.
 
-    python evaluation.py [--limit N] [--model PATH.tflite]
+    python evaluation.py [--limit N] [--model PATH.tflite] [--strings PATH.tflite]
     # prints the README's Results table (a few minutes on 2 cores)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -49,8 +50,10 @@ from synth.scenes import photo
 
 @lru_cache(maxsize=1)
 def string_reader():
-    """The committed string reader (``recognizer.strings``), loaded once."""
-    return load_string_reader()
+    """The string reader (``recognizer.strings``) at ``$STRING_MODEL`` (a .tflite with its record beside it, set by
+    ``--strings``) where set, else the committed one; loaded once."""
+    path = os.environ.get("STRING_MODEL")
+    return load_string_reader(path) if path else load_string_reader()
 
 
 def as_reader(reader=None) -> Reader:
@@ -350,9 +353,14 @@ def _main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most this many images of each set")
     parser.add_argument("--model", default=None, help="a .tflite to measure instead of the committed one")
     parser.add_argument(
+        "--strings", default=None, help="a string reader's .tflite (its .json beside it) instead of the committed one"
+    )
+    parser.add_argument(
         "--no-cascade", action="store_true", help="the float32 network alone, without its little int8 file read first"
     )
     args = parser.parse_args(argv)
+    if args.strings:
+        os.environ["STRING_MODEL"] = args.strings  # string_reader() reads it: every set through that reader
     backend = backends.load_backend("litert", args.model, cascade=not args.no_cascade)
     print(results_table(backend, limit=args.limit))
     return 0

@@ -87,7 +87,7 @@ def test_a_small_photo_is_found_finer_only_for_a_reader_trained_so(mnist_test):
     assert scaled > 0
 
 
-def test_a_reader_whose_record_says_finer_reads_through_finer_lines(tmp_path, mnist_test, digit_backend):
+def test_a_reader_whose_record_says_finer_reads_through_finer_lines(tmp_path, mnist_test, digit_backend, monkeypatch):
     shipped = load_string_reader()
     assert not shipped.finer  # the shipped reader's record names no config.lines: served as it was trained
     candidate = tmp_path / "digit_strings.tflite"
@@ -97,6 +97,14 @@ def test_a_reader_whose_record_says_finer_reads_through_finer_lines(tmp_path, mn
     candidate.with_suffix(".json").write_text(json.dumps(record))
     finer = load_string_reader(candidate)
     assert finer.finer and finer.threshold == pytest.approx(shipped.threshold)
+    import evaluation  # `evaluation.py --strings` measures a candidate as it would be served
+
+    evaluation.string_reader.cache_clear()
+    monkeypatch.setenv("STRING_MODEL", str(candidate))
+    assert evaluation.as_reader().strings.finer
+    monkeypatch.delenv("STRING_MODEL")
+    evaluation.string_reader.cache_clear()
+    assert not evaluation.as_reader().strings.finer
     for data in small_photo_numbers(mnist_test, 20):
         reading = Reader(digit_backend, finer).read(data, mode="number")
         height, width = decode_image(data).shape  # boxes in the pixels of the image as sent, not the scaled one
