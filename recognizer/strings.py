@@ -285,9 +285,15 @@ def _record(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
+def reads_finer(record: dict) -> bool:
+    """Whether a string reader's record (``<model>.json``) says it was trained on lines found finer
+    (``training.strings.CONFIG["lines"]`` "finer"), so that it is read through ``finer.finer_lines`` too."""
+    config = record.get("config")
+    return isinstance(config, dict) and config.get("lines") == "finer"
+
+
 def _load_reader(path: Path, record: dict, threshold: float | None) -> StringReader:
-    config = record.get("config") if isinstance(record.get("config"), dict) else {}
-    finer = config.get("lines") == "finer"  # read as it was trained: training.strings.CONFIG["lines"]
+    finer = reads_finer(record)  # read as it was trained
     committee = record.get("committee")
     members = [path]
     if isinstance(committee, dict) and committee.get("members"):

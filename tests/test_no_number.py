@@ -15,6 +15,7 @@ from recognizer.strings import STRING_MODEL_PATH, load_string_reader
 from synth.scenes import cell_scene
 from synth.strings import number_images
 from training.no_number import empty_lines, held_out_cell
+from training.string_data import to_uint8
 
 
 def small_photo_numbers(mnist_test, count=40):
@@ -67,7 +68,7 @@ def test_half_the_blank_cells_are_kept_out_of_the_no_number_lines(tmp_path):
                 pass
     assert len(lines) >= len(expected) and set(texts) == {""}
     first_lines = {line.tobytes() for line in lines}
-    assert all(np.round(line * 255).astype(np.uint8).tobytes() in first_lines for line in expected)
+    assert all(to_uint8(line).tobytes() in first_lines for line in expected)
 
 
 def test_a_small_photo_is_found_finer_only_for_a_reader_trained_so(mnist_test):

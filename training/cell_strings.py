@@ -85,7 +85,7 @@ def cell_lines(count: int, seed: int, finer: bool = False, data_dir=None, log=No
         text = "".join(cells[i][1] for i in chosen)
         grey = compose([cells[i][0] for i in chosen], rng)
         try:
-            line = served_line(decode_image(encode_png(np.round(grey * 255).astype(np.uint8))), finer)
+            line = served_line(decode_image(encode_png(grey)), finer)
         except PreprocessingError:
             continue
         if alignable(line.image, text):

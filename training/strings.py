@@ -180,13 +180,13 @@ def train_strings(
         fixed, fixed_texts = correction_lines(config["corrections"], config["real_variants"], data_seed)
         sources.append((fixed, fixed_texts, False))
         log(f"corrected numbers: {len(fixed_texts):,} lines from {config['corrections']}")
-    shares, made = [], {}  # sources drawn as a share of the synthetic draws: no-number lines, composed cells
+    shares, made = [], {"empty": 0, "cells": 0}  # sources drawn as a share of the synthetic draws
     for name, make, offset in (("empty", empty_lines, 2), ("cells", cell_lines, 3)):
         if config[name]:  # the full loss: their texts are whole
             lines, texts = make(config[name], data_seed + offset, finer, data_dir, log)
             sources.append((lines, texts, False))
             shares.append(config[f"{name}_share"])
-        made[name] = len(texts) if config[name] else 0
+            made[name] = len(texts)
     fresh = FreshLines(
         synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"], finer
     )
@@ -303,7 +303,7 @@ def choose_threshold(keras_path: Path = STRING_KERAS_PATH, data_dir=None, max_er
     with them. Never chosen on ``orand_car_a_val``."""
     record_path = Path(keras_path).with_suffix(".json")
     record = json.loads(record_path.read_text())
-    record.update(_operating_point([keras_path], record["holdout_indices"], data_dir, max_error))
+    record.update(_operating_point([keras_path], record, data_dir, max_error))
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -319,18 +319,20 @@ def choose_committee(keras_paths: list[Path], data_dir=None, max_error: float = 
     committee = {
         "members": [Path(path).with_suffix(".tflite").name for path in keras_paths],
         "data_seeds": [record["config"].get("data_seed") or record["config"]["seed"] for record in records],
-        **_operating_point(keras_paths, records[0]["holdout_indices"], data_dir, max_error),
+        **_operating_point(keras_paths, records[0], data_dir, max_error),
     }
     first = Path(keras_paths[0]).with_suffix(".json")
     first.write_text(json.dumps({**records[0], "committee": committee}, indent=2) + "\n")
     return committee
 
 
-def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -> dict:
+def _operating_point(keras_paths, record: dict, data_dir, max_error: float) -> dict:
+    """The operating point of the readers at ``keras_paths`` on the held-out amounts of ``record`` (the first
+    member's), each read as it will be served (through lines found finer where the record says so)."""
     import keras
 
     import datasets
-    from recognizer.strings import StringReader, operating_point
+    from recognizer.strings import StringReader, operating_point, reads_finer
 
     class Probabilities:  # a Keras model as the served LiteRT file is: logits -> probabilities
         def __init__(self, path):
@@ -340,12 +342,10 @@ def _operating_point(keras_paths, holdout_indices, data_dir, max_error: float) -
         def predict(self, batch):
             return keras_probabilities(self.model, batch)
 
-    record = json.loads(Path(keras_paths[0]).with_suffix(".json").read_text())
-    finer = record.get("config", {}).get("lines") == "finer"  # read as it will be served
-    reader = StringReader([Probabilities(path) for path in keras_paths], finer=finer)
+    reader = StringReader([Probabilities(path) for path in keras_paths], finer=reads_finer(record))
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     confidences, correct = [], []
-    for i in holdout_indices:
+    for i in record["holdout_indices"]:
         reading = reader.read(decode_image(images[i]))  # as served: every candidate line, the surest kept
         confidences.append(reading.string_confidence)
         correct.append(reading.number == str(labels[i]))
