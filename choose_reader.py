@@ -12,7 +12,13 @@ numbers of ``evaluation.py``) are never read here, so nothing is chosen on them:
   <= 1% string error (reported, no veto);
 - a validation draw of 400 synthetic numbers (``synth.strings.number_images``, MNIST test digits, the
   evaluation's fonts, seed 777), exact, and per scene;
-- a guardrail: 500 numbers of 2-6 MNIST test digits drawn on a canvas (``evaluation.number_samples``, seed 777).
+- a guardrail: 500 numbers of 2-6 MNIST test digits drawn on a canvas (``evaluation.number_samples``, seed 777);
+- the cells of ``sudoku_cells_train`` (trainable, phone photos): digit cells read exactly and alone, blank cells
+  answered "no digit", each also on the half that ``training.no_number.held_out_cell`` keeps out of the string
+  reader's training (a reader trained with ``--empty`` or ``--cells`` has seen the other half).
+
+Beside each candidate's share, ``(+b -c)``: the items it reads right and the shipped reader wrong, and the reverse
+(the discordant pairs of McNemar's test): on 500 lines a change of a few items either way is within chance.
 
 Every reading goes through the request path in mode ``auto`` (``recognizer.reader.Reader``) with the committed
 digit network. ``--ink`` also reads each line of the draw from its written ink alone (``line.line_from_ink``, no
@@ -40,6 +46,7 @@ from recognizer.mnist import ROOT
 from recognizer.reader import Reader
 from recognizer.strings import STRING_MODEL_PATH, load_string_reader
 from synth.strings import SCENES, number_images
+from training.no_number import held_out_cell
 
 DRAW = 400  # synthetic numbers of the validation draw
 GUARDRAIL = 500  # canvas numbers of the guardrail
@@ -55,15 +62,17 @@ def held_out_amounts(reader, path: Path, limit: int | None = None) -> dict[str, 
         confidences.append(reading.string_confidence)
         right.append(reading.number == str(labels[i]))
     return {
+        "right": right,
         "exact": float(np.mean(right)),
         "aurc": risk_coverage_area(confidences, right),
         "read rate": read_rate(confidences, right)[0],
     }
 
 
-def validation_draw(reader: Reader, count: int = DRAW, ink: bool = False) -> dict[str, dict[str, float]]:
-    """Read ``count`` synthetic numbers of seed ``EVAL_SEED``: scene -> {"scene": exact share, "count": lines} (and
-    "ink": the share read right from the written ink alone where ``ink``); scene "all" for the whole draw."""
+def validation_draw(reader: Reader, count: int = DRAW, ink: bool = False) -> dict[str, dict]:
+    """Read ``count`` synthetic numbers of seed ``EVAL_SEED``: scene -> {"scene": exact share, "count": lines, "right":
+    whether each line was read right} (and "ink": the share read right from the written ink alone where ``ink``);
+    scene "all" for the whole draw."""
     _, mnist_test = load_mnist()
     rows = defaultdict(list)
     for data, text, kind, written in number_images(count, EVAL_SEED, mnist_test, "eval", with_ink=True):
@@ -75,31 +84,74 @@ def validation_draw(reader: Reader, count: int = DRAW, ink: bool = False) -> dic
         rows["all"].append(row)
     names = ["scene", "ink"] if ink else ["scene"]
     return {
-        kind: {"count": len(r), **{name: float(np.mean([x[i] for x in r])) for i, name in enumerate(names)}}
+        kind: {
+            "count": len(r),
+            "right": [x[0] for x in r],
+            **{name: float(np.mean([x[i] for x in r])) for i, name in enumerate(names)},
+        }
         for kind, r in rows.items()
     }
 
 
-def guardrail(reader: Reader, count: int = GUARDRAIL) -> float:
-    """The share of ``count`` canvas numbers of 2-6 MNIST test digits (seed ``EVAL_SEED``) read exactly."""
+def guardrail(reader: Reader, count: int = GUARDRAIL) -> list[bool]:
+    """Whether each of ``count`` canvas numbers of 2-6 MNIST test digits (seed ``EVAL_SEED``) was read exactly."""
     right = []
     for data, label, _ in number_samples(count, EVAL_SEED):
         reading = read_or_none(data, reader)
         right.append(reading is not None and reading.number == label)
-    return float(np.mean(right))
+    return right
+
+
+def sudoku_cells(reader: Reader, limit: int | None = None) -> dict[str, list[bool]]:
+    """Read the digit and blank cells of ``sudoku_cells_train`` (``limit`` cells evenly spread, the set being sorted by
+    label; None: all 6,480) in mode
+    auto: row -> whether each cell was answered right. "digits": the number read is the cell's digit, alone; "blanks":
+    "no digit" (refused as a 4xx, or ``not_a_digit``); "... held out": only the cells ``held_out_cell`` keeps out of
+    the string reader's training. Cells of pencil candidates are skipped."""
+    images, labels, _ = load_realworld("sudoku_cells_train")
+    rows = {"digits": [], "digits held out": [], "blanks": [], "blanks held out": []}
+    step = 1 if limit is None else max(1, len(labels) // max(1, limit))
+    for data, label in list(zip(images, labels))[::step][:limit]:
+        if label != "blank" and not label.isdigit():
+            continue
+        reading = read_or_none(data, reader)
+        if label == "blank":
+            name, right = "blanks", reading is None or reading.not_a_digit
+        else:
+            name, right = "digits", reading is not None and reading.number == label
+        rows[name].append(right)
+        if held_out_cell(data):
+            rows[f"{name} held out"].append(right)
+    return rows
 
 
 def choice_rows(
-    strings, path: Path, digits, draw: int = DRAW, guard: int = GUARDRAIL, ink: bool = False, holdout=None
+    strings,
+    path: Path,
+    digits,
+    draw: int = DRAW,
+    guard: int = GUARDRAIL,
+    ink: bool = False,
+    holdout=None,
+    cells: int | None = None,
 ) -> dict:
     """Every choice row of the string reader ``strings`` loaded from ``path`` (its ``.json`` record beside it),
-    with ``digits`` (a ``recognizer.backends`` backend) as the digit network of the request path."""
+    with ``digits`` (a ``recognizer.backends`` backend) as the digit network of the request path; ``cells``: the
+    so many cells of ``sudoku_cells_train``, spread (None: all; 0: none)."""
     reader = Reader(digits, strings)
     return {
         "held-out": held_out_amounts(strings, path, holdout),
         "draw": validation_draw(reader, draw, ink),
         "guardrail": guardrail(reader, guard),
+        "sudoku": sudoku_cells(reader, cells) if cells != 0 else {},
     }
+
+
+def paired(first: list[bool], other: list[bool]) -> str:
+    """``other``'s share right, and beside it ``(+b -c)``: the items it reads right where ``first`` does not, and the
+    reverse (both lists over the same items)."""
+    first, other = np.asarray(first, bool), np.asarray(other, bool)
+    return f"{other.mean():.1%} (+{np.count_nonzero(other & ~first)} -{np.count_nonzero(first & ~other)})"
 
 
 def table(paths: list[Path], rows: list[dict]) -> str:
@@ -110,24 +162,36 @@ def table(paths: list[Path], rows: list[dict]) -> str:
     def row(name, values):
         lines.append(f"| {name} | " + " | ".join(values) + " |")
 
-    row("held-out real amounts, exact", [f"{r['held-out']['exact']:.1%}" for r in rows])
+    def shares(name, items):  # each reader's share right; each candidate's changes against the first reader
+        row(name, [f"{np.mean(items[0]):.1%}"] + [paired(items[0], other) for other in items[1:]])
+
+    shares("held-out real amounts, exact", [r["held-out"]["right"] for r in rows])
     row("their AURC (lower is better)", [f"{r['held-out']['aurc']:.2%}" for r in rows])
     row("their read rate at <= 1% error (no veto)", [f"{r['held-out']['read rate']:.1%}" for r in rows])
     draw = rows[0]["draw"]["all"]["count"]
-    row(
+    shares(
         f"validation draw ({draw} synthetic numbers, seed {EVAL_SEED}), exact",
-        [f"{r['draw']['all']['scene']:.1%}" for r in rows],
+        [r["draw"]["all"]["right"] for r in rows],
     )
     for kind in SCENES:
         if kind in rows[0]["draw"]:
             count = rows[0]["draw"][kind]["count"]
-            row(f"&nbsp;&nbsp;{kind} ({count})", [f"{r['draw'][kind]['scene']:.1%}" for r in rows])
+            shares(f"&nbsp;&nbsp;{kind} ({count})", [r["draw"][kind]["right"] for r in rows])
             if "ink" in rows[0]["draw"][kind]:
                 row(
                     f"&nbsp;&nbsp;{kind}, read from the written ink alone",
                     [f"{r['draw'][kind]['ink']:.1%}" for r in rows],
                 )
-    row("guardrail: canvas numbers, exact", [f"{r['guardrail']:.1%}" for r in rows])
+    shares("guardrail: canvas numbers, exact", [r["guardrail"] for r in rows])
+    names = {
+        "digits": "`sudoku_cells_train` digit cells read exactly and alone",
+        "digits held out": "&nbsp;&nbsp;the digit cells kept out of string training",
+        "blanks": '`sudoku_cells_train` blank cells answered "no digit"',
+        "blanks held out": "&nbsp;&nbsp;the blank cells kept out of string training",
+    }
+    for key, name in names.items():
+        if rows[0]["sudoku"].get(key):
+            shares(f"{name} ({len(rows[0]['sudoku'][key])})", [r["sudoku"][key] for r in rows])
     return "\n".join(lines)
 
 
@@ -139,6 +203,7 @@ def main(argv=None) -> int:
     parser.add_argument("--draw", type=int, default=DRAW, help=f"numbers of the validation draw ({DRAW})")
     parser.add_argument("--guardrail", type=int, default=GUARDRAIL, help=f"canvas numbers ({GUARDRAIL})")
     parser.add_argument("--holdout", type=int, default=None, help="only the first N held-out amounts (a test)")
+    parser.add_argument("--cells", type=int, default=None, help="only N sudoku_cells_train cells, spread (0: none)")
     args = parser.parse_args(argv)
     paths = [args.shipped, *args.candidates]
     try:  # every reader loaded, and its record read, before minutes are spent on the first
@@ -151,7 +216,8 @@ def main(argv=None) -> int:
         return 1
     digits = backends.load_backend()  # one digit network for every reader's request path
     rows = [
-        choice_rows(r, p, digits, args.draw, args.guardrail, args.ink, args.holdout) for r, p in zip(readers, paths)
+        choice_rows(r, p, digits, args.draw, args.guardrail, args.ink, args.holdout, args.cells)
+        for r, p in zip(readers, paths)
     ]
     print(table(paths, rows))
     return 0
