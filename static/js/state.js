@@ -69,7 +69,10 @@ export function describe(answer, { selected = null, small = false, number = fals
   const doubtful = digits.flatMap((d, i) => (d.low_confidence ? [i + 1] : []));
   // The string reader flags the whole number, never one digit (a number of one digit too: a 7 in number mode read
   // "over 99.9% confident" beside "Not sure"): the message says why, never "every digit".
-  if (unsure && whole) {
+  if (unsure && whole && answer.confidence < 0.5) {
+    // Far under the bar: "over 1 time in 100" would understate it (a stranger's 12 tiny digits, 10% sure).
+    message = `Probably misread: ${small ? "write it larger" : "check it, or write it again"}, the digits apart.`;
+  } else if (unsure && whole) {
     message = `${small ? "Write it larger" : "Check it"}: numbers read this sure are wrong over 1 time in 100.`;
   } else if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
   else if (unsure && many && doubtful.length) {

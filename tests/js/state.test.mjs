@@ -104,6 +104,11 @@ test("a number the string reader is unsure of as a whole asks to check it, not t
   const small = describe(number(digits, { reader: "strings", confidence: 0.9996, low_confidence: true }), { small: true });
   assert.equal(small.headline, "3 digits, not sure enough of all 3", "never 'over 99.9% confident' beside a warning");
   assert.equal(small.message, "Write it larger: numbers read this sure are wrong over 1 time in 100.", "never 'every digit'");
+  // Far under the bar the odds are far worse than 1 in 100, and the message says so.
+  const poor = describe(number(digits, { reader: "strings", confidence: 0.1, low_confidence: true }));
+  assert.equal(poor.message, "Probably misread: check it, or write it again, the digits apart.");
+  const poorSmall = describe(number(digits, { reader: "strings", confidence: 0.1, low_confidence: true }), { small: true });
+  assert.equal(poorSmall.message, "Probably misread: write it larger, the digits apart.");
 });
 
 test("one digit the string reader is unsure of never says 'over 99.9% confident' beside 'Not sure'", () => {
