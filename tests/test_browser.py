@@ -1050,6 +1050,24 @@ def test_drawing_over_a_photo_clears_it_with_a_notice(open_page, tmp_path):
     assert page.errors == []
 
 
+def test_undoing_a_stroke_drawn_over_a_photo_brings_the_photo_back(open_page, tmp_path):
+    """A stranger's finding: a stray finger on a phone cleared the uploaded photo, and Undo left an empty canvas."""
+    photo = seven_photo(tmp_path)
+    page = open_page()
+    page.set_input_files("#upload", photo)
+    expect(page.locator("#prediction")).to_have_text("7")
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#prediction")).to_have_text("1")
+    expect(page.locator("#notice")).to_contain_text("Undo")
+    page.click("#undo")
+    expect(page.locator("#prediction")).to_have_text("7")  # the photo read again, not an empty canvas
+    expect(page.locator("#notice")).to_be_hidden()
+    assert ink(page) == pytest.approx([0, 0, 1, 1], abs=0.01)  # the photo is on the canvas again
+    page.click("#undo")  # and Undo once more takes the photo away, as before
+    expect(page.locator("#answer")).not_to_have_attribute("data-state", "result")
+    assert page.errors == []
+
+
 # Issue 23, findings 5, 11, 7, 10 and 3: numbers as written, no wrapping, no jumps, keyboards, reflow.
 
 THREE = [[(0.25, 0.2), (0.6, 0.15), (0.72, 0.3), (0.45, 0.48), (0.72, 0.62), (0.62, 0.85), (0.25, 0.8)]]

@@ -38,6 +38,7 @@ const state = {
   guessTimer: null,
   file: null, // the uploaded file shown on the canvas
   blob: null, // what is sent for it (the file, or the photo shrunk), again by Read again
+  dropped: null, // {file, blob, image} of a photo a stroke cleared, until Undo brings it back or Clear forgets it
   noticeTimer: null,
   reading: null, // {answer, image, small} of the reading shown, for choosing a digit's chart
 };
@@ -217,6 +218,7 @@ async function readFile(file) {
   clearBoxes(focusFallback);
   panel.reading(); // a 12 MP photo takes a moment to shrink on a phone
   if (file !== state.file) {
+    state.dropped = null; // a new photo: Undo no longer brings back one a stroke cleared
     hideNotice();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
     const id = state.seq;
@@ -245,12 +247,13 @@ async function readFile(file) {
   finish(result, result ? await dataURL(blob) : "", null);
 }
 
-/** A stroke starts over the photo: clear the photo (a drawing is read on its own) and say so. */
+/** A stroke starts over the photo: clear the photo (a drawing is read on its own), keep it for Undo, and say so. */
 function dropPhoto() {
+  state.dropped = { file: state.file, blob: state.blob, image: pad.image };
   state.file = state.blob = null;
   pad.dropImage();
   const notice = $("notice");
-  notice.textContent = "The photo was cleared: a drawing is read on its own. Upload the photo again to read it.";
+  notice.textContent = "The photo was cleared: a drawing is read on its own. Undo the drawing to bring the photo back.";
   notice.hidden = false;
   announce(notice.textContent);
   clearTimeout(state.noticeTimer);
@@ -265,7 +268,7 @@ function hideNotice() {
 function clearAll() {
   cancelRequest();
   hideNotice();
-  state.file = state.blob = null;
+  state.file = state.blob = state.dropped = null;
   state.reading = null;
   pad.clear();
   clearBoxes(focusFallback);
@@ -277,8 +280,21 @@ function undo() {
   if (pad.isEmpty()) return;
   cancelRequest();
   pad.undo();
-  if (pad.isEmpty()) clearAll();
+  if (pad.isEmpty() && state.dropped) restorePhoto();
+  else if (pad.isEmpty()) clearAll();
   else readDrawing();
+}
+
+/** The last stroke drawn over a photo is undone: the photo comes back, and is read again (a stray finger on a
+ * phone costs nothing). */
+function restorePhoto() {
+  const { file, blob, image } = state.dropped;
+  state.dropped = null;
+  hideNotice();
+  pad.setImage(image);
+  state.file = file;
+  state.blob = blob;
+  readFile(file);
 }
 
 /** Switch to `mode` ("digit" or "number"), keeping the drawing where it fits the new canvas, or asking first. */
