@@ -22,6 +22,7 @@ from PIL import Image
 from recognizer.decode import EmptyImageError, TooMuchWorkError
 from recognizer.lines import CleanInk, clean_ink, margin_marks
 from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION
+from recognizer.spacing import kept_columns, stretch
 
 LINE_HEIGHT = 32  # px: the string reader's input height
 MAX_LINE_WIDTH = 512  # px: the widest line it reads (16 aspect units: a 16-character line at most)
@@ -36,12 +37,6 @@ BAND_SLACK = 0.25
 MAX_GAP = 1.5
 MAX_LINE_STROKES = 400  # strokes looked at; more is noise or an attack (the segmenter allows 200 in a digit image)
 SEEDS = 4  # strokes, largest first, that each grow a candidate line (the one with the most ink is read)
-# In a drawing (not a photo), an empty stretch between the line's marks is shortened to this share of the line's
-# height: the synthetic lines the reader learns from space their characters at most about 0.45 of the height
-# apart, and a number drawn with wider gaps on the page's wide canvas read a separator into each gap. A photo's
-# ink is thresholded, so its empty stretch may hold a faint separator the threshold lost: photos keep their gaps.
-MAX_BLANK = 0.5
-BLANK_LEVEL = 0.05  # ink level a column must stay under to count as empty
 # A line written uphill or downhill is put on a level baseline before it is read (the reader learnt from lines within
 # a few degrees of level; the page's canvas is drawn on, and paper photographed, at any slant), where its marks'
 # centres rise or fall by at least MIN_RISE of their height from end to end; marks under MIN_SLOPE_MARK of the median
@@ -157,7 +152,8 @@ def _line_of(
     chosen: np.ndarray, found, speck: np.ndarray, cleaned: np.ndarray, boxes: np.ndarray, drawing: bool
 ) -> Line:
     """Normalise the strokes ``chosen`` (mask (n,) over labels 1..n) of ``found`` into a Line; specks stay in its
-    ink. ``drawing``: the image is no photo (its wide gaps are shortened, ``MAX_BLANK``)."""
+    ink. ``drawing``: the image is no photo (its wide gaps are shortened, ``spacing.MAX_BLANK``; its narrow digits
+    widened, ``spacing.stretch``)."""
     selected = np.zeros(found.count + 1, bool)
     selected[1:] = chosen | speck
     others = (found.labels > 0) & ~selected[found.labels]
@@ -326,16 +322,19 @@ def _grow(
 
 def _normalise(ink: np.ndarray, box: tuple[int, int, int, int], drawing: bool = True) -> Line:
     """Crop ``ink`` to ``box`` and scale it to LINE_HEIGHT (minus the padding), within MAX_LINE_WIDTH; in a
-    ``drawing``, each empty stretch between marks shortened to ``MAX_BLANK`` of the box's height."""
+    ``drawing``, each empty stretch between marks shortened to ``spacing.MAX_BLANK`` of the box's height, and a line
+    of narrow digits widened (``spacing.stretch``); ``Line.scale`` is then the scale across."""
     x0, y0, width, height = box
     crop = np.ascontiguousarray(ink[y0 : y0 + height, x0 : x0 + width], dtype=np.float32)
-    columns = _kept_columns(crop, height) if drawing else None
+    columns = kept_columns(crop, height) if drawing else None
     if columns is not None:
         crop = np.ascontiguousarray(crop[:, columns])
         width = crop.shape[1]
     inner = LINE_HEIGHT - 2 * LINE_PAD
     scale = min(inner / height, (MAX_LINE_WIDTH - 2 * LINE_PAD) / width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    across = scale * (stretch(crop) if drawing else 1.0)  # px of the line per px of the crop, sideways
+    across = min(across, (MAX_LINE_WIDTH - 2 * LINE_PAD) / width)
+    size = (max(1, round(width * across)), max(1, round(height * scale)))
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
     small = np.asarray(Image.fromarray(crop).resize(size, resample), dtype=np.float32)
     small = np.clip(small, 0.0, None) / max(float(small.max()), 1e-6)
@@ -343,28 +342,7 @@ def _normalise(ink: np.ndarray, box: tuple[int, int, int, int], drawing: bool = 
     image = np.zeros((LINE_HEIGHT, out_width), np.float32)
     top = (LINE_HEIGHT - size[1]) // 2
     image[top : top + size[1], LINE_PAD : LINE_PAD + size[0]] = small
-    return Line(image, ink, box, scale, columns, photo=not drawing)
-
-
-def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The runs of True in a boolean (n,) array: (starts, ends), int64 arrays, each run [start, end)."""
-    edges = np.diff(np.concatenate(([0], np.asarray(flags, np.int8), [0])))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def _kept_columns(crop: np.ndarray, height: int) -> np.ndarray | None:
-    """The columns of a line's crop (float32 (h, w)) to keep: every one, but of each empty stretch between marks
-    only its first ``MAX_BLANK`` x ``height`` px; None where no stretch is longer. O(h * w)."""
-    inked = (crop > BLANK_LEVEL).any(axis=0)
-    longest = max(1, round(MAX_BLANK * height))
-    starts, ends = true_runs(~inked)  # empty stretches
-    long = ends - starts > longest
-    if not long.any():
-        return None
-    keep = np.ones(crop.shape[1], bool)
-    for start, end in zip(starts[long], ends[long]):
-        keep[start + longest : end] = False
-    return np.flatnonzero(keep)
+    return Line(image, ink, box, across, columns, photo=not drawing)
 
 
 def line_from_ink(ink: np.ndarray) -> Line:

@@ -17,11 +17,12 @@ import numpy as np
 from recognizer.backends import LiteRTBackend, ModelLoadError, ModelOutputError
 from recognizer.ctc import NUM_STRING_CLASSES, Character, best_path, digits_probability, text_of
 from recognizer.finer import finer_lines
-from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines, true_runs
+from recognizer.line import LINE_HEIGHT, LINE_STRIDE, Line, find_lines
 from recognizer.lines import CleanInk, clean_ink
 from recognizer.mnist import NUM_DIGITS, ROOT
 from recognizer.normalize import INK_THRESHOLD, to_mnist_box
 from recognizer.read import Prediction, Reading
+from recognizer.spacing import true_runs
 
 STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
 # A reading whose digits' probability (``ctc.digits_probability``) is under the threshold is flagged
