@@ -17,9 +17,10 @@ MAX_BLANK = 0.5
 BLANK_LEVEL = 0.05  # ink level a column must stay under to count as empty
 # A drawing of narrow digits (a dozen written across a phone's canvas) is widened before it is read: its density,
 # the runs of ink a row crosses per line height of width (about 1.3 for numbers of MNIST digits drawn on the canvas,
-# 2.1 at the 99th percentile; 3.1 for the same squeezed to a third of their width), is brought down to DENSE_TO where
-# it is over DENSE, widening the line at most MAX_STRETCH times.
-DENSE = 2.2
+# 2.1 at the 99th percentile; 2.3-2.5 for zeros leaned 30-40 degrees and touching, which read right as they are; 4-6
+# for MNIST digits written a fifth as wide as tall), is brought down to DENSE_TO where it is over DENSE, widening the
+# line at most MAX_STRETCH times.
+DENSE = 3.0
 DENSE_TO = 1.3
 MAX_STRETCH = 3.0
 LONG = 1.5  # ... unless the line is shorter than LONG times its height (a few digits are not written squeezed), or
