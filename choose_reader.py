@@ -52,8 +52,9 @@ DRAW = 400  # synthetic numbers of the validation draw
 GUARDRAIL = 500  # canvas numbers of the guardrail
 
 
-def held_out_amounts(reader, path: Path, limit: int | None = None) -> dict[str, float]:
-    """Read the real training amounts that ``path``'s training held out: exact, AURC and read rate (shares)."""
+def held_out_amounts(reader, path: Path, limit: int | None = None) -> dict:
+    """Read the real training amounts that ``path``'s training held out: "right" (whether each was read exactly),
+    "aurc" and "read rate" (shares)."""
     record = json.loads(path.with_suffix(".json").read_text())
     images, labels, _ = load_realworld("orand_car_a_train")
     confidences, right = [], []
@@ -63,16 +64,14 @@ def held_out_amounts(reader, path: Path, limit: int | None = None) -> dict[str, 
         right.append(reading.number == str(labels[i]))
     return {
         "right": right,
-        "exact": float(np.mean(right)),
         "aurc": risk_coverage_area(confidences, right),
         "read rate": read_rate(confidences, right)[0],
     }
 
 
 def validation_draw(reader: Reader, count: int = DRAW, ink: bool = False) -> dict[str, dict]:
-    """Read ``count`` synthetic numbers of seed ``EVAL_SEED``: scene -> {"scene": exact share, "count": lines, "right":
-    whether each line was read right} (and "ink": the share read right from the written ink alone where ``ink``);
-    scene "all" for the whole draw."""
+    """Read ``count`` synthetic numbers of seed ``EVAL_SEED``: scene -> {"right": whether each line was read right}
+    (and "ink": the share read right from the written ink alone where ``ink``); scene "all" for the whole draw."""
     _, mnist_test = load_mnist()
     rows = defaultdict(list)
     for data, text, kind, written in number_images(count, EVAL_SEED, mnist_test, "eval", with_ink=True):
@@ -82,13 +81,8 @@ def validation_draw(reader: Reader, count: int = DRAW, ink: bool = False) -> dic
             row.append(reader.strings.read_line(line_from_ink(written)).number == want)
         rows[kind].append(row)
         rows["all"].append(row)
-    names = ["scene", "ink"] if ink else ["scene"]
     return {
-        kind: {
-            "count": len(r),
-            "right": [x[0] for x in r],
-            **{name: float(np.mean([x[i] for x in r])) for i, name in enumerate(names)},
-        }
+        kind: {"right": [x[0] for x in r], **({"ink": float(np.mean([x[1] for x in r]))} if ink else {})}
         for kind, r in rows.items()
     }
 
@@ -103,11 +97,10 @@ def guardrail(reader: Reader, count: int = GUARDRAIL) -> list[bool]:
 
 
 def sudoku_cells(reader: Reader, limit: int | None = None) -> dict[str, list[bool]]:
-    """Read the digit and blank cells of ``sudoku_cells_train`` (``limit`` cells evenly spread, the set being sorted by
-    label; None: all 6,480) in mode
-    auto: row -> whether each cell was answered right. "digits": the number read is the cell's digit, alone; "blanks":
-    "no digit" (refused as a 4xx, or ``not_a_digit``); "... held out": only the cells ``held_out_cell`` keeps out of
-    the string reader's training. Cells of pencil candidates are skipped."""
+    """Read the digit and blank cells of ``sudoku_cells_train`` (``limit`` cells evenly spread, the set being sorted
+    by label; None: all 6,480) in mode auto: row -> whether each cell was answered right. "digits": the number read
+    is the cell's digit, alone; "blanks": "no digit" (refused as a 4xx, or ``not_a_digit``); "... held out": only the
+    cells ``held_out_cell`` keeps out of the string reader's training. Cells of pencil candidates are skipped."""
     images, labels, _ = load_realworld("sudoku_cells_train")
     rows = {"digits": [], "digits held out": [], "blanks": [], "blanks held out": []}
     step = 1 if limit is None else max(1, len(labels) // max(1, limit))
@@ -168,14 +161,14 @@ def table(paths: list[Path], rows: list[dict]) -> str:
     shares("held-out real amounts, exact", [r["held-out"]["right"] for r in rows])
     row("their AURC (lower is better)", [f"{r['held-out']['aurc']:.2%}" for r in rows])
     row("their read rate at <= 1% error (no veto)", [f"{r['held-out']['read rate']:.1%}" for r in rows])
-    draw = rows[0]["draw"]["all"]["count"]
+    draw = len(rows[0]["draw"]["all"]["right"])
     shares(
         f"validation draw ({draw} synthetic numbers, seed {EVAL_SEED}), exact",
         [r["draw"]["all"]["right"] for r in rows],
     )
     for kind in SCENES:
         if kind in rows[0]["draw"]:
-            count = rows[0]["draw"][kind]["count"]
+            count = len(rows[0]["draw"][kind]["right"])
             shares(f"&nbsp;&nbsp;{kind} ({count})", [r["draw"][kind]["right"] for r in rows])
             if "ink" in rows[0]["draw"][kind]:
                 row(
@@ -183,13 +176,13 @@ def table(paths: list[Path], rows: list[dict]) -> str:
                     [f"{r['draw'][kind]['ink']:.1%}" for r in rows],
                 )
     shares("guardrail: canvas numbers, exact", [r["guardrail"] for r in rows])
-    names = {
+    sudoku = {
         "digits": "`sudoku_cells_train` digit cells read exactly and alone",
         "digits held out": "&nbsp;&nbsp;the digit cells kept out of string training",
         "blanks": '`sudoku_cells_train` blank cells answered "no digit"',
         "blanks held out": "&nbsp;&nbsp;the blank cells kept out of string training",
     }
-    for key, name in names.items():
+    for key, name in sudoku.items():
         if rows[0]["sudoku"].get(key):
             shares(f"{name} ({len(rows[0]['sudoku'][key])})", [r["sudoku"][key] for r in rows])
     return "\n".join(lines)

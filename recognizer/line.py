@@ -331,9 +331,9 @@ def _normalise(ink: np.ndarray, box: tuple[int, int, int, int], drawing: bool = 
         crop = np.ascontiguousarray(crop[:, columns])
         width = crop.shape[1]
     inner = LINE_HEIGHT - 2 * LINE_PAD
-    scale = min(inner / height, (MAX_LINE_WIDTH - 2 * LINE_PAD) / width)
-    across = scale * (stretch(crop) if drawing else 1.0)  # px of the line per px of the crop, sideways
-    across = min(across, (MAX_LINE_WIDTH - 2 * LINE_PAD) / width)
+    widest = (MAX_LINE_WIDTH - 2 * LINE_PAD) / width  # the most px of the line per px of the crop, sideways
+    scale = min(inner / height, widest)
+    across = min(scale * (stretch(crop) if drawing else 1.0), widest)  # px of the line per px of the crop, sideways
     size = (max(1, round(width * across)), max(1, round(height * scale)))
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
     small = np.asarray(Image.fromarray(crop).resize(size, resample), dtype=np.float32)

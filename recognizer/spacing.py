@@ -52,7 +52,9 @@ def kept_columns(crop: np.ndarray, height: int) -> np.ndarray | None:
 def stretch(crop: np.ndarray) -> float:
     """How much wider a drawing's line of narrow digits is made (``DENSE``): 1.0 (unchanged) up to ``MAX_STRETCH``.
 
-    ``crop``: float32 (h, w) ink of the line, cropped to it. O(h * w)."""
+    ``crop``: float32 (h, w) ink of the line, cropped to it. O(h * w), and O(1) for a short line (a digit)."""
+    if crop.shape[1] < LONG * crop.shape[0]:
+        return 1.0  # a few digits are not written squeezed
     inked = crop > BLANK_LEVEL
     rows = int(np.count_nonzero(inked.any(axis=1)))
     if rows == 0:
@@ -62,10 +64,6 @@ def stretch(crop: np.ndarray) -> float:
     edges = np.diff(padded, axis=1).ravel()
     lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # the runs of ink along the rows
     density = lengths.size / rows * crop.shape[0] / crop.shape[1]
-    if (
-        density <= DENSE
-        or crop.shape[1] < LONG * crop.shape[0]
-        or np.percentile(lengths, 90) <= BARS * np.median(lengths)
-    ):
-        return 1.0  # not dense, a short line, or bars alone (a "11" written close): no digit there is too narrow
+    if density <= DENSE or np.percentile(lengths, 90) <= BARS * np.median(lengths):
+        return 1.0  # not dense, or bars alone (a "11" written close): no digit there is too narrow
     return min(MAX_STRETCH, density / DENSE_TO)
