@@ -18,11 +18,11 @@ threads = 4
 # Under the Heroku router's 30 s limit: a request not received and handed to the app within it is answered
 # a 503 (JsonErrorWorker's own deadline), and a worker whose main loop stalls is replaced.
 timeout = 20
-# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections among them.
-# On one shared socket the first worker to wake accepted every connection of a burst, and a client keeping its
-# connections alive (a proxy, a load test) then kept one worker busy and the other idle: at concurrency 8 one
-# run in three served from one worker. Where SO_REUSEPORT is missing, gunicorn shares one socket as before.
-reuse_port = True
+# One listening socket that every worker shares; JsonErrorWorker accepts a new connection only in the worker
+# holding the fewest (gunicorn_balance.py). Greedy, the first worker to wake took a whole burst and a client keeping
+# its connections alive (a proxy, a load test) kept one worker busy and the other idle; a socket per worker
+# (SO_REUSEPORT) spread them by a hash, as unevenly as 6:2 in one run of four at concurrency 8.
+reuse_port = False
 graceful_timeout = 10
 # No access log: a platform's router logs every request already (Heroku's: method, path, status, times, bytes),
 # and formatting gunicorn's line was a tenth of a worker's Python time per drawing. Locally, turn it on with
@@ -35,27 +35,22 @@ preload_app = backend_name() == "litert"
 
 
 def on_starting(server) -> None:
-    """Keep ``reuse_port`` to TCP addresses, and stop the master with one line when one is taken by another program.
+    """Stop the master with one line when a TCP address is taken by another program.
 
-    With ``reuse_port`` the workers, not the master, bind. A unix socket refuses SO_REUSEPORT, and inherited sockets
-    (systemd's LISTEN_FDS, a re-executed master's GUNICORN_FD) are ignored with it: there gunicorn keeps its one
-    shared socket. A TCP port in use made each worker fail to boot and be replaced, in a loop, where one shared
-    socket stopped the master: binding once here with the options gunicorn's own sockets take
-    (``gunicorn.sock.BaseSocket.set_options``) fails in the same way and stops gunicorn before any worker starts."""
+    gunicorn itself retries a taken address five times, a second apart, with a line each time. Binding once here
+    with the options gunicorn's own sockets take (``gunicorn.sock.BaseSocket.set_options``) fails at once instead.
+    Inherited sockets (systemd's LISTEN_FDS, a re-executed master's GUNICORN_FD) and unix sockets are left to
+    gunicorn."""
     import os
     import socket
     import sys
 
-    addresses = server.cfg.address
-    if "LISTEN_FDS" in os.environ or "GUNICORN_FD" in os.environ or not all(isinstance(a, tuple) for a in addresses):
-        server.cfg.set("reuse_port", False)
+    if "LISTEN_FDS" in os.environ or "GUNICORN_FD" in os.environ:
         return
-    for address in addresses:
+    for address in (a for a in server.cfg.address if isinstance(a, tuple)):
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if hasattr(socket, "SO_REUSEPORT"):
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             try:
                 probe.bind(address)
             except OSError as error:
@@ -68,10 +63,7 @@ def on_starting(server) -> None:
 
 
 def when_ready(server) -> None:
-    """Say where the app is served. With ``reuse_port`` the workers bind, so gunicorn's own "Listening at" line
-    names no address; a person who started the server is told the URL to open here."""
-    if not server.cfg.reuse_port:
-        return
+    """Say the URL to open: gunicorn's own "Listening at" line names 0.0.0.0, which a browser may not open."""
     for host, port in (a for a in server.cfg.address if isinstance(a, tuple)):
         shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else (f"[{host}]" if ":" in host else host)
-        server.log.info("Serving at http://%s:%s/ (each worker listens on its own socket)", shown, port)
+        server.log.info("Serving at http://%s:%s/", shown, port)

@@ -30,6 +30,7 @@ from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.gthread import ThreadWorker
 
 from app import MAX_UPLOAD_BYTES, SECURITY_HEADERS
+from gunicorn_balance import BEAT_SECONDS, BOARD, RECHECK_SECONDS
 
 MAX_DETAIL = 120  # characters of gunicorn's own description kept in the message (it may quote the request)
 _current = threading.local()  # the _Deadline of the request this thread handles, or None
@@ -243,11 +244,13 @@ WATCH_SECONDS = 0.05  # how often the watchdog looks for requests past their dea
 
 
 class JsonErrorWorker(ThreadWorker):
-    """gunicorn's gthread worker whose own error answers are JSON with the security headers, and whose requests
-    each end at the ``timeout`` (see the module)."""
+    """gunicorn's gthread worker whose own error answers are JSON with the security headers, whose requests
+    each end at the ``timeout`` (see the module), and which accepts new connections only while it holds no more
+    than any other worker (``gunicorn_balance``)."""
 
     def init_process(self) -> None:
         one_malloc_arena()
+        BOARD.take(self.age)
         self.deadlines: set[_Deadline] = set()
         self.deadlines_lock = threading.Lock()
         threading.Thread(target=self.watch_deadlines, name="deadlines", daemon=True).start()
@@ -262,6 +265,31 @@ class JsonErrorWorker(ThreadWorker):
                 late = [deadline for deadline in self.deadlines if deadline.due <= now]
             for deadline in late:
                 deadline.expire()
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """Listen for new connections where gthread would and this worker is the least loaded (``BOARD``)."""
+        super().set_accept_enabled(enabled and self.alive and BOARD.least_loaded(self.nr_conns))
+
+    def accept(self, listener) -> None:
+        """Accept a connection as gthread does, count it at once and stop listening if others now hold fewer."""
+        super().accept(listener)
+        BOARD.beat(self.nr_conns)
+        self.set_accept_enabled(self._accepting)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """One turn of gthread's event loop, after writing this worker's connections and heartbeat and listening
+        or not as the board says; a worker not listening looks again within ``RECHECK_SECONDS``."""
+        if not self.alive:  # stopping (a signal, max_requests): it takes no more connections
+            BOARD.leave()
+            return super().wait_for_and_dispatch_events(timeout)
+        BOARD.beat(self.nr_conns)
+        self.set_accept_enabled(self.nr_conns < self.worker_connections)
+        super().wait_for_and_dispatch_events(min(timeout, BEAT_SECONDS if self._accepting else RECHECK_SECONDS))
+
+    def handle_exit(self, sig, frame) -> None:
+        """A graceful stop (SIGTERM): leave the board, so the other workers take the new connections."""
+        BOARD.leave()
+        super().handle_exit(sig, frame)
 
     def load_wsgi(self) -> None:
         """Load the app, wrapped so that it runs one request at a time per worker, on a body already read.

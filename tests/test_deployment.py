@@ -65,10 +65,11 @@ def test_gunicorn_started_as_the_procfile_does_answers_over_http():
 
 @pytest.mark.slow
 def test_kept_alive_connections_are_spread_over_both_workers():
-    """A proxy or a load test opens its connections at once and keeps them alive: each worker takes a fair share.
+    """A proxy or a load test opens its connections at once and keeps them alive: each worker takes half.
 
-    On one shared listening socket the first worker to wake accepted a whole burst, and the other stayed idle
-    for as long as the connections lived (gunicorn.conf.py's ``reuse_port``)."""
+    Greedy on one shared listening socket, the first worker to wake accepted a whole burst (39:9, 47:1) and the
+    other stayed idle for as long as the connections lived; a socket per worker split them by a hash, 8 as unevenly
+    as 6:2 in one draw of four. Each worker now accepts only while it holds the fewest (``gunicorn_balance``)."""
     png = encode(stroke_digit(7))
     with gunicorn_process.start(png) as server:
         port = int(server.url.rsplit(":", 1)[1])
@@ -97,8 +98,49 @@ def test_kept_alive_connections_are_spread_over_both_workers():
         finally:
             for connection in connections:
                 connection.close()
-    # Spread by a hash of each connection's addresses: fewer than a quarter on one worker happens once in 3,000 runs.
-    assert sum(held) == 48 and len(held) == 2 and min(held) >= 12, held
+    # A worker may accept one more while the other's count is being written: within a few of 24 each.
+    assert sum(held) == 48 and len(held) == 2 and max(held) - min(held) <= 4, held
+
+
+@pytest.mark.slow
+def test_a_worker_killed_holding_fewer_connections_does_not_stop_the_others_accepting():
+    """A worker killed without its goodbye (the kernel's OOM killer, a crash) leaves its count of connections on the
+    board; the others must not wait for it to take the next ones. Its row stops counting within
+    ``gunicorn_balance.STALE_SECONDS``, and the worker the master forks in its place takes its share."""
+    png = encode(stroke_digit(7))
+    with gunicorn_process.start(png) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        master = psutil.Process(server.process.pid)
+        deadline = time.monotonic() + 10
+        while len(master.children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        kept.request("POST", "/predict?mode=digit", png, {"Content-Type": "image/png"})
+        assert kept.getresponse().read() and kept.sock is not None  # kept alive, held by one worker
+
+        def held(worker):
+            return sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in worker.net_connections())
+
+        idle = next(worker for worker in master.children() if held(worker) == 0)
+        idle.kill()  # the board still says it holds 0, fewer than the worker holding ``kept``
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(6)]
+
+        def client(connection):
+            for _ in range(3):
+                connection.request("POST", "/predict?mode=digit", png, {"Content-Type": "image/png"})
+                response = connection.getresponse()
+                assert response.status == 200 and json.load(response)["digit"] == 7
+            return time.monotonic()
+
+        try:
+            started = time.monotonic()
+            with ThreadPoolExecutor(len(connections)) as pool:
+                finished = list(pool.map(client, connections))
+        finally:
+            kept.close()
+            for connection in connections:
+                connection.close()
+    assert max(finished) - started < 5, [round(t - started, 2) for t in finished]
 
 
 @pytest.mark.slow
@@ -131,7 +173,7 @@ def test_gunicorn_stops_at_once_with_one_line_when_its_port_is_taken():
 
 @pytest.mark.slow
 def test_gunicorn_says_the_address_it_serves_at():
-    # With reuse_port the workers bind, and gunicorn's own "Listening at" line names no address.
+    # gunicorn's own "Listening at" line names 0.0.0.0 (PORT set, as on a platform), which a browser may not open.
     port = gunicorn_process.free_port()
     env = {**os.environ, "PORT": str(port)}
     server = subprocess.Popen(gunicorn_process.procfile_command(), cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
