@@ -202,6 +202,12 @@ def _main(argv=None) -> int:
     p_strings.add_argument(
         "--cells-share", type=float, default=None, help="share of the synthetic draws given to those lines"
     )
+    p_strings.add_argument(
+        "--signed", type=int, default=None, help="lines of numbers with a leading minus or a terminator (0: none)"
+    )
+    p_strings.add_argument(
+        "--signed-share", type=float, default=None, help="share of the synthetic draws given to signed lines"
+    )
     for p in (p_train, p_rebuild, p_distill):
         p.add_argument(
             "--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR or ../shared/data/mnist)"
@@ -284,6 +290,8 @@ def _main(argv=None) -> int:
             "empty_share",
             "cells",
             "cells_share",
+            "signed",
+            "signed_share",
         )
         output = Path(args.output) if args.output else strings.STRING_KERAS_PATH
         # A given --data-seed trains one network from it; otherwise --members of the committee's seeds.

@@ -49,6 +49,23 @@ def random_text(rng: np.random.Generator) -> str:
     return "-".join(digits(int(rng.integers(2, 5))) for _ in range(int(rng.integers(2, 4))))
 
 
+def signed_text(rng: np.random.Generator) -> str:
+    """A number with a sign or a cheque's terminator, which ``random_text`` never writes: a leading minus ("-15",
+    "-3.50") or, after the amount, ".-", ",-" or "-" ("1500.-", "250,-"), that a cheque writer adds so that nothing
+    can be written after the amount. Training lines only; the held-out sets keep ``random_text``'s texts."""
+    digits = lambda n: "".join(str(d) for d in rng.integers(0, 10, n))  # noqa: E731
+    kind = rng.choice(["digits", "amount", "decimal"], p=[0.5, 0.25, 0.25])
+    if kind == "digits":
+        text = digits(int(rng.integers(1, 8)))
+    elif kind == "amount":
+        text = str(rng.choice([".", ","])).join([digits(int(rng.integers(1, 4))), digits(3)])
+    else:
+        text = digits(int(rng.integers(1, 5))) + str(rng.choice([".", ","])) + digits(2)
+    if rng.random() < 0.5:
+        return "-" + text
+    return text + str(rng.choice([".-", ",-", "-"], p=[0.4, 0.3, 0.3]))
+
+
 def _length_weights() -> np.ndarray:
     weights = np.array([6, 6, 8, 10, 10, 9, 7, 7, 5, 4], np.float64)  # 1..10 digits
     return weights / weights.sum()

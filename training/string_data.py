@@ -54,16 +54,18 @@ def _mnist():
 
 def _synthetic_chunk(args):
     """Make ``count`` lines from ``seed`` (a process pool's unit of work): (list of uint8 lines, list of texts),
-    each ``alignable``; ``finer``: lines found as a reader trained with ``--lines finer`` reads them."""
-    seed, count, part, finer = args
-    from synth.strings import line_sample
+    each ``alignable``; ``finer``: lines found as a reader trained with ``--lines finer`` reads them; an optional
+    fifth item, true: numbers with a sign or a terminator (``synth.strings.signed_text``)."""
+    seed, count, part, finer, *signed = args
+    from synth.strings import line_sample, signed_text
 
     mnist = _mnist()[0 if part == "train" else 1]
     rng = np.random.default_rng(seed)
     lines, texts = [], []
     while len(lines) < count:
         try:
-            line, text, _ = line_sample(rng, mnist, part, finer=finer)
+            text = signed_text(rng) if signed and signed[0] else None
+            line, text, _ = line_sample(rng, mnist, part, text=text, finer=finer)
         except PreprocessingError:
             continue
         if not alignable(line.image, text):
@@ -74,16 +76,23 @@ def _synthetic_chunk(args):
 
 
 def synthetic_lines(
-    count: int, seed: int, part: str = "train", workers: int | None = None, log=None, finer: bool = False
+    count: int,
+    seed: int,
+    part: str = "train",
+    workers: int | None = None,
+    log=None,
+    finer: bool = False,
+    signed: bool = False,
 ):
     """Make ``count`` synthetic lines (``synth.strings.line_sample``) in ``SYNTHETIC_CHUNKS`` chunks, run by
     ``workers`` processes (default: one per CPU, at most one per chunk). ``log``, when given, is called with a line
     of progress as each chunk is done (lines made so far, seconds): a full set takes many minutes on 2 cores.
-    ``finer``: each line found as ``recognizer.finer.served_line`` finds it for a reader trained so.
+    ``finer``: each line found as ``recognizer.finer.served_line`` finds it for a reader trained so. ``signed``:
+    every text a number with a leading minus or a cheque's terminator (``synth.strings.signed_text``).
 
     Returns (list of uint8 (32, W) lines, list of texts); the same for the same arguments on any machine."""
     chunks = [
-        (seed * 1000 + i, count // SYNTHETIC_CHUNKS + (i < count % SYNTHETIC_CHUNKS), part, finer)
+        (seed * 1000 + i, count // SYNTHETIC_CHUNKS + (i < count % SYNTHETIC_CHUNKS), part, finer, signed)
         for i in range(SYNTHETIC_CHUNKS)
     ]
     chunks = [c for c in chunks if c[1]]
@@ -104,6 +113,13 @@ def synthetic_lines(
             for result in pool.imap(_synthetic_chunk, chunks):  # in the chunks' order: the same lines as one process
                 done(result)
     return [line for r in results for line in r[0]], [text for r in results for text in r[1]]
+
+
+def signed_lines(count: int, seed: int, finer: bool = False, data_dir=None, log=None) -> tuple[list, list]:
+    """``count`` synthetic lines whose texts carry a leading minus or a cheque's terminator ("-15", "1500.-"), which
+    the other synthetic lines never do: (list of uint8 (32, W) lines, list of texts). ``data_dir`` is unused (the
+    signature of the other extra sources, ``training.no_number.empty_lines``)."""
+    return synthetic_lines(count, seed, log=log, finer=finer, signed=True)
 
 
 def cached_synthetic_lines(work_dir: Path, count: int, seed: int, finer: bool = False, log=None):

@@ -37,6 +37,7 @@ from training.string_data import (
     draw_indices,
     encode_text,
     real_lines,
+    signed_lines,
     width_order,
 )
 from training.string_steps import keras_probabilities, training_step
@@ -80,6 +81,9 @@ CONFIG = {
     # cells_share of each batch's synthetic draws. 0: none.
     "cells": 0,
     "cells_share": 0.0,
+    # Signed numbers ("-15", "1500.-"; synth.strings.signed_text), this many, at signed_share of the draws; 0: none.
+    "signed": 0,
+    "signed_share": 0.0,
 }
 # The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
 # phase's count) beside them, a lower peak learning rate. Probed from the shipped reader (docs/experiments.md).
@@ -180,8 +184,8 @@ def train_strings(
         fixed, fixed_texts = correction_lines(config["corrections"], config["real_variants"], data_seed)
         sources.append((fixed, fixed_texts, False))
         log(f"corrected numbers: {len(fixed_texts):,} lines from {config['corrections']}")
-    shares, made = [], {"empty": 0, "cells": 0}  # sources drawn as a share of the synthetic draws
-    for name, make, offset in (("empty", empty_lines, 2), ("cells", cell_lines, 3)):
+    shares, made = [], {"empty": 0, "cells": 0, "signed": 0}  # sources drawn as a share of the synthetic draws
+    for name, make, offset in (("empty", empty_lines, 2), ("cells", cell_lines, 3), ("signed", signed_lines, 4)):
         if config[name]:  # the full loss: their texts are whole
             lines, texts = make(config[name], data_seed + offset, finer, data_dir, log)
             sources.append((lines, texts, False))
@@ -263,6 +267,7 @@ def train_strings(
         "correction_lines": len(fixed_texts),
         "no_number_lines": made["empty"],
         "cell_lines": made["cells"],
+        "signed_lines": made["signed"],
         "corrections_sha256": provenance.sha256_files([config["corrections"]]) if config["corrections"] else {},
         "holdout_indices": [int(i) for i in holdout],
         "final_loss": float(np.mean(losses[-250:])),
@@ -359,7 +364,6 @@ def _operating_point(keras_paths, record: dict, data_dir, max_error: float) -> d
 
 def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = STRING_TFLITE_PATH) -> Path:
     """Convert the reader to LiteRT with a softmax on its logits: (1, 32, W, 1) -> (1, W/4, 15) probabilities.
-
     The width is left dynamic: the server resizes the input per line (``recognizer.backends``)."""
     import keras
     import tensorflow as tf
