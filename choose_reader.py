@@ -13,6 +13,8 @@ numbers of ``evaluation.py``) are never read here, so nothing is chosen on them:
 - a validation draw of 400 synthetic numbers (``synth.strings.number_images``, MNIST test digits, the
   evaluation's fonts, seed 777), exact, and per scene;
 - a guardrail: 500 numbers of 2-6 MNIST test digits drawn on a canvas (``evaluation.number_samples``, seed 777);
+- 200 numbers with a leading minus or a cheque's terminator ("-15", "1500.-"; ``synth.strings.signed_text``, seed
+  ``SIGNED_SEED``, each scene), their text read exactly, signs and separators included;
 - the cells of ``sudoku_cells_train`` (trainable, phone photos): digit cells read exactly and alone, blank cells
   answered "no digit", each also on the half that ``training.no_number.held_out_cell`` keeps out of the string
   reader's training (a reader trained with ``--empty`` or ``--cells`` has seen the other half).
@@ -50,6 +52,7 @@ from training.no_number import held_out_cell
 
 DRAW = 400  # synthetic numbers of the validation draw
 GUARDRAIL = 500  # canvas numbers of the guardrail
+SIGNED, SIGNED_SEED = 200, 4242  # signed numbers, and their seed (apart from training's and the draw's)
 
 
 def held_out_amounts(reader, path: Path, limit: int | None = None) -> dict:
@@ -96,6 +99,17 @@ def guardrail(reader: Reader, count: int = GUARDRAIL) -> list[bool]:
     return right
 
 
+def signed_numbers(reader: Reader, count: int = SIGNED) -> list[bool]:
+    """Whether each of ``count`` numbers with a sign or a terminator (seed ``SIGNED_SEED``, MNIST test digits, the
+    evaluation's fonts) was read with exactly its text: "-15" must read "-15", not "15"."""
+    _, mnist_test = load_mnist()
+    right = []
+    for data, text, _ in number_images(count, SIGNED_SEED, mnist_test, "eval", signed=True):
+        reading = read_or_none(data, reader)
+        right.append(reading is not None and (reading.number if reading.text is None else reading.text) == text)
+    return right
+
+
 def sudoku_cells(reader: Reader, limit: int | None = None) -> dict[str, list[bool]]:
     """Read the digit and blank cells of ``sudoku_cells_train`` (``limit`` cells evenly spread, the set being sorted
     by label; None: all 6,480) in mode auto: row -> whether each cell was answered right. "digits": the number read
@@ -127,6 +141,7 @@ def choice_rows(
     ink: bool = False,
     holdout=None,
     cells: int | None = None,
+    signed: int = SIGNED,
 ) -> dict:
     """Every choice row of the string reader ``strings`` loaded from ``path`` (its ``.json`` record beside it),
     with ``digits`` (a ``recognizer.backends`` backend) as the digit network of the request path; ``cells``: the
@@ -136,6 +151,7 @@ def choice_rows(
         "held-out": held_out_amounts(strings, path, holdout),
         "draw": validation_draw(reader, draw, ink),
         "guardrail": guardrail(reader, guard),
+        "signed": signed_numbers(reader, signed),
         "sudoku": sudoku_cells(reader, cells) if cells != 0 else {},
     }
 
@@ -176,6 +192,9 @@ def table(paths: list[Path], rows: list[dict]) -> str:
                     [f"{r['draw'][kind]['ink']:.1%}" for r in rows],
                 )
     shares("guardrail: canvas numbers, exact", [r["guardrail"] for r in rows])
+    if rows[0]["signed"]:
+        count = len(rows[0]["signed"])
+        shares(f'signed numbers ({count}: "-15", "1500.-"), text exact', [r["signed"] for r in rows])
     sudoku = {
         "digits": "`sudoku_cells_train` digit cells read exactly and alone",
         "digits held out": "&nbsp;&nbsp;the digit cells kept out of string training",
@@ -197,6 +216,7 @@ def main(argv=None) -> int:
     parser.add_argument("--guardrail", type=int, default=GUARDRAIL, help=f"canvas numbers ({GUARDRAIL})")
     parser.add_argument("--holdout", type=int, default=None, help="only the first N held-out amounts (a test)")
     parser.add_argument("--cells", type=int, default=None, help="only N sudoku_cells_train cells, spread (0: none)")
+    parser.add_argument("--signed", type=int, default=SIGNED, help=f"signed numbers ({SIGNED}; 0: none)")
     args = parser.parse_args(argv)
     paths = [args.shipped, *args.candidates]
     try:  # every reader loaded, and its record read, before minutes are spent on the first
@@ -209,7 +229,7 @@ def main(argv=None) -> int:
         return 1
     digits = backends.load_backend()  # one digit network for every reader's request path
     rows = [
-        choice_rows(r, p, digits, args.draw, args.guardrail, args.ink, args.holdout, args.cells)
+        choice_rows(r, p, digits, args.draw, args.guardrail, args.ink, args.holdout, args.cells, args.signed)
         for r, p in zip(readers, paths)
     ]
     print(table(paths, rows))

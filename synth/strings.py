@@ -233,13 +233,15 @@ def line_sample(
     return served_line(grey, finer), text, kind
 
 
-def number_images(count: int, seed: int, mnist_digits, part: str = "eval", with_ink: bool = False):
+def number_images(
+    count: int, seed: int, mnist_digits, part: str = "eval", with_ink: bool = False, signed: bool = False
+):
     """Yield ``count`` (image bytes, text, scene kind) held-out numbers: ``part`` "eval" uses the fonts apart from
     training's; pass MNIST test digits and a seed apart from training's. ``with_ink``: each tuple ends with the
-    line's written ink (``write_line``) as well, before any scene."""
+    line's written ink (``write_line``) as well, before any scene. ``signed``: texts of ``signed_text``."""
     rng = np.random.default_rng(seed)
     for _ in range(count):
-        text = random_text(rng)
+        text = signed_text(rng) if signed else random_text(rng)
         kind = str(rng.choice(list(SCENES), p=list(SCENES.values())))
         ink = write_line(text, rng, mnist_digits, part)
         data = scene(ink, rng, kind)

@@ -22,6 +22,7 @@ def test_a_candidate_is_read_side_by_side_with_the_shipped_reader_on_the_same_dr
     # would compare readers on different lines.
     code = choose_reader.main(
         [str(STRING_MODEL_PATH), "--draw", "16", "--guardrail", "12", "--holdout", "10", "--cells", "60", "--ink"]
+        + ["--signed", "8"]
     )
     assert code == 0
     rows = figures(capsys.readouterr().out)
@@ -29,6 +30,7 @@ def test_a_candidate_is_read_side_by_side_with_the_shipped_reader_on_the_same_dr
         rows
     )
     assert any(name.startswith("validation draw (16 synthetic numbers") for name in rows)
+    assert any(name.startswith('signed numbers (8: "-15"') for name in rows)
     assert any("read from the written ink alone" in name for name in rows)
     assert any(name.startswith("`sudoku_cells_train` digit cells read exactly and alone") for name in rows)
     assert any(name.startswith('`sudoku_cells_train` blank cells answered "no digit"') for name in rows)
