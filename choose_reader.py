@@ -14,7 +14,8 @@ numbers of ``evaluation.py``) are never read here, so nothing is chosen on them:
   evaluation's fonts, seed 777), exact, and per scene;
 - a guardrail: 500 numbers of 2-6 MNIST test digits drawn on a canvas (``evaluation.number_samples``, seed 777);
 - 200 numbers with a leading minus or a cheque's terminator ("-15", "1500.-"; ``synth.strings.signed_text``, seed
-  ``SIGNED_SEED``, each scene), their text read exactly, signs and separators included;
+  ``SIGNED_SEED``, each scene), their text read exactly as the API answers it (``recognizer.ctc.number_text``: "-15"
+  keeps its sign, "1500.-" reads "1500");
 - the cells of ``sudoku_cells_train`` (trainable, phone photos): digit cells read exactly and alone, blank cells
   answered "no digit", each also on the half that ``training.no_number.held_out_cell`` keeps out of the string
   reader's training (a reader trained with ``--empty`` or ``--cells`` has seen the other half).
@@ -42,6 +43,7 @@ from evaluation import number_samples, read_or_none
 from evaluation_strings import EVAL_SEED, digits_of, read_rate, risk_coverage_area
 from recognizer import backends
 from recognizer.backends import ModelLoadError
+from recognizer.ctc import number_text
 from recognizer.decode import decode_image
 from recognizer.line import line_from_ink
 from recognizer.mnist import ROOT
@@ -101,12 +103,13 @@ def guardrail(reader: Reader, count: int = GUARDRAIL) -> list[bool]:
 
 def signed_numbers(reader: Reader, count: int = SIGNED) -> list[bool]:
     """Whether each of ``count`` numbers with a sign or a terminator (seed ``SIGNED_SEED``, MNIST test digits, the
-    evaluation's fonts) was read with exactly its text: "-15" must read "-15", not "15"."""
+    evaluation's fonts) was read with exactly its text as the API answers it: "-15" must read "-15", not "15"."""
     _, mnist_test = load_mnist()
     right = []
     for data, text, _ in number_images(count, SIGNED_SEED, mnist_test, "eval", signed=True):
         reading = read_or_none(data, reader)
-        right.append(reading is not None and (reading.number if reading.text is None else reading.text) == text)
+        read = None if reading is None else reading.number if reading.text is None else reading.text
+        right.append(read == number_text(text))
     return right
 
 

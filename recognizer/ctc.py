@@ -71,6 +71,12 @@ def digits_probability(characters: list[Character]) -> float:
 
 
 def text_of(characters: list[Character]) -> str:
-    """The text read, separators kept but none at either end ("25.574.-" -> "25.574"): a cheque's
-    terminator or a stray dash is not part of the number."""
-    return "".join(c.char for c in characters).strip(ALPHABET[NUM_DIGITS:])
+    """The text read, as ``number_text`` gives it."""
+    return number_text("".join(c.char for c in characters))
+
+
+def number_text(text: str) -> str:
+    """A number's text as the API answers it: separators kept inside, none at the end ("25.574.-" -> "25.574": a
+    cheque's terminator is not part of the amount), and at the start only a minus sign ("-15"; "/12" -> "12")."""
+    core = text.strip(ALPHABET[NUM_DIGITS:])
+    return f"-{core}" if text.startswith("-") and core else core

@@ -46,10 +46,13 @@ def test_the_digits_probability_ignores_separators_and_blanks_and_is_zero_withou
     assert digits_probability(best_path(frames("_.__-"))[0]) == 0.0
 
 
-def test_text_keeps_inner_separators_and_drops_a_cheques_terminator():
+def test_text_keeps_inner_separators_and_a_minus_sign_and_drops_a_cheques_terminator():
     characters, _ = best_path(frames("2_5.5_7_4.-"))
     assert text_of(characters) == "25.574"
     assert text_of(best_path(frames("__"))[0]) == ""
+    assert text_of(best_path(frames("-_1_5_"))[0]) == "-15"  # a negative number keeps its sign
+    assert text_of(best_path(frames("/_1_2,-"))[0]) == "12"
+    assert text_of(best_path(frames("-_.__"))[0]) == ""  # no digits: no number, and no sign
 
 
 def test_read_rate_keeps_the_most_confident_within_the_error():
