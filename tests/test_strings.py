@@ -18,7 +18,7 @@ from recognizer.lines import clean_ink
 from recognizer.normalize import label_components
 from recognizer.png import encode_png
 from recognizer.strings import character_columns, load_string_reader
-from synth.canvas import encode
+from synth.canvas import compose_number, encode
 from synth.strings import scene, write_line
 
 
@@ -438,6 +438,27 @@ def test_a_small_row_number_inside_a_scanned_crop_reads_right(real_client, mnist
     data = encode(image, "JPEG", quality=80)
     body = real_client.post("/predict?mode=number", data=data, content_type="image/jpeg").get_json()
     assert body["number"] == "317"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21: the shipped reader drops a leading minus (0 of 30 such canvases); one trained with --signed "
+    "read 10 of the 30 and ranked its real amounts' errors worse (docs/experiments.md, 2026-12-07)",
+)
+def test_a_minus_sign_drawn_before_a_number_is_read_with_it(real_client, mnist_test):
+    # A stranger drew "-15" in number mode and read "15" at over 99.9%: no training line began with a minus.
+    images, labels = mnist_test
+    rng = np.random.default_rng(15)
+    dash = np.zeros((28, 28), np.uint8)
+    dash[13:16, 5:21] = 255  # a short bar at mid-height, as a minus is drawn
+    read = []
+    for _ in range(20):
+        chosen = rng.integers(0, len(labels), int(rng.integers(1, 4)))
+        page = compose_number([dash] + [images[i] for i in chosen], rng)
+        body = real_client.post("/predict?mode=number", data=encode_png(page), content_type="image/png").get_json()
+        want = "-" + "".join(str(labels[i]) for i in chosen)
+        read.append((body["text"], body["number"]) == (want, want[1:]))
+    assert sum(read) >= 16, read  # the number keeps its digits alone, for the clients that read only those
 
 
 def test_boxes_are_in_the_pixels_of_a_large_photo(real_client, mnist_test):
