@@ -108,8 +108,7 @@ def signed_numbers(reader: Reader, count: int = SIGNED) -> list[bool]:
     right = []
     for data, text, _ in number_images(count, SIGNED_SEED, mnist_test, "eval", signed=True):
         reading = read_or_none(data, reader)
-        read = None if reading is None else reading.number if reading.text is None else reading.text
-        right.append(read == number_text(text))
+        right.append(reading is not None and reading.answer_text == number_text(text))
     return right
 
 

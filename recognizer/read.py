@@ -123,6 +123,11 @@ class Reading:
         return "".join(str(d.digit) for d in self.digits)
 
     @property
+    def answer_text(self) -> str:
+        """The text the API answers: ``text`` with its separators from a string reader, else ``number``."""
+        return self.number if self.text is None else self.text
+
+    @property
     def digit(self) -> int | None:
         """The strongest digit, or None when nothing in the image is a digit."""
         return self.strongest.digit if self.digits else None
@@ -163,7 +168,7 @@ class Reading:
             "preprocessed": preprocessed,
             "digits": digits,
             "number": self.number,
-            "text": self.number if self.text is None else self.text,
+            "text": self.answer_text,
             "reader": self.reader,
             "skipped": [{"box": list(d.box), "not_digit_probability": d.not_digit_probability} for d in self.skipped],
         }

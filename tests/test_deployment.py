@@ -63,6 +63,11 @@ def test_gunicorn_started_as_the_procfile_does_answers_over_http():
         assert server.memory_mb()["processes"] == 3
 
 
+def on_port(worker: psutil.Process, port: int, status: str) -> int:
+    """How many of ``worker``'s TCP sockets on ``port`` are in ``status`` (psutil.CONN_LISTEN, CONN_ESTABLISHED)."""
+    return sum(c.status == status and c.laddr.port == port for c in worker.net_connections("tcp"))
+
+
 @pytest.mark.slow
 def test_kept_alive_connections_are_spread_over_both_workers():
     """A proxy or a load test opens its connections at once and keeps them alive: each worker takes half.
@@ -75,11 +80,9 @@ def test_kept_alive_connections_are_spread_over_both_workers():
         port = int(server.url.rsplit(":", 1)[1])
         master = psutil.Process(server.process.pid)
 
-        def on_port(worker, status):
-            return sum(c.status == status and c.laddr.port == port for c in worker.net_connections("tcp"))
-
         deadline = time.monotonic() + 10  # the second worker may still be forking after the first answers
-        while sum(on_port(w, psutil.CONN_LISTEN) > 0 for w in master.children()) < 2 and time.monotonic() < deadline:
+        listening = lambda: sum(on_port(w, port, psutil.CONN_LISTEN) > 0 for w in master.children())  # noqa: E731
+        while listening() < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(48)]
 
@@ -94,7 +97,7 @@ def test_kept_alive_connections_are_spread_over_both_workers():
                 connection.connect()  # a burst: every connection opened before any request
             with ThreadPoolExecutor(len(connections)) as pool:
                 list(pool.map(client, connections))
-            held = [on_port(worker, psutil.CONN_ESTABLISHED) for worker in master.children()]
+            held = [on_port(worker, port, psutil.CONN_ESTABLISHED) for worker in master.children()]
         finally:
             for connection in connections:
                 connection.close()
@@ -118,10 +121,7 @@ def test_a_worker_killed_holding_fewer_connections_does_not_stop_the_others_acce
         kept.request("POST", "/predict?mode=digit", png, {"Content-Type": "image/png"})
         assert kept.getresponse().read() and kept.sock is not None  # kept alive, held by one worker
 
-        def held(worker):
-            return sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in worker.net_connections())
-
-        idle = next(worker for worker in master.children() if held(worker) == 0)
+        idle = next(worker for worker in master.children() if on_port(worker, port, psutil.CONN_ESTABLISHED) == 0)
         idle.kill()  # the board still says it holds 0, fewer than the worker holding ``kept``
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(6)]
 

@@ -54,9 +54,9 @@ def _mnist():
 
 def _synthetic_chunk(args):
     """Make ``count`` lines from ``seed`` (a process pool's unit of work): (list of uint8 lines, list of texts),
-    each ``alignable``; ``finer``: lines found as a reader trained with ``--lines finer`` reads them; an optional
-    fifth item, true: numbers with a sign or a terminator (``synth.strings.signed_text``)."""
-    seed, count, part, finer, *signed = args
+    each ``alignable``; ``finer``: lines found as a reader trained with ``--lines finer`` reads them; ``signed``:
+    numbers with a sign or a terminator (``synth.strings.signed_text``)."""
+    seed, count, part, finer, signed = args
     from synth.strings import line_sample, signed_text
 
     mnist = _mnist()[0 if part == "train" else 1]
@@ -64,7 +64,7 @@ def _synthetic_chunk(args):
     lines, texts = [], []
     while len(lines) < count:
         try:
-            text = signed_text(rng) if signed and signed[0] else None
+            text = signed_text(rng) if signed else None
             line, text, _ = line_sample(rng, mnist, part, text=text, finer=finer)
         except PreprocessingError:
             continue
@@ -172,7 +172,7 @@ class FreshLines:
         if self.count:
             self.pool = multiprocessing.get_context("spawn").Pool(1)
             self.results = self.pool.imap(
-                _synthetic_chunk, [(seed * 1000 + 100 + k, chunk, "train", finer) for k in range(self.count)]
+                _synthetic_chunk, [(seed * 1000 + 100 + k, chunk, "train", finer, False) for k in range(self.count)]
             )
 
     def refresh(self, step: int) -> None:
