@@ -152,6 +152,7 @@ def _main(argv=None) -> int:
         help="the five convolutions' widths, comma-separated (default: training.strings.CONFIG)",
     )
     p_strings.add_argument("--frame-units", type=int, default=None, help="the 1-D convolutions' width")
+    p_strings.add_argument("--recurrent", type=int, default=None, help="units of a bidirectional LSTM (0: none)")
     p_strings.add_argument(
         "--fresh-every",
         type=int,
@@ -276,6 +277,7 @@ def _main(argv=None) -> int:
             "learning_rate",
             "filters",
             "frame_units",
+            "recurrent",
             "fresh_every",
             "fresh_chunk",
             "real_variants",

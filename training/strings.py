@@ -58,14 +58,13 @@ CONFIG = {
     "data_seed": None,  # seeds the synthetic lines, the real variants and the batches; None: "seed" does
     "filters": [16, 48, 96, 96, 128],  # the network's width (build_string_model)
     "frame_units": 192,
+    "recurrent": 0,  # > 0: a bidirectional LSTM of this many units a direction over the frames (CRNN); 0: none
     "fresh_every": 0,  # every this many steps, fresh_chunk synthetic lines are replaced by new ones (0: never)
     "fresh_chunk": 500,
     "splice": 0,  # real amounts recombined (training.splice) added to the real lines; 0: none
     "splice_at": 0.5,  # ... once this share of the steps is done, aligned by the reader being trained
     "bucket": 0,  # > 0: each batch drawn among bucket x its size lines of about one width (draw_indices); 0: uniformly
-    # A second phase on mostly real amounts (issue 21: pre-train on synthetic lines, then train on real strings): this
-    # many more steps from the first phase's weights, at REAL_PHASE's settings; 0: none.
-    "real_steps": 0,
+    "real_steps": 0,  # a second phase on mostly real amounts: this many steps more, at REAL_PHASE's settings
     "real_phase_share": None,  # the second phase's share of real amounts in each batch; None: REAL_PHASE's
     # An export of the page's corrections (``flask --app app corrections export``): its numbers are trained on among
     # the real lines, each line as likely to be drawn as a real amount's; None: none.
@@ -77,12 +76,9 @@ CONFIG = {
     # cells, labelled with the empty text; they take empty_share of each batch's synthetic draws. 0: none.
     "empty": 0,
     "empty_share": 0.0,
-    # Lines of 2-6 real digit cells of sudoku_cells_train side by side (training.cell_strings), this many, taking
-    # cells_share of each batch's synthetic draws. 0: none.
-    "cells": 0,
+    "cells": 0,  # lines of 2-6 real sudoku_cells_train digit cells (training.cell_strings), at cells_share
     "cells_share": 0.0,
-    # Signed numbers ("-15", "1500.-"; synth.strings.signed_text), this many, at signed_share of the draws; 0: none.
-    "signed": 0,
+    "signed": 0,  # signed numbers ("-15", "1500.-"; synth.strings.signed_text), at signed_share of the draws
     "signed_share": 0.0,
 }
 # The second phase: its batches mostly real amounts, fewer synthetic lines (of the next data seed; at most the first
@@ -105,10 +101,12 @@ def member_path(output: Path, index: int) -> Path:
     return output if index == 0 else output.with_name(f"{output.stem}_{index + 1}{output.suffix}")
 
 
-def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
+def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192, recurrent: int = 0):
     """Build the reader (uncompiled): (B, 32, W, 1) float32 in [0, 1] -> (B, W/4, NUM_STRING_CLASSES) logits.
 
-    ``filters``: the five convolutions' widths; ``frame_units``: the 1-D convolutions' (``CONFIG``)."""
+    ``filters``: the five convolutions' widths; ``frame_units``: the 1-D convolutions'; ``recurrent``: units of a
+    bidirectional LSTM over the frames after them, so each frame sees the whole line (Shi et al., CRNN, TPAMI 2017;
+    Zhan et al., ICONIP 2017), 0 for none (``CONFIG``)."""
     import keras
     from keras import layers
 
@@ -131,6 +129,8 @@ def build_string_model(filters=(16, 48, 96, 96, 128), frame_units: int = 192):
     for dilation in (1, 2, 4):  # each frame sees about +-7 frames (28 px, a digit and its neighbours)
         x = layers.Conv1D(frame_units, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
+    if recurrent:
+        x = layers.Bidirectional(layers.LSTM(recurrent, return_sequences=True))(x)
     x = layers.Dropout(0.2)(x)
     logits = layers.Dense(NUM_STRING_CLASSES, name="logits")(x)  # (B, T, 15)
     return keras.Model(inputs, logits, name=STRING_MODEL_NAME)
@@ -194,7 +194,7 @@ def train_strings(
     fresh = FreshLines(
         synth, synth_texts, data_seed, config["steps"], config["fresh_every"], config["fresh_chunk"], finer
     )
-    model = build_string_model(config["filters"], config["frame_units"])
+    model = build_string_model(config["filters"], config["frame_units"], config["recurrent"])
     if config["init"]:
         model.set_weights(keras.models.load_model(config["init"], compile=False).get_weights())
         log(f"starting from {config['init']}")
@@ -364,14 +364,14 @@ def _operating_point(keras_paths, record: dict, data_dir, max_error: float) -> d
 
 def convert_strings(keras_path: Path = STRING_KERAS_PATH, tflite_path: Path = STRING_TFLITE_PATH) -> Path:
     """Convert the reader to LiteRT with a softmax on its logits: (1, 32, W, 1) -> (1, W/4, 15) probabilities.
-    The width is left dynamic: the server resizes the input per line (``recognizer.backends``)."""
+    The width is left dynamic: the server resizes the input per line (``recognizer.backends``); the batch is one
+    line, as served (an LSTM converts only with a fixed batch)."""
     import keras
     import tensorflow as tf
 
     model = keras.models.load_model(keras_path, compile=False)
-    probabilities = keras.Model(model.input, keras.layers.Softmax()(model.output))
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(probabilities)
+    line = keras.Input(shape=(LINE_HEIGHT, None, 1), batch_size=1, name="line")
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras.Model(line, keras.layers.Softmax()(model(line))))
     Path(tflite_path).write_bytes(converter.convert())
     return Path(tflite_path)
 
