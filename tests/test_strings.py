@@ -525,6 +525,28 @@ def test_training_the_string_reader_on_a_small_sample_writes_a_servable_model_an
     assert reading.reader == "strings" and reading.string_confidence is not None
 
 
+@pytest.mark.slow
+def test_a_reader_with_a_recurrent_layer_is_served_with_the_probabilities_keras_gives(tmp_path):
+    """A bidirectional LSTM over the frames (``--recurrent``) converts to LiteRT only with the batch fixed: the served
+    file must accept any line width and give the Keras model's probabilities at each, a backward LSTM included."""
+    import keras
+
+    from training.string_steps import keras_probabilities
+    from training.strings import build_string_model, convert_strings
+
+    keras.utils.set_random_seed(3)
+    model = build_string_model((4, 8, 8, 8, 8), frame_units=16, recurrent=8)
+    output = tmp_path / "digit_strings.keras"
+    model.save(output)
+    reader = load_string_reader(convert_strings(output, tmp_path / "digit_strings.tflite"))
+    rng = np.random.default_rng(3)
+    for width in (32, 200, 512):  # a frame's probabilities depend on the whole line, so each width is checked
+        line = rng.random((1, LINE_HEIGHT, width, 1), dtype=np.float32)
+        served = reader.backend.predict(line)
+        assert served.shape == (1, width // LINE_STRIDE, NUM_STRING_CLASSES)
+        np.testing.assert_allclose(served, keras_probabilities(model, line), atol=1e-5)
+
+
 def test_each_digit_of_a_number_is_boxed_where_its_ink_is(real_client, mnist_test):
     # CTC marks a character by a spike over part of it: the boxes must still hold each digit's whole ink.
     image = number_image("174", 1, mnist_test, height=120)
