@@ -80,8 +80,10 @@ def test_kept_alive_connections_are_spread_over_both_workers():
         port = int(server.url.rsplit(":", 1)[1])
         master = psutil.Process(server.process.pid)
 
+        def listening() -> int:  # the workers listening on the port
+            return sum(on_port(w, port, psutil.CONN_LISTEN) > 0 for w in master.children())
+
         deadline = time.monotonic() + 10  # the second worker may still be forking after the first answers
-        listening = lambda: sum(on_port(w, port, psutil.CONN_LISTEN) > 0 for w in master.children())  # noqa: E731
         while listening() < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(48)]
