@@ -31,6 +31,10 @@ STRING_MODEL_PATH = ROOT / "digit_strings.tflite"
 # out of training (``training.strings.choose_threshold``). This default serves a model without a record.
 STRING_THRESHOLD = 0.5
 MAX_STRING_ERROR = 0.01  # the string error a cheque reader is run at (issue 21: 65-85% read at about 1% misread)
+# Blank columns read after a line by a reader with a recurrent layer (its record's ``config.recurrent`` > 0). In
+# training each line of a batch is padded with blank to the batch's widest, so the backward LSTM starts its reading
+# over blank paper; a line read alone without it loses its last digit (docs/experiments.md, 2026-12-07).
+RECURRENT_PADDING = 64  # px, a multiple of line.LINE_STRIDE: 16 frames, dropped from the output
 
 
 def operating_point(confidences, correct, max_error: float = MAX_STRING_ERROR) -> tuple[float, float]:
@@ -69,17 +73,28 @@ class StringReader:
     2026-12-06).
 
     ``finer``: a small photo's lines are found again finer before they are read (``finer.finer_lines``), as the
-    reader was trained (its record's ``config.lines`` is "finer"); False: read as ``line.find_lines`` finds them."""
+    reader was trained (its record's ``config.lines`` is "finer"); False: read as ``line.find_lines`` finds them.
+
+    ``padding``: blank columns read after each line (a multiple of ``line.LINE_STRIDE``; their frames are dropped
+    from the output), ``padding_of`` the record: ``RECURRENT_PADDING`` for a recurrent reader, else 0."""
 
     name = "strings"
 
     def __init__(
-        self, backend, threshold: float = STRING_THRESHOLD, photos: StringReader | None = None, finer: bool = False
+        self,
+        backend,
+        threshold: float = STRING_THRESHOLD,
+        photos: StringReader | None = None,
+        finer: bool = False,
+        padding: int = 0,
     ):
+        if padding < 0 or padding % LINE_STRIDE:
+            raise ValueError(f"padding must be a non-negative multiple of {LINE_STRIDE} px, not {padding}")
         self.backends = list(backend) if isinstance(backend, (list, tuple)) else [backend]
         self.threshold = threshold
         self.photos = photos
         self.finer = finer
+        self.padding = padding
 
     @property
     def backend(self):
@@ -145,11 +160,12 @@ class StringReader:
 
     def _read_line(self, backend, line: Line) -> Reading:
         frames = line.image.shape[1] // LINE_STRIDE
-        probabilities = backend.predict(line.image[np.newaxis, :, :, np.newaxis])
-        problem = check_string_output(probabilities, frames)
+        image = np.pad(line.image, ((0, 0), (0, self.padding))) if self.padding else line.image
+        probabilities = backend.predict(image[np.newaxis, :, :, np.newaxis])
+        problem = check_string_output(probabilities, frames + self.padding // LINE_STRIDE)
         if problem:
             raise ModelOutputError(f"The string model {problem}.")
-        characters, _ = best_path(probabilities[0])
+        characters, _ = best_path(probabilities[0, :frames])
         confidence = digits_probability(characters)
         digits, skipped = [], []
         edges = character_columns(line.image, characters)
@@ -293,8 +309,16 @@ def reads_finer(record: dict) -> bool:
     return isinstance(config, dict) and config.get("lines") == "finer"
 
 
+def padding_of(record: dict) -> int:
+    """The blank columns (px) a string reader reads after each line, from its record (``<model>.json``):
+    ``RECURRENT_PADDING`` where ``config.recurrent`` is above 0 (``training.strings.build_string_model``), else 0."""
+    config = record.get("config")
+    recurrent = config.get("recurrent") if isinstance(config, dict) else None
+    return RECURRENT_PADDING if isinstance(recurrent, int) and recurrent > 0 else 0
+
+
 def _load_reader(path: Path, record: dict, threshold: float | None) -> StringReader:
-    finer = reads_finer(record)  # read as it was trained
+    finer, padding = reads_finer(record), padding_of(record)  # read as it was trained
     committee = record.get("committee")
     members = [path]
     if isinstance(committee, dict) and committee.get("members"):
@@ -305,7 +329,7 @@ def _load_reader(path: Path, record: dict, threshold: float | None) -> StringRea
             threshold = float(record["threshold"])
         except (KeyError, TypeError, ValueError):
             threshold = STRING_THRESHOLD
-    return StringReader([_load_member(member) for member in members], threshold, finer=finer)
+    return StringReader([_load_member(member) for member in members], threshold, finer=finer, padding=padding)
 
 
 def _load_member(path: Path) -> LiteRTBackend:

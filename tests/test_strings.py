@@ -133,6 +133,42 @@ def test_a_committee_is_loaded_from_the_model_record(tmp_path):
     assert (len(single.backends), single.threshold) == (1, 0.9)
 
 
+class EndsOverBlank:
+    """A network that reads a line's last digit only where blank paper follows the ink, as a reader with a recurrent
+    layer did (its backward LSTM trained on lines padded to their batch's widest): "_3_7_" then, "_3___" without,
+    and a "9" in the last frames whatever the input, which a served reader must not report."""
+
+    def __init__(self):
+        self.widths = []
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.widths.append(batch.shape[2])
+        out = frames(("_3_7_" if not batch[0, :, -8:].any() else "_3___").ljust(batch.shape[2] // LINE_STRIDE, "_"))
+        out[-2:] = frames("9_")
+        return out[np.newaxis]
+
+
+def test_a_recurrent_reader_reads_each_line_with_blank_after_it_and_reports_only_the_line(tmp_path):
+    import shutil
+
+    from recognizer.strings import RECURRENT_PADDING, STRING_MODEL_PATH, StringReader
+
+    line = one_line()
+    line.image[:, -8:] = 1.0  # ink to the line's last column, as a line found on a canvas is cropped to its ink
+    network = EndsOverBlank()
+    assert StringReader(network).read_line(line).number == "39"  # its last digit lost, the edge read
+    reading = StringReader(network, padding=RECURRENT_PADDING).read_line(line)
+    assert reading.number == "37"  # the 7 read; nothing of the padding's frames
+    assert network.widths[-1] == line.image.shape[1] + RECURRENT_PADDING
+    assert all(x + w <= line.box[0] + line.box[2] for x, _, w, _ in (d.box for d in reading.digits))
+    for recurrent, padding in ((96, RECURRENT_PADDING), (0, 0)):  # read as the record says it was trained
+        shutil.copy(STRING_MODEL_PATH, tmp_path / f"r{recurrent}.tflite")
+        (tmp_path / f"r{recurrent}.json").write_text(json.dumps({"config": {"recurrent": recurrent}}))
+        assert load_string_reader(tmp_path / f"r{recurrent}.tflite").padding == padding
+    with pytest.raises(ValueError, match="multiple"):
+        StringReader(network, padding=6)
+
+
 def spiked(char: str, frame: int):
     """A character of a best path (``ctc.Character``) spiking on one frame."""
     from recognizer.ctc import Character

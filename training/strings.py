@@ -1,10 +1,9 @@
 """The string reader: its network, its training run, its threshold and its conversion to LiteRT.
 
 The network reads a normalised line (``recognizer.line``: (32, W, 1) float32, ink = 1) into W/4 frames of
-logits over ``recognizer.ctc.ALPHABET`` and a blank, trained with CTC (Graves et al., 2006). A convolutional
-stack and 1-D convolutions over the frames, no recurrent layer: Zhan et al. (ICPR 2018, "Handwritten digit
-string recognition using convolutional neural network") read ORAND-CAR at 89-92% without one, and it stays
-fast on LiteRT with one thread.
+logits over ``recognizer.ctc.ALPHABET`` and a blank, trained with CTC (Graves et al., 2006). A convolutional stack
+and 1-D convolutions over the frames, a recurrent layer optional: Zhan et al. (ICPR 2018, "Handwritten digit string
+recognition using convolutional neural network") read ORAND-CAR at 89-92% without one, fast on LiteRT.
 
 The real cheque amounts are labelled with their digits only, although their separators are written: for those
 lines the separators' probabilities are added to the blank's before the CTC loss (``training.string_steps``), so the
@@ -337,7 +336,7 @@ def _operating_point(keras_paths, record: dict, data_dir, max_error: float) -> d
     import keras
 
     import datasets
-    from recognizer.strings import StringReader, operating_point, reads_finer
+    from recognizer.strings import StringReader, operating_point, padding_of, reads_finer
 
     class Probabilities:  # a Keras model as the served LiteRT file is: logits -> probabilities
         def __init__(self, path):
@@ -347,7 +346,8 @@ def _operating_point(keras_paths, record: dict, data_dir, max_error: float) -> d
         def predict(self, batch):
             return keras_probabilities(self.model, batch)
 
-    reader = StringReader([Probabilities(path) for path in keras_paths], finer=reads_finer(record))
+    networks = [Probabilities(path) for path in keras_paths]
+    reader = StringReader(networks, finer=reads_finer(record), padding=padding_of(record))
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     confidences, correct = [], []
     for i in record["holdout_indices"]:
