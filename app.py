@@ -200,7 +200,7 @@ def create_app(config: dict | None = None) -> Flask:
         else:
             status = 400
         if isinstance(error, decode.EmptyImageError):  # an answer, not a fault: no digit here (a blank cell)
-            return jsonify(error=str(error), no_digit=True), status
+            return jsonify(error=str(error), finding=error.finding, no_digit=True), status
         return jsonify(error=str(error)), status
 
     @app.errorhandler(backends.ModelOutputError)

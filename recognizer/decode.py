@@ -70,8 +70,18 @@ class ImageTooLargeError(PreprocessingError):
     """The image's dimensions are over ``MAX_PIXELS``."""
 
 
+NO_INK = "The image has no ink."  # EmptyImageError's finding for a blank image
+
+
 class EmptyImageError(PreprocessingError):
-    """The image decodes but holds no ink (a blank canvas)."""
+    """The image decodes but holds no ink (a blank canvas), or no digit (a photo of an empty cell).
+
+    ``finding``: what was found, one sentence ("The image has no ink."); ``advice``: what to send instead, or None.
+    ``str()`` joins them ("The image has no ink: draw a digit, or send a picture of one.")."""
+
+    def __init__(self, finding: str, advice: str | None = None):
+        self.finding, self.advice = finding, advice
+        super().__init__(f"{finding.removesuffix('.')}: {advice}" if advice else finding)
 
 
 class TooMuchWorkError(PreprocessingError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from recognizer.decode import EmptyImageError, TooMuchWorkError
+from recognizer.decode import NO_INK, EmptyImageError, TooMuchWorkError
 from recognizer.lines import CleanInk, clean_ink, margin_marks
 from recognizer.normalize import INK_THRESHOLD, PHOTO_SPECK_FRACTION, SPECK_FRACTION
 from recognizer.spacing import kept_columns, stretch
@@ -106,7 +106,7 @@ def find_lines(grey: np.ndarray, limit: int = SEEDS, clean: CleanInk | None = No
     clean = clean_ink(grey) if clean is None else clean
     cleaned, photo, found = clean.ink, clean.photo, clean.found
     if found.count == 0:
-        raise EmptyImageError("The image has no ink: write a number, or send a picture of one.")
+        raise EmptyImageError(NO_INK, "write a number, or send a picture of one.")
     boxes = found.boxes[1:].astype(np.int64)  # (n, 4) x, y, w, h of labels 1..n
     areas = found.areas[1:].astype(np.float64)
     margin = margin_marks(boxes, areas, cleaned.shape)
@@ -352,5 +352,5 @@ def line_from_ink(ink: np.ndarray) -> Line:
     rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
     if rows.size == 0:
-        raise EmptyImageError("The image has no ink: write a number, or send a picture of one.")
+        raise EmptyImageError(NO_INK, "write a number, or send a picture of one.")
     return _normalise(ink, (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)))

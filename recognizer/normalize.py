@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from recognizer.decode import EmptyImageError, TooMuchWorkError
+from recognizer.decode import NO_INK, EmptyImageError, TooMuchWorkError
 from recognizer.mnist import DIGIT_BOX, IMAGE_SIZE, MNIST_CENTRE
 
 INK_THRESHOLD = 0.25  # ink level (0..1) above which a pixel counts as part of a stroke
@@ -262,7 +262,7 @@ def find_strokes(ink: np.ndarray, speck_fraction: float = SPECK_FRACTION, found:
     """
     found = label_components(ink > INK_THRESHOLD) if found is None else found
     if found.count == 0:
-        raise EmptyImageError("The image has no ink: draw a digit, or send a picture of one.")
+        raise EmptyImageError(NO_INK, "draw a digit, or send a picture of one.")
     areas = found.areas[1:]
     kept = areas >= speck_fraction * areas.max()  # (count,) bool, one per component
     if not kept.all():

@@ -124,6 +124,7 @@ def test_a_blank_drawing_is_422_asking_for_a_digit(client, background):
     response = client.post("/predict", json={"image": base64.b64encode(blank).decode()})
     message = assert_error(response, 422)
     assert "draw a digit" in message
+    assert response.get_json()["finding"] == "The image has no ink."  # what was found, without the advice
     assert response.get_json()["no_digit"] is True  # an answer (nothing written), which the page shows calmly
     costly = client.post("/predict", data=b"\xff\xd8" + b"\xff\xfe\x00\x02" * 2000, content_type="image/jpeg")
     assert costly.status_code == 422 and "no_digit" not in costly.get_json()  # a refusal is not "no digit"

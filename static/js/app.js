@@ -141,8 +141,8 @@ function finish(result, image, sent, quiet = false) {
   if (result.offline) {
     panel.offline(sent ? "drawing" : "photo");
   } else if (!result.ok && result.data.no_digit) {
-    // The server's "no ink" answer ends by asking for a drawing or a picture; a photo's own advice replaces that.
-    const error = sent ? result.data.error : result.data.error.replace(/: (draw|write) [^.]*\.$/, ".");
+    // The server's answer asks for a drawing or a picture; a photo's own advice replaces that (its `finding` alone).
+    const error = sent ? result.data.error : result.data.finding || result.data.error;
     panel.noDigit(`${error}${sent ? "" : " Choose another photo, or draw instead."}`);
   } else if (!result.ok) {
     const after = sent ? "Your drawing is kept." : "The photo was not read: choose another photo, or draw instead.";
