@@ -88,7 +88,7 @@ def score_strings(name: str, samples, read) -> StringReport:
     for data, label, kind in samples:
         reading = read(data)
         digits = digits_of(label)
-        number = (reading.number or "") if reading else ""
+        number = reading.number if reading else ""
         text = reading.answer_text if reading else ""
         confidence = reading.to_json()["confidence"] if reading and not reading.not_a_digit else 0.0
         rows.append(
