@@ -76,7 +76,7 @@ class StringReader:
     reader was trained (its record's ``config.lines`` is "finer"); False: read as ``line.find_lines`` finds them.
 
     ``padding``: blank columns read after each line (a multiple of ``line.LINE_STRIDE``; their frames are dropped
-    from the output), ``padding_of`` the record: ``RECURRENT_PADDING`` for a recurrent reader, else 0."""
+    from the output): ``RECURRENT_PADDING`` for a recurrent reader (``as_trained``), else 0."""
 
     name = "strings"
 
@@ -302,23 +302,22 @@ def _record(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def reads_finer(record: dict) -> bool:
-    """Whether a string reader's record (``<model>.json``) says it was trained on lines found finer
-    (``training.strings.CONFIG["lines"]`` "finer"), so that it is read through ``finer.finer_lines`` too."""
+def as_trained(record: dict) -> dict:
+    """``StringReader``'s settings for reading as the reader whose record (``<model>.json``) is ``record`` was
+    trained: ``finer``, where its ``config.lines`` is "finer" (``training.strings.CONFIG["lines"]``: a small photo's
+    lines found again finer, ``finer.finer_lines``); ``padding``, ``RECURRENT_PADDING`` px where its
+    ``config.recurrent`` is above 0 (``training.strings.build_string_model``), else 0."""
     config = record.get("config")
-    return isinstance(config, dict) and config.get("lines") == "finer"
-
-
-def padding_of(record: dict) -> int:
-    """The blank columns (px) a string reader reads after each line, from its record (``<model>.json``):
-    ``RECURRENT_PADDING`` where ``config.recurrent`` is above 0 (``training.strings.build_string_model``), else 0."""
-    config = record.get("config")
-    recurrent = config.get("recurrent") if isinstance(config, dict) else None
-    return RECURRENT_PADDING if isinstance(recurrent, int) and recurrent > 0 else 0
+    config = config if isinstance(config, dict) else {}
+    recurrent = config.get("recurrent")
+    return {
+        "finer": config.get("lines") == "finer",
+        "padding": RECURRENT_PADDING if isinstance(recurrent, int) and recurrent > 0 else 0,
+    }
 
 
 def _load_reader(path: Path, record: dict, threshold: float | None) -> StringReader:
-    finer, padding = reads_finer(record), padding_of(record)  # read as it was trained
+    settings = as_trained(record)  # read as it was trained
     committee = record.get("committee")
     members = [path]
     if isinstance(committee, dict) and committee.get("members"):
@@ -329,7 +328,7 @@ def _load_reader(path: Path, record: dict, threshold: float | None) -> StringRea
             threshold = float(record["threshold"])
         except (KeyError, TypeError, ValueError):
             threshold = STRING_THRESHOLD
-    return StringReader([_load_member(member) for member in members], threshold, finer=finer, padding=padding)
+    return StringReader([_load_member(member) for member in members], threshold, **settings)
 
 
 def _load_member(path: Path) -> LiteRTBackend:

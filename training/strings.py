@@ -336,7 +336,7 @@ def _operating_point(keras_paths, record: dict, data_dir, max_error: float) -> d
     import keras
 
     import datasets
-    from recognizer.strings import StringReader, operating_point, padding_of, reads_finer
+    from recognizer.strings import StringReader, as_trained, operating_point
 
     class Probabilities:  # a Keras model as the served LiteRT file is: logits -> probabilities
         def __init__(self, path):
@@ -346,8 +346,7 @@ def _operating_point(keras_paths, record: dict, data_dir, max_error: float) -> d
         def predict(self, batch):
             return keras_probabilities(self.model, batch)
 
-    networks = [Probabilities(path) for path in keras_paths]
-    reader = StringReader(networks, finer=reads_finer(record), padding=padding_of(record))
+    reader = StringReader([Probabilities(path) for path in keras_paths], **as_trained(record))
     images, labels, _ = datasets.load_realworld("orand_car_a_train", data_dir)
     confidences, correct = [], []
     for i in record["holdout_indices"]:
