@@ -1068,6 +1068,75 @@ def test_undoing_a_stroke_drawn_over_a_photo_brings_the_photo_back(open_page, tm
     assert page.errors == []
 
 
+def test_a_file_that_is_neither_shown_nor_read_leaves_the_drawing(open_page, tmp_path):
+    """A stranger's finding: a file that was not an image, chosen over a drawing, erased the drawing for good."""
+    page = open_page()
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#prediction")).to_have_text("7")
+    drawn = ink(page)
+    junk = tmp_path / "scan.jpg"  # a JPEG by its name: the browser cannot show it, the server cannot read it
+    junk.write_bytes(b"not a picture at all")
+    page.set_input_files("#upload", junk)
+    expect(page.locator("#answer")).to_have_attribute("data-state", "error")
+    expect(page.locator("#status")).to_contain_text("Your drawing is kept.")
+    assert ink(page) == drawn
+    huge = tmp_path / "IMG_huge.jpg"  # refused by the page itself, before anything is sent
+    huge.write_bytes(b"\xff\xd8\xff\xe0" + bytes(41 * 1024 * 1024))
+    page.set_input_files("#upload", huge)
+    expect(page.locator("#status")).to_contain_text("40 MB")
+    expect(page.locator("#status")).to_contain_text("Your drawing is kept.")
+    assert ink(page) == drawn
+    page.click("#predict")  # Read again reads the drawing, not the files
+    expect(page.locator("#prediction")).to_have_text("7")
+    page.click("#undo")  # and Undo still undoes its strokes
+    expect(page.locator("#answer")).not_to_have_attribute("data-state", "result")
+    assert ink(page) is None
+    assert [error for error in page.errors if "status of 400" not in error] == []  # the file's 400 alone
+
+
+def test_undoing_a_photo_brings_back_the_drawing_it_cleared(open_page, tmp_path):
+    """A stranger's finding: a photo chosen over a drawing replaced it silently, and Undo left an empty canvas."""
+    photo = seven_photo(tmp_path)
+    page = open_page()
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#prediction")).to_have_text("1")
+    drawn = ink(page)
+    page.set_input_files("#upload", photo)
+    expect(page.locator("#prediction")).to_have_text("7")
+    notice = page.locator("#notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Undo brings the drawing back")
+    assert ink(page) == pytest.approx([0, 0, 1, 1], abs=0.01)  # the photo alone is on the canvas
+    page.click("#undo")
+    expect(page.locator("#prediction")).to_have_text("1")  # the drawing read again
+    expect(notice).to_be_hidden()
+    assert ink(page) == drawn
+    page.set_input_files("#upload", photo)  # a photo again, then Clear: nothing comes back
+    expect(page.locator("#prediction")).to_have_text("7")
+    page.click("#clear")
+    expect(page.locator("#undo")).to_be_disabled()
+    assert ink(page) is None
+    assert page.errors == []
+
+
+def test_a_number_a_photo_cleared_comes_back_in_number_mode(open_page, tmp_path):
+    """The drawing comes back in the mode it was written in, even after the mode was switched over the photo."""
+    photo = seven_photo(tmp_path)
+    page = open_page(**WIDE_DESKTOP)
+    page.click("#mode")
+    draw_with_mouse(page, written(THREE, SEVEN))
+    expect(page.locator("#prediction")).to_have_text("37")
+    page.set_input_files("#upload", photo)
+    expect(page.locator("#prediction")).to_have_text("7")
+    page.click("#mode")  # digit mode: the photo stays and is read again
+    expect(page.locator("#mode")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#prediction")).to_have_text("7")
+    page.click("#undo")
+    expect(page.locator("#mode")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#prediction")).to_have_text("37")
+    assert page.errors == []
+
+
 # Issue 23, findings 5, 11, 7, 10 and 3: numbers as written, no wrapping, no jumps, keyboards, reflow.
 
 THREE = [[(0.25, 0.2), (0.6, 0.15), (0.72, 0.3), (0.45, 0.48), (0.72, 0.62), (0.62, 0.85), (0.25, 0.8)]]

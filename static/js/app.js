@@ -4,7 +4,8 @@
 // becomes final (announced, offered for correction, "digit:reading") only once the writer has paused for
 // SETTLE_MS, so a 4's two strokes or the digits of "2026" are one reading, announced once. A failed
 // request never touches the drawing or the photo. Photos are shrunk before they are sent (photo.js); a
-// stroke drawn over a photo clears the photo, with a notice.
+// stroke drawn over a photo clears the photo, and a photo shown over a drawing clears the drawing, each with a
+// notice and back with Undo; a file that can be neither shown nor read leaves the drawing where it was.
 // Everything the page remembers lives in `state`; the mode is state.mode alone, and the toggle, the lede,
 // the empty canvas's cue and the panel's idle headline are drawn from it.
 //
@@ -39,6 +40,7 @@ const state = {
   file: null, // the uploaded file shown on the canvas
   blob: null, // what is sent for it (the file, or the photo shrunk), again by Read again
   dropped: null, // {file, blob, image} of a photo a stroke cleared, until Undo brings it back or Clear forgets it
+  replaced: null, // {strokes, mode} of the drawing a photo cleared, until Undo brings it back or Clear forgets it
   noticeTimer: null,
   reading: null, // {answer, image, small} of the reading shown, for choosing a digit's chart
 };
@@ -208,17 +210,23 @@ function dataURL(file) {
   });
 }
 
-async function readFile(file) {
+/**
+ * Read an image file: a new one (`fresh`: chosen, dropped or taken) is shown on the canvas in place of what was
+ * there, the drawing kept for Undo; the one shown is read again (Read again, a new mode).
+ */
+async function readFile(file, fresh = file !== state.file) {
   if (!file) return;
+  const kept = pad.strokes.length ? " Your drawing is kept." : "";
   if (file.type && !file.type.startsWith("image/")) {
-    panel.error(`“${file.name}” is not an image; choose a PNG, JPEG, WebP, BMP or GIF.`);
+    panel.error(`“${file.name}” is not an image; choose a PNG, JPEG, WebP, BMP or GIF.${kept}`);
     return;
   }
   cancelRequest();
   clearBoxes(focusFallback);
   panel.reading(); // a 12 MP photo takes a moment to shrink on a phone
-  if (file !== state.file) {
-    state.dropped = null; // a new photo: Undo no longer brings back one a stroke cleared
+  let unshown = false; // the browser cannot show the file: the drawing stays until the server has read it
+  const before = { file: state.file, blob: state.blob }; // the photo shown, if any, for a file neither shown nor read
+  if (fresh) {
     hideNotice();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
     const id = state.seq;
@@ -227,14 +235,13 @@ async function readFile(file) {
       photo = await preparePhoto(file);
     } catch (error) {
       if (id !== state.seq) return;
-      pad.clear();
-      state.file = state.blob = null;
-      panel.error(error instanceof PhotoError ? error.message : "This photo could not be read; choose another.");
+      const why = error instanceof PhotoError ? error.message : "This photo could not be read; choose another.";
+      panel.error(`${why}${kept}`); // the canvas and what it shows are as they were
       return;
     }
     if (id !== state.seq) return; // something newer came while the photo was shrunk
-    if (photo.shown) pad.setImage(photo.shown);
-    else pad.clear(); // the browser cannot show it; the server still gets to try
+    unshown = !photo.shown;
+    if (!unshown) replaceDrawing(() => pad.setImage(photo.shown));
     state.file = file;
     state.blob = photo.blob;
   }
@@ -244,7 +251,22 @@ async function readFile(file) {
   // A photo may hold a number whatever the canvas's mode: the server chooses unless number mode is on.
   form.append("mode", state.mode === "number" ? "number" : "auto");
   const result = await post(form);
+  if (unshown && result && !result.ok && !result.data?.no_digit) {
+    // Neither shown nor read: the file is forgotten and the drawing (or photo) on the canvas is what remains.
+    ({ file: state.file, blob: state.blob } = before);
+    return finish(result, "", kept ? pad.export() : null);
+  }
+  if (unshown && result) replaceDrawing(() => pad.clear()); // read by the server alone: nothing to show
   finish(result, result ? await dataURL(blob) : "", null);
+}
+
+/** A photo takes the canvas (`show` puts it there): a drawing on it is kept for Undo, with a notice. */
+function replaceDrawing(show) {
+  const drawn = pad.strokes.length > 0;
+  if (drawn) state.replaced = { strokes: pad.toData(), mode: state.mode };
+  state.dropped = null; // a new photo: Undo no longer brings back one a stroke cleared
+  show();
+  if (drawn) showNotice("The drawing was cleared: a photo is read on its own. Undo brings the drawing back.");
 }
 
 /** A stroke starts over the photo: clear the photo (a drawing is read on its own), keep it for Undo, and say so. */
@@ -252,8 +274,13 @@ function dropPhoto() {
   state.dropped = { file: state.file, blob: state.blob, image: pad.image };
   state.file = state.blob = null;
   pad.dropImage();
+  showNotice("The photo was cleared: a drawing is read on its own. Undo the drawing to bring the photo back.");
+}
+
+/** Say over the canvas, for NOTICE_MS, what a change took away and how to bring it back. */
+function showNotice(text) {
   const notice = $("notice");
-  notice.textContent = "The photo was cleared: a drawing is read on its own. Undo the drawing to bring the photo back.";
+  notice.textContent = text;
   notice.hidden = false;
   announce(notice.textContent);
   clearTimeout(state.noticeTimer);
@@ -268,7 +295,7 @@ function hideNotice() {
 function clearAll() {
   cancelRequest();
   hideNotice();
-  state.file = state.blob = state.dropped = null;
+  state.file = state.blob = state.dropped = state.replaced = null;
   state.reading = null;
   pad.clear();
   clearBoxes(focusFallback);
@@ -279,10 +306,26 @@ function clearAll() {
 function undo() {
   if (pad.isEmpty()) return;
   cancelRequest();
+  const photo = !pad.strokes.length; // Undo takes the photo away: the drawing it cleared comes back
   pad.undo();
   if (pad.isEmpty() && state.dropped) restorePhoto();
+  else if (pad.isEmpty() && photo && state.replaced) restoreDrawing();
   else if (pad.isEmpty()) clearAll();
   else readDrawing();
+}
+
+/** The photo that cleared a drawing is undone: the drawing comes back in its own mode, and is read again. */
+function restoreDrawing() {
+  const { strokes, mode } = state.replaced;
+  state.file = state.blob = state.replaced = null;
+  hideNotice();
+  if (mode !== state.mode) {
+    state.mode = mode;
+    renderMode();
+    pad.resize();
+  }
+  pad.fromData(strokes);
+  readDrawing();
 }
 
 /** The last stroke drawn over a photo is undone: the photo comes back, and is read again (a stray finger on a
@@ -363,8 +406,7 @@ for (const input of [$("upload"), $("camera")]) {
   input.addEventListener("change", () => {
     const file = input.files[0];
     input.value = "";
-    state.file = null;
-    readFile(file);
+    readFile(file, true);
   });
 }
 
@@ -379,6 +421,5 @@ for (const type of ["dragleave", "drop"]) {
 }
 dropzone.addEventListener("drop", (event) => {
   event.preventDefault();
-  state.file = null;
-  readFile(event.dataTransfer.files[0]);
+  readFile(event.dataTransfer.files[0], true);
 });
