@@ -3,12 +3,13 @@
 
 /**
  * Format a probability (0..1) as a percentage, rounded down so that the page never claims more
- * than the network did: 0.9986 -> "99.8%", 0.9996 or a saturated 1 -> ">99.9%", 0.0004 -> "<0.1%".
- * Every percentage on the page comes from here, so the headline and the chart always agree.
+ * than the network did: 0.9986 -> "99.8%", 0.9996 or a saturated 1 -> ">99.9%", 0.0004 or an underflowed 0 ->
+ * "<0.1%" (a chart showed "0.0%" beside rows of "<0.1%", as if that row were surer). Every percentage on the page
+ * comes from here, so the headline and the chart always agree.
  */
 export function percent(p) {
   if (p > 0.999) return ">99.9%";
-  if (p > 0 && p < 0.001) return "<0.1%";
+  if (p < 0.001) return "<0.1%";
   return `${(Math.floor(p * 1000 + 1e-6) / 10).toFixed(1)}%`; // 1e-6: 0.995 * 1000 is 994.99...
 }
 
