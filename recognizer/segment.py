@@ -55,7 +55,9 @@ MIN_DIGIT_HEIGHT = 0.35
 # In a photo of a cell or a box (recognizer.lines.is_cell), a mark whose bounding box is under CELL_MIN_MARK
 # of the shorter side on both axes is a speck of noise or paper texture, not a digit.
 CELL_MIN_MARK = 0.15
-NO_DIGIT_FOUND = "No digit found: the photo holds only lines, a border or specks of noise (an empty cell or box)."
+# The finding of an image whose only marks are lines, a border or specks: said without "No digit found", which the
+# page shows as its headline above it.
+NO_DIGIT_FOUND = "The image holds no digit, only lines, a border or specks of noise (an empty cell or box)."
 # Bounds on the work of one image, checked before the work: at most MAX_STROKES strokes (after specks
 # are dropped) are grouped, by a loop quadratic in their number (a few ms at the bound), and at most
 # MAX_UNITS units are read (3 spans each at most, and the whole: a batch of at most 73). Past either, the image

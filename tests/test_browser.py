@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from app import create_app
 from page_driver import (
@@ -460,6 +460,14 @@ def test_a_photo_with_no_digit_is_answered_calmly_not_as_an_error(open_page, tmp
     expect(page.locator("#status")).not_to_have_class(re.compile(r"\berror\b"))
     # Asked once what to do: the server's "draw a digit, or send a picture" is not said beside the photo's advice.
     expect(page.locator("#status")).to_have_text("The image has no ink. Choose another photo, or draw instead.")
+    cell = tmp_path / "cell.jpg"  # an empty cell of a grid: its border is all the ink it holds
+    image = Image.new("L", (120, 120), 225)
+    ImageDraw.Draw(image).rectangle([0, 0, 119, 119], outline=60, width=4)
+    image.save(cell, quality=90)
+    page.set_input_files("#upload", cell)
+    expect(page.locator("#status")).to_contain_text("only lines, a border")
+    expect(page.locator("#confidence")).to_have_text("No digit found")  # said once, as the headline
+    expect(page.locator("#status")).not_to_contain_text("No digit found")
 
 
 def test_an_unreachable_server_says_so_and_keeps_the_drawing(open_page):

@@ -336,7 +336,8 @@ def test_a_real_photo_of_an_empty_cell_is_answered_no_digit_found(real_client):
     assert labels[4789] == "blank"
     response = real_client.post("/predict", data=images[4789], content_type="image/jpeg")
     assert response.status_code == 422
-    assert response.get_json()["error"].startswith("No digit found")
+    body = response.get_json()
+    assert body["no_digit"] and body["error"].startswith("The image holds no digit")
 
 
 def test_chained_zeros_are_cut_at_their_joints_not_inside_their_loops():
