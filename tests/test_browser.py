@@ -1184,7 +1184,9 @@ def test_a_price_keeps_its_decimal_point_on_the_page(open_page, device):
     # the number passed its bar; a flagged one claims none beside its warning.
     headline = page.locator("#confidence").inner_text()
     sure = percent(answer["confidence"]).replace(">", "over ") + " confident of all 4"
-    assert "and a point" in headline and ("not sure enough" if answer["low_confidence"] else sure) in headline, headline
+    assert (
+        "and a point" in headline and ("not sure all 4 are right" if answer["low_confidence"] else sure) in headline
+    ), headline
     assert "each" not in headline
     assert page.errors == []
 
@@ -1469,7 +1471,7 @@ def test_a_number_the_string_reader_flags_claims_no_confidence_beside_its_warnin
     page = open_page(**(SMALL_PHONE if device == "small phone" else DESKTOP))
     page.route("**/predict", fulfil(answer))
     draw_with_mouse(page, SEVEN)
-    expect(page.locator("#confidence")).to_have_text("8 digits, not sure enough of all 8")
+    expect(page.locator("#confidence")).to_have_text("8 digits, not sure all 8 are right")
     status = page.locator("#status")
     expect(status).to_have_text("Check it: numbers read this sure are wrong over 1 time in 100.")
     line = float(status.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))

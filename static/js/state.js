@@ -59,8 +59,9 @@ export function describe(answer, { selected = null, small = false, number = fals
   // read "over 99.9%" sure: beside a warning that claim read as a contradiction, so a flagged number shows none.
   const headline = many
     ? `${digits.length} digits${separators(prediction)}, ${whole
-      ? (unsure ? "not sure enough of" : `${percent(answer.confidence).replace(">", "over ")} confident of`)
-        + ` all ${digits.length}`
+      // "not sure enough of all 3" read as unsure of each digit, beside charts of each digit at over 99.9%.
+      ? (unsure ? `not sure all ${digits.length} are right`
+        : `${percent(answer.confidence).replace(">", "over ")} confident of all ${digits.length}`)
       : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
     : whole && unsure ? "not sure enough" : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";

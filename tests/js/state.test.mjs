@@ -47,8 +47,8 @@ test("the string reader's price keeps its point, with the confidence of the digi
   const digits = [digit(3, 0.999), digit(7, 0.998), digit(5, 0.999), digit(0, 0.999)];
   const said = describe(number(digits, { text: "37.50", reader: "strings", confidence: 0.978, low_confidence: true }));
   assert.equal(said.prediction, "37.50");
-  assert.equal(said.headline, "4 digits and a point, not sure enough of all 4", "not 'each at least 99.8%' beside a warning");
-  assert.match(said.announcement, /^It reads 37\.50, 4 digits and a point, not sure enough of all 4\. Check it/);
+  assert.equal(said.headline, "4 digits and a point, not sure all 4 are right", "not 'each at least 99.8%' beside a warning");
+  assert.match(said.announcement, /^It reads 37\.50, 4 digits and a point, not sure all 4 are right\. Check it/);
   const sure = describe(number(digits, { text: "37.50", reader: "strings", confidence: 0.9999, low_confidence: false }));
   assert.equal(sure.headline, "4 digits and a point, over 99.9% confident of all 4");
   assert.equal(sure.message, "");
@@ -102,7 +102,7 @@ test("a number the string reader is unsure of as a whole asks to check it, not t
   assert.equal(said.unsure, true);
   assert.equal(said.message, "Check it: numbers read this sure are wrong over 1 time in 100.");
   const small = describe(number(digits, { reader: "strings", confidence: 0.9996, low_confidence: true }), { small: true });
-  assert.equal(small.headline, "3 digits, not sure enough of all 3", "never 'over 99.9% confident' beside a warning");
+  assert.equal(small.headline, "3 digits, not sure all 3 are right", "never 'over 99.9% confident' beside a warning");
   assert.equal(small.message, "Write it larger: numbers read this sure are wrong over 1 time in 100.", "never 'every digit'");
   // Far under the bar the odds are far worse than 1 in 100, and the message says so.
   const poor = describe(number(digits, { reader: "strings", confidence: 0.1, low_confidence: true }));
