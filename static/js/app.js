@@ -42,7 +42,7 @@ const state = {
   dropped: null, // {file, blob, image} of a photo a stroke cleared, until Undo brings it back or Clear forgets it
   replaced: null, // {strokes, mode} of the drawing a photo cleared, until Undo brings it back or Clear forgets it
   noticeTimer: null,
-  reading: null, // {answer, image, small} of the reading shown, for choosing a digit's chart
+  reading: null, // {answer, image, small, mode, photo} of the reading shown, for choosing a digit's chart
 };
 
 const panel = new ResultPanel({ mode: () => state.mode });
@@ -152,8 +152,8 @@ function finish(result, image, sent, quiet = false) {
   } else {
     // A photo is read in number mode, or as the server chooses ("auto"): readFile's form says which.
     const mode = sent || state.mode === "number" ? state.mode : "auto";
-    state.reading = { answer: result.data, image, small: sent ? isSmall() : false, mode };
-    panel.result(result.data, { small: state.reading.small, image, announce: false });
+    state.reading = { answer: result.data, image, small: sent ? isSmall() : false, mode, photo: !sent };
+    panel.result(result.data, { small: state.reading.small, image, announce: false, photo: !sent });
     showBoxes(result.data, (box) => pad.boxToFractions(box, sent), selectDigit, pad.tracker);
     if (!quiet) makeFinal();
   }
@@ -167,8 +167,8 @@ function makeFinal() {
 }
 
 function selectDigit(index) {
-  const { answer, small, image } = state.reading;
-  panel.result(answer, { selected: index, announce: false, small, image });
+  const { answer, small, image, photo } = state.reading;
+  panel.result(answer, { selected: index, announce: false, small, image, photo });
 }
 
 /** Whether the drawing is small on the canvas (geometry.js's SMALL_DRAWING). */

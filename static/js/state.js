@@ -25,9 +25,10 @@ function separators(text) {
  * {state: "result" or "not-digit", headline, message, prediction, chartHeading, probabilities, top,
  * notDigit, unsure, index, announcement}. `index` is the digit of a number whose chart is shown
  * (`selected`, else the first; null for a single digit), `small` says the drawing is small on the
- * canvas (only then is "larger" advised), `number` that the page is in number mode.
+ * canvas (only then is "larger" advised), `number` that the page is in number mode, `photo` that a photo was
+ * read (then nothing is to be written again: the advice is to check it, or to choose another photo).
  */
-export function describe(answer, { selected = null, small = false, number = false } = {}) {
+export function describe(answer, { selected = null, small = false, number = false, photo = false } = {}) {
   const notDigit = answer.not_a_digit === true || answer.digit === null || answer.digit === undefined;
   const digits = notDigit ? [] : answer.digits?.length ? answer.digits : [answer];
   const many = digits.length > 1;
@@ -38,7 +39,8 @@ export function describe(answer, { selected = null, small = false, number = fals
     && answer.not_digit_probability > answer.confidence;
   if (notDigit || likelierNone) {
     const what = number ? "digits from 0 to 9" : "one digit from 0 to 9";
-    const asked = small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`;
+    const asked = photo ? "Choose a photo of a digit or a number, or draw instead." // a photo is read as either
+      : small ? `It is small: write ${what}, larger.` : `Write ${what}, clearly.`;
     return {
       state: "not-digit", headline: "That does not look like a digit",
       message: likelierNone && !small
@@ -72,7 +74,8 @@ export function describe(answer, { selected = null, small = false, number = fals
   // "over 99.9% confident" beside "Not sure"): the message says why, never "every digit".
   if (unsure && whole && answer.confidence < 0.5) {
     // Far under the bar: "over 1 time in 100" would understate it (a stranger's 12 tiny digits, 10% sure).
-    message = `Probably misread: ${small ? "write it larger" : "check it, or write it again"}, the digits apart.`;
+    message = photo ? "Probably misread: check it against the photo."
+      : `Probably misread: ${small ? "write it larger" : "check it, or write it again"}, the digits apart.`;
   } else if (unsure && whole) {
     message = `${small ? "Write it larger" : "Check it"}: numbers read this sure are wrong over 1 time in 100.`;
   } else if (unsure && many && small) message = "Not sure of every digit: write them larger and apart.";
@@ -141,10 +144,13 @@ export class ResultPanel {
    * Show an answer from /predict (see app.py); `interim` for a guess while a stroke is drawn.
    * `selected` is the index in answer.digits whose chart to show in a number (the first by default);
    * `small` says the drawing is small on the canvas (only then is "larger" advised); `image` is the
-   * data URL that was sent, from which a digit's thumbnail is cut where the server sent none.
+   * data URL that was sent, from which a digit's thumbnail is cut where the server sent none; `photo` that it
+   * was a photo (see describe).
    */
-  result(answer, { interim = false, selected = null, announce = !interim, small = false, image = null } = {}) {
-    const { index, announcement, ...shown } = describe(answer, { selected, small, number: this.mode() === "number" });
+  result(answer, options = {}) {
+    const { interim = false, selected = null, announce = !interim, small = false, image = null, photo = false } = options;
+    const number = this.mode() === "number";
+    const { index, announcement, ...shown } = describe(answer, { selected, small, number, photo });
     this._render({ ...shown, interim });
     this._showThumbnail(answer, index, image);
     if (announce) speak(announcement);

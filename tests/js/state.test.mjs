@@ -109,6 +109,9 @@ test("a number the string reader is unsure of as a whole asks to check it, not t
   assert.equal(poor.message, "Probably misread: check it, or write it again, the digits apart.");
   const poorSmall = describe(number(digits, { reader: "strings", confidence: 0.1, low_confidence: true }), { small: true });
   assert.equal(poorSmall.message, "Probably misread: write it larger, the digits apart.");
+  // A photo is not written again: a stranger's cheque photo was told to write it again, the digits apart.
+  const photo = describe(number(digits, { reader: "strings", confidence: 0.1, low_confidence: true }), { photo: true });
+  assert.equal(photo.message, "Probably misread: check it against the photo.");
 });
 
 test("one digit the string reader is unsure of never says 'over 99.9% confident' beside 'Not sure'", () => {
@@ -131,5 +134,6 @@ test("not a digit shows no digit, its own bar, and asks for what the mode reads"
   assert.equal(said.notDigit, 0.5);
   assert.equal(said.message, "Write one digit from 0 to 9, clearly.");
   assert.equal(describe(answer, { number: true, small: true }).message, "It is small: write digits from 0 to 9, larger.");
+  assert.equal(describe(answer, { photo: true }).message, "Choose a photo of a digit or a number, or draw instead.");
   assert.equal(said.announcement, "That does not look like a digit.");
 });
