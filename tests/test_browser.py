@@ -824,15 +824,15 @@ def test_the_thumbnail_is_of_the_digit_whose_chart_is_shown(open_page):
     page.route("**/predict", answer)
     draw_with_mouse(page, NUMBER_174)
     expect(page.locator("#prediction")).to_have_text("174")
-    expect(page.locator("#chart-heading")).to_contain_text("digit 1 of 3 (1)")
+    expect(page.locator("#chart-heading")).to_contain_text("digit 1 of 3, read 1")
     expect(page.locator("#preview figcaption")).to_contain_text(re.compile("digit 1 of 3", re.I))
     wait_until(page, "document.getElementById('preprocessed').dataset.index === '0'")
     assert aspect_matches(0)  # a 1: tall and narrow, not the 7's bar
     page.locator("#boxes button").nth(1).click()  # the surest digit: the network's own image
-    expect(page.locator("#chart-heading")).to_contain_text("digit 2 of 3 (7)")
+    expect(page.locator("#chart-heading")).to_contain_text("digit 2 of 3, read 7")
     expect(page.locator("#preprocessed")).to_have_attribute("src", seven_url)
     page.locator("#boxes button").nth(2).click()
-    expect(page.locator("#chart-heading")).to_contain_text("digit 3 of 3 (4)")
+    expect(page.locator("#chart-heading")).to_contain_text("digit 3 of 3, read 4")
     expect(page.locator("#preview figcaption")).to_contain_text(re.compile("digit 3 of 3", re.I))
     wait_until(page, "document.getElementById('preprocessed').dataset.index === '2'")
     assert aspect_matches(2)

@@ -90,7 +90,7 @@ export function describe(answer, { selected = null, small = false, number = fals
   else if (unsure) message = "Not sure: the chart shows what else it may be.";
   return {
     state: "result", unsure, headline, message, prediction,
-    chartHeading: many ? `Probabilities for digit ${index + 1} of ${digits.length} (${shown.digit})` : "Probability of each digit",
+    chartHeading: many ? `Probabilities for digit ${index + 1} of ${digits.length}, read ${shown.digit}` : "Probability of each digit",
     probabilities: shown.probabilities || answer.probabilities, top: shown.digit,
     notDigit: shown.not_digit_probability ?? (many ? null : answer.not_digit_probability),
     index, announcement: `It reads ${prediction}, ${headline}. ${message}`.trim(),

@@ -39,7 +39,7 @@ test("a number reads as its text, with the least sure digit in the headline and 
   const said = describe(answer);
   assert.equal(said.prediction, "1,74", "separators kept as written");
   assert.equal(said.headline, "3 digits and a comma, each at least 97.0% confident", "its separator named");
-  assert.equal(said.chartHeading, "Probabilities for digit 1 of 3 (1)");
+  assert.equal(said.chartHeading, "Probabilities for digit 1 of 3, read 1");
   assert.equal(said.index, 0);
 });
 
@@ -57,7 +57,7 @@ test("the string reader's price keeps its point, with the confidence of the digi
 test("choosing a digit of a number shows that digit's chart", () => {
   const answer = number([digit(1, 0.97), digit(7, 0.999), digit(4, 0.98)]);
   const said = describe(answer, { selected: 2 });
-  assert.equal(said.chartHeading, "Probabilities for digit 3 of 3 (4)");
+  assert.equal(said.chartHeading, "Probabilities for digit 3 of 3, read 4");
   assert.equal(said.top, 4);
   assert.deepEqual(said.probabilities, answer.digits[2].probabilities);
   assert.equal(said.prediction, "174", "without a text, the digits");
