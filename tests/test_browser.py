@@ -1127,6 +1127,74 @@ def test_undoing_a_photo_brings_back_the_drawing_it_cleared(open_page, tmp_path)
     assert page.errors == []
 
 
+def slow_network(page, latency_ms=400):
+    """Give every request of ``page`` ``latency_ms`` of latency (Chromium's own network emulation)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+
+def test_a_bad_file_overtaken_by_the_drawing_leaves_nothing_behind(open_page, tmp_path):
+    """A stranger's finding on a slow network: a bad file whose answer a new reading overtook stayed as the page's
+    photo, so a stroke said a photo was cleared, and Undo to empty showed the file's error."""
+    page = open_page()
+    slow_network(page)
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#prediction")).to_have_text("7")
+    junk = tmp_path / "scan.jpg"
+    junk.write_bytes(b"not a picture at all")
+    page.set_input_files("#upload", junk)
+    page.click("#predict")  # before the file's answer comes
+    expect(page.locator("#prediction")).to_have_text("7")
+    draw_with_mouse(page, [[(0.15, 0.85), (0.2, 0.9)]])
+    expect(page.locator("#answer")).to_have_attribute("data-state", "result")
+    expect(page.locator("#notice")).to_be_hidden()  # no photo was ever on the canvas
+    page.click("#undo")
+    page.click("#undo")
+    expect(page.locator("#answer")).to_have_attribute("data-state", "idle")
+    expect(page.locator("#undo")).to_be_disabled()
+
+
+def test_an_error_about_a_file_is_not_overtaken_by_the_drawing_read_before_it(open_page, tmp_path):
+    """A stranger's finding: a file that is not an image, chosen as the pen lifted, had its error replaced by the
+    drawing's reading a moment later."""
+    page = open_page()
+    slow_network(page)
+    draw_with_mouse(page, SEVEN)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a shopping list")
+    page.set_input_files("#upload", notes)  # while the drawing's reading is on its way
+    status = page.locator("#status")
+    expect(status).to_contain_text("is not an image")
+    page.wait_for_timeout(1200)  # three times the latency: the drawing's answer would have come by now
+    expect(status).to_contain_text("is not an image")
+    expect(status).to_contain_text("Your drawing is kept.")
+
+
+def test_undoing_a_photo_brings_back_the_photo_it_replaced(open_page, tmp_path):
+    """A stranger's finding: a second photo, undone, left an empty canvas, where a drawing would have come back."""
+    from synth.digits import stroke_digit
+
+    seven = seven_photo(tmp_path)
+    one = tmp_path / "one.jpg"
+    stroke_digit(1, size=600, width=40, transparent=False).convert("RGB").save(one, quality=85)
+    page = open_page()
+    draw_with_mouse(page, FOUR)
+    expect(page.locator("#prediction")).to_have_text("4")
+    page.set_input_files("#upload", seven)
+    expect(page.locator("#prediction")).to_have_text("7")
+    page.set_input_files("#upload", one)
+    expect(page.locator("#prediction")).to_have_text("1")
+    page.click("#undo")
+    expect(page.locator("#prediction")).to_have_text("7")  # the photo it replaced, read again
+    page.click("#undo")
+    expect(page.locator("#prediction")).to_have_text("4")  # then the drawing the first photo cleared
+    assert page.errors == []
+
+
 def test_a_number_a_photo_cleared_comes_back_in_number_mode(open_page, tmp_path):
     """The drawing comes back in the mode it was written in, even after the mode was switched over the photo."""
     photo = seven_photo(tmp_path)

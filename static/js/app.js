@@ -40,7 +40,9 @@ const state = {
   file: null, // the uploaded file shown on the canvas
   blob: null, // what is sent for it (the file, or the photo shrunk), again by Read again
   dropped: null, // {file, blob, image} of a photo a stroke cleared, until Undo brings it back or Clear forgets it
-  replaced: null, // {strokes, mode} of the drawing a photo cleared, until Undo brings it back or Clear forgets it
+  // What photos took off the canvas, the last on top: a drawing ({strokes, mode}), then the photo shown over it
+  // ({file, blob, image}), until Undo brings each back or Clear forgets them.
+  replaced: [],
   noticeTimer: null,
   reading: null, // {answer, image, small, mode, photo} of the reading shown, for choosing a digit's chart
 };
@@ -212,20 +214,22 @@ function dataURL(file) {
 
 /**
  * Read an image file: a new one (`fresh`: chosen, dropped or taken) is shown on the canvas in place of what was
- * there, the drawing kept for Undo; the one shown is read again (Read again, a new mode).
+ * there, which Undo brings back; the one shown is read again (Read again, a new mode). A file the browser cannot
+ * show replaces nothing until the server has read it, and one that can be neither shown nor read leaves the canvas,
+ * and what Read again reads, as they were.
  */
 async function readFile(file, fresh = file !== state.file) {
   if (!file) return;
+  cancelRequest(); // a reading of the drawing still under way would replace this file's answer
   const kept = pad.strokes.length ? " Your drawing is kept." : "";
   if (file.type && !file.type.startsWith("image/")) {
     panel.error(`“${file.name}” is not an image; choose a PNG, JPEG, WebP, BMP or GIF.${kept}`);
     return;
   }
-  cancelRequest();
   clearBoxes(focusFallback);
   panel.reading(); // a 12 MP photo takes a moment to shrink on a phone
-  let unshown = false; // the browser cannot show the file: the drawing stays until the server has read it
-  const before = { file: state.file, blob: state.blob }; // the photo shown, if any, for a file neither shown nor read
+  let blob = state.blob;
+  let unshown = false; // the browser cannot show the file: nothing is replaced until the server has read it
   if (fresh) {
     hideNotice();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
@@ -240,32 +244,48 @@ async function readFile(file, fresh = file !== state.file) {
       return;
     }
     if (id !== state.seq) return; // something newer came while the photo was shrunk
+    blob = photo.blob;
     unshown = !photo.shown;
-    if (!unshown) replaceDrawing(() => pad.setImage(photo.shown));
-    state.file = file;
-    state.blob = photo.blob;
+    if (!unshown) replaceCanvas(file, blob, () => pad.setImage(photo.shown));
   }
-  const blob = state.blob;
   const form = new FormData();
   form.append("image", blob, blob === file ? file.name : "photo.jpg");
   // A photo may hold a number whatever the canvas's mode: the server chooses unless number mode is on.
   form.append("mode", state.mode === "number" ? "number" : "auto");
   const result = await post(form);
-  if (unshown && result && !result.ok && !result.data?.no_digit) {
-    // Neither shown nor read: the file is forgotten and the drawing (or photo) on the canvas is what remains.
-    ({ file: state.file, blob: state.blob } = before);
-    return finish(result, "", kept ? pad.export() : null);
+  if (!result) return; // superseded: a newer reading, a stroke, Undo or Clear came first
+  if (unshown) {
+    if (!result.ok && !result.data?.no_digit && !pad.isEmpty()) return refused(result);
+    replaceCanvas(file, blob, () => pad.clear()); // read by the server alone: nothing to show
   }
-  if (unshown && result) replaceDrawing(() => pad.clear()); // read by the server alone: nothing to show
-  finish(result, result ? await dataURL(blob) : "", null);
+  finish(result, await dataURL(blob), null);
 }
 
-/** A photo takes the canvas (`show` puts it there): a drawing on it is kept for Undo, with a notice. */
-function replaceDrawing(show) {
+/** A file neither shown nor read: the canvas keeps what it shows, and the message says so. */
+function refused(result) {
   const drawn = pad.strokes.length > 0;
-  if (drawn) state.replaced = { strokes: pad.toData(), mode: state.mode };
+  if (result.offline) panel.offline(drawn ? "drawing" : "photo");
+  else {
+    const kept = drawn ? "Your drawing is kept." : "The photo shown is kept.";
+    panel.error(`${result.data.error || "The server answered with an error."} ${kept}`);
+  }
+}
+
+/**
+ * A photo (`file`, sent as `blob`) takes the canvas, `show` putting it there. What the canvas held is kept for
+ * Undo: a drawing (with a notice), or the photo shown before, above the drawing that photo cleared, if any.
+ */
+function replaceCanvas(file, blob, show) {
+  const drawn = pad.strokes.length > 0;
+  if (drawn) state.replaced = [{ strokes: pad.toData(), mode: state.mode }];
+  else if (pad.image) {
+    const photo = { file: state.file, blob: state.blob, image: pad.image };
+    state.replaced = [...state.replaced.filter((entry) => entry.strokes), photo];
+  }
   state.dropped = null; // a new photo: Undo no longer brings back one a stroke cleared
   show();
+  state.file = file;
+  state.blob = blob;
   if (drawn) showNotice("The drawing was cleared: a photo is read on its own. Undo brings the drawing back.");
 }
 
@@ -295,7 +315,8 @@ function hideNotice() {
 function clearAll() {
   cancelRequest();
   hideNotice();
-  state.file = state.blob = state.dropped = state.replaced = null;
+  state.file = state.blob = state.dropped = null;
+  state.replaced = [];
   state.reading = null;
   pad.clear();
   clearBoxes(focusFallback);
@@ -306,25 +327,33 @@ function clearAll() {
 function undo() {
   if (pad.isEmpty()) return;
   cancelRequest();
-  const photo = !pad.strokes.length; // Undo takes the photo away: the drawing it cleared comes back
+  const photo = !pad.strokes.length; // Undo takes the photo away: what it replaced comes back
   pad.undo();
   if (pad.isEmpty() && state.dropped) restorePhoto();
-  else if (pad.isEmpty() && photo && state.replaced) restoreDrawing();
+  else if (pad.isEmpty() && photo && state.replaced.length) restoreReplaced();
   else if (pad.isEmpty()) clearAll();
   else readDrawing();
 }
 
-/** The photo that cleared a drawing is undone: the drawing comes back in its own mode, and is read again. */
-function restoreDrawing() {
-  const { strokes, mode } = state.replaced;
-  state.file = state.blob = state.replaced = null;
+/** A photo is undone: the photo it replaced comes back, or the drawing, in the mode it was written in; each is read
+ * again. */
+function restoreReplaced() {
+  const last = state.replaced.pop();
   hideNotice();
-  if (mode !== state.mode) {
-    state.mode = mode;
+  state.file = last.file ?? null;
+  state.blob = last.blob ?? null;
+  if (last.image) {
+    pad.setImage(last.image);
+    readFile(last.file);
+    return;
+  }
+  if (last.mode !== state.mode) {
+    state.mode = last.mode;
     renderMode();
     pad.resize();
+    showNotice(`Back in ${last.mode} mode, where the drawing was written.`);
   }
-  pad.fromData(strokes);
+  pad.fromData(last.strokes);
   readDrawing();
 }
 
