@@ -28,7 +28,10 @@ export async function preparePhoto(file) {
     bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
   } catch {
     if (file.size <= SERVER_BYTES) return { blob: file, shown: null };
-    throw new PhotoError("This photo could not be opened in the browser to shrink it; take it again as a JPEG, or choose another.");
+    // A JPEG the browser cannot open is damaged; another format (an iPhone's HEIC) can be taken again as a JPEG.
+    throw new PhotoError(file.type === "image/jpeg"
+      ? "This photo could not be opened in the browser to shrink it: the file may be damaged; choose another."
+      : "This photo could not be opened in the browser to shrink it; take it again as a JPEG, or choose another.");
   }
   const side = Math.max(bitmap.width, bitmap.height);
   // Small enough already: sent as it is (the server applies its EXIF orientation as the bitmap did).

@@ -62,8 +62,8 @@ export function describe(answer, { selected = null, small = false, number = fals
   const headline = many
     ? `${digits.length} digits${separators(prediction)}, ${whole
       // "not sure enough of all 3" read as unsure of each digit, beside charts of each digit at over 99.9%.
-      ? (unsure ? `not sure all ${digits.length} are right`
-        : `${percent(answer.confidence).replace(">", "over ")} confident of all ${digits.length}`)
+      ? (unsure ? `not sure ${digits.length === 2 ? "both" : `all ${digits.length}`} are right`
+        : `${percent(answer.confidence).replace(">", "over ")} confident of ${digits.length === 2 ? "both" : `all ${digits.length}`}`)
       : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
     : whole && unsure ? "not sure enough" : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";

@@ -24,4 +24,7 @@ test("a large file the browser cannot open is refused with what to do, since it 
   globalThis.createImageBitmap = async () => { throw new DOMException("undecodable"); };
   await assert.rejects(preparePhoto({ size: 5 * MB, type: "image/heic" }),
     (error) => error instanceof PhotoError && /take it again as a JPEG/.test(error.message));
+  // A JPEG that cannot be opened is damaged: taking it again "as a JPEG" would not help (a stranger's finding).
+  await assert.rejects(preparePhoto({ size: 5 * MB, type: "image/jpeg" }),
+    (error) => error instanceof PhotoError && /may be damaged/.test(error.message) && !/as a JPEG/.test(error.message));
 });

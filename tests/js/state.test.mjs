@@ -63,6 +63,14 @@ test("choosing a digit of a number shows that digit's chart", () => {
   assert.equal(said.prediction, "174", "without a text, the digits");
 });
 
+test("two digits read by the string reader are 'both', not 'all 2'", () => {
+  const digits = [digit(6, 0.999), digit(7, 0.998)];
+  const unsure = describe(number(digits, { reader: "strings", confidence: 0.99, low_confidence: true }));
+  assert.equal(unsure.headline, "2 digits, not sure both are right");
+  const sure = describe(number(digits, { reader: "strings", confidence: 0.9999, low_confidence: false }));
+  assert.equal(sure.headline, "2 digits, over 99.9% confident of both");
+});
+
 test("a number whose digits are all saturated is 'each over 99.9%'", () => {
   assert.equal(describe(number([digit(3, 1), digit(8, 0.9995)])).headline, "2 digits, each over 99.9% confident");
 });
