@@ -1195,6 +1195,68 @@ def test_undoing_a_photo_brings_back_the_photo_it_replaced(open_page, tmp_path):
     assert page.errors == []
 
 
+def test_a_damaged_image_is_refused_by_the_page_not_read_unseen(open_page, tmp_path):
+    """A stranger's finding: a PNG with a broken checksum, which the browser cannot show and the server can read,
+    blanked the canvas, read "7" of nothing, and left the drawing beyond Undo."""
+    from synth.digits import stroke_digit
+
+    buffer = io.BytesIO()
+    stroke_digit(7, size=300, width=24, transparent=False).convert("RGB").save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    idat = data.index(b"IDAT")
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + length] ^= 0xFF  # the IDAT chunk's CRC, broken
+    damaged = tmp_path / "scan.png"
+    damaged.write_bytes(bytes(data))
+    page = open_page()
+    draw_with_mouse(page, FOUR)
+    expect(page.locator("#prediction")).to_have_text("4")
+    drawn, sent = ink(page), page.evaluate("window.probe.requests")
+    page.set_input_files("#upload", damaged)
+    expect(page.locator("#status")).to_contain_text("may be damaged")
+    expect(page.locator("#status")).to_contain_text("Your drawing is kept.")
+    assert ink(page) == drawn
+    assert page.evaluate("window.probe.requests") == sent  # never sent: nothing is read unseen
+    page.click("#undo")  # Undo still works on the drawing: a stroke of the 4 goes
+    expect(page.locator("#prediction")).not_to_have_text("4")
+    assert ink(page) is not None
+    assert page.errors == []
+
+
+def test_undo_while_a_photo_is_being_shrunk_cancels_the_photo_not_the_drawing(open_page, tmp_path):
+    """A stranger's finding: Undo pressed while a 5.8 MB photo was shrunk undid the drawing's stroke as well."""
+    rng = np.random.default_rng(5)
+    big = tmp_path / "IMG_big.jpg"  # 24 MP: seconds of shrinking on a phone, a moment here
+    Image.fromarray(rng.integers(0, 255, (4000, 6000), dtype=np.uint8)).save(big, quality=60)
+    page = open_page()
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#prediction")).to_have_text("7")
+    drawn = ink(page)
+    page.set_input_files("#upload", big)
+    page.keyboard.press("Control+z")  # at once, while the photo is shrunk
+    expect(page.locator("#prediction")).to_have_text("7")
+    page.wait_for_timeout(1500)  # the photo, had it not been cancelled, would be shown by now
+    assert ink(page) == drawn
+    expect(page.locator("#prediction")).to_have_text("7")
+    assert page.errors == []
+
+
+def test_a_correction_offer_goes_with_the_reading_undo_takes_back(open_page):
+    """A stranger's finding on a slow network: after Undo, the correction buttons still offered the reading of what
+    was undone until the next one came, and a press saved the old picture under the new label."""
+    page = open_page()
+    slow_network(page, 1500)
+    draw_with_mouse(page, FOUR)
+    expect(page.locator("#prediction")).to_have_text("4", timeout=10_000)
+    correction = page.locator("#correction")
+    expect(correction).not_to_have_class(re.compile(r"\boff\b"), timeout=10_000)
+    page.click("#undo")
+    expect(correction).to_have_class(re.compile(r"\boff\b"), timeout=500)  # at once, not when the answer comes
+    answer = page.locator("#answer")  # the stroke left is read in its turn
+    expect(answer).to_have_attribute("data-state", re.compile("result|not-digit"), timeout=10_000)
+    assert page.errors == []
+
+
 def test_a_number_a_photo_cleared_comes_back_in_number_mode(open_page, tmp_path):
     """The drawing comes back in the mode it was written in, even after the mode was switched over the photo."""
     photo = seven_photo(tmp_path)

@@ -12,7 +12,8 @@
 // Events on document (the contract with other page modules):
 //   "digit:reading" {detail: {image: data URL sent, answer: the JSON, mode: the mode it was read in}} after
 //   each final reading;
-//   "digit:cleared" when the drawing is cleared, undone to empty, or a new stroke starts.
+//   "digit:cleared" when the drawing is cleared or undone, a new stroke starts, a file is chosen or the mode changes:
+//   the reading shown is no longer of what the canvas will show.
 import { DrawingPad } from "./pad.js";
 import { ResultPanel } from "./state.js";
 import { announce } from "./announce.js";
@@ -43,6 +44,7 @@ const state = {
   // What photos took off the canvas, the last on top: a drawing ({strokes, mode}), then the photo shown over it
   // ({file, blob, image}), until Undo brings each back or Clear forgets them.
   replaced: [],
+  preparing: null, // the request number (seq) of a file being shrunk before it is shown, or null
   noticeTimer: null,
   reading: null, // {answer, image, small, mode, photo} of the reading shown, for choosing a digit's chart
 };
@@ -214,61 +216,45 @@ function dataURL(file) {
 
 /**
  * Read an image file: a new one (`fresh`: chosen, dropped or taken) is shown on the canvas in place of what was
- * there, which Undo brings back; the one shown is read again (Read again, a new mode). A file the browser cannot
- * show replaces nothing until the server has read it, and one that can be neither shown nor read leaves the canvas,
- * and what Read again reads, as they were.
+ * there, which Undo brings back; the one shown is read again (Read again, a new mode). A file that cannot be shown
+ * (photo.js) leaves the canvas, and what Read again reads, as they were.
  */
 async function readFile(file, fresh = file !== state.file) {
   if (!file) return;
-  cancelRequest(); // a reading of the drawing still under way would replace this file's answer
-  const kept = pad.strokes.length ? " Your drawing is kept." : "";
+  cancelRequest(); // a reading under way would replace this file's answer, or its error
+  const kept = pad.strokes.length ? " Your drawing is kept." : pad.image ? " The photo shown is kept." : "";
   if (file.type && !file.type.startsWith("image/")) {
     panel.error(`“${file.name}” is not an image; choose a PNG, JPEG, WebP, BMP or GIF.${kept}`);
     return;
   }
   clearBoxes(focusFallback);
   panel.reading(); // a 12 MP photo takes a moment to shrink on a phone
-  let blob = state.blob;
-  let unshown = false; // the browser cannot show the file: nothing is replaced until the server has read it
   if (fresh) {
     hideNotice();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
     const id = state.seq;
+    state.preparing = id; // Undo meanwhile cancels this file, not the drawing's last stroke
     let photo;
     try {
       photo = await preparePhoto(file);
     } catch (error) {
       if (id !== state.seq) return;
+      state.preparing = null;
       const why = error instanceof PhotoError ? error.message : "This photo could not be read; choose another.";
       panel.error(`${why}${kept}`); // the canvas and what it shows are as they were
       return;
     }
     if (id !== state.seq) return; // something newer came while the photo was shrunk
-    blob = photo.blob;
-    unshown = !photo.shown;
-    if (!unshown) replaceCanvas(file, blob, () => pad.setImage(photo.shown));
+    state.preparing = null;
+    replaceCanvas(file, photo.blob, () => pad.setImage(photo.shown));
   }
+  const blob = state.blob;
   const form = new FormData();
   form.append("image", blob, blob === file ? file.name : "photo.jpg");
   // A photo may hold a number whatever the canvas's mode: the server chooses unless number mode is on.
   form.append("mode", state.mode === "number" ? "number" : "auto");
   const result = await post(form);
-  if (!result) return; // superseded: a newer reading, a stroke, Undo or Clear came first
-  if (unshown) {
-    if (!result.ok && !result.data?.no_digit && !pad.isEmpty()) return refused(result);
-    replaceCanvas(file, blob, () => pad.clear()); // read by the server alone: nothing to show
-  }
-  finish(result, await dataURL(blob), null);
-}
-
-/** A file neither shown nor read: the canvas keeps what it shows, and the message says so. */
-function refused(result) {
-  const drawn = pad.strokes.length > 0;
-  if (result.offline) panel.offline(drawn ? "drawing" : "photo");
-  else {
-    const kept = drawn ? "Your drawing is kept." : "The photo shown is kept.";
-    panel.error(`${result.data.error || "The server answered with an error."} ${kept}`);
-  }
+  finish(result, result ? await dataURL(blob) : "", null);
 }
 
 /**
@@ -325,8 +311,19 @@ function clearAll() {
 }
 
 function undo() {
+  if (state.preparing === state.seq) {
+    // A file is being shrunk: Undo cancels it, and the canvas keeps what it shows (a stranger's drawing was undone
+    // with it).
+    cancelRequest();
+    state.preparing = null;
+    if (pad.isEmpty()) panel.idle();
+    else readDrawing();
+    return;
+  }
   if (pad.isEmpty()) return;
   cancelRequest();
+  // The reading offered for correction is of what is being undone: withdrawn at once, not when the next one comes.
+  document.dispatchEvent(new CustomEvent("digit:cleared"));
   const photo = !pad.strokes.length; // Undo takes the photo away: what it replaced comes back
   pad.undo();
   if (pad.isEmpty() && state.dropped) restorePhoto();
@@ -382,6 +379,7 @@ async function setMode(mode) {
   state.mode = mode;
   renderMode();
   pad.resize();
+  document.dispatchEvent(new CustomEvent("digit:cleared")); // the reading offered for correction was the old mode's
   if (state.file) readFile(state.file); // the photo stays, read again as the new mode reads photos
   else if (pad.isEmpty()) panel.idle();
   else readDrawing();

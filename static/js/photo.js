@@ -15,9 +15,9 @@ const megabytes = (bytes, digits = 0) => `${(bytes / (1024 * 1024)).toFixed(digi
 
 /**
  * Prepare an image file for /predict: {blob, shown}, `shown` the upright picture to draw on the canvas
- * (an ImageBitmap or a canvas) in the pixels of the blob sent, or null where the browser cannot decode
- * the file (then the file is sent as it is, for the server to try).
- * Throws PhotoError with a message for a person when the file cannot be sent.
+ * (an ImageBitmap or a canvas) in the pixels of the blob sent.
+ * Throws PhotoError with a message for a person when the file cannot be sent: over 40 MB, not opened by the
+ * browser (damaged, or a format it cannot show), or not made small enough.
  */
 export async function preparePhoto(file) {
   if (file.size > MAX_PHOTO_BYTES) {
@@ -27,11 +27,12 @@ export async function preparePhoto(file) {
   try {
     bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
   } catch {
-    if (file.size <= SERVER_BYTES) return { blob: file, shown: null };
-    // A JPEG the browser cannot open is damaged; another format (an iPhone's HEIC) can be taken again as a JPEG.
-    throw new PhotoError(file.type === "image/jpeg"
-      ? "This photo could not be opened in the browser to shrink it: the file may be damaged; choose another."
-      : "This photo could not be opened in the browser to shrink it; take it again as a JPEG, or choose another.");
+    // Not sent: what is read is what the canvas shows, and a file it cannot show (a damaged PNG that the server might
+    // still read) would be read unseen, its boxes over nothing. The server reads every format the browser shows.
+    // A JPEG or PNG the browser cannot open is damaged; another format (an iPhone's HEIC) can be taken as a JPEG.
+    throw new PhotoError(/^image\/(jpeg|png)$/.test(file.type)
+      ? "This image could not be opened in the browser: the file may be damaged; choose another."
+      : "This image could not be opened in the browser; take it again as a JPEG, or choose another.");
   }
   const side = Math.max(bitmap.width, bitmap.height);
   // Small enough already: sent as it is (the server applies its EXIF orientation as the bitmap did).

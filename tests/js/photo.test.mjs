@@ -14,10 +14,12 @@ test("a photo over 40 MB is refused with its size to a tenth of a MB, unopened",
   assert.equal(MAX_PHOTO_BYTES, 40 * MB);
 });
 
-test("a small file the browser cannot open is sent as it is, for the server to try", async () => {
+test("a small file the browser cannot open is refused, not read unseen (a stranger's damaged PNG, read by the server, left a blank canvas 'reading 7')", async () => {
   globalThis.createImageBitmap = async () => { throw new DOMException("undecodable"); };
-  const file = { size: 300 * 1024, type: "image/tiff" };
-  assert.deepEqual(await preparePhoto(file), { blob: file, shown: null });
+  await assert.rejects(preparePhoto({ size: 300 * 1024, type: "image/png" }),
+    (error) => error instanceof PhotoError && /may be damaged/.test(error.message));
+  await assert.rejects(preparePhoto({ size: 300 * 1024, type: "image/tiff" }),
+    (error) => error instanceof PhotoError && /take it again as a JPEG/.test(error.message));
 });
 
 test("a large file the browser cannot open is refused with what to do, since it cannot be shrunk", async () => {
