@@ -104,13 +104,18 @@ def events(page, kind):
     return [e for e in page.evaluate("window.probe.events") if e["type"] == kind]
 
 
-def seven_photo(tmp_path):
-    """A 600 px JPEG of a stroked 7 on white, as a photo to upload: its path."""
+def digit_photo(tmp_path, digit):
+    """A 600 px JPEG of a stroked ``digit`` on white, as a photo to upload: its path."""
     from synth.digits import stroke_digit
 
-    photo = tmp_path / "digit.jpg"
-    stroke_digit(7, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
+    photo = tmp_path / f"digit-{digit}.jpg"
+    stroke_digit(digit, size=600, width=40, transparent=False).convert("RGB").save(photo, quality=85)
     return photo
+
+
+def seven_photo(tmp_path):
+    """A 600 px JPEG of a stroked 7 on white, as a photo to upload: its path."""
+    return digit_photo(tmp_path, 7)
 
 
 def ink(page):
@@ -1176,11 +1181,7 @@ def test_an_error_about_a_file_is_not_overtaken_by_the_drawing_read_before_it(op
 
 def test_undoing_a_photo_brings_back_the_photo_it_replaced(open_page, tmp_path):
     """A stranger's finding: a second photo, undone, left an empty canvas, where a drawing would have come back."""
-    from synth.digits import stroke_digit
-
-    seven = seven_photo(tmp_path)
-    one = tmp_path / "one.jpg"
-    stroke_digit(1, size=600, width=40, transparent=False).convert("RGB").save(one, quality=85)
+    seven, one = seven_photo(tmp_path), digit_photo(tmp_path, 1)
     page = open_page()
     draw_with_mouse(page, FOUR)
     expect(page.locator("#prediction")).to_have_text("4")

@@ -5,7 +5,7 @@
 // SETTLE_MS, so a 4's two strokes or the digits of "2026" are one reading, announced once. A failed
 // request never touches the drawing or the photo. Photos are shrunk before they are sent (photo.js); a
 // stroke drawn over a photo clears the photo, and a photo shown over a drawing clears the drawing, each with a
-// notice and back with Undo; a file that can be neither shown nor read leaves the drawing where it was.
+// notice and back with Undo; a file the browser cannot show is refused and leaves the canvas as it was.
 // Everything the page remembers lives in `state`; the mode is state.mode alone, and the toggle, the lede,
 // the empty canvas's cue and the panel's idle headline are drawn from it.
 //
@@ -40,10 +40,11 @@ const state = {
   guessTimer: null,
   file: null, // the uploaded file shown on the canvas
   blob: null, // what is sent for it (the file, or the photo shrunk), again by Read again
-  dropped: null, // {file, blob, image} of a photo a stroke cleared, until Undo brings it back or Clear forgets it
-  // What photos took off the canvas, the last on top: a drawing ({strokes, mode}), then the photo shown over it
-  // ({file, blob, image}), until Undo brings each back or Clear forgets them.
-  replaced: [],
+  // What the canvas showed before, the last on top, until Undo brings each back or Clear forgets them: the drawing a
+  // photo cleared ({strokes, mode}), the photo another photo replaced and the photo a stroke cleared ({file, blob,
+  // image}). At most those three: a photo over a drawing starts afresh, and one over a photo takes the place of the
+  // photo kept before it.
+  beneath: [],
   preparing: null, // the request number (seq) of a file being shrunk before it is shown, or null
   noticeTimer: null,
   reading: null, // {answer, image, small, mode, photo} of the reading shown, for choosing a digit's chart
@@ -257,18 +258,19 @@ async function readFile(file, fresh = file !== state.file) {
   finish(result, result ? await dataURL(blob) : "", null);
 }
 
+/** The photo on the canvas, as state.beneath keeps it for Undo. */
+function shownPhoto() {
+  return { file: state.file, blob: state.blob, image: pad.image };
+}
+
 /**
  * A photo (`file`, sent as `blob`) takes the canvas, `show` putting it there. What the canvas held is kept for
- * Undo: a drawing (with a notice), or the photo shown before, above the drawing that photo cleared, if any.
+ * Undo (state.beneath): a drawing (with a notice), or the photo shown before.
  */
 function replaceCanvas(file, blob, show) {
   const drawn = pad.strokes.length > 0;
-  if (drawn) state.replaced = [{ strokes: pad.toData(), mode: state.mode }];
-  else if (pad.image) {
-    const photo = { file: state.file, blob: state.blob, image: pad.image };
-    state.replaced = [...state.replaced.filter((entry) => entry.strokes), photo];
-  }
-  state.dropped = null; // a new photo: Undo no longer brings back one a stroke cleared
+  if (drawn) state.beneath = [{ strokes: pad.toData(), mode: state.mode }];
+  else if (pad.image) state.beneath = [...state.beneath.filter((entry) => entry.strokes), shownPhoto()];
   show();
   state.file = file;
   state.blob = blob;
@@ -277,7 +279,7 @@ function replaceCanvas(file, blob, show) {
 
 /** A stroke starts over the photo: clear the photo (a drawing is read on its own), keep it for Undo, and say so. */
 function dropPhoto() {
-  state.dropped = { file: state.file, blob: state.blob, image: pad.image };
+  state.beneath.push(shownPhoto());
   state.file = state.blob = null;
   pad.dropImage();
   showNotice("The photo was cleared: a drawing is read on its own. Undo the drawing to bring the photo back.");
@@ -301,8 +303,8 @@ function hideNotice() {
 function clearAll() {
   cancelRequest();
   hideNotice();
-  state.file = state.blob = state.dropped = null;
-  state.replaced = [];
+  state.file = state.blob = null;
+  state.beneath = [];
   state.reading = null;
   pad.clear();
   clearBoxes(focusFallback);
@@ -324,18 +326,16 @@ function undo() {
   cancelRequest();
   // The reading offered for correction is of what is being undone: withdrawn at once, not when the next one comes.
   document.dispatchEvent(new CustomEvent("digit:cleared"));
-  const photo = !pad.strokes.length; // Undo takes the photo away: what it replaced comes back
   pad.undo();
-  if (pad.isEmpty() && state.dropped) restorePhoto();
-  else if (pad.isEmpty() && photo && state.replaced.length) restoreReplaced();
+  if (pad.isEmpty() && state.beneath.length) restoreBeneath();
   else if (pad.isEmpty()) clearAll();
   else readDrawing();
 }
 
-/** A photo is undone: the photo it replaced comes back, or the drawing, in the mode it was written in; each is read
- * again. */
-function restoreReplaced() {
-  const last = state.replaced.pop();
+/** The canvas is undone to empty: what it showed before comes back and is read again, a photo (a stray finger on a
+ * phone costs nothing) or a drawing, in the mode it was written in. */
+function restoreBeneath() {
+  const last = state.beneath.pop();
   hideNotice();
   state.file = last.file ?? null;
   state.blob = last.blob ?? null;
@@ -352,18 +352,6 @@ function restoreReplaced() {
   }
   pad.fromData(last.strokes);
   readDrawing();
-}
-
-/** The last stroke drawn over a photo is undone: the photo comes back, and is read again (a stray finger on a
- * phone costs nothing). */
-function restorePhoto() {
-  const { file, blob, image } = state.dropped;
-  state.dropped = null;
-  hideNotice();
-  pad.setImage(image);
-  state.file = file;
-  state.blob = blob;
-  readFile(file);
 }
 
 /** Switch to `mode` ("digit" or "number"), keeping the drawing where it fits the new canvas, or asking first. */

@@ -59,11 +59,11 @@ export function describe(answer, { selected = null, small = false, number = fals
   const whole = answer.reader === "strings";
   // Under the string reader's bar (digit_strings.json: 1% of the numbers it passes misread), a number may still be
   // read "over 99.9%" sure: beside a warning that claim read as a contradiction, so a flagged number shows none.
+  const all = digits.length === 2 ? "both" : `all ${digits.length}`;
   const headline = many
     ? `${digits.length} digits${separators(prediction)}, ${whole
       // "not sure enough of all 3" read as unsure of each digit, beside charts of each digit at over 99.9%.
-      ? (unsure ? `not sure ${digits.length === 2 ? "both" : `all ${digits.length}`} are right`
-        : `${percent(answer.confidence).replace(">", "over ")} confident of ${digits.length === 2 ? "both" : `all ${digits.length}`}`)
+      ? (unsure ? `not sure ${all} are right` : `${percent(answer.confidence).replace(">", "over ")} confident of ${all}`)
       : `each ${lowest.startsWith("over") ? "" : "at least "}${lowest} confident`}`
     : whole && unsure ? "not sure enough" : `${percent(answer.confidence).replace(">", "over ")} confident`;
   let message = "";
