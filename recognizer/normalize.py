@@ -73,6 +73,8 @@ def _background_level(grey: np.ndarray) -> float:
     the paper, and corners that disagree, fall back to the median of a regular sample of about 1,000 pixels.
     """
     ring = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
+    if ring.min() == ring.max():  # a drawing's or a scan's blank border: its level, without a median's sort
+        return float(ring[0])
     level = float(np.median(ring))
     if np.mean(np.abs(ring - level) < 0.15) >= BORDER_UNIFORMITY:
         return level
@@ -231,14 +233,15 @@ def label_components(mask: np.ndarray) -> Components:
         if np.array_equal(grand, parent):
             break
         parent = grand
-    _, run_labels = np.unique(parent, return_inverse=True)
-    run_labels = run_labels.astype(np.int32) + 1
-    count = int(run_labels.max())
+    # A root is the first run of its component in raster order (unions keep the lower index), so numbering the
+    # roots in order numbers the components as a raster scan meets them, as scipy.ndimage.label does.
+    root_numbers = np.cumsum(parent == np.arange(runs), dtype=np.int32)
+    run_labels = root_numbers[parent]
+    count = int(root_numbers[-1])
 
     lengths = ends - starts
-    pixel_runs = np.repeat(np.arange(runs), lengths)
-    columns = np.repeat(starts, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
-    labels[rows[pixel_runs], columns] = run_labels[pixel_runs]
+    # The window's ink pixels in row-major order are the runs' pixels, run after run.
+    labels[top : top + window.shape[0], left : left + window.shape[1]][window] = np.repeat(run_labels, lengths)
 
     areas = np.bincount(run_labels, weights=lengths, minlength=count + 1).astype(np.int64)
     edges = np.zeros((count + 1, 4), np.int64)  # x0, x1, y0, y1 (exclusive) while they are gathered
@@ -247,7 +250,9 @@ def label_components(mask: np.ndarray) -> Components:
     np.maximum.at(edges[:, 1], run_labels, ends)
     np.minimum.at(edges[:, 2], run_labels, rows)
     np.maximum.at(edges[:, 3], run_labels, rows + 1)
-    boxes = np.stack([edges[:, 0], edges[:, 2], edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]], axis=1)
+    boxes = np.empty_like(edges)
+    boxes[:, 0], boxes[:, 1] = edges[:, 0], edges[:, 2]
+    boxes[:, 2], boxes[:, 3] = edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]
     boxes[0] = 0  # label 0 (the background) has no box
     return Components(labels, count, areas, boxes)
 
