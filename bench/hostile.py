@@ -85,8 +85,8 @@ def _seven(side: int) -> Image.Image:
     return image
 
 
-def seven_png(side: int = 140) -> bytes:
-    """A 7 as the page posts it (140 px): a probe that must always be read."""
+def seven_png(side: int = 112) -> bytes:
+    """A 7 as the page posts it (112 px): a probe that must always be read."""
     return _png(_seven(side))
 
 

@@ -244,9 +244,9 @@ def test_drawing_with_a_finger_on_a_phone_is_read_and_the_page_does_not_scroll(o
     page.on("request", lambda request: request.url.endswith("/predict") and sent.append(request.post_data_json))
     draw_with_touch(page, FOUR)
     expect(page.locator("#prediction")).to_have_text("4")
-    # The page posts a PNG of at most 140 px a side, not the 3x backing store.
+    # The page posts a digit as a PNG of 112 px a side (bench.run.canvas_png), not the 3x backing store.
     png = base64.b64decode(sent[-1]["image"].split(",", 1)[1])
-    assert max(Image.open(io.BytesIO(png)).size) <= 140
+    assert Image.open(io.BytesIO(png)).size == (112, 112)
     assert_chart_shows(page, 4)
     assert page.evaluate("window.scrollY") == 0
     # The backing store follows devicePixelRatio, so strokes are sharp on the phone.

@@ -7,7 +7,9 @@ import { PointerTracker } from "./pointers.js";
 import { boxToFractions, extent } from "./geometry.js";
 
 const STROKE_FRACTION = 0.075; // line width as a share of the canvas' shorter side: MNIST-like strokes
-const EXPORT_SIDE = 140; // the PNG sent to the server has its shorter side at most this many pixels
+// The PNG sent to the server has its shorter side at most this many pixels: a digit's square canvas 112
+// (the server scales the digit to 20 px: 5.6x that), a number's wide one 140 (each digit is a part of the line).
+const EXPORT_SIDE = { square: 112, wide: 140 };
 
 export class DrawingPad {
   /**
@@ -120,12 +122,13 @@ export class DrawingPad {
   /**
    * The drawing (with the stroke under way) as a PNG data URL, black on transparent, its shorter
    * side at most EXPORT_SIDE pixels whatever the screen's devicePixelRatio: the server scales each
-   * digit to 20 px anyway (140 px is 7x that), and decoding grows with the pixels sent: a 280 px PNG
-   * costs the server 5x the decoding of a 140 px one, a phone's 3x backing store 45x.
+   * digit to 20 px anyway, and its work grows with the pixels sent: a 280 px PNG costs it 5x the
+   * decoding of a 140 px one, a phone's 3x backing store 45x (docs/performance.md: 112 px for a digit).
    * @returns {{url: string, width: number, height: number}} the data URL and its size in pixels
    */
   export() {
-    const scale = Math.min(1, EXPORT_SIDE / Math.min(this.width, this.height));
+    const side = this.width > this.height ? EXPORT_SIDE.wide : EXPORT_SIDE.square;
+    const scale = Math.min(1, side / Math.min(this.width, this.height));
     const out = document.createElement("canvas");
     out.width = Math.max(1, Math.round(this.width * scale));
     out.height = Math.max(1, Math.round(this.height * scale));
