@@ -1,6 +1,6 @@
 // Page wiring: guesses while a stroke is drawn, a reading when the pen lifts, the controls and keys,
 // uploads, number mode and the boxes around each digit. Requests: one in flight at most; only the
-// answer to the newest is shown. The reading made when the pen lifts is shown at once but quietly: it
+// answer to the newest is shown (requests.js). The reading made when the pen lifts is shown at once but quietly: it
 // becomes final (announced, offered for correction, "digit:reading") only once the writer has paused for
 // SETTLE_MS, so a 4's two strokes or the digits of "2026" are one reading, announced once. A failed
 // request never touches the drawing or the photo. Photos are shrunk before they are sent (photo.js); a
@@ -16,14 +16,15 @@
 //   the reading shown is no longer of what the canvas will show.
 import { DrawingPad } from "./pad.js";
 import { ResultPanel } from "./state.js";
-import { announce } from "./announce.js";
 import { showBoxes, clearBoxes } from "./boxes.js";
 import { PhotoError, preparePhoto } from "./photo.js";
 import { isSmall as smallFor, refit } from "./geometry.js";
+import { Requests } from "./requests.js";
+import { showNotice, hideNotice } from "./notice.js";
+import { takeFiles } from "./files.js";
 
 const INTERIM_MS = 250; // at most four guesses a second while a stroke is drawn
 const SETTLE_MS = 500; // a pause this long after the pen lifts makes the reading final (people pause less between strokes)
-const NOTICE_MS = 6000; // how long the notice over the canvas stays
 
 const $ = (id) => document.getElementById(id);
 const dropzone = $("dropzone");
@@ -33,9 +34,6 @@ const CUE = { digit: "Draw a digit here", number: "Write a number here" }; // ov
 
 const state = {
   mode: "digit", // "digit" (the square canvas) or "number" (the wide one); the template starts in digit mode
-  seq: 0, // only the answer to request number `seq` is shown
-  controller: null, // aborts the request in flight
-  pending: null, // the request in flight (a promise), or null
   lastGuess: 0, // when the last guess was sent (performance.now())
   guessTimer: null,
   file: null, // the uploaded file shown on the canvas
@@ -45,16 +43,16 @@ const state = {
   // image}). At most those three: a photo over a drawing starts afresh, and one over a photo takes the place of the
   // photo kept before it.
   beneath: [],
-  preparing: null, // the request number (seq) of a file being shrunk before it is shown, or null
-  noticeTimer: null,
+  preparing: null, // the request number (requests.seq) of a file being shrunk before it is shown, or null
   reading: null, // {answer, image, small, mode, photo} of the reading shown, for choosing a digit's chart
 };
 
 const panel = new ResultPanel({ mode: () => state.mode });
+const requests = new Requests(); // one at a time; only the answer to the newest is shown
 
 const pad = new DrawingPad($("canvas"), {
   onStrokeStart() {
-    cancelRequest();
+    requests.cancel();
     clearBoxes(focusFallback);
     if (state.file) dropPhoto();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
@@ -81,55 +79,20 @@ function focusFallback() {
   return $("undo").disabled ? $("predict") : $("undo");
 }
 
-function cancelRequest() {
-  state.seq++;
-  state.controller?.abort();
-}
-
-/**
- * POST a body to /predict once the request in flight (if any) has been aborted and settled.
- * Resolves to {ok, data} or {offline: true}, or null when a newer request superseded this one.
- */
-async function post(body, headers = {}) {
-  const id = ++state.seq;
-  state.controller?.abort();
-  while (state.pending) await state.pending;
-  if (id !== state.seq) return null;
-  state.controller = new AbortController();
-  const { signal } = state.controller;
-  const run = (async () => {
-    try {
-      const response = await fetch("/predict", { method: "POST", body, headers, signal });
-      let data;
-      try {
-        data = await response.json();
-      } catch {
-        data = { error: `The server answered ${response.status} without a result; please try again.` };
-      }
-      return { ok: response.ok, data };
-    } catch (error) {
-      return error.name === "AbortError" ? null : { offline: true };
-    }
-  })();
-  state.pending = run.then(() => { state.pending = null; });
-  const result = await run;
-  return id === state.seq ? result : null;
-}
-
 /** A drawing is read in the page's mode: "number" reads the line whole (the string reader), "digit" by segments. */
 function postDrawing(sent) {
-  return post(JSON.stringify({ image: sent.url, mode: state.mode }), { "Content-Type": "application/json" });
+  return requests.post(JSON.stringify({ image: sent.url, mode: state.mode }), { "Content-Type": "application/json" });
 }
 
 /** While a stroke is drawn, guess at most every INTERIM_MS, never with a request already in flight. */
 function scheduleGuess() {
-  if (state.guessTimer !== null || state.pending) return;
+  if (state.guessTimer !== null || requests.pending) return;
   state.guessTimer = setTimeout(guess, Math.max(0, state.lastGuess + INTERIM_MS - performance.now()));
 }
 
 async function guess() {
   state.guessTimer = null;
-  if (!pad.isDrawing() || state.pending) return;
+  if (!pad.isDrawing() || requests.pending) return;
   state.lastGuess = performance.now();
   const version = pad.version;
   const result = await postDrawing(pad.export());
@@ -183,13 +146,13 @@ function isSmall() {
 
 /**
  * Read the drawing. `settle`: the pen has just lifted, so the answer is shown quietly and made final only
- * after SETTLE_MS without a new stroke (a new stroke, undo or clear supersedes it: state.seq moves on).
+ * after SETTLE_MS without a new stroke (a new stroke, undo or clear supersedes it: requests.seq moves on).
  */
 async function readDrawing({ settle = false } = {}) {
   clearTimeout(state.guessTimer);
   state.guessTimer = null;
   if (pad.isEmpty()) {
-    cancelRequest();
+    requests.cancel();
     panel.idle(`Draw a ${state.mode} first.`);
     return;
   }
@@ -200,10 +163,10 @@ async function readDrawing({ settle = false } = {}) {
   panel.reading();
   const result = await postDrawing(sent);
   if (!paused || !result?.ok) return finish(result, sent.url, sent);
-  const id = state.seq;
+  const id = requests.seq;
   finish(result, sent.url, sent, true);
   await paused;
-  if (id === state.seq) makeFinal(); // else the writer went on: this reading was not the last
+  if (id === requests.seq) makeFinal(); // else the writer went on: this reading was not the last
 }
 
 function dataURL(file) {
@@ -222,7 +185,7 @@ function dataURL(file) {
  */
 async function readFile(file, fresh = file !== state.file) {
   if (!file) return;
-  cancelRequest(); // a reading under way would replace this file's answer, or its error
+  requests.cancel(); // a reading under way would replace this file's answer, or its error
   const kept = pad.strokes.length ? " Your drawing is kept." : pad.image ? " The photo shown is kept." : "";
   if (file.type && !file.type.startsWith("image/")) {
     panel.error(`“${file.name}” is not an image; choose a PNG, JPEG, WebP, BMP or GIF.${kept}`);
@@ -233,19 +196,19 @@ async function readFile(file, fresh = file !== state.file) {
   if (fresh) {
     hideNotice();
     document.dispatchEvent(new CustomEvent("digit:cleared"));
-    const id = state.seq;
+    const id = requests.seq;
     state.preparing = id; // Undo meanwhile cancels this file, not the drawing's last stroke
     let photo;
     try {
       photo = await preparePhoto(file);
     } catch (error) {
-      if (id !== state.seq) return;
+      if (id !== requests.seq) return;
       state.preparing = null;
       const why = error instanceof PhotoError ? error.message : "This photo could not be read; choose another.";
       panel.error(`${why}${kept}`); // the canvas and what it shows are as they were
       return;
     }
-    if (id !== state.seq) return; // something newer came while the photo was shrunk
+    if (id !== requests.seq) return; // something newer came while the photo was shrunk
     state.preparing = null;
     replaceCanvas(file, photo.blob, () => pad.setImage(photo.shown));
   }
@@ -254,7 +217,7 @@ async function readFile(file, fresh = file !== state.file) {
   form.append("image", blob, blob === file ? file.name : "photo.jpg");
   // A photo may hold a number whatever the canvas's mode: the server chooses unless number mode is on.
   form.append("mode", state.mode === "number" ? "number" : "auto");
-  const result = await post(form);
+  const result = await requests.post(form);
   finish(result, result ? await dataURL(blob) : "", null);
 }
 
@@ -285,23 +248,8 @@ function dropPhoto() {
   showNotice("The photo was cleared: a drawing is read on its own. Undo the drawing to bring the photo back.");
 }
 
-/** Say over the canvas, for NOTICE_MS, what a change took away and how to bring it back. */
-function showNotice(text) {
-  const notice = $("notice");
-  notice.textContent = text;
-  notice.hidden = false;
-  announce(notice.textContent);
-  clearTimeout(state.noticeTimer);
-  state.noticeTimer = setTimeout(hideNotice, NOTICE_MS);
-}
-
-function hideNotice() {
-  clearTimeout(state.noticeTimer);
-  $("notice").hidden = true;
-}
-
 function clearAll() {
-  cancelRequest();
+  requests.cancel();
   hideNotice();
   state.file = state.blob = null;
   state.beneath = [];
@@ -313,17 +261,17 @@ function clearAll() {
 }
 
 function undo() {
-  if (state.preparing === state.seq) {
+  if (state.preparing === requests.seq) {
     // A file is being shrunk: Undo cancels it, and the canvas keeps what it shows (a stranger's drawing was undone
     // with it).
-    cancelRequest();
+    requests.cancel();
     state.preparing = null;
     if (pad.isEmpty()) panel.idle();
     else readDrawing();
     return;
   }
   if (pad.isEmpty()) return;
-  cancelRequest();
+  requests.cancel();
   // The reading offered for correction is of what is being undone: withdrawn at once, not when the next one comes.
   document.dispatchEvent(new CustomEvent("digit:cleared"));
   pad.undo();
@@ -413,28 +361,4 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// "Take a photo" only where the camera is offered for a file input: phones and tablets.
-if (matchMedia("(pointer: coarse)").matches) {
-  for (const element of document.querySelectorAll("#camera, label[for=camera]")) element.hidden = false;
-}
-for (const input of [$("upload"), $("camera")]) {
-  input.addEventListener("change", () => {
-    const file = input.files[0];
-    input.value = "";
-    readFile(file, true);
-  });
-}
-
-for (const type of ["dragenter", "dragover"]) {
-  dropzone.addEventListener(type, (event) => {
-    event.preventDefault();
-    dropzone.classList.add("dragging");
-  });
-}
-for (const type of ["dragleave", "drop"]) {
-  dropzone.addEventListener(type, () => dropzone.classList.remove("dragging"));
-}
-dropzone.addEventListener("drop", (event) => {
-  event.preventDefault();
-  readFile(event.dataTransfer.files[0], true);
-});
+takeFiles(dropzone, [$("upload"), $("camera")], (file) => readFile(file, true));
