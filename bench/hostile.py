@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from synth.canvas import PAGE_DIGIT_SIDE
+
 
 def _png(image: Image.Image, **options) -> bytes:
     buffer = io.BytesIO()
@@ -85,8 +87,8 @@ def _seven(side: int) -> Image.Image:
     return image
 
 
-def seven_png(side: int = 112) -> bytes:
-    """A 7 as the page posts it (112 px): a probe that must always be read."""
+def seven_png(side: int = PAGE_DIGIT_SIDE) -> bytes:
+    """A 7 as the page posts it (``PAGE_DIGIT_SIDE`` px): a probe that must always be read."""
     return _png(_seven(side))
 
 

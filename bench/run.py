@@ -29,7 +29,7 @@ import numpy as np
 import datasets
 from bench import gunicorn_process
 from recognizer import backends, decode, mnist, normalize, read, segment as segmentation
-from synth.canvas import canvas_from_mnist, encode
+from synth.canvas import PAGE_DIGIT_SIDE, canvas_from_mnist, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 # None of the imports above loads TensorFlow (the Keras backend and the reference import it when used).
@@ -43,9 +43,9 @@ NAIVE_ENV = {"MODEL_BACKEND": "keras"}
 DRAWING_PATH = "/predict?mode=digit"
 
 
-def canvas_png(size: int = 112) -> bytes:
-    """A drawing as the page posts it: RGBA, black ink on transparent, 112 px a side (static/js/pad.js
-    EXPORT_SIDE.square) whatever the canvas's size on screen."""
+def canvas_png(size: int = PAGE_DIGIT_SIDE) -> bytes:
+    """A drawing as the page posts it: RGBA, black ink on transparent, ``PAGE_DIGIT_SIDE`` (112) px a side
+    whatever the canvas's size on screen."""
     _, (x_test, _) = datasets.load_mnist()
     return encode(canvas_from_mnist(x_test[0], size=size, box=(size // 7, size // 7, size * 5 // 7)))
 
@@ -109,7 +109,7 @@ def in_process(png: bytes, iterations: int, runs: int) -> list[tuple[str, float,
 
     rows = [
         ("naive Keras model.predict (reference)", lambda: net.predict(batch, verbose=0)),
-        ("decode the page's 112 px PNG (decode_image)", lambda: decode.decode_image(png)),
+        (f"decode the page's {PAGE_DIGIT_SIDE} px PNG (decode_image)", lambda: decode.decode_image(png)),
         ("decode a 280 px PNG, for comparison", lambda: decode.decode_image(large)),
         ("segment and normalise (segment, render)", segment_and_normalise),
         ("inference, LiteRT (int8 first, float32 where it is unsure)", lambda: litert.predict(batch)),
@@ -266,7 +266,8 @@ def main(argv=None) -> int:
     body.write_bytes(png)
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; the page's PNG: 112x112, {len(png)} bytes; medians of {runs} runs\n"
+        f"Python {platform.python_version()}; the page's PNG: {PAGE_DIGIT_SIDE}x{PAGE_DIGIT_SIDE}, {len(png)} bytes; "
+        f"medians of {runs} runs\n"
     )
 
     stages = in_process(png, iterations, runs)

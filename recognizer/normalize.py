@@ -192,7 +192,8 @@ def label_components(mask: np.ndarray) -> Components:
         return Components(labels, 0, np.zeros(1, np.int64), np.zeros((1, 4), np.int64))
     ink_cols = np.flatnonzero(mask.any(axis=0))
     top, left = int(ink_rows[0]), int(ink_cols[0])
-    window = mask[top : ink_rows[-1] + 1, left : ink_cols[-1] + 1]  # only the inked region is scanned
+    inked = (slice(top, int(ink_rows[-1]) + 1), slice(left, int(ink_cols[-1]) + 1))
+    window = mask[inked]  # only the inked region is scanned
     padded = np.zeros((window.shape[0], window.shape[1] + 2), np.int8)
     padded[:, 1:-1] = window
     edges = np.diff(padded, axis=1)
@@ -241,7 +242,7 @@ def label_components(mask: np.ndarray) -> Components:
 
     lengths = ends - starts
     # The window's ink pixels in row-major order are the runs' pixels, run after run.
-    labels[top : top + window.shape[0], left : left + window.shape[1]][window] = np.repeat(run_labels, lengths)
+    labels[inked][window] = np.repeat(run_labels, lengths)
 
     areas = np.bincount(run_labels, weights=lengths, minlength=count + 1).astype(np.int64)
     edges = np.zeros((count + 1, 4), np.int64)  # x0, x1, y0, y1 (exclusive) while they are gathered

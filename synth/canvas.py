@@ -12,6 +12,9 @@ from PIL import Image
 from recognizer.png import encode_png
 from synth.ink import crop_ink
 
+# The side in pixels of the PNG the page sends for a digit (static/js/pad.js EXPORT_SIDE.square).
+PAGE_DIGIT_SIDE = 112
+
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     """Return the bytes of a Pillow ``image`` saved in ``fmt`` (PNG through ``recognizer.png`` for arrays)."""

@@ -38,6 +38,7 @@ from page_driver import (
     serve,
     shifted,
 )
+from synth.canvas import PAGE_DIGIT_SIDE
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,9 +245,10 @@ def test_drawing_with_a_finger_on_a_phone_is_read_and_the_page_does_not_scroll(o
     page.on("request", lambda request: request.url.endswith("/predict") and sent.append(request.post_data_json))
     draw_with_touch(page, FOUR)
     expect(page.locator("#prediction")).to_have_text("4")
-    # The page posts a digit as a PNG of 112 px a side (bench.run.canvas_png), not the 3x backing store.
+    # The page posts a digit as a PNG of PAGE_DIGIT_SIDE (112) px a side, as the bench posts it, not the 3x
+    # backing store.
     png = base64.b64decode(sent[-1]["image"].split(",", 1)[1])
-    assert Image.open(io.BytesIO(png)).size == (112, 112)
+    assert Image.open(io.BytesIO(png)).size == (PAGE_DIGIT_SIDE, PAGE_DIGIT_SIDE)
     assert_chart_shows(page, 4)
     assert page.evaluate("window.scrollY") == 0
     # The backing store follows devicePixelRatio, so strokes are sharp on the phone.
