@@ -28,7 +28,7 @@ import model
 from app import create_app
 from bench.postgres_server import find_bin_dir, running as running_postgres
 from client_input import ClientError
-from corrections import Correction, database_uri, db
+from corrections import Correction, database_uri, db, hooks_for_blueprint_only
 from corrections.breaker import Breaker, Open
 from corrections.routes import LOCK_KEY
 from synth.canvas import canvas_from_mnist, encode
@@ -254,6 +254,45 @@ def test_the_rate_limit_is_per_client_and_leaves_predict_alone(fake_model, datab
     assert client.post("/predict", data=png, content_type="image/png", headers=alice).status_code == 200
     assert client.post("/corrections", json=json_body(5), headers=bob).status_code == 201
     assert len(rows(app)) == 4
+
+
+def test_an_extensions_app_wide_hooks_run_for_its_blueprint_alone():
+    """The Limiter's hooks are moved this way: /predict no longer pays them, the corrections keep them in order."""
+    from functools import partial
+
+    from flask import Blueprint, Flask
+
+    calls = []
+
+    class Extension:
+        def before(self):
+            calls.append("before")
+
+        def teardown(self, _error=None):
+            calls.append("teardown")
+
+    def after(extension, response):
+        calls.append("after")
+        return response
+
+    app, extension = Flask(__name__), Extension()
+    app.after_request(lambda response: calls.append("app after") or response)  # registered first: runs last
+    app.before_request(extension.before)
+    app.after_request(partial(after, extension))
+    app.teardown_request(extension.teardown)
+    app.before_request(lambda: calls.append("app before"))
+    blueprint = Blueprint("limited", __name__)
+    blueprint.get("/limited")(lambda: "limited")
+    app.register_blueprint(blueprint)
+    app.get("/free")(lambda: "free")
+    hooks_for_blueprint_only(app, extension, "limited")
+
+    client = app.test_client()
+    assert client.get("/free").status_code == 200
+    assert calls == ["app before", "app after"]
+    calls.clear()
+    assert client.get("/limited").status_code == 200
+    assert calls == ["app before", "before", "after", "app after", "teardown"]
 
 
 def test_the_same_correction_sent_twice_is_stored_once(fake_model, database_url):
