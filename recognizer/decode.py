@@ -295,7 +295,8 @@ def _to_grey(image: Image.Image, sixteen_bit: bool = False) -> np.ndarray:
     if image.has_transparency_data:
         # Composite onto white (colour * alpha + white * (1 - alpha)) in Pillow, in 8 bits: a third of the time of
         # the same in float arrays, and the same grey where the ink is black (a drawing on the page).
-        rgba = image.convert("RGBA")  # applies a palette's or tRNS transparency; LA's grey to RGB
+        # A palette's or tRNS transparency applied, LA's grey to RGB; an RGBA image (the page's) is used as it is.
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         return np.asarray(
             Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("L"), np.float32
         ) * (1.0 / 255.0)
