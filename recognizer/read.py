@@ -74,7 +74,7 @@ class Prediction:
         return {
             "digit": self.digit,
             "confidence": self.confidence,
-            "probabilities": [float(p) for p in self.probabilities],
+            "probabilities": self.probabilities.tolist(),
             "not_digit_probability": self.not_digit_probability,
             "box": list(self.box),
             "low_confidence": self.low_confidence,
@@ -161,7 +161,7 @@ class Reading:
         return {
             "digit": self.digit,
             "confidence": strongest.confidence if self.string_confidence is None else self.string_confidence,
-            "probabilities": [float(p) for p in strongest.probabilities],
+            "probabilities": strongest.probabilities.tolist(),
             "not_digit_probability": strongest.not_digit_probability,
             "not_a_digit": self.not_a_digit,
             "low_confidence": self.low_confidence,

@@ -162,15 +162,15 @@ def segment(grey: np.ndarray, clean: CleanInk | None = None) -> Segmentation:
     Raises EmptyImageError when there is no ink, and TooMuchWorkError for more than ``MAX_STROKES``
     strokes or ``MAX_UNITS`` units (or more than ``normalize.MAX_RUNS`` runs of ink).
     """
-    clean = clean_ink(grey) if clean is None else clean
-    # find_strokes erases specks in place: work on copies, so the shared stage stays as it was made.
-    ink, photo, erased = clean.ink.copy(), clean.photo, clean.erased
+    if clean is None:
+        clean = clean_ink(grey)
+        ink, found = clean.ink, clean.found  # made here for this call alone
+    else:
+        # find_strokes erases specks in place: work on copies, so the shared stage stays as it was made.
+        ink, found = clean.ink.copy(), replace(clean.found, labels=clean.found.labels.copy())
+    photo, erased = clean.photo, clean.erased
     try:
-        found, kept = find_strokes(
-            ink,
-            PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION,
-            replace(clean.found, labels=clean.found.labels.copy()),
-        )
+        found, kept = find_strokes(ink, PHOTO_SPECK_FRACTION if photo else SPECK_FRACTION, found)
     except EmptyImageError:
         if erased:  # there was ink, and all of it was lines or a border
             raise EmptyImageError(NO_DIGIT_FOUND) from None
