@@ -182,8 +182,8 @@ def hooks_for_blueprint_only(app: Flask, extension: object, blueprint: str) -> N
     """Run the request hooks that ``extension`` registered app-wide for the requests of ``blueprint`` alone.
 
     Flask-Limiter's ``init_app`` registers a before_request, an after_request and a teardown_request hook for the
-    whole app, and each drawing's /predict paid for them (about 40 us of a 1.4 ms request in process, 2026-12-07)
-    although only the corrections are limited. Flask keeps a blueprint's hooks under its name in
+    whole app, and each drawing's /predict paid for them although only the corrections are limited
+    (docs/performance.md, seventeenth session). Flask keeps a blueprint's hooks under its name in
     ``before_request_funcs`` and its siblings and runs them for that blueprint's requests only: before_request
     after the app's (``read_streamed_body``), after_request and teardown_request before the app's. A hook is the
     extension's where it is one of its bound methods or a ``functools.partial`` of one.
