@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.stages            # 300 calls a stage, medians
     .venv/bin/python -m bench.stages --quick    # 60 calls
 
-The images are what users send: the page's drawing of a digit (112 px PNG) and of a number (600x200 PNG), a
-phone photo of a Sudoku cell (``realworld/sudoku_cells_val``, JPEG) and a scanned cheque amount
+The images are what users send: the page's drawing of a digit (a ``PAGE_DIGIT_SIDE`` px PNG) and of a number
+(600x200 PNG), a phone photo of a Sudoku cell (``realworld/sudoku_cells_val``, JPEG) and a scanned cheque amount
 (``realworld/orand_car_a_train``, JPEG), each read in mode ``auto`` as ``/predict`` reads it by default. The
 stages are those of ``recognizer.reader.Reader.read``:
 
@@ -39,8 +39,9 @@ def sample_images() -> dict[str, bytes]:
     import datasets
     from bench.run import canvas_png, number_png
     from recognizer.png import encode_png
+    from synth.canvas import PAGE_DIGIT_SIDE
 
-    images = {"canvas digit (112 px PNG)": canvas_png()}
+    images = {f"canvas digit ({PAGE_DIGIT_SIDE} px PNG)": canvas_png()}
     number = number_png()  # dark ink on white; the page sends black ink on a transparent canvas
     from recognizer.decode import decode_image
 

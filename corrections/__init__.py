@@ -112,7 +112,7 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             guard(db.engine)  # a frozen server is cut off at the deadline of the request
     app.cli.add_command(MigrationCommands(app, db))
-    app.after_request(keep_retry_after)  # before the Limiter, so that it runs after the Limiter's header hook
+    app.after_request(keep_retry_after)  # app-wide: runs after the blueprint's hooks, the Limiter's header hook too
     limiter = Limiter(client_key, app=app)
     # Created here, so each gunicorn worker has its own (forked before any request): its state is per process.
     breaker = app.extensions["corrections_breaker"] = Breaker(config["CORRECTIONS_BREAKER_SECONDS"])

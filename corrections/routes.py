@@ -219,9 +219,10 @@ def create_blueprint(limiter: Limiter, token: str | None, breaker: Breaker) -> B
 def keep_retry_after(response: Response) -> Response:
     """Give a correction refused by the breaker its Retry-After: the seconds left of the cool-down.
 
-    Register it on the app before the Limiter (after_request hooks run last-registered first): Flask-Limiter's
-    hook sets Retry-After on every answer of a rate-limited route, to the rate limit window's reset (up to a
-    minute with "10 per minute"), or to the later of that and one already set.
+    Register it on the app, not on the corrections blueprint: Flask runs the app's after_request hooks after the
+    blueprint's, among them Flask-Limiter's (``corrections.hooks_for_blueprint_only``), which sets Retry-After on
+    every answer of a rate-limited route, to the rate limit window's reset (up to a minute with "10 per minute"),
+    or to the later of that and one already set.
     """
     seconds = g.pop("corrections_retry_after", None)
     if seconds is not None:
